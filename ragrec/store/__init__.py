@@ -1,0 +1,66 @@
+"""Vector stores: Qdrant Edge embedded in the process (default) or a Qdrant server/cluster by URL."""
+
+from __future__ import annotations
+
+from ragrec.config import Settings
+from ragrec.store.base import (
+    CollectionInfo,
+    CollectionNotFound,
+    Filter,
+    Fusion,
+    HasId,
+    Hit,
+    Match,
+    MatchAny,
+    Mmr,
+    Nearest,
+    PointIn,
+    Prefetch,
+    Range,
+    Recommend,
+    Record,
+    StoreError,
+    StoreLockedError,
+    VectorStore,
+    point_id,
+)
+
+
+def open_store(settings: Settings) -> VectorStore:
+    """The engine Settings name: a server when `qdrant_url` is set, else Qdrant Edge in the data dir."""
+    if settings.qdrant_url:
+        from ragrec.store.server import ServerStore
+
+        return ServerStore(
+            settings.qdrant_url,
+            api_key=settings.qdrant_api_key,
+            timeout=settings.qdrant_timeout,
+            retries=settings.qdrant_retries,
+        )
+    from ragrec.store.edge import EdgeStore
+
+    return EdgeStore(settings.data_dir, hnsw=settings.hnsw)
+
+
+__all__ = [
+    "CollectionInfo",
+    "CollectionNotFound",
+    "Filter",
+    "Fusion",
+    "HasId",
+    "Hit",
+    "Match",
+    "MatchAny",
+    "Mmr",
+    "Nearest",
+    "PointIn",
+    "Prefetch",
+    "Range",
+    "Recommend",
+    "Record",
+    "StoreError",
+    "StoreLockedError",
+    "VectorStore",
+    "open_store",
+    "point_id",
+]

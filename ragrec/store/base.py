@@ -1,0 +1,260 @@
+"""The `VectorStore` interface and the engine-neutral types it speaks.
+
+Callers never touch an engine's own classes: they build these small pydantic models, and each engine
+(Qdrant Edge in-process, qdrant-client for a server) translates them into Qdrant's filters, queries and fusion.
+"""
+
+from __future__ import annotations
+
+import uuid
+from abc import ABC, abstractmethod
+from typing import Any, Iterator, Literal, Union
+
+from pydantic import BaseModel, Field
+
+# Point ids are UUIDv5 of the item id: the same item always lands on the same point, so re-runs are idempotent.
+_NAMESPACE = uuid.UUID("6f1c3a52-3f0e-4b8e-9d6c-7a7a2b0e5c11")
+
+
+def point_id(key: str) -> str:
+    return str(uuid.uuid5(_NAMESPACE, key))
+
+
+class StoreError(RuntimeError):
+    """A vector store operation failed; the message says what to do about it."""
+
+
+class StoreLockedError(StoreError):
+    """Another process owns the embedded data dir."""
+
+
+class CollectionNotFound(StoreError):
+    pass
+
+
+# --- points ------------------------------------------------------------------------------------------------
+
+
+class PointIn(BaseModel):
+    id: str
+    vectors: dict[str, list[float]]
+    payload: dict[str, Any] = Field(default_factory=dict)
+
+
+class Record(BaseModel):
+    id: str
+    payload: dict[str, Any] = Field(default_factory=dict)
+    vectors: dict[str, list[float]] | None = None
+
+
+class Hit(Record):
+    score: float
+
+
+# --- filters -------------------------------------------------------------------------------------------------
+
+
+class Match(BaseModel):
+    """`key` equals `value`; on a list field, any element equals it."""
+
+    kind: Literal["match"] = "match"
+    key: str
+    value: str | int | bool
+
+
+class MatchAny(BaseModel):
+    kind: Literal["any"] = "any"
+    key: str
+    any: list[str] | list[int]
+
+
+class Range(BaseModel):
+    kind: Literal["range"] = "range"
+    key: str
+    gte: float | None = None
+    gt: float | None = None
+    lte: float | None = None
+    lt: float | None = None
+
+
+class HasId(BaseModel):
+    kind: Literal["has_id"] = "has_id"
+    ids: list[str]
+
+
+Condition = Union[Match, MatchAny, Range, HasId, "Filter"]
+
+
+class Filter(BaseModel):
+    """Qdrant's boolean filter: every `must`, at least one `should` (if any), no `must_not`."""
+
+    must: list[Condition] = Field(default_factory=list)
+    should: list[Condition] = Field(default_factory=list)
+    must_not: list[Condition] = Field(default_factory=list)
+
+    def is_empty(self) -> bool:
+        return not (self.must or self.should or self.must_not)
+
+    def and_(self, other: Filter | None) -> Filter:
+        if other is None or other.is_empty():
+            return self
+        if self.is_empty():
+            return other
+        return Filter(must=[self, other])
+
+
+Filter.model_rebuild()
+
+
+# --- queries -------------------------------------------------------------------------------------------------
+
+
+class Nearest(BaseModel):
+    kind: Literal["nearest"] = "nearest"
+    using: str
+    vector: list[float]
+
+
+class Recommend(BaseModel):
+    """Qdrant's recommend query on example vectors (`average_vector` is a `Nearest` on their mean)."""
+
+    kind: Literal["recommend"] = "recommend"
+    using: str
+    positive: list[list[float]]
+    negative: list[list[float]] = Field(default_factory=list)
+    strategy: Literal["best_score", "sum_scores"] = "best_score"
+
+
+class Mmr(BaseModel):
+    """Maximal marginal relevance: `diversity` 0 = pure relevance, 1 = pure diversity."""
+
+    kind: Literal["mmr"] = "mmr"
+    using: str
+    vector: list[float]
+    diversity: float = Field(0.3, ge=0.0, le=1.0)
+    candidates: int = 100
+
+
+class Fusion(BaseModel):
+    """Fuse the prefetch stages' rankings (reciprocal rank fusion or distribution-based score fusion)."""
+
+    kind: Literal["fusion"] = "fusion"
+    method: Literal["rrf", "dbsf"] = "rrf"
+    weights: list[float] | None = None
+    k: int = 60
+
+
+Query = Union[Nearest, Recommend, Mmr, Fusion]
+
+
+class Prefetch(BaseModel):
+    query: Query
+    limit: int
+    filter: Filter | None = None
+
+
+# --- the interface -------------------------------------------------------------------------------------------
+
+
+class CollectionInfo(BaseModel):
+    name: str
+    target: str  # the physical collection (or shard) behind the alias
+    count: int
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+
+class VectorStore(ABC):
+    """What ragrec needs from Qdrant. `collection` arguments may be aliases or physical names."""
+
+    name: str
+
+    # collections and aliases
+    @abstractmethod
+    def create_collection(self, name: str, vectors: dict[str, int], metadata: dict[str, Any] | None = None) -> None:
+        """A physical collection with one DOT-distance named vector per entry (vectors are unit-norm)."""
+
+    @abstractmethod
+    def drop_collection(self, name: str) -> None: ...
+
+    @abstractmethod
+    def set_alias(self, alias: str, collection: str) -> None:
+        """Point `alias` at `collection` atomically (a rebuild switches with this)."""
+
+    @abstractmethod
+    def resolve(self, alias: str) -> str | None:
+        """The physical collection behind `alias`, or None if there is no such alias."""
+
+    @abstractmethod
+    def collections(self) -> list[CollectionInfo]:
+        """Every alias, with the collection behind it, its point count and metadata."""
+
+    @abstractmethod
+    def metadata(self, collection: str) -> dict[str, Any]: ...
+
+    @abstractmethod
+    def create_payload_index(self, collection: str, key: str, kind: Literal["keyword", "integer", "float"]) -> None: ...
+
+    # points
+    @abstractmethod
+    def upsert(self, collection: str, points: list[PointIn]) -> None: ...
+
+    @abstractmethod
+    def set_payload(self, collection: str, point_id: str, payload: dict[str, Any]) -> None:
+        """Replace a point's whole payload, keeping its vectors."""
+
+    @abstractmethod
+    def update_vectors(self, collection: str, point_id: str, vectors: dict[str, list[float]]) -> None: ...
+
+    @abstractmethod
+    def delete(self, collection: str, ids: list[str]) -> None: ...
+
+    @abstractmethod
+    def retrieve(
+        self, collection: str, ids: list[str], *, payload: bool | list[str] = True, vectors: bool | list[str] = False
+    ) -> list[Record]:
+        """The points that exist among `ids` (missing ids are simply absent)."""
+
+    @abstractmethod
+    def query(
+        self,
+        collection: str,
+        query: Query,
+        *,
+        limit: int,
+        filter: Filter | None = None,
+        prefetch: list[Prefetch] | None = None,
+        payload: bool | list[str] = True,
+        vectors: bool | list[str] = False,
+    ) -> list[Hit]: ...
+
+    @abstractmethod
+    def scroll_page(
+        self,
+        collection: str,
+        *,
+        filter: Filter | None = None,
+        limit: int = 1000,
+        offset: str | None = None,
+        payload: bool | list[str] = True,
+        vectors: bool | list[str] = False,
+    ) -> tuple[list[Record], str | None]: ...
+
+    @abstractmethod
+    def count(self, collection: str, filter: Filter | None = None) -> int: ...
+
+    def optimize(self, collection: str) -> None:
+        """Merge segments / build indexes after a bulk load, where the engine benefits."""
+
+    def flush(self, collection: str) -> None:
+        """Make every acknowledged write durable."""
+
+    def close(self) -> None: ...
+
+    # shared helpers
+    def scroll(self, collection: str, *, page: int = 1000, **kwargs: Any) -> Iterator[Record]:
+        offset = None
+        while True:
+            records, offset = self.scroll_page(collection, limit=page, offset=offset, **kwargs)
+            yield from records
+            if offset is None:
+                return

@@ -1,0 +1,241 @@
+"""A Qdrant server or cluster through qdrant-client (`query_points`), with timeouts and retries.
+
+qdrant-client's local mode (`QdrantClient(":memory:")`) runs the same client code against an in-process
+implementation of the API; the tests use it to stand in for a server.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Callable, Literal, TypeVar
+
+from qdrant_client import QdrantClient, models
+from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedResponse
+
+from ragrec.store.base import (
+    CollectionInfo,
+    CollectionNotFound,
+    Filter,
+    Fusion,
+    HasId,
+    Hit,
+    Match,
+    MatchAny,
+    Mmr,
+    Nearest,
+    PointIn,
+    Prefetch,
+    Query,
+    Range,
+    Recommend,
+    Record,
+    StoreError,
+    VectorStore,
+)
+
+T = TypeVar("T")
+
+
+def _condition(c) -> Any:
+    if isinstance(c, Filter):
+        return _filter(c)
+    if isinstance(c, Match):
+        return models.FieldCondition(key=c.key, match=models.MatchValue(value=c.value))
+    if isinstance(c, MatchAny):
+        return models.FieldCondition(key=c.key, match=models.MatchAny(any=list(c.any)))
+    if isinstance(c, Range):
+        return models.FieldCondition(key=c.key, range=models.Range(gte=c.gte, gt=c.gt, lte=c.lte, lt=c.lt))
+    if isinstance(c, HasId):
+        return models.HasIdCondition(has_id=list(c.ids))
+    raise TypeError(f"unsupported condition {c!r}")
+
+
+def _filter(f: Filter | None) -> models.Filter | None:
+    if f is None or f.is_empty():
+        return None
+    return models.Filter(
+        must=[_condition(c) for c in f.must] or None,
+        should=[_condition(c) for c in f.should] or None,
+        must_not=[_condition(c) for c in f.must_not] or None,
+    )
+
+
+def _query(q: Query) -> tuple[Any, str | None]:
+    """The query object and the named vector it uses."""
+    if isinstance(q, Nearest):
+        return models.NearestQuery(nearest=q.vector), q.using
+    if isinstance(q, Recommend):
+        strategy = models.RecommendStrategy.SUM_SCORES if q.strategy == "sum_scores" else models.RecommendStrategy.BEST_SCORE
+        return (
+            models.RecommendQuery(
+                recommend=models.RecommendInput(positive=q.positive, negative=q.negative, strategy=strategy)
+            ),
+            q.using,
+        )
+    if isinstance(q, Mmr):
+        mmr = models.Mmr(diversity=q.diversity, candidates_limit=q.candidates)
+        return models.NearestQuery(nearest=q.vector, mmr=mmr), q.using
+    if isinstance(q, Fusion):
+        if q.method == "dbsf":
+            return models.FusionQuery(fusion=models.Fusion.DBSF), None
+        return models.RrfQuery(rrf=models.Rrf(k=q.k, weights=q.weights)), None
+    raise TypeError(f"unsupported query {q!r}")
+
+
+def _prefetch(p: Prefetch) -> models.Prefetch:
+    query, using = _query(p.query)
+    return models.Prefetch(query=query, using=using, limit=p.limit, filter=_filter(p.filter))
+
+
+def _vectors(v) -> dict[str, list[float]] | None:
+    return dict(v) if isinstance(v, dict) and v else None
+
+
+class ServerStore(VectorStore):
+    name = "server"
+
+    def __init__(
+        self,
+        url: str | None = None,
+        *,
+        api_key: str | None = None,
+        timeout: float = 30.0,
+        retries: int = 3,
+        client: QdrantClient | None = None,
+    ):
+        self.client = client or QdrantClient(url=url, api_key=api_key, timeout=int(timeout))
+        self.retries = retries
+
+    def _call(self, fn: Callable[[], T]) -> T:
+        """Retry transient failures (connection resets, 5xx) with exponential backoff; 4xx fail at once."""
+        for attempt in range(self.retries + 1):
+            try:
+                return fn()
+            except UnexpectedResponse as exc:
+                if exc.status_code == 404:
+                    raise CollectionNotFound(str(exc)) from exc
+                if exc.status_code < 500 or attempt == self.retries:
+                    raise StoreError(f"Qdrant refused the request: {exc}") from exc
+            except (ResponseHandlingException, ConnectionError, TimeoutError) as exc:
+                if attempt == self.retries:
+                    raise StoreError(f"Qdrant server unreachable after {self.retries + 1} tries: {exc}") from exc
+            time.sleep(0.2 * 2**attempt)
+        raise AssertionError("unreachable")
+
+    def _exists(self, name: str) -> bool:
+        return self._call(lambda: self.client.collection_exists(name))
+
+    def _physical(self, name: str) -> str:
+        target = self.resolve(name) or name
+        if not self._exists(target):
+            raise CollectionNotFound(f"no collection {name!r} on the Qdrant server")
+        return target
+
+    def create_collection(self, name: str, vectors: dict[str, int], metadata: dict[str, Any] | None = None) -> None:
+        if self._exists(name) or self.resolve(name):
+            raise StoreError(f"collection {name!r} already exists")
+        config = {n: models.VectorParams(size=d, distance=models.Distance.DOT) for n, d in vectors.items()}
+        self._call(lambda: self.client.create_collection(name, vectors_config=config, metadata=metadata or {}))
+
+    def drop_collection(self, name: str) -> None:
+        target = self.resolve(name) or name
+        self._call(lambda: self.client.delete_collection(target))
+
+    def set_alias(self, alias: str, collection: str) -> None:
+        ops: list[Any] = []
+        if self.resolve(alias):
+            ops.append(models.DeleteAliasOperation(delete_alias=models.DeleteAlias(alias_name=alias)))
+        ops.append(
+            models.CreateAliasOperation(create_alias=models.CreateAlias(collection_name=collection, alias_name=alias))
+        )
+        self._call(lambda: self.client.update_collection_aliases(change_aliases_operations=ops))
+
+    def resolve(self, alias: str) -> str | None:
+        aliases = self._call(self.client.get_aliases).aliases
+        return next((a.collection_name for a in aliases if a.alias_name == alias), None)
+
+    def collections(self) -> list[CollectionInfo]:
+        aliases = self._call(self.client.get_aliases).aliases
+        return [
+            CollectionInfo(name=a.alias_name, target=a.collection_name, count=self.count(a.collection_name),
+                           metadata=self.metadata(a.collection_name))
+            for a in sorted(aliases, key=lambda a: a.alias_name)
+        ]
+
+    def metadata(self, collection: str) -> dict[str, Any]:
+        info = self._call(lambda: self.client.get_collection(self._physical(collection)))
+        return dict(info.config.metadata or {})
+
+    def create_payload_index(self, collection: str, key: str, kind: Literal["keyword", "integer", "float"]) -> None:
+        schema = {
+            "keyword": models.PayloadSchemaType.KEYWORD,
+            "integer": models.PayloadSchemaType.INTEGER,
+            "float": models.PayloadSchemaType.FLOAT,
+        }[kind]
+        self._call(lambda: self.client.create_payload_index(collection, key, field_schema=schema))
+
+    def upsert(self, collection: str, points: list[PointIn]) -> None:
+        if points:
+            structs = [models.PointStruct(id=p.id, vector=p.vectors, payload=p.payload) for p in points]
+            self._call(lambda: self.client.upsert(collection, points=structs, wait=True))
+
+    def set_payload(self, collection: str, point_id: str, payload: dict[str, Any]) -> None:
+        self._call(lambda: self.client.overwrite_payload(collection, payload=payload, points=[point_id], wait=True))
+
+    def update_vectors(self, collection: str, point_id: str, vectors: dict[str, list[float]]) -> None:
+        self._call(
+            lambda: self.client.update_vectors(
+                collection, points=[models.PointVectors(id=point_id, vector=vectors)], wait=True
+            )
+        )
+
+    def delete(self, collection: str, ids: list[str]) -> None:
+        if ids:
+            self._call(
+                lambda: self.client.delete(collection, points_selector=models.PointIdsList(points=ids), wait=True)
+            )
+
+    def retrieve(self, collection, ids, *, payload=True, vectors=False) -> list[Record]:
+        if not ids:
+            return []
+        found = self._call(lambda: self.client.retrieve(collection, ids=ids, with_payload=payload, with_vectors=vectors))
+        return [Record(id=str(p.id), payload=p.payload or {}, vectors=_vectors(p.vector)) for p in found]
+
+    def query(self, collection, query, *, limit, filter=None, prefetch=None, payload=True, vectors=False) -> list[Hit]:
+        q, using = _query(query)
+        response = self._call(
+            lambda: self.client.query_points(
+                collection,
+                query=q,
+                using=using,
+                prefetch=[_prefetch(p) for p in prefetch] if prefetch else None,
+                query_filter=_filter(filter),
+                limit=limit,
+                with_payload=payload,
+                with_vectors=vectors,
+            )
+        )
+        return [
+            Hit(id=str(p.id), score=p.score, payload=p.payload or {}, vectors=_vectors(p.vector))
+            for p in response.points
+        ]
+
+    def scroll_page(self, collection, *, filter=None, limit=1000, offset=None, payload=True, vectors=False):
+        records, next_offset = self._call(
+            lambda: self.client.scroll(
+                collection,
+                scroll_filter=_filter(filter),
+                limit=limit,
+                offset=offset,
+                with_payload=payload,
+                with_vectors=vectors,
+            )
+        )
+        out = [Record(id=str(p.id), payload=p.payload or {}, vectors=_vectors(p.vector)) for p in records]
+        return out, (str(next_offset) if next_offset is not None else None)
+
+    def count(self, collection: str, filter: Filter | None = None) -> int:
+        return self._call(lambda: self.client.count(collection, count_filter=_filter(filter), exact=True)).count
+
+    def close(self) -> None:
+        self.client.close()

@@ -1,0 +1,147 @@
+"""One contract, two engines: Qdrant Edge in-process and qdrant-client (local mode standing in for a server)."""
+
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+from qdrant_client import QdrantClient
+
+from ragrec.store import (
+    Filter, Fusion, HasId, Match, MatchAny, Mmr, Nearest, PointIn, Prefetch, Range, Recommend,
+    StoreError, StoreLockedError, point_id,
+)
+from ragrec.store.edge import EdgeStore
+from ragrec.store.server import ServerStore
+
+DIM = 8
+
+
+def unit(v):
+    v = np.asarray(v, dtype=np.float32)
+    return (v / np.linalg.norm(v)).tolist()
+
+
+@pytest.fixture(params=["edge", "server"])
+def store(request, tmp_path):
+    s = EdgeStore(tmp_path / "data") if request.param == "edge" else ServerStore(client=QdrantClient(":memory:"))
+    try:
+        yield s
+    finally:
+        s.close()
+
+
+def basis(i):
+    """Item i points along axis i % DIM; items sharing an axis differ slightly."""
+    v = np.full(DIM, 0.05)
+    v[i % DIM] = 1.0
+    v[(i + 1) % DIM] += 0.1 * (i // DIM)
+    return unit(v)
+
+
+@pytest.fixture
+def filled(store):
+    store.create_collection("items-v1", {"content": DIM}, metadata={"model": "test"})
+    store.set_alias("items", "items-v1")
+    store.create_payload_index("items", "item_id", "keyword")
+    store.upsert("items", [
+        PointIn(id=point_id(str(i)), vectors={"content": basis(i)},
+                payload={"item_id": str(i), "genres": ["Comedy"] if i % 2 else ["Drama", "Horror"], "year": 1990 + i})
+        for i in range(20)
+    ])
+    return store
+
+
+def ids(hits):
+    return [h.payload["item_id"] for h in hits]
+
+
+def test_alias_count_metadata(filled):
+    [info] = filled.collections()
+    assert (info.name, info.target, info.count) == ("items", "items-v1", 20)
+    assert filled.metadata("items") == {"model": "test"}
+    assert filled.resolve("items") == "items-v1"
+    assert filled.resolve("nope") is None
+
+
+def test_alias_switch(filled):
+    filled.create_collection("items-v2", {"content": DIM})
+    filled.upsert("items-v2", [PointIn(id=point_id("x"), vectors={"content": basis(0)}, payload={"item_id": "x"})])
+    filled.set_alias("items", "items-v2")
+    assert filled.count("items") == 1
+    filled.drop_collection("items-v1")
+    assert [c.target for c in filled.collections()] == ["items-v2"]
+
+
+def test_create_twice_is_an_error(filled):
+    with pytest.raises(StoreError):
+        filled.create_collection("items-v1", {"content": DIM})
+
+
+def test_nearest_and_filters(filled):
+    assert ids(filled.query("items", Nearest(using="content", vector=basis(3)), limit=1)) == ["3"]
+    comedy = filled.query("items", Nearest(using="content", vector=basis(2)), limit=5,
+                          filter=Filter(must=[Match(key="genres", value="Comedy")]))
+    assert all("Comedy" in h.payload["genres"] for h in comedy) and len(comedy) == 5
+    ranged = filled.query("items", Nearest(using="content", vector=basis(0)), limit=20,
+                          filter=Filter(must=[Range(key="year", gte=2000)], must_not=[MatchAny(key="genres", any=["Horror"])]))
+    assert ids(ranged) and all(h.payload["year"] >= 2000 and "Horror" not in h.payload["genres"] for h in ranged)
+    excluded = filled.query("items", Nearest(using="content", vector=basis(3)), limit=20,
+                            filter=Filter(must_not=[HasId(ids=[point_id("3"), point_id("11")])]))
+    assert "3" not in ids(excluded) and "11" not in ids(excluded) and len(excluded) == 18
+
+
+def test_scores_are_dot_products(filled):
+    [hit] = filled.query("items", Nearest(using="content", vector=basis(5)), limit=1)
+    assert hit.score == pytest.approx(1.0, abs=1e-5)
+
+
+def test_recommend_mmr_fusion(filled):
+    rec = filled.query("items", Recommend(using="content", positive=[basis(1)], negative=[basis(2)]), limit=3)
+    assert ids(rec)[0] in {"1", "9", "17"}  # basis(i) repeats every DIM items
+    plain = filled.query("items", Nearest(using="content", vector=basis(1)), limit=3)
+    diverse = filled.query("items", Mmr(using="content", vector=basis(1), diversity=0.9, candidates=20), limit=3)
+    assert len({h.payload["item_id"] for h in plain} & {"1", "9", "17"}) == 3
+    assert len({h.payload["item_id"] for h in diverse} & {"1", "9", "17"}) < 3
+    fused = filled.query(
+        "items", Fusion(method="rrf"), limit=4,
+        prefetch=[Prefetch(query=Nearest(using="content", vector=basis(1)), limit=2),
+                  Prefetch(query=Nearest(using="content", vector=basis(4)), limit=2)],
+    )
+    assert {"1", "4"} <= set(ids(fused))
+
+
+def test_retrieve_update_delete_scroll(filled):
+    [rec] = filled.retrieve("items", [point_id("4"), point_id("missing")], payload=["item_id"], vectors=True)
+    assert rec.payload == {"item_id": "4"} and len(rec.vectors["content"]) == DIM
+    filled.set_payload("items", point_id("4"), {"item_id": "4", "year": 1})
+    filled.update_vectors("items", point_id("4"), {"content": basis(7)})
+    [rec] = filled.retrieve("items", [point_id("4")], vectors=True)
+    assert rec.payload == {"item_id": "4", "year": 1}
+    assert np.allclose(rec.vectors["content"], basis(7), atol=1e-5)
+    filled.delete("items", [point_id("4"), point_id("5")])
+    assert filled.count("items") == 18
+    assert filled.count("items", Filter(must=[Match(key="genres", value="Comedy")])) == 9
+    scrolled = list(filled.scroll("items", page=7, payload=["item_id"]))
+    assert sorted(r.payload["item_id"] for r in scrolled) == sorted(str(i) for i in range(20) if i not in (4, 5))
+
+
+def test_edge_second_process_gets_a_clear_error(tmp_path):
+    store = EdgeStore(tmp_path / "data")
+    store.create_collection("items-v1", {"content": DIM})
+    store.set_alias("items", "items-v1")
+    store.count("items")  # keeps the shard open in this process
+    code = textwrap.dedent(f"""
+        from ragrec.store.edge import EdgeStore
+        from ragrec.store import StoreLockedError
+        try:
+            EdgeStore({str(tmp_path / 'data')!r}).count("items")
+        except StoreLockedError as e:
+            print("LOCKED", e)
+    """)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60).stdout
+    assert "LOCKED" in out and "in use by another ragrec process" in out
+    store.close()
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60).stdout
+    assert "LOCKED" not in out
