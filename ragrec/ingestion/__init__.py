@@ -1,0 +1,14 @@
+"""Bulk catalog ingestion: CSV, JSON Lines and Parquet files into the Qdrant items collection."""
+
+from ragrec.ingestion.job import (
+    CONTENT,
+    DeleteReport,
+    IngestError,
+    IngestOptions,
+    IngestReport,
+    delete_items,
+    ingest,
+)
+from ragrec.ingestion.rows import FieldSpec
+
+__all__ = ["CONTENT", "DeleteReport", "FieldSpec", "IngestError", "IngestOptions", "IngestReport", "delete_items", "ingest"]

@@ -1,0 +1,19 @@
+"""The bundled demo catalog: MovieLens ml-latest-small movies (titles, years, genres, tags; no ratings)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ragrec.ingestion import FieldSpec, IngestOptions
+
+DEMO_CATALOG = Path(__file__).parent / "data" / "movies.jsonl"
+
+
+def demo_options(**overrides) -> IngestOptions:
+    return IngestOptions(
+        id_field="movieId",
+        text_fields=["title", "genres", "tags"],
+        payload_fields=[FieldSpec(name="title", type="str"), FieldSpec(name="year", type="int"),
+                        FieldSpec(name="genres", type="list"), FieldSpec(name="tags", type="list")],
+        **overrides,
+    )

@@ -1,0 +1,292 @@
+"""The bulk catalog job: stream a file in batches, embed what changed, upsert it into Qdrant.
+
+Idempotent and resumable by construction: a point's id is UUIDv5 of the item id, and each point carries the
+hash of its text (and of its whole content), so a re-run skips unchanged items and a killed run, started again,
+redoes only what it had not committed.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from datetime import datetime, timezone
+from itertools import islice
+from pathlib import Path
+from typing import Callable, Iterable, Iterator, Literal, TypeVar
+
+from pydantic import BaseModel, Field
+
+from ragrec.config import Settings
+from ragrec.embedding import Embedder, get_embedder
+from ragrec.ingestion.readers import CatalogFileError, Format, detect_format, open_rows
+from ragrec.ingestion.rows import RESERVED, FieldSpec, ItemDoc, Reject, RowRules, to_doc
+from ragrec.store import PointIn, VectorStore, open_store, point_id
+from ragrec.store.base import CollectionNotFound
+
+log = logging.getLogger("ragrec.ingestion")
+CONTENT = "content"  # the named vector of item text embeddings
+T = TypeVar("T")
+
+
+class IngestError(ValueError):
+    """The job cannot start (bad options, unusable file, wrong collection); nothing was written."""
+
+
+class IngestOptions(BaseModel):
+    format: Format | None = None
+    id_field: str = "id"
+    text_fields: list[str]
+    payload_fields: list[FieldSpec] = Field(default_factory=list)
+    list_separator: str | None = None  # None: Settings.list_separator
+    batch_size: int | None = None  # None: Settings.ingest_batch_size
+    sync: bool = False
+    rebuild: bool = False
+    rejects: Path | None = None
+    collection: str | None = None  # None: Settings.items_collection
+    long_text: Literal["truncate", "reject"] | None = None
+
+
+class IngestReport(BaseModel):
+    collection: str
+    read: int = 0
+    upserted: int = 0
+    updated_payload: int = 0
+    unchanged: int = 0
+    deleted: int = 0
+    rejected: int = 0
+    truncated: int = 0
+    seconds: float = 0.0
+    rejects_file: Path | None = None
+
+    @property
+    def items_per_second(self) -> float:
+        return self.read / self.seconds if self.seconds else 0.0
+
+
+class DeleteReport(BaseModel):
+    collection: str
+    deleted: int
+    not_found: list[str]
+
+
+def _batched(it: Iterable[T], n: int) -> Iterator[list[T]]:
+    it = iter(it)
+    while batch := list(islice(it, n)):
+        yield batch
+
+
+class _Rejects:
+    """Rejected rows as JSON Lines (line, id, reason), written as they happen; the file appears on the first."""
+
+    def __init__(self, path: Path):
+        self.path, self.count, self._file = path, 0, None
+
+    def add(self, reject: Reject) -> None:
+        if self._file is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._file = open(self.path, "w", encoding="utf-8")
+        self._file.write(json.dumps(reject.model_dump(), ensure_ascii=False) + "\n")
+        self._file.flush()
+        self.count += 1
+        log.warning("line %d rejected (id %s): %s", reject.line, reject.id, reject.reason)
+
+    def close(self) -> None:
+        if self._file:
+            self._file.close()
+
+
+def _exists(store: VectorStore, name: str) -> bool:
+    try:
+        store.metadata(name)
+        return True
+    except CollectionNotFound:
+        return False
+
+
+def _target_collection(store: VectorStore, alias: str, embedder: Embedder, rebuild: bool) -> tuple[str, bool]:
+    """The physical collection to write into, and whether it is a new build to switch the alias to at the end.
+
+    Generations are named `<alias>-g<N>`; a rebuild killed half way is found again by name and resumed.
+    """
+    current = store.resolve(alias)
+    wanted = {"model": embedder.name, "dim": embedder.dim}
+    if current and not rebuild:
+        meta = store.metadata(current)
+        if (meta.get("model"), meta.get("dim")) != (embedder.name, embedder.dim):
+            raise IngestError(
+                f"collection {alias!r} holds vectors of {meta.get('model')} ({meta.get('dim')}-d) but the embedding "
+                f"model is {embedder.name} ({embedder.dim}-d); run the job with --rebuild to re-embed everything "
+                "into a new collection behind the alias"
+            )
+        return current, False
+    generation = int(current.rsplit("-g", 1)[1]) + 1 if current and "-g" in current else 1
+    target = f"{alias}-g{generation}"
+    if _exists(store, target) and {k: store.metadata(target).get(k) for k in wanted} != wanted:
+        store.drop_collection(target)  # a half-built generation for another model: start it again
+    if not _exists(store, target):
+        store.create_collection(
+            target, {CONTENT: embedder.dim},
+            metadata={**wanted, "created": datetime.now(timezone.utc).isoformat(timespec="seconds")},
+        )
+    if current is None:  # the very first build is visible at once; later ones switch when complete
+        store.set_alias(alias, target)
+        return target, False
+    return target, True
+
+
+def _index_payload(store: VectorStore, collection: str, docs: list[ItemDoc], specs: list[FieldSpec]) -> None:
+    """Payload indexes keep filtered queries fast; each field's index type follows its first value."""
+    store.create_payload_index(collection, "item_id", "keyword")
+    for spec in specs:
+        value = next((d.payload[spec.name] for d in docs if spec.name in d.payload), None)
+        if isinstance(value, list):
+            value = value[0] if value else None
+        if isinstance(value, bool) or value is None:
+            continue
+        kind = "integer" if isinstance(value, int) else "float" if isinstance(value, float) else "keyword"
+        store.create_payload_index(collection, spec.name, kind)
+
+
+def ingest(
+    path: str | Path,
+    options: IngestOptions,
+    *,
+    settings: Settings | None = None,
+    store: VectorStore | None = None,
+    embedder: Embedder | None = None,
+    on_progress: Callable[[int, int | None], None] | None = None,
+) -> IngestReport:
+    """Load a catalog file into the items collection. `on_progress(rows_read, rows_estimate)` after each batch."""
+    settings = settings or Settings()
+    path = Path(path)
+    alias = options.collection or settings.items_collection
+    bad = [f.name for f in options.payload_fields if f.name in RESERVED]
+    if bad:
+        raise IngestError(f"payload field names {', '.join(bad)} are reserved; rename them in the file")
+    if not options.text_fields:
+        raise IngestError("name at least one text field to embed (--text-fields)")
+
+    started = time.perf_counter()
+    fmt = detect_format(path, options.format)
+    required = [options.id_field] + options.text_fields
+    try:
+        rows, estimate = open_rows(path, fmt, required)
+    except CatalogFileError as exc:
+        raise IngestError(str(exc)) from exc
+
+    embedder = embedder or get_embedder(settings)
+    own_store = store is None
+    store = store or open_store(settings)
+    rules = RowRules(
+        id_field=options.id_field,
+        text_fields=options.text_fields,
+        payload_fields=options.payload_fields,
+        list_separator=options.list_separator or settings.list_separator,
+        max_text_chars=settings.max_text_chars,
+        long_text=options.long_text or settings.long_text,
+        model=embedder.name,
+    )
+    rejects_path = options.rejects or settings.data_dir / "rejects" / f"{path.stem}.rejects.jsonl"
+    rejects = _Rejects(rejects_path)
+    report = IngestReport(collection=alias)
+    try:
+        collection, switch_alias = _target_collection(store, alias, embedder, options.rebuild)
+        seen: dict[str, int] = {}  # item id -> line, for duplicates and --sync
+        indexed = False
+        for batch in _batched(rows, options.batch_size or settings.ingest_batch_size):
+            docs: list[ItemDoc] = []
+            for raw in batch:
+                report.read += 1
+                result = Reject(line=raw.line, id=_id_of(raw.data, options.id_field), reason=raw.error) if raw.error \
+                    else to_doc(raw.line, raw.data, rules)
+                item = result.id if isinstance(result, Reject) else result.item_id
+                if isinstance(result, ItemDoc) and item in seen:
+                    result = Reject(line=raw.line, id=item, reason=f"duplicate id (first seen on line {seen[item]})")
+                if item:
+                    seen.setdefault(item, raw.line)  # a rejected row's item is kept by --sync, not deleted
+                if isinstance(result, Reject):
+                    rejects.add(result)
+                else:
+                    docs.append(result)
+                    report.truncated += result.truncated
+            if docs and not indexed:
+                _index_payload(store, collection, docs, options.payload_fields)
+                indexed = True
+            _write_batch(store, collection, docs, embedder, report)
+            log.info("batch committed: %d rows read, %d upserted so far", report.read, report.upserted)
+            if on_progress:
+                on_progress(report.read, estimate)
+
+        if options.sync:
+            keep = {point_id(i) for i in seen}
+            stale = [r.id for r in store.scroll(collection, payload=False) if r.id not in keep]
+            for chunk in _batched(stale, 1000):
+                store.delete(collection, chunk)
+            report.deleted = len(stale)
+        store.optimize(collection)
+        store.flush(collection)
+        if switch_alias:
+            previous = store.resolve(alias)
+            store.set_alias(alias, collection)
+            if previous and previous != collection:
+                store.drop_collection(previous)
+    finally:
+        rejects.close()
+        if own_store:
+            store.close()
+    report.rejected = rejects.count
+    report.rejects_file = rejects_path if rejects.count else None
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _id_of(data: dict | None, id_field: str) -> str | None:
+    value = (data or {}).get(id_field)
+    if value is None:
+        return None
+    return str(value).strip() or None
+
+
+def _write_batch(store: VectorStore, collection: str, docs: list[ItemDoc], embedder: Embedder, report: IngestReport) -> None:
+    if not docs:
+        return
+    ids = [point_id(d.item_id) for d in docs]
+    existing = {r.id: r.payload for r in store.retrieve(collection, ids, payload=["content_hash", "text_hash"])}
+    to_embed: list[tuple[str, ItemDoc]] = []
+    for pid, doc in zip(ids, docs):
+        old = existing.get(pid)
+        if old and old.get("content_hash") == doc.payload["content_hash"]:
+            report.unchanged += 1
+        elif old and old.get("text_hash") == doc.payload["text_hash"]:
+            store.set_payload(collection, pid, doc.payload)  # same text: keep the vector, no re-embedding
+            report.updated_payload += 1
+        else:
+            to_embed.append((pid, doc))
+    if to_embed:
+        vectors = embedder.embed([d.text for _, d in to_embed])
+        store.upsert(
+            collection,
+            [PointIn(id=pid, vectors={CONTENT: v.tolist()}, payload=d.payload) for (pid, d), v in zip(to_embed, vectors)],
+        )
+        report.upserted += len(to_embed)
+
+
+def delete_items(
+    item_ids: list[str], *, collection: str | None = None, settings: Settings | None = None,
+    store: VectorStore | None = None,
+) -> DeleteReport:
+    settings = settings or Settings()
+    alias = collection or settings.items_collection
+    own_store = store is None
+    store = store or open_store(settings)
+    try:
+        wanted = {point_id(i): i for i in dict.fromkeys(i.strip() for i in item_ids if i.strip())}
+        found = {r.id for r in store.retrieve(alias, list(wanted), payload=False)}
+        store.delete(alias, list(found))
+        store.flush(alias)
+        return DeleteReport(collection=alias, deleted=len(found),
+                            not_found=[item for pid, item in wanted.items() if pid not in found])
+    finally:
+        if own_store:
+            store.close()

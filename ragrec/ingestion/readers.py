@@ -1,0 +1,161 @@
+"""Stream rows out of CSV, JSON Lines and Parquet files, one at a time, each with its line number.
+
+A row that cannot be decoded comes out as an error instead of data, so the job can reject it and go on;
+a file that cannot be read at all raises `CatalogFileError` before anything is written.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from pathlib import Path
+from typing import Any, Iterator, Literal, NamedTuple
+
+Format = Literal["csv", "jsonl", "parquet"]
+_EXTENSIONS: dict[str, Format] = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl", ".parquet": "parquet"}
+
+csv.field_size_limit(sys.maxsize)  # long descriptions are the job's to truncate or reject, not csv's
+
+
+class CatalogFileError(ValueError):
+    """The whole file is unusable (missing, unreadable, wrong format, no id column)."""
+
+
+class RawRow(NamedTuple):
+    line: int
+    data: dict[str, Any] | None
+    error: str | None = None
+
+
+def detect_format(path: Path, fmt: str | None) -> Format:
+    if fmt:
+        if fmt not in ("csv", "jsonl", "parquet"):
+            raise CatalogFileError(f"unknown format {fmt!r}: use csv, jsonl or parquet")
+        return fmt  # type: ignore[return-value]
+    try:
+        return _EXTENSIONS[path.suffix.lower()]
+    except KeyError:
+        raise CatalogFileError(f"cannot tell the format of {path.name!r} from its extension; pass --format") from None
+
+
+def open_rows(path: Path, fmt: Format, required: list[str]) -> tuple[Iterator[RawRow], int | None]:
+    """Check the file up front (readable, has the `required` columns) and return its rows and a row estimate."""
+    path = Path(path)
+    if not path.is_file():
+        raise CatalogFileError(f"{path}: no such file")
+    try:
+        if fmt == "parquet":
+            return _parquet_rows(path, required)
+        if fmt == "csv":
+            return _csv_rows(path, required), _count_lines(path) - 1
+        return _jsonl_rows(path, required), _count_lines(path)
+    except OSError as exc:
+        raise CatalogFileError(f"{path}: cannot read: {exc}") from exc
+
+
+def _count_lines(path: Path) -> int:
+    with open(path, "rb") as f:
+        return sum(chunk.count(b"\n") for chunk in iter(lambda: f.read(1 << 20), b""))
+
+
+def _missing(columns: list[str], required: list[str], path: Path) -> None:
+    missing = [c for c in required if c not in columns]
+    if missing:
+        raise CatalogFileError(
+            f"{path.name}: no column {', '.join(map(repr, missing))}; the file has: {', '.join(columns[:30])}"
+        )
+
+
+def _has_undecodable(value: Any) -> bool:
+    # surrogateescape maps each undecodable byte to a lone surrogate U+DC80..U+DCFF
+    return isinstance(value, str) and any("\udc80" <= ch <= "\udcff" for ch in value)
+
+
+def _csv_rows(path: Path, required: list[str]) -> Iterator[RawRow]:
+    f = open(path, encoding="utf-8-sig", errors="surrogateescape", newline="")
+    reader = csv.reader(f)
+    try:
+        header = next(reader)
+    except (StopIteration, csv.Error) as exc:
+        f.close()
+        raise CatalogFileError(f"{path.name}: no CSV header ({exc or 'empty file'})") from None
+    header = [h.strip() for h in header]
+    _missing(header, required, path)
+
+    def rows() -> Iterator[RawRow]:
+        with f:
+            while True:
+                try:
+                    values = next(reader)
+                except StopIteration:
+                    return
+                except csv.Error as exc:
+                    yield RawRow(reader.line_num, None, f"malformed CSV: {exc}")
+                    continue
+                if not values:
+                    continue  # blank line
+                if len(values) != len(header):
+                    yield RawRow(reader.line_num, None, f"has {len(values)} fields, the header has {len(header)}")
+                    continue
+                if any(_has_undecodable(v) for v in values):
+                    yield RawRow(reader.line_num, dict(zip(header, values)), "undecodable bytes (not UTF-8)")
+                    continue
+                yield RawRow(reader.line_num, dict(zip(header, values)))
+
+    return rows()
+
+
+def _jsonl_rows(path: Path, required: list[str]) -> Iterator[RawRow]:
+    # The id column is checked on the first object that parses: a JSON Lines file has no header.
+    with open(path, "rb") as f:
+        for raw in f:
+            try:
+                first = json.loads(raw)
+            except ValueError:
+                continue
+            if isinstance(first, dict):
+                _missing(list(first), required[:1], path)
+                break
+
+    def rows() -> Iterator[RawRow]:
+        with open(path, "rb") as f:
+            for line, raw in enumerate(f, start=1):
+                if not raw.strip():
+                    continue
+                try:
+                    text = raw.decode("utf-8")
+                except UnicodeDecodeError as exc:
+                    yield RawRow(line, None, f"undecodable bytes (not UTF-8): {exc.reason} at byte {exc.start}")
+                    continue
+                try:
+                    data = json.loads(text)
+                except ValueError as exc:
+                    yield RawRow(line, None, f"malformed JSON: {exc}")
+                    continue
+                if not isinstance(data, dict):
+                    yield RawRow(line, None, f"a JSON line must be an object, got {type(data).__name__}")
+                    continue
+                yield RawRow(line, data)
+
+    return rows()
+
+
+def _parquet_rows(path: Path, required: list[str]) -> tuple[Iterator[RawRow], int]:
+    import pyarrow.parquet as pq
+
+    try:
+        pf = pq.ParquetFile(path)
+    except Exception as exc:  # pyarrow raises ArrowInvalid/OSError variants
+        raise CatalogFileError(f"{path.name}: not a readable Parquet file: {exc}") from exc
+    _missing(pf.schema_arrow.names, required, path)
+
+    def rows() -> Iterator[RawRow]:
+        line = 0
+        with pf:
+            for batch in pf.iter_batches(batch_size=4096):
+                for data in batch.to_pylist():
+                    line += 1
+                    yield RawRow(line, data)
+
+    return rows(), pf.metadata.num_rows

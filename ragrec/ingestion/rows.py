@@ -1,0 +1,176 @@
+"""Turn one raw catalog row into an `ItemDoc` (id, text to embed, typed payload, hashes) or a `Reject`."""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import hashlib
+import json
+import math
+import re
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+FieldType = Literal["auto", "str", "int", "float", "bool", "list"]
+RESERVED = ("item_id", "content_hash", "text_hash")
+
+_INT = re.compile(r"-?(0|[1-9]\d{0,17})")  # no leading zeros: "007" and ISBNs stay strings
+_FLOAT = re.compile(r"-?\d+\.\d+([eE][-+]?\d+)?")
+_TRUE, _FALSE = {"true", "1", "yes", "y", "t"}, {"false", "0", "no", "n", "f"}
+
+
+class FieldSpec(BaseModel):
+    name: str
+    type: FieldType = "auto"
+
+    @classmethod
+    def parse(cls, spec: str) -> FieldSpec:
+        """`year:int`, `genres:list`, or a bare `title` (typed by its value)."""
+        name, _, kind = spec.strip().partition(":")
+        if kind and kind not in FieldType.__args__:  # type: ignore[attr-defined]
+            raise ValueError(f"unknown field type {kind!r} in {spec!r}: use one of {', '.join(FieldType.__args__)}")  # type: ignore[attr-defined]
+        return cls(name=name.strip(), type=kind or "auto")
+
+
+class RowRules(BaseModel):
+    """How rows become items: which fields, which types, how long a text may be."""
+
+    id_field: str
+    text_fields: list[str]
+    payload_fields: list[FieldSpec] = Field(default_factory=list)
+    list_separator: str = "|"
+    max_text_chars: int = 2000
+    long_text: Literal["truncate", "reject"] = "truncate"
+    model: str = ""  # part of the text hash: a new model means new vectors
+
+
+class ItemDoc(BaseModel):
+    line: int
+    item_id: str
+    text: str
+    payload: dict[str, Any]
+    truncated: bool = False
+
+
+class Reject(BaseModel):
+    line: int
+    id: str | None = None
+    reason: str
+
+
+class BadValue(ValueError):
+    pass
+
+
+def _convert(value: Any, kind: FieldType, sep: str, field: str) -> Any:
+    """A payload value in its proper type; None for a missing value."""
+    if isinstance(value, bytes):
+        try:
+            value = value.decode("utf-8")
+        except UnicodeDecodeError:
+            raise BadValue(f"undecodable bytes in {field!r}") from None
+    if isinstance(value, (dt.date, dt.datetime)):
+        value = value.isoformat()
+    if isinstance(value, decimal.Decimal):
+        value = float(value)
+    if value is None or (isinstance(value, str) and not value.strip()) or value == []:
+        return None
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if kind == "list":  # an empty list is a missing value, as an empty CSV cell is
+        if isinstance(value, str):
+            value = [v.strip() for v in value.split(sep) if v.strip()]
+        return (value if isinstance(value, list) else [value]) or None
+    if kind == "str":
+        return value if isinstance(value, str) else json.dumps(value) if isinstance(value, (list, dict)) else str(value)
+    if kind == "int":
+        try:
+            number = float(value) if isinstance(value, str) else value
+            if isinstance(number, bool) or not float(number).is_integer():
+                raise ValueError
+            return int(number)
+        except (TypeError, ValueError):
+            raise BadValue(f"unparsable number in {field!r}: {value!r} is not an integer") from None
+    if kind == "float":
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            raise BadValue(f"unparsable number in {field!r}: {value!r}") from None
+        if not math.isfinite(number):
+            raise BadValue(f"unparsable number in {field!r}: {value!r}")
+        return number
+    if kind == "bool":
+        if isinstance(value, bool):
+            return value
+        text = str(value).strip().lower()
+        if text in _TRUE | _FALSE:
+            return text in _TRUE
+        raise BadValue(f"{field!r}: {value!r} is not a boolean")
+    # auto: typed formats keep their types; CSV strings that are plainly numbers become numbers
+    if isinstance(value, str):
+        text = value.strip()
+        if _INT.fullmatch(text):
+            return int(text)
+        if _FLOAT.fullmatch(text):
+            return float(text)
+        return text
+    return value
+
+
+def _text_value(value: Any, sep: str, is_list: bool) -> str:
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value if v not in (None, ""))
+    if value is None:
+        return ""
+    text = str(value).strip()
+    if is_list:
+        return ", ".join(v.strip() for v in text.split(sep) if v.strip())
+    return " ".join(text.split())
+
+
+def _item_id(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)  # a Parquet/JSON id of 12.0 is item "12"
+    text = str(value).strip()
+    return text or None
+
+
+def to_doc(line: int, data: dict[str, Any], rules: RowRules) -> ItemDoc | Reject:
+    item_id = _item_id(data.get(rules.id_field))
+    if item_id is None:
+        return Reject(line=line, reason=f"missing id (field {rules.id_field!r})")
+
+    list_fields = {f.name for f in rules.payload_fields if f.type == "list"}
+    parts = []
+    for name in rules.text_fields:
+        value = _text_value(data.get(name), rules.list_separator, name in list_fields)
+        if value:
+            parts.append(f"{name}: {value}")
+    text = "\n".join(parts)
+    if not text:
+        return Reject(line=line, id=item_id, reason=f"empty text: no value in {', '.join(rules.text_fields)}")
+    truncated = len(text) > rules.max_text_chars
+    if truncated:
+        if rules.long_text == "reject":
+            return Reject(line=line, id=item_id,
+                          reason=f"text too long: {len(text)} characters > max_text_chars={rules.max_text_chars}")
+        text = text[: rules.max_text_chars]
+
+    payload: dict[str, Any] = {}
+    try:
+        for spec in rules.payload_fields:
+            value = _convert(data.get(spec.name), spec.type, rules.list_separator, spec.name)
+            if value is not None:
+                payload[spec.name] = value
+    except BadValue as exc:
+        return Reject(line=line, id=item_id, reason=str(exc))
+
+    text_hash = hashlib.sha1(f"{rules.model}\0{text}".encode()).hexdigest()
+    content = json.dumps(payload, sort_keys=True, ensure_ascii=False, default=str)
+    payload["item_id"] = item_id
+    payload["text_hash"] = text_hash
+    payload["content_hash"] = hashlib.sha1(f"{text_hash}\0{content}".encode()).hexdigest()
+    return ItemDoc(line=line, item_id=item_id, text=text, payload=payload, truncated=truncated)

@@ -1,0 +1,267 @@
+"""Catalog ingestion end to end: real MiniLM, real Qdrant Edge (and qdrant-client local mode), real files."""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections import Counter
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from qdrant_client import QdrantClient
+
+from conftest import GOODBOOKS, need
+from ragrec.demo import DEMO_CATALOG, demo_options
+from ragrec.ingestion import FieldSpec, IngestError, IngestOptions, delete_items, ingest
+from ragrec.store import point_id
+from ragrec.store.server import ServerStore
+
+MOVIE_FIELDS = dict(
+    id_field="movieId",
+    text_fields=["title", "genres", "tags"],
+    payload_fields=[FieldSpec(name="title"), FieldSpec(name="year", type="int"), FieldSpec(name="genres", type="list"),
+                    FieldSpec(name="tags", type="list")],
+)
+
+
+def write_csv(path, movies):
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(["movieId", "title", "year", "genres", "tags"])
+        for m in movies:
+            w.writerow([m["movieId"], m["title"], m["year"] or "", "|".join(m["genres"]), "|".join(m["tags"])])
+    return path
+
+
+def item_ids(store, collection="items"):
+    return [r.payload["item_id"] for r in store.scroll(collection, payload=["item_id"])]
+
+
+def run(path, store, settings, embedder, **kw):
+    return ingest(path, IngestOptions(**{**MOVIE_FIELDS, **kw}), settings=settings, store=store, embedder=embedder)
+
+
+# --- the demo catalog ------------------------------------------------------------------------------------------
+
+
+def test_demo_catalog_ingests_whole(demo):
+    settings, store, report = demo
+    assert (report.read, report.upserted, report.rejected) == (9742, 9742, 0)
+    assert store.count("items") == 9742
+    [toy] = store.retrieve("items", [point_id("1")])
+    assert toy.payload["title"] == "Toy Story (1995)" and toy.payload["year"] == 1995
+    assert toy.payload["genres"] == ["Adventure", "Animation", "Children", "Comedy", "Fantasy"]
+    assert store.metadata("items")["model"] == settings.embedding_model
+
+
+def test_reingest_of_unchanged_file_writes_nothing(demo, embedder):
+    settings, store, _ = demo
+    again = ingest(DEMO_CATALOG, demo_options(), settings=settings, store=store, embedder=embedder)
+    assert (again.upserted, again.updated_payload, again.unchanged) == (0, 0, 9742)
+    assert store.count("items") == 9742
+
+
+# --- changes, deletes, sync ------------------------------------------------------------------------------------
+
+
+def test_changed_item_is_reembedded_and_payload_change_keeps_vector(tmp_path, store, settings, embedder, demo_movies):
+    movies = [dict(m) for m in demo_movies[:40]]
+    path = write_csv(tmp_path / "m.csv", movies)
+    assert run(path, store, settings, embedder).upserted == 40
+    [before] = store.retrieve("items", [point_id("2")], vectors=True)
+
+    movies[0]["title"] = "Toy Story (Director's Cut) (1995)"  # text change: new vector
+    movies[1]["year"] = 1996  # payload-only change: same vector
+    write_csv(path, movies)
+    report = run(path, store, settings, embedder)
+    assert (report.upserted, report.updated_payload, report.unchanged) == (1, 1, 38)
+    [toy] = store.retrieve("items", [point_id("1")])
+    assert toy.payload["title"].startswith("Toy Story (Director's Cut)")
+    [after] = store.retrieve("items", [point_id("2")], vectors=True)
+    assert after.payload["year"] == 1996
+    assert np.allclose(after.vectors["content"], before.vectors["content"])
+
+
+def test_delete_and_sync(tmp_path, store, settings, embedder, demo_movies):
+    path = write_csv(tmp_path / "m.csv", demo_movies[:30])
+    run(path, store, settings, embedder)
+    report = delete_items(["1", "2", "no-such-item"], settings=settings, store=store)
+    assert report.deleted == 2 and report.not_found == ["no-such-item"]
+    assert store.count("items") == 28
+
+    write_csv(path, demo_movies[5:30])  # items 1-5 gone from the file (1, 2 already deleted)
+    synced = run(path, store, settings, embedder, sync=True)
+    assert synced.deleted == 3 and synced.upserted == 0
+    assert sorted(item_ids(store), key=int) == [str(m["movieId"]) for m in demo_movies[5:30]]
+
+
+def test_rebuild_switches_alias_to_a_new_collection(tmp_path, store, settings, embedder, demo_movies):
+    path = write_csv(tmp_path / "m.csv", demo_movies[:10])
+    run(path, store, settings, embedder)
+    assert store.resolve("items") == "items-g1"
+    report = run(path, store, settings, embedder, rebuild=True)
+    assert report.upserted == 10
+    assert store.resolve("items") == "items-g2" and [c.target for c in store.collections()] == ["items-g2"]
+    assert store.count("items") == 10
+
+
+def test_model_mismatch_is_a_clear_error(tmp_path, store, settings, embedder, demo_movies):
+    path = write_csv(tmp_path / "m.csv", demo_movies[:5])
+    run(path, store, settings, embedder)
+
+    class Other:
+        name, dim = "some/other-model", embedder.dim
+
+        def embed(self, texts):
+            return embedder.embed(texts)
+
+    with pytest.raises(IngestError, match="--rebuild"):
+        ingest(path, IngestOptions(**MOVIE_FIELDS), settings=settings, store=store, embedder=Other())
+
+
+# --- bad rows and bad files --------------------------------------------------------------------------------------
+
+
+def rejects_of(report):
+    return [json.loads(line) for line in open(report.rejects_file, encoding="utf-8")]
+
+
+def test_bad_csv_rows_are_rejected_with_reasons_and_good_rows_land(tmp_path, store, settings, embedder):
+    path = tmp_path / "bad.csv"
+    rows = [
+        b"movieId,title,year,genres,tags",
+        b"1,Toy Story (1995),1995,Animation|Children,pixar",  # line 2 ok
+        b",Nameless (2000),2000,Drama,",  # 3 missing id
+        b"1,Toy Story again,1995,Animation,",  # 4 duplicate id
+        b"3,,,,",  # 5 empty text
+        b"4,Heat (1995),nineteen,Action,",  # 6 unparsable number
+        b"5,Caf\xe9 (2001),2001,Comedy,",  # 7 latin-1 byte: undecodable
+        b"6,Too,many,fields,here,really",  # 8 wrong field count
+        b"7,Jumanji (1995),1995,Adventure|Children,board game",  # 9 ok
+        b"8," + b"x" * 3000 + b",1999,Drama,",  # 10 too long (rejected in reject mode)
+    ]
+    path.write_bytes(b"\n".join(rows) + b"\n")
+    rejects = tmp_path / "rejects.jsonl"
+    report = run(path, store, settings, embedder, rejects=rejects, long_text="reject")
+    got = {r["line"]: r for r in rejects_of(report)}
+    assert report.rejects_file == rejects
+    assert set(got) == {3, 4, 5, 6, 7, 8, 10}
+    assert "missing id" in got[3]["reason"] and got[3]["id"] is None
+    assert "duplicate id" in got[4]["reason"] and "line 2" in got[4]["reason"] and got[4]["id"] == "1"
+    assert "empty text" in got[5]["reason"]
+    assert "unparsable number" in got[6]["reason"] and "year" in got[6]["reason"]
+    assert "undecodable" in got[7]["reason"] and got[7]["id"] == "5"
+    assert "fields" in got[8]["reason"]
+    assert "too long" in got[10]["reason"] and got[10]["id"] == "8"
+    assert (report.read, report.upserted, report.rejected) == (9, 2, 7)
+    assert sorted(item_ids(store)) == ["1", "7"]
+
+
+def test_long_text_is_truncated_with_a_warning_by_default(tmp_path, store, settings, embedder):
+    path = tmp_path / "long.csv"
+    path.write_text("movieId,title,year,genres,tags\n8," + "word " * 1000 + ",1999,Drama,\n", encoding="utf-8")
+    report = run(path, store, settings, embedder)
+    assert (report.upserted, report.truncated, report.rejected) == (1, 1, 0)
+
+
+def test_bad_jsonl_lines(tmp_path, store, settings, embedder):
+    path = tmp_path / "bad.jsonl"
+    path.write_bytes(
+        b'{"movieId": 1, "title": "Toy Story (1995)", "genres": ["Animation"], "year": 1995}\n'
+        b'{"movieId": 2, "title": "Jumanji", \n'  # malformed JSON
+        b'[1, 2, 3]\n'  # not an object
+        b'{"movieId": 3, "title": "Caf\xe9"}\n'  # undecodable
+        b'\n'
+        b'{"movieId": 4, "title": "Heat (1995)", "year": "1995"}\n'
+    )
+    report = run(path, store, settings, embedder)
+    got = {r["line"]: r["reason"] for r in rejects_of(report)}
+    assert set(got) == {2, 3, 4}
+    assert "malformed JSON" in got[2] and "object" in got[3] and "undecodable" in got[4]
+    assert sorted(item_ids(store)) == ["1", "4"]
+    [heat] = store.retrieve("items", [point_id("4")])
+    assert heat.payload["year"] == 1995  # a declared int field turns "1995" into 1995
+
+
+@pytest.mark.parametrize("content, message", [
+    (None, "no such file"),
+    (b"id,title\n1,Toy Story\n", "no column 'movieId'"),
+    (b"", "no CSV header"),
+])
+def test_unusable_file_is_an_error_and_writes_nothing(tmp_path, store, settings, embedder, content, message):
+    path = tmp_path / "catalog.csv"
+    if content is not None:
+        path.write_bytes(content)
+    with pytest.raises(IngestError, match=message):
+        run(path, store, settings, embedder)
+    assert store.collections() == []
+
+
+def test_corrupt_parquet_is_an_error(tmp_path, store, settings, embedder):
+    path = tmp_path / "catalog.parquet"
+    path.write_bytes(b"PAR1 this is not parquet")
+    with pytest.raises(IngestError, match="Parquet"):
+        run(path, store, settings, embedder)
+    assert store.collections() == []
+
+
+# --- three formats -----------------------------------------------------------------------------------------------
+
+
+def test_csv_jsonl_parquet_give_the_same_items(tmp_path, embedder, demo_movies):
+    from ragrec.config import Settings
+    from ragrec.store.edge import EdgeStore
+
+    movies = demo_movies[:25]
+    csv_path = write_csv(tmp_path / "m.csv", movies)
+    jsonl_path = tmp_path / "m.jsonl"
+    jsonl_path.write_text("".join(json.dumps(m) + "\n" for m in movies), encoding="utf-8")
+    parquet_path = tmp_path / "m.parquet"
+    pq.write_table(pa.Table.from_pylist(movies), parquet_path)
+
+    payloads = {}
+    for path in (csv_path, jsonl_path, parquet_path):
+        settings = Settings(data_dir=tmp_path / path.suffix[1:])
+        store = EdgeStore(settings.data_dir)
+        report = run(path, store, settings, embedder)
+        assert (report.upserted, report.rejected) == (25, 0), path
+        payloads[path.suffix] = {r.payload["item_id"]: r.payload for r in store.scroll("items")}
+        store.close()
+    assert payloads[".csv"] == payloads[".jsonl"] == payloads[".parquet"]
+    assert payloads[".csv"]["1"]["genres"] == ["Adventure", "Animation", "Children", "Comedy", "Fantasy"]
+    assert isinstance(payloads[".parquet"]["1"]["year"], int)
+
+
+def test_ingestion_into_qdrant_client_store(tmp_path, settings, embedder, demo_movies):
+    """The same job against qdrant-client (local mode standing in for a server)."""
+    store = ServerStore(client=QdrantClient(":memory:"))
+    path = write_csv(tmp_path / "m.csv", demo_movies[:30])
+    assert run(path, store, settings, embedder).upserted == 30
+    assert run(path, store, settings, embedder).unchanged == 30
+    assert store.resolve("items") == "items-g1" and store.count("items") == 30
+
+
+# --- a messy real catalog ------------------------------------------------------------------------------------------
+
+
+def test_goodbooks_catalog(tmp_path, store, settings, embedder):
+    books = need(GOODBOOKS / "books.csv")
+    options = IngestOptions(
+        id_field="book_id", text_fields=["title", "authors", "original_title"],
+        payload_fields=[FieldSpec.parse(s) for s in
+                        ["title", "authors:list", "original_publication_year:int", "language_code",
+                         "average_rating:float", "isbn:str"]],
+        list_separator=",", batch_size=512,
+    )
+    report = ingest(books, options, settings=settings, store=store, embedder=embedder)
+    assert report.read == 10000 and report.upserted + report.rejected == 10000
+    assert report.upserted > 9900
+    [hunger] = store.retrieve("items", [point_id("1")])
+    assert hunger.payload["original_publication_year"] == 2008
+    assert hunger.payload["authors"] == ["Suzanne Collins"]
+    assert hunger.payload["isbn"] == "439023483"
+    assert isinstance(hunger.payload["average_rating"], float)
+    counts = Counter(item_ids(store))
+    assert max(counts.values()) == 1
