@@ -19,7 +19,7 @@ from ragrec.store import StoreError, open_store
 
 app = typer.Typer(help="ragrec: a retrieval-augmented recommender on Qdrant.", no_args_is_help=True)
 console = Console()
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)
 
 
 class RateColumn(ProgressColumn):

@@ -1,0 +1,26 @@
+"""Offline evaluation harness: temporal leave-last-two protocol on MovieLens, full ranking, baselines, reports.
+
+Plug a method in by implementing `Recommender` (see method.py) and passing it to `runner.run` as a `Candidate`.
+"""
+
+from ragrec.evaluation.data import Dataset, load_movielens
+from ragrec.evaluation.method import FunctionRecommender, Recommender, ScoringMethod
+from ragrec.evaluation.protocol import Interactions, Split, temporal_split
+from ragrec.evaluation.runner import Candidate, EvalConfig, EvalRun, MethodResult, evaluate, run
+
+__all__ = [
+    "Candidate",
+    "Dataset",
+    "EvalConfig",
+    "EvalRun",
+    "FunctionRecommender",
+    "Interactions",
+    "MethodResult",
+    "Recommender",
+    "ScoringMethod",
+    "Split",
+    "evaluate",
+    "load_movielens",
+    "run",
+    "temporal_split",
+]

@@ -1,0 +1,130 @@
+"""The temporal leave-last-two protocol.
+
+Per user, interactions are sorted by (timestamp, movieId): the last one is the test target, the one before it the
+validation target, the rest is history. The movieId tie-break matters: in ml-latest-small 94 users have their
+last two interactions at the same second, and without a fixed rule the split (and every number) would depend on
+file order. Methods are tuned on the validation phase (fit on history) and reported on the test phase (fit on
+history + validation), so the test item is never seen while fitting or tuning.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import scipy.sparse as sp
+
+from ragrec.evaluation.data import Dataset
+
+Phase = Literal["validation", "test"]
+
+
+@dataclass(frozen=True, eq=False)
+class Interactions:
+    """Fit data: per user a time-ordered slice `items[indptr[u]:indptr[u+1]]` (CSR layout, all users present)."""
+
+    indptr: np.ndarray  # int64, n_users + 1
+    items: np.ndarray  # int32 item index, time order within each user
+    timestamps: np.ndarray  # int64
+    n_items: int
+    user_ids: np.ndarray  # raw ids, so generic methods can talk to real systems
+    item_ids: np.ndarray
+
+    @property
+    def n_users(self) -> int:
+        return len(self.indptr) - 1
+
+    @property
+    def users(self) -> np.ndarray:
+        """User index per interaction (COO view)."""
+        return np.repeat(np.arange(self.n_users, dtype=np.int32), np.diff(self.indptr))
+
+    def history(self, user: int) -> tuple[np.ndarray, np.ndarray]:
+        """(item indices, timestamps) of one user, oldest first."""
+        lo, hi = self.indptr[user], self.indptr[user + 1]
+        return self.items[lo:hi], self.timestamps[lo:hi]
+
+    def matrix(self, dtype: type = np.float32) -> sp.csr_matrix:
+        """Binary user x item matrix (duplicates collapse to 1)."""
+        x = sp.csr_matrix(
+            (np.ones(len(self.items), dtype=dtype), self.items, self.indptr), shape=(self.n_users, self.n_items)
+        )
+        x.sum_duplicates()
+        x.data[:] = 1
+        return x
+
+    def item_counts(self) -> np.ndarray:
+        """Interactions per item (popularity in the fit data)."""
+        return np.bincount(self.items, minlength=self.n_items)
+
+
+@dataclass(frozen=True, eq=False)
+class Split:
+    """The protocol's output. Users with fewer than 3 interactions have no targets (-1) and are not evaluated."""
+
+    dataset: Dataset
+    history: Interactions
+    validation: Interactions  # history + validation target: the test phase's fit data
+    validation_item: np.ndarray  # int32 per user, -1 if none
+    test_item: np.ndarray
+    validation_timestamp: np.ndarray  # int64 per user, -1 if none
+    test_timestamp: np.ndarray
+
+    def fit_data(self, phase: Phase) -> Interactions:
+        """What a method may learn from in this phase."""
+        return self.history if phase == "validation" else self.validation
+
+    def targets(self, phase: Phase) -> np.ndarray:
+        return self.validation_item if phase == "validation" else self.test_item
+
+    def eval_users(self) -> np.ndarray:
+        """Users that have both targets, by index (= ascending userId)."""
+        return np.flatnonzero(self.test_item >= 0).astype(np.int32)
+
+
+def _interactions(ds: Dataset, order: np.ndarray, keep: np.ndarray) -> Interactions:
+    sel = order[keep[order]]
+    counts = np.bincount(ds.users[sel], minlength=ds.n_users)
+    return Interactions(
+        indptr=np.concatenate([[0], np.cumsum(counts)]).astype(np.int64),
+        items=ds.items[sel],
+        timestamps=ds.timestamps[sel],
+        n_items=ds.n_items,
+        user_ids=ds.user_ids,
+        item_ids=ds.item_ids,
+    )
+
+
+def temporal_split(ds: Dataset, min_interactions: int = 3) -> Split:
+    """Leave-last-two per user by (timestamp, movieId); see module docstring."""
+    # lexsort: last key is primary -> user, then timestamp, then movieId (= item index order)
+    order = np.lexsort((ds.items, ds.timestamps, ds.users))
+    counts = np.bincount(ds.users, minlength=ds.n_users)
+    ends = np.cumsum(counts)
+    evaluated = counts >= min_interactions
+    test_pos = order[ends[evaluated] - 1]
+    val_pos = order[ends[evaluated] - 2]
+
+    validation_item = np.full(ds.n_users, -1, dtype=np.int32)
+    test_item = np.full(ds.n_users, -1, dtype=np.int32)
+    val_ts = np.full(ds.n_users, -1, dtype=np.int64)
+    test_ts = np.full(ds.n_users, -1, dtype=np.int64)
+    val_ts[evaluated] = ds.timestamps[val_pos]
+    validation_item[evaluated] = ds.items[val_pos]
+    test_item[evaluated] = ds.items[test_pos]
+    test_ts[evaluated] = ds.timestamps[test_pos]
+
+    in_history = np.ones(ds.n_interactions, dtype=bool)
+    in_history[test_pos] = False
+    in_validation = in_history.copy()
+    in_history[val_pos] = False
+    return Split(
+        dataset=ds,
+        history=_interactions(ds, order, in_history),
+        validation=_interactions(ds, order, in_validation),
+        validation_item=validation_item,
+        test_item=test_item,
+        validation_timestamp=val_ts,
+        test_timestamp=test_ts,
+    )

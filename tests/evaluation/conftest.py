@@ -1,0 +1,27 @@
+import numpy as np
+import pytest
+
+from ragrec.evaluation.data import Dataset
+
+
+def make_dataset(rows: list[tuple[int, int, int]], n_movies: int | None = None) -> Dataset:
+    """A Dataset from (userId, movieId, timestamp) rows; movies 0..n_movies-1 (or those rated)."""
+    arr = np.array(rows, dtype=np.int64)
+    user_ids = np.unique(arr[:, 0])
+    item_ids = np.arange(n_movies) if n_movies else np.unique(arr[:, 1])
+    return Dataset(
+        path=__import__("pathlib").Path("/nonexistent"),
+        sha256="test",
+        users=np.searchsorted(user_ids, arr[:, 0]).astype(np.int32),
+        items=np.searchsorted(item_ids, arr[:, 1]).astype(np.int32),
+        timestamps=arr[:, 2],
+        user_ids=user_ids,
+        item_ids=item_ids,
+        titles=[f"m{i}" for i in item_ids],
+        genres=["Drama"] * len(item_ids),
+    )
+
+
+@pytest.fixture
+def tiny() -> Dataset:
+    return make_dataset([(1, 0, 10), (1, 1, 20), (1, 2, 30), (1, 3, 30), (2, 4, 5), (2, 0, 6), (2, 1, 7)], 6)

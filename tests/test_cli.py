@@ -1,0 +1,115 @@
+"""The `ragrec` command line, run as a user runs it: a real subprocess, real files, real Qdrant Edge."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+
+from test_ingestion import write_csv
+
+from ragrec.config import Settings
+from ragrec.store.edge import EdgeStore
+
+
+def ragrec(*args, data_dir, **kw):
+    env = {**os.environ, "RAGREC_DATA_DIR": str(data_dir), "HF_HUB_OFFLINE": "1"}
+    return subprocess.run([sys.executable, "-m", "ragrec.cli", *args], capture_output=True, text=True, env=env,
+                          timeout=600, **kw)
+
+
+MOVIE_ARGS = ["--id-field", "movieId", "--text-fields", "title,genres,tags",
+              "--payload-fields", "title,year:int,genres:list,tags:list"]
+
+
+def test_ingest_similar_delete_collections(tmp_path, demo_movies):
+    data = tmp_path / "data"
+    path = write_csv(tmp_path / "m.csv", [m for m in demo_movies if m["movieId"] in
+                                          {1, 2, 3114, 2355, 78499, 260, 1196, 1210, 296, 858, 1221, 2571, 4306}])
+    first = ragrec("ingest", str(path), *MOVIE_ARGS, data_dir=data)
+    assert first.returncode == 0, first.stderr
+    assert "upserted" in first.stdout and "13" in first.stdout
+
+    again = ragrec("ingest", str(path), *MOVIE_ARGS, data_dir=data)
+    assert again.returncode == 0 and "│ upserted        │ 0 " in again.stdout.replace("0  ", "0 ")
+
+    sim = ragrec("similar", "--ids", "1", "-k", "3", "--json", data_dir=data)
+    assert sim.returncode == 0, sim.stderr
+    items = json.loads(sim.stdout)["items"]
+    assert {"item_id", "score", "payload", "evidence"} <= set(items[0])
+    assert {i["item_id"] for i in items} & {"3114", "78499", "2355", "4306"}  # other animated films
+
+    text = ragrec("similar", "--query", "galaxy far far away", "-k", "2", data_dir=data)
+    assert text.returncode == 0 and "Star Wars" in text.stdout
+
+    unknown = ragrec("similar", "--ids", "999999", data_dir=data)
+    assert unknown.returncode == 2 and "unknown item ids: 999999" in unknown.stderr
+
+    ids_file = tmp_path / "ids.txt"
+    ids_file.write_text("2\n260\n")
+    gone = ragrec("delete", "--ids", "1", "--ids-file", str(ids_file), data_dir=data)
+    assert gone.returncode == 0 and "deleted 3" in gone.stdout
+
+    listing = ragrec("collections", data_dir=data)
+    assert listing.returncode == 0 and "items-g1" in listing.stdout and "10" in listing.stdout
+
+
+def test_bad_invocations_exit_non_zero_with_a_message(tmp_path):
+    data = tmp_path / "data"
+    missing = ragrec("ingest", str(tmp_path / "nope.csv"), *MOVIE_ARGS, data_dir=data)
+    assert missing.returncode == 1 and "no such file" in missing.stderr
+    bad_type = ragrec("ingest", "x.csv", "--text-fields", "t", "--payload-fields", "year:integer", data_dir=data)
+    assert bad_type.returncode == 2 and "unknown field type" in bad_type.stderr
+    nothing = ragrec("similar", data_dir=data)
+    assert nothing.returncode == 2
+
+
+def test_a_second_process_gets_a_clear_message(tmp_path, demo_movies, embedder):
+    data = tmp_path / "data"
+    path = write_csv(tmp_path / "m.csv", demo_movies[:5])
+    assert ragrec("ingest", str(path), *MOVIE_ARGS, data_dir=data).returncode == 0
+    holder = EdgeStore(data)
+    holder.count("items")  # this process now owns the shard
+    try:
+        blocked = ragrec("collections", data_dir=data)
+        assert blocked.returncode == 1 and "in use by another ragrec process" in blocked.stderr
+    finally:
+        holder.close()
+
+
+def test_killed_job_resumes_to_exactly_the_right_items(tmp_path, demo_movies):
+    data = tmp_path / "data"
+    movies = demo_movies[:400]
+    path = write_csv(tmp_path / "m.csv", movies)
+    env = {**os.environ, "RAGREC_DATA_DIR": str(data), "HF_HUB_OFFLINE": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "ragrec.cli", "-v", "ingest", str(path), *MOVIE_ARGS,
+                             "--batch-size", "16"], stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env=env)
+    committed = 0
+    deadline = time.time() + 300
+    for line in proc.stderr:  # kill it after a few batches are in
+        committed += "batch committed" in line
+        if committed >= 3 or time.time() > deadline:
+            break
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=60)
+    assert committed >= 3
+
+    partial = EdgeStore(data)
+    done = partial.count("items")
+    partial.close()
+    assert 0 < done < len(movies)
+
+    resumed = ragrec("ingest", str(path), *MOVIE_ARGS, "--batch-size", "16", data_dir=data)
+    assert resumed.returncode == 0, resumed.stderr
+
+    store = EdgeStore(data)
+    try:
+        ids = Counter(r.payload["item_id"] for r in store.scroll("items", payload=["item_id"]))
+        assert store.count("items") == len(movies) == len(ids)
+        assert set(ids) == {str(m["movieId"]) for m in movies} and max(ids.values()) == 1
+    finally:
+        store.close()
