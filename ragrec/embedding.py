@@ -1,14 +1,36 @@
-"""Text embedders: one small class behind one interface, chosen by name in Settings."""
+"""Text embedders: one small class behind one interface, chosen by name in Settings.
+
+Backends (Settings.embedding_backend, Settings.embedding_quantization; measured in bench/RESULTS-embedding.md):
+
+- "torch" (default, fp32 only): sentence-transformers' own encode; needs nothing beyond the main dependencies.
+- "openvino": the transformer plus mean pooling converted with `openvino.convert_model`; "int8" compresses the
+  weights to int8 with nncf (~2.4x torch on 2 cores at 0.9997 mean cosine). Needs `openvino` (+ `nncf` for int8).
+- "onnx": the same module exported with `torch.onnx.export` and run by onnxruntime; "int8" is onnxruntime's
+  dynamic quantization (uint8 weights, per channel: sentence-transformers' "avx2" config). Needs `onnxruntime`
+  and `onnx`.
+
+sentence-transformers' own backend="onnx"/"openvino" go through optimum-onnx / optimum-intel, which cannot be
+installed beside transformers 5 (they pin transformers<4.58 / <5.6), so ragrec exports the models itself. Exported
+models are written once under `data_dir/models/` and loaded from there afterwards; nothing is downloaded.
+All backends give vectors of the same model: `name` stays the model name, so switching backend needs no rebuild.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import os
+import re
+import shutil
+import tempfile
 import threading
-from typing import Protocol
+from pathlib import Path
+from typing import Callable, Protocol
 
 import numpy as np
 
 from ragrec.config import BUNDLED_MINILM, Settings
+
+_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 
 
 class Embedder(Protocol):
@@ -29,16 +51,20 @@ def resolve_model_path(model: str) -> str:
     return model
 
 
+def _load_sentence_transformer(model: str, device: str = "cpu"):
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach for a hub at run time
+    from sentence_transformers import SentenceTransformer
+
+    return SentenceTransformer(resolve_model_path(model), device=device)
+
+
 class SentenceTransformerEmbedder:
     """sentence-transformers on CPU; it does the batching, we ask for normalized float32 rows."""
 
-    def __init__(self, model: str, *, backend: str = "torch", batch_size: int = 64, device: str = "cpu"):
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach for a hub at run time
-        from sentence_transformers import SentenceTransformer
-
+    def __init__(self, model: str, *, batch_size: int = 64, device: str = "cpu"):
         self.name = model
         self.batch_size = batch_size
-        self._model = SentenceTransformer(resolve_model_path(model), device=device, backend=backend)
+        self._model = _load_sentence_transformer(model, device)
         self.dim = int(self._model.get_embedding_dimension())
 
     def embed(self, texts: list[str]) -> np.ndarray:
@@ -50,19 +76,190 @@ class SentenceTransformerEmbedder:
         return vectors.astype(np.float32, copy=False)
 
 
+# --- exported backends (onnxruntime, OpenVINO) ------------------------------------------------------------------
+def _pooled_module(st):
+    """The transformer and masked mean pooling as one module: (ids, mask, types) -> un-normalized sentence vectors."""
+    import torch
+
+    modules = list(st)
+    if len(modules) < 2 or getattr(modules[1], "pooling_mode", None) != "mean" or any(
+        type(m).__name__ not in ("Normalize",) for m in modules[2:]
+    ):
+        raise ValueError(
+            "the onnx/openvino embedding backends support Transformer + mean Pooling (+ Normalize) models only; "
+            "use embedding_backend='torch' for this model"
+        )
+
+    class Pooled(torch.nn.Module):
+        def __init__(self, transformer):
+            super().__init__()
+            self.transformer = transformer
+
+        def forward(self, input_ids, attention_mask, token_type_ids):
+            hidden = self.transformer(
+                input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
+            ).last_hidden_state
+            mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
+            return (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+
+    return Pooled(modules[0].auto_model).eval()
+
+
+def _example_inputs(st):
+    enc = st.tokenizer(["a short text", "a somewhat longer text to trace"], padding=True, return_tensors="pt")
+    return tuple(enc[k] for k in _INPUTS)
+
+
+def model_cache_dir(settings: Settings, backend: str) -> Path:
+    """`data_dir/models/<model>-<hash>/<backend>`: one folder per model name, reused by every later process."""
+    slug = re.sub(r"[^A-Za-z0-9._-]+", "_", settings.embedding_model.rsplit("/", 1)[-1].split(":")[-1]) or "model"
+    digest = hashlib.sha256(settings.embedding_model.encode()).hexdigest()[:8]
+    return settings.data_dir / "models" / f"{slug}-{digest}" / backend
+
+
+def _build_once(target: Path, build: Callable[[Path], None]) -> Path:
+    """Run `build(tmpdir)` and move its files into place unless `target` exists; safe against concurrent builders."""
+    if target.exists():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
+    try:
+        build(tmp)
+        try:
+            os.rename(tmp, target)  # atomic; fails if another process got there first, and then we use theirs
+        except OSError:
+            if not target.exists():
+                raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return target
+
+
+class _ExportedEmbedder:
+    """Sorts texts by length, tokenizes per batch with the model's own tokenizer, runs an exported graph."""
+
+    def __init__(self, model: str, st, run: Callable[[dict[str, np.ndarray]], np.ndarray], batch_size: int):
+        self.name = model
+        self.dim = int(st.get_embedding_dimension())
+        self.batch_size = batch_size
+        self._tokenizer = st.tokenizer
+        self._max_len = st.max_seq_length
+        self._run = run
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        order = np.argsort([-len(t) for t in texts], kind="stable")  # less padding per batch
+        for start in range(0, len(texts), self.batch_size):
+            idx = order[start : start + self.batch_size]
+            enc = self._tokenizer(
+                [texts[i] for i in idx], padding=True, truncation=True, max_length=self._max_len, return_tensors="np"
+            )
+            out[idx] = self._run({k: enc[k].astype(np.int64) for k in _INPUTS})
+        out /= np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
+        return out
+
+
+def _missing(backend: str, packages: str, exc: ImportError) -> ImportError:
+    return ImportError(
+        f"embedding_backend={backend!r} needs {packages} (pip install {packages}); "
+        f"or set RAGREC_EMBEDDING_BACKEND=torch. ({exc})"
+    )
+
+
+def openvino_embedder(settings: Settings) -> _ExportedEmbedder:
+    try:
+        import openvino as ov
+    except ImportError as exc:
+        raise _missing("openvino", "openvino", exc) from exc
+    st = _load_sentence_transformer(settings.embedding_model)
+    int8 = settings.embedding_quantization == "int8"
+
+    def build(tmp: Path) -> None:
+        model = ov.convert_model(_pooled_module(st), example_input=_example_inputs(st))
+        if int8:
+            try:
+                import nncf
+            except ImportError as exc:
+                raise _missing("openvino", "nncf", exc) from exc
+            model = nncf.compress_weights(model, mode=nncf.CompressWeightsMode.INT8_ASYM)  # weights only
+        ov.save_model(model, str(tmp / "openvino_model.xml"))
+
+    folder = _build_once(model_cache_dir(settings, "openvino") / ("int8" if int8 else "fp32"), build)
+    compiled = ov.Core().compile_model(
+        str(folder / "openvino_model.xml"), "CPU", {"INFERENCE_PRECISION_HINT": "f32", "PERFORMANCE_HINT": "LATENCY"}
+    )
+    lock = threading.Lock()  # an infer request serves one call at a time
+
+    def run(feed: dict[str, np.ndarray]) -> np.ndarray:
+        with lock:
+            return np.array(compiled(feed)[0], dtype=np.float32)
+
+    return _ExportedEmbedder(settings.embedding_model, st, run, settings.embedding_batch_size)
+
+
+def onnx_embedder(settings: Settings) -> _ExportedEmbedder:
+    try:
+        import onnx  # noqa: F401  (torch.onnx.export and the quantizer write onnx protobufs)
+        import onnxruntime as ort
+    except ImportError as exc:
+        raise _missing("onnx", "onnxruntime onnx", exc) from exc
+    import torch
+
+    st = _load_sentence_transformer(settings.embedding_model)
+    base_dir = model_cache_dir(settings, "onnx")
+
+    def export(tmp: Path) -> None:
+        dynamic = {k: {0: "batch", 1: "seq"} for k in _INPUTS} | {"sentence_embedding": {0: "batch"}}
+        torch.onnx.export(
+            _pooled_module(st), _example_inputs(st), str(tmp / "model.onnx"), input_names=list(_INPUTS),
+            output_names=["sentence_embedding"], dynamic_axes=dynamic, opset_version=17, dynamo=False,
+        )
+
+    path = _build_once(base_dir / "fp32", export) / "model.onnx"
+    if settings.embedding_quantization == "int8":
+
+        def quantize(tmp: Path) -> None:
+            from onnxruntime.quantization import QuantType, quantize_dynamic
+
+            quantize_dynamic(str(path), str(tmp / "model.onnx"), weight_type=QuantType.QUInt8, per_channel=True)
+
+        path = _build_once(base_dir / "int8", quantize) / "model.onnx"
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = os.cpu_count() or 1
+    session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    return _ExportedEmbedder(
+        settings.embedding_model, st, lambda feed: session.run(None, feed)[0], settings.embedding_batch_size
+    )
+
+
 _cache: dict[tuple, Embedder] = {}
 _lock = threading.Lock()
 
 
 def get_embedder(settings: Settings) -> Embedder:
     """One loaded model per configuration and process: loading MiniLM costs seconds, embedding milliseconds."""
-    key = (settings.embedding_model, settings.embedding_backend, settings.embedding_batch_size, settings.embedding_device)
+    key = (
+        settings.embedding_model, settings.embedding_backend, settings.embedding_quantization,
+        settings.embedding_batch_size, settings.embedding_device,
+        str(settings.data_dir) if settings.embedding_backend != "torch" else None,
+    )
     with _lock:
         if key not in _cache:
-            _cache[key] = SentenceTransformerEmbedder(
-                settings.embedding_model,
-                backend=settings.embedding_backend,
-                batch_size=settings.embedding_batch_size,
-                device=settings.embedding_device,
-            )
+            if settings.embedding_backend == "torch":
+                if settings.embedding_quantization != "none":
+                    raise ValueError(
+                        "embedding_quantization='int8' needs embedding_backend='openvino' or 'onnx' "
+                        "(torch's dynamic int8 was no faster here; see bench/RESULTS-embedding.md)"
+                    )
+                _cache[key] = SentenceTransformerEmbedder(
+                    settings.embedding_model,
+                    batch_size=settings.embedding_batch_size,
+                    device=settings.embedding_device,
+                )
+            elif settings.embedding_device != "cpu":
+                raise ValueError(f"embedding_backend={settings.embedding_backend!r} runs on cpu only")
+            elif settings.embedding_backend == "openvino":
+                _cache[key] = openvino_embedder(settings)
+            else:
+                _cache[key] = onnx_embedder(settings)
         return _cache[key]

@@ -33,9 +33,8 @@ def ndcg_at_k(ranked: np.ndarray, targets: np.ndarray, k: int) -> np.ndarray:
 
 def recall_at_k(ranked: np.ndarray, targets: Sequence[Sequence[int]] | np.ndarray, k: int) -> np.ndarray:
     """|top-k ∩ relevant| / |relevant| per user (0 for users without relevant items)."""
-    targets_arr = np.asarray(targets) if not isinstance(targets, np.ndarray) else targets
-    if isinstance(targets_arr, np.ndarray) and targets_arr.ndim == 1 and targets_arr.dtype != object:
-        return hit_rate_at_k(ranked, targets_arr, k)
+    if isinstance(targets, np.ndarray) and targets.ndim == 1 and targets.dtype != object:
+        return hit_rate_at_k(ranked, targets, k)  # one held-out item per user
     out = np.zeros(len(ranked))
     for u, rel in enumerate(targets):
         rel = np.unique(np.asarray(rel))

@@ -47,8 +47,10 @@ class Interactions:
 
     def matrix(self, dtype: type = np.float32) -> sp.csr_matrix:
         """Binary user x item matrix (duplicates collapse to 1)."""
+        # copies: scipy sorts indices in place, which would destroy the time order of `items`
         x = sp.csr_matrix(
-            (np.ones(len(self.items), dtype=dtype), self.items, self.indptr), shape=(self.n_users, self.n_items)
+            (np.ones(len(self.items), dtype=dtype), self.items.copy(), self.indptr.copy()),
+            shape=(self.n_users, self.n_items),
         )
         x.sum_duplicates()
         x.data[:] = 1

@@ -12,12 +12,12 @@ from .conftest import make_dataset
 
 
 def co_occurrence_dataset():
-    """Items 0 and 1 always together, items 2..9 random noise; 40 users."""
+    """Items 0 and 1 always together, items 2..9 random noise; 40 users. The last user has only item 0."""
     rng = np.random.default_rng(0)
     rows = []
     for u in range(40):
         noise = rng.choice(np.arange(2, 10), size=3, replace=False)
-        seq = [*noise[:2], 0, 1, noise[2]] if u % 2 else [*noise[:2], 1, 0, noise[2]]
+        seq = [0, *noise] if u == 39 else [0, 1, *noise] if u % 2 else [1, 0, *noise]
         rows += [(u, int(m), t) for t, m in enumerate(seq)]
     return make_dataset(rows, 10)
 
@@ -34,8 +34,7 @@ def test_ease_and_knn_rank_the_partner_first():
     users = split.eval_users()
     for method in (EASE(lam=1.0), ItemKNN(neighbors=5)):
         method.fit(split.history)
-        # history holds 0 (odd users) or 1 (even): the partner is a validation target nowhere, so check scores
-        user = int(users[1])  # odd user: history [n, n, 0]
+        user = int(users[-1])  # history [0, n]: the partner 1 must come first
         scores = method.score(np.array([user]))[0]
         assert np.argmax(np.where(np.isin(np.arange(10), split.history.history(user)[0]), -np.inf, scores)) == 1
 

@@ -47,3 +47,11 @@ def test_split_partitions_without_leakage(rows):
         assert hist == [m for _, m in mine[:-2]] and fit_val == hist + [mine[-2][1]]
         assert s.test_item[u] not in fit_val and s.validation_item[u] not in hist
         assert np.all(np.diff(s.validation.history(u)[1]) >= 0)
+
+
+def test_matrix_keeps_time_order(tiny):
+    s = temporal_split(tiny)
+    before = s.validation.items.copy()
+    x = s.validation.matrix()
+    np.testing.assert_array_equal(s.validation.items, before)  # scipy must not sort our arrays in place
+    assert x.shape == (2, 6) and x.sum() == 5

@@ -1,0 +1,22 @@
+# Two entry points for a fresh machine (Python 3.11, CPU only):
+#   make demo   install ragrec into .venv, ingest the bundled catalog, print recommendations
+#   make test   install ragrec with its test extras into .venv and run the whole pytest suite
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+
+.PHONY: demo test install
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $@
+
+install: $(VENV)/.installed
+
+demo: install
+	HF_HUB_OFFLINE=1 $(VENV)/bin/ragrec demo
+
+test: install
+	HF_HUB_OFFLINE=1 $(PY) -m pytest

@@ -1,0 +1,153 @@
+"""Ingestion benchmark: end-to-end items/s against the embedder's own items/s, re-ingestion, raw upserts.
+
+    python bench/ingest.py [--rows 100000] [--engines edge,client] [--skip-embed-100k]
+
+Writes nothing but stdout (a Markdown table); bench/RESULTS.md keeps the numbers with the machine and date.
+Medians of repeats where a run is short; one run where it takes minutes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import random
+import shutil
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from qdrant_client import QdrantClient
+
+from ragrec.config import Settings
+from ragrec.demo import DEMO_CATALOG, demo_options
+from ragrec.embedding import get_embedder
+from ragrec.ingestion import ingest
+from ragrec.ingestion.rows import RowRules, to_doc
+from ragrec.store import PointIn, point_id
+from ragrec.store.edge import EdgeStore
+from ragrec.store.server import ServerStore
+
+ADJECTIVES = ["Lost", "Final", "Secret", "Last", "Dark", "Golden", "Silent", "Broken", "Hidden", "Wild", "Red", "Long"]
+
+
+def synthetic_catalog(path: Path, rows: int, seed: int = 7) -> Path:
+    """`rows` movie-like rows recombined from the demo catalog: real vocabulary and text lengths, unique ids."""
+    movies = [json.loads(line) for line in open(DEMO_CATALOG, encoding="utf-8")]
+    rng = random.Random(seed)
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(["movieId", "title", "year", "genres", "tags"])
+        for i in range(rows):
+            m, other = rng.choice(movies), rng.choice(movies)
+            title = f"{rng.choice(ADJECTIVES)} {m['title']} {rng.randint(2, 9)}"
+            w.writerow([i + 1, title, m["year"] or "", "|".join(m["genres"]), "|".join(m["tags"] + other["tags"][:2])])
+    return path
+
+
+def open_engine(engine: str, data_dir: Path):
+    return EdgeStore(data_dir) if engine == "edge" else ServerStore(client=QdrantClient(path=str(data_dir / "local")))
+
+
+def texts_of(path: Path, options, limit: int | None = None) -> list[str]:
+    from ragrec.ingestion.readers import detect_format, open_rows
+
+    rules = RowRules(id_field=options.id_field, text_fields=options.text_fields, payload_fields=options.payload_fields)
+    rows, _ = open_rows(path, detect_format(path, None), [options.id_field])
+    out = []
+    for raw in rows:
+        doc = to_doc(raw.line, raw.data, rules)
+        out.append(doc.text)
+        if limit and len(out) >= limit:
+            break
+    return out
+
+
+def embedder_rate(texts: list[str], repeats: int = 3) -> float:
+    embedder = get_embedder(Settings())
+    embedder.embed(texts[:64])  # warm-up
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        embedder.embed(texts)
+        times.append(time.perf_counter() - t)
+    return len(texts) / statistics.median(times)
+
+
+def end_to_end(path: Path, engine: str, options, repeats_reingest: int = 3) -> dict:
+    tmp = Path(tempfile.mkdtemp(prefix="ragrec-bench-"))
+    settings = Settings(data_dir=tmp)
+    store = open_engine(engine, tmp)
+    try:
+        first = ingest(path, options, settings=settings, store=store, embedder=get_embedder(settings))
+        again = []
+        for _ in range(repeats_reingest):
+            r = ingest(path, options, settings=settings, store=store, embedder=get_embedder(settings))
+            assert r.upserted == 0 and r.unchanged == first.upserted
+            again.append(r.read / r.seconds)
+        return {"rows": first.read, "ingest_items_s": first.items_per_second, "ingest_s": first.seconds,
+                "reingest_rows_s": statistics.median(again)}
+    finally:
+        store.close()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def raw_upsert(engine: str, n: int, dim: int = 384, batch: int = 256) -> float:
+    """Seconds to upsert n precomputed unit vectors with a small payload, in ingestion-sized batches."""
+    rng = np.random.default_rng(0)
+    vectors = rng.standard_normal((n, dim)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    tmp = Path(tempfile.mkdtemp(prefix="ragrec-bench-"))
+    store = open_engine(engine, tmp)
+    try:
+        store.create_collection("items-g1", {"content": dim})
+        t = time.perf_counter()
+        for start in range(0, n, batch):
+            store.upsert("items-g1", [
+                PointIn(id=point_id(str(i)), vectors={"content": vectors[i].tolist()},
+                        payload={"item_id": str(i), "year": 1900 + i % 120, "genres": ["Drama"]})
+                for i in range(start, min(n, start + batch))
+            ])
+        store.flush("items-g1")
+        return time.perf_counter() - t
+    finally:
+        store.close()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rows", type=int, default=100_000)
+    parser.add_argument("--engines", default="edge,client")
+    parser.add_argument("--skip-embed-100k", action="store_true", help="skip the long end-to-end run on --rows")
+    args = parser.parse_args()
+    engines = args.engines.split(",")
+    options = demo_options()
+    synth = synthetic_catalog(Path(tempfile.mkdtemp()) / "synthetic.csv", args.rows)
+    synth_options = demo_options(format="csv")
+
+    demo_texts = texts_of(DEMO_CATALOG, options)
+    rate = embedder_rate(demo_texts[:2000])
+    print(f"embedder alone (torch fp32, 2,000 demo texts, median of 3): {rate:,.0f} items/s\n")
+
+    print("| engine | catalog | rows | ingest items/s | vs embedder alone | re-ingest unchanged rows/s |")
+    print("|---|---|---|---|---|---|")
+    for engine in engines:
+        r = end_to_end(DEMO_CATALOG, engine, options)
+        print(f"| {engine} | demo | {r['rows']:,} | {r['ingest_items_s']:,.0f} | {r['ingest_items_s'] / rate:.0%} "
+              f"| {r['reingest_rows_s']:,.0f} |", flush=True)
+        if not args.skip_embed_100k:
+            r = end_to_end(synth, engine, synth_options, repeats_reingest=1 if engine == "client" else 3)
+            print(f"| {engine} | synthetic | {r['rows']:,} | {r['ingest_items_s']:,.0f} | "
+                  f"{r['ingest_items_s'] / rate:.0%} | {r['reingest_rows_s']:,.0f} |", flush=True)
+
+    print(f"\n| engine | upsert {args.rows:,} precomputed vectors (s) |")
+    print("|---|---|")
+    for engine in engines:
+        print(f"| {engine} | {raw_upsert(engine, args.rows):.1f} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
