@@ -60,3 +60,24 @@ class Settings(BaseSettings):
     @cached_property
     def shards_dir(self) -> Path:
         return self.data_dir / "shards"
+
+    # --- events and user vectors ---------------------------------------------------------------------------
+    events_url: str | None = Field(None, description="SQLAlchemy URL of the event log; unset = SQLite in the data dir.")
+    users_collection: str = "users"
+    event_weights: dict[str, float] = Field(
+        default_factory=lambda: {
+            "purchase": 1.0, "like": 1.0, "add_to_cart": 0.6, "click": 0.3, "view": 0.1, "skip": -0.2, "dislike": -1.0,
+        },
+        description="How far one event moves the user towards (+) or away from (-) the item.",
+    )
+    rating_center: float = Field(3.0, description="A rating event weighs (value - rating_center) / rating_scale.")
+    rating_scale: float = 2.0
+    half_life_days: float = Field(30.0, gt=0, description="An event's weight halves every half_life_days.")
+    recent_items: int = Field(50, description="Recent positive items kept per user, for evidence.")
+
+    # --- recommendation ------------------------------------------------------------------------------------
+    query_weight: float = Field(0.5, ge=0, le=1, description="Share of a free-text query in the blended target.")
+    exclude_seen: bool = Field(True, description="Leave out items the user already interacted with.")
+    mmr_candidates: int = Field(100, description="Candidates MMR picks a diverse top-k from.")
+    evidence_items: int = Field(2, description="History items shown as 'because you liked' per candidate.")
+    evidence_min_similarity: float = 0.3

@@ -248,28 +248,40 @@ def _id_of(data: dict | None, id_field: str) -> str | None:
     return str(value).strip() or None
 
 
+# Fields that reindex (not the catalog file) owns: a catalog update must carry them over.
+SYSTEM_FIELDS = ("popularity",)
+
+
 def _write_batch(store: VectorStore, collection: str, docs: list[ItemDoc], embedder: Embedder, report: IngestReport) -> None:
     if not docs:
         return
     ids = [point_id(d.item_id) for d in docs]
-    existing = {r.id: r.payload for r in store.retrieve(collection, ids, payload=["content_hash", "text_hash"])}
-    to_embed: list[tuple[str, ItemDoc]] = []
+    existing = {r.id: r.payload for r in store.retrieve(collection, ids, payload=["content_hash", "text_hash", *SYSTEM_FIELDS])}
+    new: list[tuple[str, ItemDoc]] = []
+    changed: list[tuple[str, ItemDoc]] = []
     for pid, doc in zip(ids, docs):
         old = existing.get(pid)
-        if old and old.get("content_hash") == doc.payload["content_hash"]:
+        if old is None:
+            new.append((pid, doc))
+            continue
+        doc.payload.update({k: old[k] for k in SYSTEM_FIELDS if k in old})
+        if old.get("content_hash") == doc.payload["content_hash"]:
             report.unchanged += 1
-        elif old and old.get("text_hash") == doc.payload["text_hash"]:
+        elif old.get("text_hash") == doc.payload["text_hash"]:
             store.set_payload(collection, pid, doc.payload)  # same text: keep the vector, no re-embedding
             report.updated_payload += 1
         else:
-            to_embed.append((pid, doc))
-    if to_embed:
-        vectors = embedder.embed([d.text for _, d in to_embed])
-        store.upsert(
-            collection,
-            [PointIn(id=pid, vectors={CONTENT: v.tolist()}, payload=d.payload) for (pid, d), v in zip(to_embed, vectors)],
-        )
-        report.upserted += len(to_embed)
+            changed.append((pid, doc))
+    if not (new or changed):
+        return
+    vectors = embedder.embed([d.text for _, d in new + changed])
+    store.upsert(collection, [PointIn(id=pid, vectors={CONTENT: v.tolist()}, payload=d.payload)
+                              for (pid, d), v in zip(new, vectors)])
+    for (pid, doc), v in zip(changed, vectors[len(new):]):
+        # update in place: other named vectors of the item (the collaborative one) stay
+        store.update_vectors(collection, pid, {CONTENT: v.tolist()})
+        store.set_payload(collection, pid, doc.payload)
+    report.upserted += len(new) + len(changed)
 
 
 def delete_items(

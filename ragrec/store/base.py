@@ -144,7 +144,15 @@ class Fusion(BaseModel):
     k: int = 60
 
 
-Query = Union[Nearest, Recommend, Mmr, Fusion]
+class OrderBy(BaseModel):
+    """Points ordered by a numeric payload field (needs a payload index on it); score = the field's value."""
+
+    kind: Literal["order_by"] = "order_by"
+    key: str
+    descending: bool = True
+
+
+Query = Union[Nearest, Recommend, Mmr, Fusion, OrderBy]
 
 
 class Prefetch(BaseModel):
@@ -193,6 +201,10 @@ class VectorStore(ABC):
 
     @abstractmethod
     def create_payload_index(self, collection: str, key: str, kind: Literal["keyword", "integer", "float"]) -> None: ...
+
+    @abstractmethod
+    def update_payload(self, collection: str, ids: list[str], payload: dict[str, Any]) -> None:
+        """Merge `payload` into the payload of every point in `ids` (other keys stay)."""
 
     # points
     @abstractmethod

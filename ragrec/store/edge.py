@@ -32,6 +32,7 @@ from ragrec.store.base import (
     MatchAny,
     Mmr,
     Nearest,
+    OrderBy,
     PointIn,
     Prefetch,
     Query,
@@ -88,6 +89,8 @@ def _query(q: Query) -> Any:
         return qe.Mmr(vector=q.vector, lambda_=1.0 - q.diversity, candidates_limit=q.candidates, using=q.using)
     if isinstance(q, Fusion):
         return qe.Fusion.Rrf(k=q.k, weights=q.weights) if q.method == "rrf" else qe.Fusion.Dbsf()
+    if isinstance(q, OrderBy):
+        return qe.OrderBy(key=q.key, direction=qe.Direction.Desc if q.descending else qe.Direction.Asc)
     raise TypeError(f"unsupported query {q!r}")
 
 
@@ -232,6 +235,10 @@ class EdgeStore(VectorStore):
     def set_payload(self, collection: str, point_id: str, payload: dict[str, Any]) -> None:
         self._shard(collection).update(qe.UpdateOperation.overwrite_payload([uuid.UUID(point_id)], payload))
 
+    def update_payload(self, collection: str, ids: list[str], payload: dict[str, Any]) -> None:
+        if ids:
+            self._shard(collection).update(qe.UpdateOperation.set_payload([uuid.UUID(i) for i in ids], payload))
+
     def update_vectors(self, collection: str, point_id: str, vectors: dict[str, list[float]]) -> None:
         self._shard(collection).update(
             qe.UpdateOperation.update_vectors([qe.PointVectors(id=uuid.UUID(point_id), vector=vectors)])
@@ -258,7 +265,8 @@ class EdgeStore(VectorStore):
             with_payload=_selector(payload),
             with_vector=_selector(vectors),
         )
-        return [_record(p, Hit, score=p.score) for p in self._shard(collection).query(request)]
+        points = self._shard(collection).query(request)
+        return [_record(p, Hit, score=p.order_value if p.order_value is not None else p.score) for p in points]
 
     def scroll_page(self, collection, *, filter=None, limit=1000, offset=None, payload=True, vectors=False):
         records, next_offset = self._shard(collection).scroll(

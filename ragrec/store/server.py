@@ -23,6 +23,7 @@ from ragrec.store.base import (
     MatchAny,
     Mmr,
     Nearest,
+    OrderBy,
     PointIn,
     Prefetch,
     Query,
@@ -79,6 +80,9 @@ def _query(q: Query) -> tuple[Any, str | None]:
         if q.method == "dbsf":
             return models.FusionQuery(fusion=models.Fusion.DBSF), None
         return models.RrfQuery(rrf=models.Rrf(k=q.k, weights=q.weights)), None
+    if isinstance(q, OrderBy):
+        direction = models.Direction.DESC if q.descending else models.Direction.ASC
+        return models.OrderByQuery(order_by=models.OrderBy(key=q.key, direction=direction)), None
     raise TypeError(f"unsupported query {q!r}")
 
 
@@ -182,6 +186,10 @@ class ServerStore(VectorStore):
     def set_payload(self, collection: str, point_id: str, payload: dict[str, Any]) -> None:
         self._call(lambda: self.client.overwrite_payload(collection, payload=payload, points=[point_id], wait=True))
 
+    def update_payload(self, collection: str, ids: list[str], payload: dict[str, Any]) -> None:
+        if ids:
+            self._call(lambda: self.client.set_payload(collection, payload=payload, points=ids, wait=True))
+
     def update_vectors(self, collection: str, point_id: str, vectors: dict[str, list[float]]) -> None:
         self._call(
             lambda: self.client.update_vectors(
@@ -216,7 +224,8 @@ class ServerStore(VectorStore):
             )
         )
         return [
-            Hit(id=str(p.id), score=p.score, payload=p.payload or {}, vectors=_vectors(p.vector))
+            Hit(id=str(p.id), score=p.order_value if p.order_value is not None else p.score,
+                payload=p.payload or {}, vectors=_vectors(p.vector))
             for p in response.points
         ]
 

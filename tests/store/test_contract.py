@@ -9,7 +9,7 @@ import pytest
 from qdrant_client import QdrantClient
 
 from ragrec.store import (
-    Filter, Fusion, HasId, Match, MatchAny, Mmr, Nearest, PointIn, Prefetch, Range, Recommend,
+    Filter, Fusion, HasId, Match, MatchAny, Mmr, Nearest, OrderBy, PointIn, Prefetch, Range, Recommend,
     StoreError, StoreLockedError, point_id,
 )
 from ragrec.store.edge import EdgeStore
@@ -145,3 +145,13 @@ def test_edge_second_process_gets_a_clear_error(tmp_path):
     store.close()
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60).stdout
     assert "LOCKED" not in out
+
+
+def test_order_by_and_payload_merge(filled):
+    filled.create_payload_index("items", "popularity", "integer")
+    filled.update_payload("items", [point_id("7"), point_id("8")], {"popularity": 50})
+    filled.update_payload("items", [point_id("3")], {"popularity": 90})
+    top = filled.query("items", OrderBy(key="popularity"), limit=3)
+    assert ids(top)[0] == "3" and set(ids(top)[1:]) == {"7", "8"} and top[0].score == 90
+    [rec] = filled.retrieve("items", [point_id("3")])
+    assert rec.payload["year"] == 1993 and rec.payload["popularity"] == 90  # merged, not replaced

@@ -1,0 +1,20 @@
+import pytest
+
+from ragrec.retrieval.filters import FilterSyntaxError, parse_filter
+from ragrec.store import Match, MatchAny, Range
+
+
+def test_filter_syntax():
+    f = parse_filter(["genres=Comedy", "year>=1990", "year<2000", "genres!=Horror,Thriller", "tags='sci-fi, space'"])
+    assert f.must == [Match(key="genres", value="Comedy"), Range(key="year", gte=1990), Range(key="year", lt=2000),
+                      Match(key="tags", value="sci-fi, space")]
+    assert f.must_not == [MatchAny(key="genres", any=["Horror", "Thriller"])]
+    assert parse_filter("year=1995").must == [Match(key="year", value=1995)]
+    assert parse_filter("adult=false").must == [Match(key="adult", value=False)]
+    assert parse_filter([]) is None
+
+
+@pytest.mark.parametrize("bad", ["genres", "year>=nineteen", "=Comedy", "rating=4.5", "x=1,a"])
+def test_bad_filters_say_why(bad):
+    with pytest.raises(FilterSyntaxError):
+        parse_filter(bad)

@@ -1,0 +1,98 @@
+"""Property tests for the user-vector math (hypothesis)."""
+
+from datetime import datetime, timedelta, timezone
+
+import numpy as np
+from hypothesis import given, settings as hsettings, strategies as st
+from hypothesis.extra.numpy import arrays
+
+from ragrec.config import Settings
+from ragrec.events.models import Event
+from ragrec.retrieval.profiles import Profile, apply_event, event_weight
+
+SETTINGS = Settings()
+DIM = 6
+T0 = datetime(2020, 1, 1, tzinfo=timezone.utc)
+
+unit_vectors = arrays(np.float64, DIM, elements=st.floats(-1, 1)).filter(lambda v: np.linalg.norm(v) > 0.1).map(
+    lambda v: v / np.linalg.norm(v))
+event_types = st.sampled_from(["view", "click", "like", "add_to_cart", "purchase", "dislike", "skip"])
+history = st.lists(st.tuples(unit_vectors, event_types, st.floats(0, 400)), min_size=1, max_size=8)
+
+
+def cos(a, b):
+    return float(np.dot(a, b) / (np.linalg.norm(a) * np.linalg.norm(b)))
+
+
+def build(events):
+    p = Profile(user_id="u")
+    for i, (v, kind, days) in enumerate(events):
+        apply_event(p, Event(user_id="u", item_id=f"i{i}", type=kind, timestamp=T0 + timedelta(days=days)),
+                    {"content": v}, SETTINGS)
+    return p
+
+
+def raw_sum(p):
+    return np.asarray(p.sums["content"])
+
+
+@given(history, unit_vectors, st.sampled_from(["like", "purchase", "click", "view", "add_to_cart"]), st.floats(0, 800))
+def test_a_positive_event_never_lowers_the_cosine_to_its_item(events, item, kind, days):
+    p = build(events)
+    before = raw_sum(p)
+    apply_event(p, Event(user_id="u", item_id="new", type=kind, timestamp=T0 + timedelta(days=days)),
+                {"content": item}, SETTINGS)
+    if np.linalg.norm(before) > 1e-9:
+        assert cos(raw_sum(p), item) >= cos(before, item) - 1e-9
+
+
+@given(history, unit_vectors, st.sampled_from(["dislike", "skip"]), st.floats(0, 800))
+def test_a_negative_event_never_raises_the_cosine_to_its_item(events, item, kind, days):
+    p = build(events)
+    before = raw_sum(p)
+    apply_event(p, Event(user_id="u", item_id="new", type=kind, timestamp=T0 + timedelta(days=days)),
+                {"content": item}, SETTINGS)
+    if np.linalg.norm(before) > 1e-9 and np.linalg.norm(raw_sum(p)) > 1e-9:
+        assert cos(raw_sum(p), item) <= cos(before, item) + 1e-9
+
+
+@given(unit_vectors, unit_vectors, st.floats(0, 300), st.floats(0.5, 300))
+def test_decay_weighs_the_recent_event_more(a, b, start, gap):
+    p = build([(a, "like", start), (b, "like", start + gap)])
+    u = p.vector("content")
+    assert cos(u, b) >= cos(u, a) - 1e-6
+
+
+@given(history, st.randoms(use_true_random=False))
+def test_order_of_arrival_does_not_matter(events, rnd):
+    shuffled = list(events)
+    rnd.shuffle(shuffled)
+    a, b = build(events), build(shuffled)
+    ua, ub = a.vector("content"), b.vector("content")
+    assert (ua is None) == (ub is None) or min(np.linalg.norm(raw_sum(a)), np.linalg.norm(raw_sum(b))) < 1e-6
+    if ua is not None and ub is not None and np.linalg.norm(raw_sum(a)) > 1e-6:
+        assert cos(ua, ub) > 1 - 1e-4
+
+
+@hsettings(max_examples=30)
+@given(st.lists(unit_vectors, min_size=2, max_size=5))
+def test_years_of_history_neither_overflow_nor_lose_the_recent_item(vectors):
+    # 30-day half-life over 60 years: ~730 half-lives, far beyond float range without rebasing
+    events = [(v, "like", i * 365 * 15.0) for i, v in enumerate(vectors)]
+    p = build(events)
+    u = p.vector("content")
+    assert u is not None and np.all(np.isfinite(u))
+    assert cos(u, vectors[-1]) > 0.999
+
+
+def test_weights_follow_settings():
+    like = Event(user_id="u", item_id="i", type="like")
+    five = Event(user_id="u", item_id="i", type="rating", value=5)
+    one = Event(user_id="u", item_id="i", type="rating", value=1)
+    assert event_weight(like, SETTINGS) == 1.0
+    assert event_weight(five, SETTINGS) == 1.0 and event_weight(one, SETTINGS) == -1.0
+
+
+def test_only_negative_feedback_leaves_a_cold_user():
+    p = build([(np.eye(DIM)[0], "dislike", 0)])
+    assert p.vector("content") is None and p.recent == []
