@@ -194,6 +194,120 @@ def collections_cmd(ctx: typer.Context) -> None:
     console.print(table if infos else "no collections yet: run `ragrec ingest` (or `ragrec demo`)")
 
 
+def recommender_of(ctx: typer.Context):
+    from ragrec.recommender import Recommender
+
+    return Recommender(settings_of(ctx))
+
+
+@app.command("feedback")
+def feedback_cmd(
+    ctx: typer.Context,
+    user: str = typer.Option(..., "--user"),
+    item: str = typer.Option(..., "--item"),
+    type: str = typer.Option(..., "--type", help="view, click, like, add_to_cart, purchase, rating, dislike, skip"),
+    value: Optional[float] = typer.Option(None, "--value", help="The rating, for --type rating."),
+    event_id: Optional[str] = typer.Option(None, "--event-id", help="For deduplication; generated if absent."),
+) -> None:
+    """Record one feedback event; the user's vector moves at once."""
+    from pydantic import ValidationError
+
+    from ragrec.events.models import Event
+
+    try:
+        event = Event(user_id=user, item_id=item, type=type, value=value, **({"event_id": event_id} if event_id else {}))
+    except ValidationError as exc:
+        fail("; ".join(e["msg"] for e in exc.errors()), 2)
+    with recommender_of(ctx) as rec:
+        try:
+            result = rec.record_feedback([event])
+        except (StoreError, LookupError) as exc:
+            fail(str(exc))
+    if result.rejected:
+        fail(result.rejected[0].reason, 2)
+    console.print("duplicate event: nothing changed" if result.duplicates else f"recorded {type} of {item} by {user}")
+
+
+@app.command("recommend")
+def recommend_cmd(
+    ctx: typer.Context,
+    user: Optional[str] = typer.Option(None, "--user", help="User id; unknown or absent = cold start."),
+    k: int = typer.Option(10, "-k", min=1, max=1000),
+    query: Optional[str] = typer.Option(None, "--query", "-q", help="Free text, blended with the user's vector."),
+    filter: list[str] = typer.Option([], "--filter", "-f", help="genres=Comedy, year>=1990, genres!=Horror (repeatable)"),
+    diversity: float = typer.Option(0.0, "--diversity", min=0.0, max=1.0, help="MMR diversity, 0..1"),
+    positive: str = typer.Option("", "--positive", help="Example items to move towards (comma-separated)."),
+    negative: str = typer.Option("", "--negative", help="Example items to move away from."),
+    strategy: str = typer.Option("average_vector", "--strategy", help="average_vector, best_score or sum_scores"),
+    include_seen: bool = typer.Option(False, "--include-seen", help="Do not exclude items the user interacted with."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+) -> None:
+    """Recommendations for a user, with filters, diversity and cold start."""
+    from pydantic import ValidationError
+
+    from ragrec.retrieval.filters import FilterSyntaxError
+    from ragrec.retrieval.models import RecommendationList
+    from ragrec.retrieval.recommend import RecommendRequest
+    from ragrec.retrieval.similar import UnknownItems
+
+    try:
+        request = RecommendRequest(user_id=user, k=k, query=query, filters=filter, diversity=diversity,
+                                   positive=_split(positive), negative=_split(negative), strategy=strategy,
+                                   exclude_seen=False if include_seen else None)
+    except ValidationError as exc:
+        fail("; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()), 2)
+    with recommender_of(ctx) as rec:
+        try:
+            results = rec.recommend(request)
+        except (FilterSyntaxError, UnknownItems, ValueError) as exc:
+            fail(str(exc.args[0]), 2)
+        except (StoreError, LookupError) as exc:
+            fail(str(exc))
+    if as_json:
+        print(RecommendationList(items=results).model_dump_json(indent=1))
+    else:
+        print_items(results, title=f"for {user or 'a new user'}" + (f", query {query!r}" if query else ""))
+
+
+users_app = typer.Typer(help="Inspect or erase users.", no_args_is_help=True)
+app.add_typer(users_app, name="users")
+
+
+@users_app.command("show")
+def users_show(ctx: typer.Context, user: str = typer.Argument(...)) -> None:
+    """A user's event counts, recent items and last update."""
+    with recommender_of(ctx) as rec:
+        info = rec.user(user)
+    if info.profile is None and not info.events:
+        fail(f"no user {user!r}", 2)
+    profile = info.profile.model_dump(exclude={"sums"}) if info.profile else None
+    print(json.dumps({"user_id": user, "events": info.events, "profile": profile}, indent=1, default=str))
+
+
+@users_app.command("forget")
+def users_forget(ctx: typer.Context, user: str = typer.Argument(...)) -> None:
+    """Erase a user's events and vector."""
+    with recommender_of(ctx) as rec:
+        erased = rec.forget_user(user)
+    console.print(f"forgot {user}: {erased} events erased, vector removed")
+
+
+@app.command("reindex")
+def reindex_cmd(ctx: typer.Context) -> None:
+    """Recompute every user vector and item popularity from the event log."""
+    with recommender_of(ctx) as rec, Progress(TextColumn("[bold]reindex"), BarColumn(), MofNCompleteColumn(),
+                                               TimeElapsedColumn(), console=err) as progress:
+        task = progress.add_task("users", total=None)
+        try:
+            report = rec.reindex(on_progress=lambda done, total: progress.update(task, completed=done, total=total))
+        except (StoreError, LookupError) as exc:
+            progress.stop()
+            fail(str(exc))
+    console.print(f"reindexed {report.users:,} users from {report.events:,} events into {report.users_collection!r} "
+                  f"({report.items_popularity_changed:,} item popularities changed, "
+                  f"{report.events_unknown_item:,} events of deleted items skipped) in {report.seconds:.1f}s")
+
+
 @app.command("demo")
 def demo_cmd(ctx: typer.Context) -> None:
     """Ingest the bundled MovieLens demo catalog and show what ragrec retrieves from it."""

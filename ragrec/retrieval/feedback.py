@@ -1,0 +1,73 @@
+"""Feedback: store events in the log, then move the affected users' vectors at once."""
+
+from __future__ import annotations
+
+import threading
+from collections import defaultdict
+from typing import Callable
+
+import numpy as np
+from pydantic import BaseModel, Field
+
+from ragrec.config import Settings
+from ragrec.events.models import Event, EventReject
+from ragrec.retrieval.profiles import Profile, apply_event
+from ragrec.retrieval.users import UserProfiles
+from ragrec.store import VectorStore, point_id
+
+_update_lock = threading.Lock()  # profile read-modify-write: one writer at a time per process
+
+
+class FeedbackResult(BaseModel):
+    accepted: int
+    duplicates: int
+    rejected: list[EventReject] = Field(default_factory=list)
+    users_updated: list[str] = Field(default_factory=list)
+
+
+def known_items(store: VectorStore, collection: str) -> Callable[[list[str]], set[str]]:
+    def check(item_ids: list[str]) -> set[str]:
+        unique = list(dict.fromkeys(item_ids))
+        found = store.retrieve(collection, [point_id(i) for i in unique], payload=["item_id"])
+        return {r.payload["item_id"] for r in found}
+
+    return check
+
+
+def item_vectors(store: VectorStore, collection: str, item_ids: list[str], spaces: list[str]) -> dict[str, dict[str, np.ndarray]]:
+    """item id -> {space: vector}, for the items that exist."""
+    out: dict[str, dict[str, np.ndarray]] = {}
+    unique = list(dict.fromkeys(item_ids))
+    for start in range(0, len(unique), 1000):
+        chunk = unique[start:start + 1000]
+        for r in store.retrieve(collection, [point_id(i) for i in chunk], payload=["item_id"], vectors=spaces):
+            out[r.payload["item_id"]] = {s: np.asarray(v, dtype=np.float32) for s, v in (r.vectors or {}).items()}
+    return out
+
+
+def fold(profiles: dict[str, Profile], events: list[Event], vectors: dict[str, dict[str, np.ndarray]],
+         settings: Settings) -> dict[str, Profile]:
+    """Apply events (any order) to the given profiles, creating profiles for new users."""
+    for event in sorted(events, key=lambda e: e.timestamp):
+        profile = profiles.setdefault(event.user_id, Profile(user_id=event.user_id))
+        apply_event(profile, event, vectors.get(event.item_id, {}), settings)
+    return profiles
+
+
+def record_feedback(events: list[Event], *, log, store: VectorStore, profiles: UserProfiles,
+                    settings: Settings) -> FeedbackResult:
+    """Append events to the log (duplicates ignored, unknown items rejected) and update their users' vectors."""
+    result = log.append(events, known_items(store, settings.items_collection))
+    by_user: dict[str, list[Event]] = defaultdict(list)
+    for event in result.accepted:
+        by_user[event.user_id].append(event)
+    if by_user:
+        profiles.ensure()
+        vectors = item_vectors(store, settings.items_collection, [e.item_id for e in result.accepted],
+                               list(profiles.spaces))
+        with _update_lock:
+            current = profiles.get_many(list(by_user))
+            updated = fold(current, result.accepted, vectors, settings)
+            profiles.save(list(updated.values()))
+    return FeedbackResult(accepted=len(result.accepted), duplicates=result.duplicates, rejected=result.rejected,
+                          users_updated=sorted(by_user))

@@ -1,0 +1,91 @@
+"""Reindex: rebuild every user vector and the items' popularity from the event log (the source of truth).
+
+User vectors go into a fresh `users` generation that replaces the old one only when complete, so a reindex
+after a change of embedding model (new items collection behind the alias) rebuilds users in the new space,
+and a reindex killed half way leaves the old vectors serving.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from itertools import groupby
+from typing import Callable
+
+from pydantic import BaseModel
+
+from ragrec.config import Settings
+from ragrec.retrieval.feedback import fold, item_vectors
+from ragrec.retrieval.recommend import POPULARITY
+from ragrec.retrieval.users import UserProfiles
+from ragrec.store import VectorStore
+
+USERS_PER_CHUNK = 500
+
+
+class ReindexReport(BaseModel):
+    users: int = 0
+    events: int = 0
+    events_unknown_item: int = 0
+    items_popularity_changed: int = 0
+    users_collection: str = ""
+    seconds: float = 0.0
+
+
+def refresh_popularity(store: VectorStore, items: str, popularity: dict[str, int]) -> int:
+    """Write each item's popularity into its payload (0 for items nobody touched); returns how many changed."""
+    store.create_payload_index(items, POPULARITY, "integer")
+    by_value: dict[int, list[str]] = defaultdict(list)
+    for record in store.scroll(items, payload=["item_id", POPULARITY]):
+        value = popularity.get(record.payload["item_id"], 0)
+        if record.payload.get(POPULARITY) != value:
+            by_value[value].append(record.id)
+    for value, ids in by_value.items():
+        for start in range(0, len(ids), 1000):
+            store.update_payload(items, ids[start:start + 1000], {POPULARITY: value})
+    return sum(len(ids) for ids in by_value.values())
+
+
+def reindex(*, log, store: VectorStore, profiles: UserProfiles, settings: Settings,
+            on_progress: Callable[[int, int], None] | None = None) -> ReindexReport:
+    started = time.perf_counter()
+    report = ReindexReport()
+    items = settings.items_collection
+    report.items_popularity_changed = refresh_popularity(store, items, log.popularity())
+
+    target = profiles.new_generation()
+    total_users = sum(1 for _ in log.users())
+    chunk: list = []
+
+    def flush() -> None:
+        vectors = item_vectors(store, items, [e.item_id for e in chunk], list(profiles.spaces))
+        known = [e for e in chunk if e.item_id in vectors]  # events of items since deleted from the catalog
+        report.events_unknown_item += len(chunk) - len(known)
+        built = fold({}, known, vectors, settings)
+        profiles.save(list(built.values()), collection=target)
+        report.events += len(known)
+        chunk.clear()
+
+    users_in_chunk = 0
+    for user_id, events in groupby(log.iter_events(), key=lambda e: e.user_id):
+        chunk.extend(events)
+        users_in_chunk += 1
+        report.users += 1
+        if users_in_chunk >= USERS_PER_CHUNK:
+            flush()
+            users_in_chunk = 0
+            if on_progress:
+                on_progress(report.users, total_users)
+    if chunk:
+        flush()
+    if on_progress:
+        on_progress(report.users, total_users)
+
+    previous = store.resolve(profiles.alias)
+    store.flush(target)
+    store.set_alias(profiles.alias, target)
+    if previous and previous != target:
+        store.drop_collection(previous)
+    report.users_collection = target
+    report.seconds = time.perf_counter() - started
+    return report

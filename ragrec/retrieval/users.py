@@ -1,0 +1,95 @@
+"""User profiles in the Qdrant `users` collection, through the same `VectorStore` interface as items.
+
+Each user point carries, per vector space, the unit user vector (`content`) and the profile's running sum
+(`content_sum`, the sufficient statistic); the payload holds counts, recent items and the last update.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import numpy as np
+
+from ragrec.retrieval.profiles import Profile
+from ragrec.store import PointIn, VectorStore, point_id
+from ragrec.store.base import CollectionNotFound
+
+
+def sum_name(space: str) -> str:
+    return f"{space}_sum"
+
+
+class UserProfiles:
+    def __init__(self, store: VectorStore, alias: str, spaces: dict[str, int]):
+        self.store, self.alias, self.spaces = store, alias, spaces
+
+    # --- collection ------------------------------------------------------------------------------------------
+
+    def vectors_config(self) -> dict[str, int]:
+        return {name: dim for space, dim in self.spaces.items() for name in (space, sum_name(space))}
+
+    def ensure(self) -> None:
+        """Create the first users generation on first use; refuse to mix a collection of other dimensions."""
+        current = self.store.resolve(self.alias)
+        if current is None:
+            name = f"{self.alias}-g1"
+            self.store.create_collection(name, self.vectors_config(), metadata={"spaces": self.spaces})
+            self.store.set_alias(self.alias, name)
+            self.store.create_payload_index(name, "user_id", "keyword")
+            return
+        if self.store.metadata(current).get("spaces") != self.spaces:
+            raise RuntimeError(
+                f"the {self.alias!r} collection was built for vector spaces {self.store.metadata(current).get('spaces')}"
+                f" but the items now have {self.spaces}: run `ragrec reindex` to rebuild user vectors"
+            )
+
+    def new_generation(self) -> str:
+        """A fresh, empty users collection for a reindex; the caller switches the alias when it is full."""
+        current = self.store.resolve(self.alias)
+        generation = int(current.rsplit("-g", 1)[1]) + 1 if current and "-g" in current else 1
+        name = f"{self.alias}-g{generation}"
+        try:
+            self.store.drop_collection(name)  # a reindex killed half way left it behind
+        except CollectionNotFound:
+            pass
+        self.store.create_collection(name, self.vectors_config(), metadata={"spaces": self.spaces})
+        self.store.create_payload_index(name, "user_id", "keyword")
+        return name
+
+    # --- profiles ----------------------------------------------------------------------------------------------
+
+    def get_many(self, user_ids: list[str], collection: str | None = None) -> dict[str, Profile]:
+        if not user_ids or (collection is None and self.store.resolve(self.alias) is None):
+            return {}
+        sums = [sum_name(s) for s in self.spaces]
+        records = self.store.retrieve(collection or self.alias, [point_id(u) for u in user_ids], vectors=sums)
+        out = {}
+        for r in records:
+            data = {k: v for k, v in r.payload.items() if k != "updated"}
+            data["sums"] = {s: (r.vectors or {})[sum_name(s)] for s in self.spaces if sum_name(s) in (r.vectors or {})}
+            out[r.payload["user_id"]] = Profile.model_validate(data)
+        return out
+
+    def get(self, user_id: str) -> Profile | None:
+        return self.get_many([user_id]).get(user_id)
+
+    def save(self, profiles: list[Profile], collection: str | None = None) -> None:
+        now = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        points = []
+        for p in profiles:
+            vectors = {}
+            for space, dim in self.spaces.items():
+                raw = p.sums.get(space)
+                unit = p.vector(space)
+                vectors[space] = (unit if unit is not None else np.zeros(dim, dtype=np.float32)).tolist()
+                vectors[sum_name(space)] = raw if raw is not None else [0.0] * dim
+            payload = p.model_dump(exclude={"sums"}) | {"updated": now}
+            points.append(PointIn(id=point_id(p.user_id), vectors=vectors, payload=payload))
+        self.store.upsert(collection or self.alias, points)
+
+    def delete(self, user_id: str) -> bool:
+        if self.store.resolve(self.alias) is None:
+            return False
+        found = self.store.retrieve(self.alias, [point_id(user_id)], payload=False)
+        self.store.delete(self.alias, [point_id(user_id)])
+        return bool(found)

@@ -1,0 +1,201 @@
+"""Candidates end to end: real MiniLM vectors of the demo catalog, real event log, on both Qdrant engines."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta, timezone
+
+import numpy as np
+import pytest
+from qdrant_client import QdrantClient
+
+from conftest import MOVIELENS, need
+from ragrec.config import Settings
+from ragrec.events.log import EventLog
+from ragrec.events.models import Event
+from ragrec.recommender import Recommender
+from ragrec.retrieval.recommend import RecommendRequest
+from ragrec.retrieval.similar import UnknownItems
+from ragrec.store import PointIn
+from ragrec.store.server import ServerStore
+
+ANIMATED = ["1", "2355", "4886", "6377", "3114"]  # Toy Story, A Bug's Life, Monsters Inc., Finding Nemo, Toy Story 2
+T0 = datetime(2024, 1, 1, tzinfo=timezone.utc)
+
+
+@pytest.fixture(scope="session")
+def demo_server(demo):
+    """The demo catalog copied, vectors and all, into qdrant-client's local mode (the server stand-in)."""
+    _, edge, _ = demo
+    server = ServerStore(client=QdrantClient(":memory:"))
+    target = edge.resolve("items")
+    server.create_collection(target, {"content": 384}, metadata=edge.metadata("items"))
+    server.set_alias("items", target)
+    batch = []
+    for r in edge.scroll("items", vectors=True):
+        batch.append(PointIn(id=r.id, vectors=r.vectors, payload=r.payload))
+        if len(batch) == 1000:
+            server.upsert("items", batch)
+            batch = []
+    server.upsert("items", batch)
+    return server
+
+
+@pytest.fixture(params=["edge", "server"])
+def rec(request, demo, demo_server, embedder, tmp_path):
+    """A Recommender on the shared demo items, with its own event log and its own users collection."""
+    base, edge, _ = demo
+    settings = Settings(data_dir=base.data_dir, users_collection=f"users-{uuid.uuid4().hex[:8]}")
+    store = edge if request.param == "edge" else demo_server
+    log = EventLog(f"sqlite:///{tmp_path / 'events.db'}")
+    r = Recommender(settings, store=store, log=log, embedder=embedder)
+    try:
+        yield r
+    finally:
+        if store.resolve(settings.users_collection):
+            store.drop_collection(settings.users_collection)
+        log.close()
+
+
+def likes(user, items, start=0, kind="like"):
+    return [Event(event_id=f"{user}-{kind}-{i}", user_id=user, item_id=i, type=kind,
+                  timestamp=T0 + timedelta(hours=start + n)) for n, i in enumerate(items)]
+
+
+def genres(results):
+    return [r.payload.get("genres", []) for r in results]
+
+
+def test_a_fan_of_animated_family_films_gets_more_of_them(rec):
+    result = rec.record_feedback(likes("ann", ANIMATED))
+    assert result.accepted == 5 and result.users_updated == ["ann"]
+    top = rec.recommend(RecommendRequest(user_id="ann", k=10))
+    assert len(top) == 10
+    assert sum("Animation" in g for g in genres(top)) >= 8
+    assert not {r.item_id for r in top} & set(ANIMATED)  # seen items are excluded
+    assert all(r.evidence and set(r.evidence) <= set(ANIMATED) for r in top[:5])
+    assert top == sorted(top, key=lambda r: -r.score)
+
+
+def test_a_dislike_removes_a_genre_from_the_top(rec):
+    # likes: animated films and horror films; then dislikes of horror
+    horror = ["1258", "1387", "1997", "2710"]  # The Shining, Jaws, The Exorcist, The Blair Witch Project
+    rec.record_feedback(likes("bob", ANIMATED[:3] + horror))
+    before = rec.recommend(RecommendRequest(user_id="bob", k=10))
+    assert sum("Horror" in g for g in genres(before)) >= 2
+    more_horror = ["1350", "1982", "2455", "1974", "3499"]  # The Omen, Halloween, The Fly, Friday the 13th, Misery
+    rec.record_feedback(likes("bob", horror + more_horror, start=100, kind="dislike"))
+    after = rec.recommend(RecommendRequest(user_id="bob", k=10))
+    assert sum("Horror" in g for g in genres(after)) == 0
+    assert sum("Animation" in g for g in genres(after)) >= 6
+
+
+def test_filters_and_exclusions_hold(rec):
+    rec.record_feedback(likes("cat", ANIMATED))
+    comedies = rec.recommend(RecommendRequest(user_id="cat", k=15, filters=["genres=Comedy", "year>=2000"]))
+    assert len(comedies) == 15
+    assert all("Comedy" in r.payload["genres"] and r.payload["year"] >= 2000 for r in comedies)
+    no_animation = rec.recommend(RecommendRequest(user_id="cat", k=15, filters=["genres!=Animation"]))
+    assert all("Animation" not in r.payload["genres"] for r in no_animation)
+    with_seen = rec.recommend(RecommendRequest(user_id="cat", k=10, exclude_seen=False))
+    assert set(ANIMATED) & {r.item_id for r in with_seen}
+
+
+def test_cold_start_with_a_query_and_with_popularity(rec):
+    query = rec.recommend(RecommendRequest(user_id="nobody", k=5, query="space opera with starships and a galactic empire"))
+    assert any("Sci-Fi" in g for g in genres(query))
+    assert [r.item_id for r in query] == [r.item_id for r in rec.similar(query="space opera with starships and a galactic empire", k=5)]
+
+    # popularity comes from the event log, written into the item payload by reindex
+    events = likes("u1", ["296", "356", "318"]) + likes("u2", ["296", "356"]) + likes("u3", ["296"])
+    rec.record_feedback(events)
+    rec.reindex()
+    popular = rec.recommend(RecommendRequest(user_id="newcomer", k=4))
+    assert [r.item_id for r in popular[:3]] == ["296", "356", "318"]
+    assert [r.score for r in popular[:3]] == [3, 2, 1]
+    assert len(popular) == 4  # items nobody touched fill the rest
+    filtered = rec.recommend(RecommendRequest(user_id="newcomer", k=2, filters=["genres=Drama"]))
+    assert all("Drama" in g for g in genres(filtered))
+
+
+def test_duplicate_events_change_nothing(rec):
+    events = likes("dan", ANIMATED[:3])
+    rec.record_feedback(events)
+    before = rec.user("dan").profile
+    again = rec.record_feedback(events)
+    assert (again.accepted, again.duplicates) == (0, 3)
+    after = rec.user("dan").profile
+    assert after.n_events == before.n_events == 3
+    assert np.allclose(after.sums["content"], before.sums["content"])
+
+
+def test_unknown_items_are_rejected_with_a_reason(rec):
+    result = rec.record_feedback([Event(user_id="eve", item_id="no-such-movie", type="like"),
+                                  Event(user_id="eve", item_id="1", type="like")])
+    assert result.accepted == 1 and len(result.rejected) == 1
+    assert "no-such-movie" in result.rejected[0].reason
+    with pytest.raises(UnknownItems):
+        rec.recommend(RecommendRequest(user_id="eve", positive=["nope"]))
+
+
+def test_example_items_strategies_and_diversity(rec):
+    for strategy in ("average_vector", "best_score", "sum_scores"):
+        out = rec.recommend(RecommendRequest(positive=["1", "2355"], negative=["1258"], strategy=strategy, k=10))
+        assert len(out) == 10 and not {"1", "2355", "1258"} & {r.item_id for r in out}
+        assert sum("Animation" in g for g in genres(out)) >= 5, strategy
+    rec.record_feedback(likes("fay", ANIMATED))
+    plain = rec.recommend(RecommendRequest(user_id="fay", k=10))
+    diverse = rec.recommend(RecommendRequest(user_id="fay", k=10, diversity=0.7))
+    assert len(diverse) == 10 and [r.item_id for r in plain] != [r.item_id for r in diverse]
+
+    def spread(results):  # mean pairwise distance between result vectors
+        v = rec.embedder.embed([f"title: {r.payload['title']}\ngenres: {', '.join(r.payload['genres'])}" for r in results])
+        sims = v @ v.T
+        return 1 - sims[np.triu_indices(len(v), 1)].mean()
+
+    assert spread(diverse) > spread(plain)
+
+
+def test_new_items_are_retrievable_at_once(rec):
+    store = rec.store
+    vec = rec.embedder.embed(["title: Toy Robots Go Camping (2031)\ngenres: Animation, Children, Comedy"])[0]
+    store.upsert("items", [PointIn(id=str(uuid.uuid5(uuid.NAMESPACE_URL, "robots")), vectors={"content": vec.tolist()},
+                                   payload={"item_id": "robots-2031", "title": "Toy Robots Go Camping (2031)",
+                                            "genres": ["Animation", "Children", "Comedy"], "year": 2031})])
+    try:
+        rec.record_feedback(likes("gus", ANIMATED))
+        top = rec.recommend(RecommendRequest(user_id="gus", k=30))
+        assert "robots-2031" in [r.item_id for r in top]
+    finally:
+        store.delete("items", [str(uuid.uuid5(uuid.NAMESPACE_URL, "robots"))])
+
+
+def test_forget_and_reindex_are_idempotent(rec):
+    rec.record_feedback(likes("hal", ANIMATED) + likes("ivy", ["296", "318"]))
+    live = rec.user("hal").profile
+    first = rec.reindex()
+    assert first.users == 2 and first.events == 7
+    rebuilt = rec.user("hal").profile
+    assert np.allclose(rebuilt.sums["content"], live.sums["content"], atol=1e-5)
+    second = rec.reindex()
+    assert second.users == 2 and second.items_popularity_changed == 0
+    assert np.allclose(rec.user("hal").profile.sums["content"], rebuilt.sums["content"])
+    assert rec.forget_user("hal") == 5
+    assert rec.user("hal").profile is None and rec.user("hal").events == 0
+    assert rec.recommend(RecommendRequest(user_id="hal", k=3))  # a forgotten user is a cold user again
+
+
+def test_movielens_ratings_load_end_to_end(rec, tmp_path):
+    from ragrec.events.load import EventMapping, load_events
+    from ragrec.retrieval.feedback import known_items
+
+    ratings = need(MOVIELENS / "ratings.csv")
+    report = load_events(ratings, EventMapping.movielens(), rec.log, known_items(rec.store, "items"),
+                         rejects_path=tmp_path / "rejects.jsonl")
+    assert report.stored == 100_836 and report.rejected == 0
+    reindexed = rec.reindex()
+    assert reindexed.users == 610 and reindexed.events == 100_836
+    top = rec.recommend(RecommendRequest(user_id="1", k=10))
+    seen = {e.item_id for e in rec.log.user_events("1")}
+    assert len(top) == 10 and not seen & {r.item_id for r in top}
+    assert rec.recommend(RecommendRequest(k=1))[0].item_id == "356"  # Forrest Gump: most users rated it
