@@ -5,7 +5,7 @@
 
 Texts are short catalog texts in the form ragrec embeds (title, genres, up to 10 deduplicated tags) built from
 MovieLens latest-small. Every row embeds the same N texts (shuffled, fixed seed) and reports the median items/s of
-R repeats after one warm-up, the speed-up over torch fp32 at batch 64, and the mean / min cosine of its vectors
+R repeats after one warm-up (rows are timed round-robin), the speed-up over torch fp32 at batch 64, and the mean / min cosine of its vectors
 against torch fp32's. Rows whose optional packages are missing are reported as skipped, not failed.
 
 Backends:
@@ -258,6 +258,7 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--batch-sizes", default="16,32,64,128", help="torch fp32 batch sizes")
     ap.add_argument("--only", default="", help="comma list of label prefixes to run (torch fp32 64 always runs)")
+    ap.add_argument("--skip", default="", help="comma list of 'label/precision/batch' rows to leave out")
     ap.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "ragrec-embedding-bench",
                     help="where exported / quantized models are cached between runs")
     args = ap.parse_args()
@@ -271,43 +272,52 @@ def main() -> None:
     rng = random.Random(42)
     texts = rng.sample(all_texts, min(args.n, len(all_texts)))
     calibration = rng.sample([t for t in all_texts if t not in set(texts)], 300)
-    tok_lens = None
 
     wanted = [p.strip() for p in args.only.split(",") if p.strip()]
     rows = configurations([int(b) for b in args.batch_sizes.split(",")])
     baseline_key = ("torch", "fp32", 64)
-    ref = None
-    base_speed = None
-    results = []
-    for label, precision, bs, factory, kw in sorted(rows, key=lambda r: (r[:3] != baseline_key)):
-        if wanted and (label, precision, bs) != baseline_key and not any(label.startswith(p) for p in wanted):
-            continue
+    skip = {tuple(x.split("/")) for x in args.skip.split(",") if x}
+    rows = [r for r in rows if (r[0], r[1], str(r[2])) not in skip]
+    selected = [r for r in rows if r[:3] == baseline_key or not wanted or any(r[0].startswith(p) for p in wanted)]
+    selected.sort(key=lambda r: r[:3] != baseline_key)
+
+    # Build every embedder first, then time them round-robin: R rounds, each row once per round, so load from other
+    # processes on this small machine falls on all rows alike instead of on whichever ran while it lasted.
+    ready, results = [], {}
+    for label, precision, bs, factory, kw in selected:
+        key = (label, precision, bs)
         try:
             t0 = time.perf_counter()
             embed = factory(model_path, batch_size=bs, workdir=args.workdir, calibration=calibration, **kw)
-            embed(texts[:64])  # warm-up
-            setup = time.perf_counter() - t0
-            speeds, vecs = [], None
-            for _ in range(args.repeats):
-                t = time.perf_counter()
-                vecs = embed(texts)
-                speeds.append(len(texts) / (time.perf_counter() - t))
+            vecs = np.asarray(embed(texts), dtype=np.float32)  # warm-up run; also the vectors compared below
+            assert vecs.shape == (len(texts), 384), vecs.shape
+            ready.append((key, embed, vecs))
+            print(f"  ready {key} in {time.perf_counter() - t0:.1f}s", file=sys.stderr, flush=True)
         except Exception as exc:  # optional package missing or backend failing: report, keep going
             msg = f"{type(exc).__name__}: {str(exc).splitlines()[0][:120] if str(exc) else ''}"
-            print(f"  {label} {precision} bs{bs}: SKIPPED ({msg})", file=sys.stderr, flush=True)
-            results.append((label, precision, bs, None, None, None, None, msg))
+            print(f"  {key}: SKIPPED ({msg})", file=sys.stderr, flush=True)
+            results[key] = msg
+    speeds = defaultdict(list)
+    for rnd in range(args.repeats):
+        for key, embed, _ in ready:
+            t = time.perf_counter()
+            embed(texts)
+            speeds[key].append(len(texts) / (time.perf_counter() - t))
+            print(f"  round {rnd + 1}: {key} {speeds[key][-1]:.0f} items/s", file=sys.stderr, flush=True)
+    ref = next(v for k, _, v in ready if k == baseline_key)
+    base_speed = statistics.median(speeds[baseline_key])
+    tok_lens = [len(x) for x in load_st(model_path).tokenizer(texts)["input_ids"]]
+    rows_out = []
+    for label, precision, bs, _, _ in selected:
+        key = (label, precision, bs)
+        if key in results:
+            rows_out.append((label, precision, bs, None, None, None, None, results[key]))
             continue
-        vecs = np.asarray(vecs, dtype=np.float32)
-        assert vecs.shape == (len(texts), 384), vecs.shape
-        speed = statistics.median(speeds)
-        if (label, precision, bs) == baseline_key:
-            ref, base_speed = vecs, speed
-            if tok_lens is None:
-                tok_lens = [len(x) for x in load_st(model_path).tokenizer(texts)["input_ids"]]
+        vecs = next(v for k, _, v in ready if k == key)
         cos = (vecs * ref).sum(1)
-        results.append((label, precision, bs, speed, speed / base_speed, float(cos.mean()), float(cos.min()), ""))
-        print(f"  {label} {precision} bs{bs}: {speed:.0f} items/s (runs {', '.join(f'{s:.0f}' for s in speeds)}; "
-              f"setup {setup:.1f}s) cos mean {cos.mean():.5f} min {cos.min():.5f}", file=sys.stderr, flush=True)
+        speed = statistics.median(speeds[key])
+        rows_out.append((label, precision, bs, speed, speed / base_speed, float(cos.mean()), float(cos.min()), ""))
+    results = rows_out
 
     cpu = next((ln.split(":", 1)[1].strip() for ln in open("/proc/cpuinfo") if ln.startswith("model name")), "?")
     flags = next((ln.split(":", 1)[1].split() for ln in open("/proc/cpuinfo") if ln.startswith("flags")), [])
@@ -318,7 +328,8 @@ def main() -> None:
             versions[mod] = __import__(mod).__version__
         except Exception:
             versions[mod] = "absent"
-    print(f"# Embedding backends: all-MiniLM-L6-v2, {len(texts)} catalog texts, median of {args.repeats}\n")
+    print(f"# Embedding backends: all-MiniLM-L6-v2, {len(texts)} catalog texts, median of {args.repeats} "
+          "round-robin repeats\n")
     print(f"- date: {datetime.datetime.now().astimezone().isoformat(timespec='seconds')}")
     print(f"- machine: {os.cpu_count()} cores, {cpu} ({simd}); torch threads {torch.get_num_threads()}; "
           f"load average before / after: {load0} / {os.getloadavg()[0]:.2f}")

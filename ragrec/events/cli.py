@@ -1,0 +1,146 @@
+"""`ragrec events ...`: bulk-load feedback events into the event log, and count them.
+
+Mounted in ragrec/cli.py with `app.add_typer(events_app, name="events")`; the main callback's Settings arrive in
+`ctx.obj` (a fresh `Settings()` when this app runs on its own).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from rich.text import Text
+
+from ragrec.config import Settings
+from ragrec.events.load import EventLoadError, EventLoadReport, EventMapping, catalog_items, load_events
+from ragrec.events.log import EventLog, EventLogError, events_url
+from ragrec.events.models import EventType
+
+events_app = typer.Typer(help="The event log: feedback events (views, ratings, purchases...).", no_args_is_help=True)
+console = Console()
+err = Console(stderr=True, soft_wrap=True)
+
+
+class RateColumn(ProgressColumn):
+    def render(self, task) -> Text:
+        return Text(f"{task.speed or 0:,.0f} rows/s", style="cyan")
+
+
+def _settings(ctx: typer.Context) -> Settings:
+    obj = ctx.find_root().obj if ctx.obj is None else ctx.obj
+    return obj if isinstance(obj, Settings) else Settings()
+
+
+def fail(message: str, code: int = 1) -> None:
+    err.print(f"[bold red]error:[/] {message}")
+    raise typer.Exit(code)
+
+
+def open_log(settings: Settings) -> EventLog:
+    try:
+        return EventLog(events_url(settings))
+    except EventLogError as exc:
+        fail(str(exc))
+
+
+def print_load_report(report: EventLoadReport) -> None:
+    table = Table(title=f"events loaded into {report.log}", show_header=False)
+    for name in ("read", "stored", "duplicates", "rejected"):
+        table.add_row(name, f"{getattr(report, name):,}")
+    table.add_row("seconds", f"{report.seconds:.1f} ({report.rows_per_second:,.0f} rows/s)")
+    console.print(table)
+    if report.rejects_file:
+        console.print(f"rejected rows (line, event_id, reason): {report.rejects_file}")
+
+
+@events_app.command("load")
+def load_cmd(
+    ctx: typer.Context,
+    path: Path = typer.Argument(..., help="Events file: .csv, .jsonl or .parquet"),
+    preset: Optional[str] = typer.Option(None, "--preset",
+                                         help="movielens: userId, movieId, rating (type rating), timestamp (epoch)."),
+    format: Optional[str] = typer.Option(None, "--format", help="csv, jsonl or parquet (default: from the extension)"),
+    user_field: Optional[str] = typer.Option(None, "--user-field", help="Column of the user id. (default: user_id)"),
+    item_field: Optional[str] = typer.Option(None, "--item-field", help="Column of the item id. (default: item_id)"),
+    type_field: Optional[str] = typer.Option(None, "--type-field", help="Column of the event type. (default: type)"),
+    type_: Optional[str] = typer.Option(None, "--type", help="One event type for every row, instead of --type-field."),
+    value_field: Optional[str] = typer.Option(None, "--value-field", help="Column of the rating value."),
+    timestamp_field: Optional[str] = typer.Option(None, "--timestamp-field", help="Column of the time. (default: timestamp)"),
+    timestamp_format: Optional[str] = typer.Option(None, "--timestamp-format",
+                                                   help="epoch (seconds), iso (ISO 8601) or auto. (default: auto)"),
+    event_id_field: Optional[str] = typer.Option(None, "--event-id-field",
+                                                 help="Column of client event ids (default: none: a hash of the row)"),
+    batch_size: int = typer.Option(5000, "--batch-size", min=1, help="Rows per transaction."),
+    rejects: Optional[Path] = typer.Option(None, "--rejects", help="Where rejected rows go (JSON Lines)."),
+) -> None:
+    """Load events from a file: streamed, idempotent (known event ids are skipped), bad rows reported."""
+    settings = _settings(ctx)
+    mapping = _mapping(preset, {
+        "format": format, "user_field": user_field, "item_field": item_field, "type_field": type_field,
+        "type": type_, "value_field": value_field, "timestamp_field": timestamp_field,
+        "timestamp_format": timestamp_format, "event_id_field": event_id_field,
+    })
+    from ragrec.store import CollectionNotFound, StoreError, open_store
+
+    event_log = open_log(settings)
+    try:
+        store = open_store(settings)
+    except StoreError as exc:
+        event_log.close()
+        fail(str(exc))
+    try:
+        collection = settings.items_collection
+        try:
+            store.metadata(collection)
+        except CollectionNotFound:
+            fail(f"no items collection {collection!r}: events are checked against the catalog, so ingest it first "
+                 "(ragrec ingest)")
+        with Progress(TextColumn("[bold]events"), BarColumn(), MofNCompleteColumn(), RateColumn(),
+                      TimeElapsedColumn(), console=err) as progress:
+            task = progress.add_task("events", total=None)
+
+            def on_progress(done: int, total: int | None) -> None:
+                progress.update(task, completed=done, total=max(total or 0, done) or None)
+
+            try:
+                report = load_events(path, mapping, event_log, catalog_items(store, collection),
+                                     batch_size=batch_size, rejects_path=rejects, on_progress=on_progress,
+                                     settings=settings)
+            except (EventLoadError, StoreError, EventLogError) as exc:
+                progress.stop()
+                fail(str(exc))
+    finally:
+        store.close()
+        event_log.close()
+    print_load_report(report)
+
+
+def _mapping(preset: str | None, options: dict) -> EventMapping:
+    if preset not in (None, "movielens"):
+        fail(f"unknown preset {preset!r}: use movielens", 2)
+    base = EventMapping.movielens().model_dump() if preset else {}
+    given = {k: v for k, v in options.items() if v is not None}
+    if "type" in given:
+        given["type_field"] = None
+    elif "type_field" in given:
+        given["type"] = None
+    if given.get("type") and given["type"] not in EventType.__members__:
+        fail(f"unknown event type {given['type']!r}: use one of {', '.join(EventType.__members__)}", 2)
+    try:
+        return EventMapping(**{**base, **given})
+    except ValueError as exc:  # pydantic's ValidationError is a ValueError
+        fail(str(exc), 2)
+
+
+@events_app.command("count")
+def count_cmd(ctx: typer.Context) -> None:
+    """How many events and users the event log holds."""
+    event_log = open_log(_settings(ctx))
+    try:
+        console.print(f"{event_log.count():,} events from {event_log.user_count():,} users in {event_log.url}")
+    finally:
+        event_log.close()

@@ -1,0 +1,348 @@
+"""Bulk-load feedback events from a CSV, JSON Lines or Parquet file into the event log.
+
+Streamed in batches (one transaction each), with per-row rejects in a JSON Lines file and a summary, like catalog
+ingestion. Idempotent: every event has an id (the file's, or a hash of what the row says), and the log ignores ids
+it already holds, so loading the same file twice stores nothing the second time.
+
+MovieLens `ratings.csv` (userId,movieId,rating,timestamp) loads with `EventMapping.movielens()`: every row is a
+`rating` event whose value is the rating itself; turning ratings into likes and dislikes is the user-vector code's
+decision, not the loader's, so nothing is lost here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+import time
+from datetime import datetime, timedelta, timezone
+from itertools import chain, islice
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Literal, TypeVar
+
+from pydantic import BaseModel, Field, ValidationError, model_validator
+
+from ragrec.config import Settings
+from ragrec.events.log import EPOCH, EventLog, to_us
+from ragrec.events.models import Event, EventReject, EventType
+from ragrec.ingestion.readers import CatalogFileError, Format, RawRow, detect_format, open_rows
+
+if TYPE_CHECKING:
+    from ragrec.store import VectorStore
+
+log = logging.getLogger("ragrec.events")
+T = TypeVar("T")
+TimestampFormat = Literal["auto", "epoch", "iso"]
+_TYPES = ", ".join(t.value for t in EventType)
+
+
+class EventLoadError(ValueError):
+    """The load cannot start (bad mapping, unusable file, missing column); nothing was written."""
+
+
+class EventMapping(BaseModel):
+    """Which column holds what. A row's event type comes from `type_field`, or is the constant `type`."""
+
+    format: Format | None = Field(None, description="csv, jsonl or parquet; None: from the file extension")
+    user_field: str = "user_id"
+    item_field: str = "item_id"
+    type_field: str | None = "type"
+    type: EventType | None = Field(None, description="one event type for every row (then type_field is unused)")
+    value_field: str | None = Field(None, description="the rating (needed by rating events)")
+    timestamp_field: str = "timestamp"
+    timestamp_format: TimestampFormat = Field(
+        "auto", description="epoch: seconds since 1970 (UTC); iso: ISO 8601 (no offset = UTC); auto: a number is "
+        "epoch seconds, anything else ISO 8601",
+    )
+    event_id_field: str | None = Field(
+        None, description="client event ids; None (or an empty cell): a hash of user, item, type, time and value",
+    )
+
+    @model_validator(mode="after")
+    def _check(self) -> EventMapping:
+        if self.type is not None:
+            self.type_field = None
+        elif not self.type_field:
+            raise ValueError("map the event type: a type column (--type-field) or one type for all rows (--type)")
+        return self
+
+    @classmethod
+    def movielens(cls) -> EventMapping:
+        """MovieLens ratings.csv: userId, movieId, rating (0.5-5 stars), timestamp (epoch seconds)."""
+        return cls(user_field="userId", item_field="movieId", type=EventType.rating, value_field="rating",
+                   timestamp_field="timestamp", timestamp_format="epoch")
+
+    def row_fields(self) -> list[str]:
+        """Columns every row must carry (the user column first: JSON Lines files are checked on it)."""
+        return [self.user_field, self.item_field, *([self.type_field] if self.type_field else []), self.timestamp_field]
+
+    def columns(self) -> list[str]:
+        """Every mapped column: a CSV or Parquet file without one of them is refused as a whole."""
+        optional = [c for c in (self.value_field, self.event_id_field) if c]
+        return list(dict.fromkeys(self.row_fields() + optional))
+
+
+class EventLoadReport(BaseModel):
+    log: str
+    read: int = 0
+    stored: int = 0
+    duplicates: int = 0
+    rejected: int = 0
+    seconds: float = 0.0
+    rejects_file: Path | None = None
+
+    @property
+    def rows_per_second(self) -> float:
+        return self.read / self.seconds if self.seconds else 0.0
+
+
+class _Rejects:
+    """Rejected rows as JSON Lines (line, event_id, reason), written as they happen; the file appears on the first."""
+
+    def __init__(self, path: Path):
+        self.path, self.count, self._file = path, 0, None
+
+    def add(self, reject: EventReject) -> None:
+        if self._file is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._file = open(self.path, "w", encoding="utf-8")
+        self._file.write(json.dumps(reject.model_dump(), ensure_ascii=False) + "\n")
+        self.count += 1
+        log.info("line %s rejected (event %s): %s", reject.line, reject.event_id, reject.reason)
+
+    def close(self) -> None:
+        if self._file:
+            self._file.close()
+
+
+def load_events(
+    path: str | Path,
+    mapping: EventMapping,
+    log: EventLog,
+    known_items: Callable[[list[str]], set[str]],
+    *,
+    batch_size: int = 5000,
+    rejects_path: Path | None = None,
+    on_progress: Callable[[int, int | None], None] | None = None,
+    on_stored: Callable[[list[Event]], None] | None = None,
+    settings: Settings | None = None,
+) -> EventLoadReport:
+    """Load an events file into `log`; rows whose item is not in `known_items(ids)` are rejected.
+
+    `on_progress(rows_read, rows_estimate)` and `on_stored(newly stored events)` are called after each batch.
+    Rejects go to `rejects_path` (default: `<data_dir>/rejects/<file stem>.events.rejects.jsonl`).
+    """
+    started = time.perf_counter()
+    path = Path(path)
+    if batch_size < 1:
+        raise EventLoadError("batch_size must be at least 1")
+    try:
+        fmt = detect_format(path, mapping.format)
+        rows, estimate = open_rows(path, fmt, mapping.columns() if fmt != "jsonl" else mapping.row_fields())
+        if fmt == "jsonl":
+            rows = _check_first_object(rows, mapping.row_fields(), path)
+    except CatalogFileError as exc:
+        raise EventLoadError(str(exc)) from exc
+
+    if rejects_path is None:
+        rejects_path = (settings or Settings()).data_dir / "rejects" / f"{path.stem}.events.rejects.jsonl"
+    rejects = _Rejects(Path(rejects_path))
+    report = EventLoadReport(log=log.url)
+    parse = _RowParser(mapping)
+    try:
+        for batch in _batched(rows, batch_size):
+            events: list[tuple[int, Event]] = []
+            for raw in batch:
+                report.read += 1
+                result = parse(raw)
+                if isinstance(result, EventReject):
+                    rejects.add(result)
+                else:
+                    events.append((raw.line, result))
+            known = known_items(list(dict.fromkeys(e.item_id for _, e in events))) if events else set()
+            fresh = []
+            for line, e in events:
+                if e.item_id in known:
+                    fresh.append(e)
+                else:
+                    rejects.add(EventReject(line=line, event_id=e.event_id, reason=f"unknown item {e.item_id}"))
+            result = log.append(fresh, known_items=set)  # every item was checked above, with its line number
+            report.stored += len(result.accepted)
+            report.duplicates += result.duplicates
+            if on_stored and result.accepted:
+                on_stored(result.accepted)
+            if on_progress:
+                on_progress(report.read, estimate)
+    finally:
+        rejects.close()
+    report.rejected = rejects.count
+    report.rejects_file = rejects.path if rejects.count else None
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def catalog_items(store: VectorStore, collection: str, *, cache_size: int = 1_000_000) -> Callable[[list[str]], set[str]]:
+    """`known_items` for the catalog in Qdrant: the ids among those asked that are points of `collection`.
+
+    Answers are remembered (up to `cache_size` ids), so a bulk load asks Qdrant about each item once: make a new
+    one per load, since an item deleted meanwhile would still count as known.
+    """
+    from ragrec.store import point_id
+
+    seen: dict[str, bool] = {}
+
+    def known(item_ids: list[str]) -> set[str]:
+        wanted = list(dict.fromkeys(item_ids))
+        result = {i for i in wanted if seen.get(i)}
+        for chunk in _batched([i for i in wanted if i not in seen], 1000):
+            by_point = {point_id(i): i for i in chunk}
+            found = {by_point[r.id] for r in store.retrieve(collection, list(by_point), payload=False)}
+            result |= found
+            if len(seen) < cache_size:
+                seen.update((i, i in found) for i in chunk)
+        return result
+
+    return known
+
+
+# --- one row -------------------------------------------------------------------------------------------------
+
+
+class _Bad(Exception):
+    """A row that cannot become an event; the message is the reason."""
+
+
+class _RowParser:
+    def __init__(self, mapping: EventMapping):
+        self.m = mapping
+        self.ts = {"epoch": _epoch, "iso": _iso, "auto": _auto_time}[mapping.timestamp_format]
+        self.ts_words = _TS_WORDS[mapping.timestamp_format]
+
+    def __call__(self, raw: RawRow) -> Event | EventReject:
+        data = raw.data or {}
+        event_id = _text(data.get(self.m.event_id_field)) if self.m.event_id_field else None
+        if raw.error:
+            return EventReject(line=raw.line, event_id=event_id, reason=raw.error)
+        try:
+            return self._event(data, event_id)
+        except _Bad as exc:
+            return EventReject(line=raw.line, event_id=event_id, reason=str(exc))
+
+    def _event(self, data: dict[str, Any], event_id: str | None) -> Event:
+        m = self.m
+        user, item = _text(data.get(m.user_field)), _text(data.get(m.item_field))
+        if not user:
+            raise _Bad(f"missing user (field {m.user_field!r})")
+        if not item:
+            raise _Bad(f"missing item (field {m.item_field!r})")
+        kind = m.type or self._type(data)
+        value = None
+        if m.value_field:
+            try:
+                value = _number(data.get(m.value_field))
+            except ValueError:
+                raise _Bad(f"value {data.get(m.value_field)!r} (field {m.value_field!r}) is not a finite number") from None
+        if value is None and kind is EventType.rating:
+            raise _Bad("a rating needs a value" + (f" (field {m.value_field!r} is empty)" if m.value_field
+                                                   else ": map the rating column (--value-field)"))
+        raw_ts = data.get(m.timestamp_field)
+        if raw_ts is None or raw_ts == "":
+            raise _Bad(f"missing timestamp (field {m.timestamp_field!r})")
+        try:
+            ts = self.ts(raw_ts)
+        except (ValueError, OverflowError, OSError, TypeError):
+            raise _Bad(f"timestamp {raw_ts!r} is not {self.ts_words}") from None
+        try:
+            return Event(event_id=event_id or _hash_id(user, item, kind, ts, value), user_id=user, item_id=item,
+                         type=kind, value=value, timestamp=ts)
+        except ValidationError as exc:
+            raise _Bad("; ".join(e["msg"] for e in exc.errors())) from None
+
+    def _type(self, data: dict[str, Any]) -> EventType:
+        name = _text(data.get(self.m.type_field))
+        if not name:
+            raise _Bad(f"missing event type (field {self.m.type_field!r})")
+        try:
+            return EventType(name.lower().replace("-", "_").replace(" ", "_"))
+        except ValueError:
+            raise _Bad(f"unknown event type {name!r}: use one of {_TYPES}") from None
+
+
+_TS_WORDS = {"epoch": "epoch seconds", "iso": "an ISO 8601 time", "auto": "epoch seconds or an ISO 8601 time"}
+
+
+def _hash_id(user: str, item: str, kind: EventType, ts: datetime, value: float | None) -> str:
+    # Only what the event says, in a fixed form (time in µs, value as repr): the same event loaded from another
+    # file, or in another timestamp format, gets the same id and is a duplicate.
+    key = "\x1f".join((user, item, kind.value, str(to_us(ts)), "" if value is None else repr(value)))
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()[:32]
+
+
+def _text(value: Any) -> str | None:
+    if value is None:
+        return None
+    return str(value).strip() or None
+
+
+def _number(value: Any) -> float | None:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if isinstance(value, bool):
+        raise ValueError("a boolean is not a number")
+    number = float(value)
+    if not math.isfinite(number):
+        raise ValueError("not finite")
+    return number
+
+
+def _epoch(value: Any) -> datetime:
+    if isinstance(value, bool):
+        raise ValueError("a boolean is not a time")
+    if isinstance(value, str):
+        value = value.strip()
+        seconds: int | float = int(value) if value.lstrip("-").isdigit() else float(value)
+    else:
+        seconds = value
+    if isinstance(seconds, float) and not math.isfinite(seconds):
+        raise ValueError("not finite")
+    return EPOCH + timedelta(seconds=seconds)  # exact for whole seconds; float seconds rounded to the µs
+
+
+def _iso(value: Any) -> datetime:
+    if not isinstance(value, str):
+        raise ValueError("not a string")
+    ts = datetime.fromisoformat(value.strip())
+    return ts if ts.tzinfo else ts.replace(tzinfo=timezone.utc)
+
+
+def _auto_time(value: Any) -> datetime:
+    try:
+        return _epoch(value)
+    except (ValueError, TypeError):
+        return _iso(value)
+
+
+# --- plumbing ------------------------------------------------------------------------------------------------
+
+
+def _check_first_object(rows: Iterator[RawRow], fields: list[str], path: Path) -> Iterator[RawRow]:
+    """A JSON Lines file has no header: its first object must carry every per-row field (before anything loads)."""
+    head: list[RawRow] = []
+    for raw in rows:
+        head.append(raw)
+        if raw.data is not None and not raw.error:
+            missing = [f for f in fields if f not in raw.data]
+            if missing:
+                raise CatalogFileError(
+                    f"{path.name}: line {raw.line} has no field {', '.join(map(repr, missing))}; "
+                    f"it has: {', '.join(list(raw.data)[:30])}"
+                )
+            break
+    return chain(head, rows)
+
+
+def _batched(it: Iterable[T], n: int) -> Iterator[list[T]]:
+    it = iter(it)
+    while batch := list(islice(it, n)):
+        yield batch

@@ -1,0 +1,116 @@
+"""`ragrec events load|count`, mounted the way ragrec/cli.py mounts it, against a real Qdrant Edge catalog."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Optional
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from ragrec.config import Settings
+from ragrec.events import EventLog, catalog_items, events_url
+from ragrec.events.cli import events_app
+from ragrec.store import PointIn, point_id
+from ragrec.store.edge import EdgeStore
+
+runner = CliRunner()
+
+
+def make_app() -> typer.Typer:
+    app = typer.Typer()
+
+    @app.callback()
+    def main(ctx: typer.Context, data_dir: Optional[Path] = typer.Option(None, "--data-dir")) -> None:
+        ctx.obj = Settings(data_dir=data_dir) if data_dir else Settings()
+
+    app.add_typer(events_app, name="events")
+    return app
+
+
+@pytest.fixture
+def data_dir(tmp_path) -> Path:
+    """A data dir whose items collection holds movies 1, 2 and 3 (vectors are irrelevant here)."""
+    data = tmp_path / "data"
+    store = EdgeStore(data)
+    try:
+        store.create_collection("items-g1", {"content": 4})
+        store.set_alias("items", "items-g1")
+        store.upsert("items-g1", [PointIn(id=point_id(i), vectors={"content": [1.0, 0.0, 0.0, float(n)]},
+                                          payload={"item_id": i}) for n, i in enumerate(["1", "2", "3"])])
+        store.flush("items-g1")
+    finally:
+        store.close()
+    return data
+
+
+def invoke(*args: str):
+    return runner.invoke(make_app(), [str(a) for a in args])
+
+
+def test_load_with_the_movielens_preset_reports_and_is_idempotent(data_dir, tmp_path):
+    ratings = tmp_path / "ratings.csv"
+    ratings.write_text("userId,movieId,rating,timestamp\n1,1,4.0,964982703\n1,2,,964982704\n2,3,5.0,964982705\n"
+                       "2,99,3.0,964982706\n", encoding="utf-8")
+    result = invoke("--data-dir", data_dir, "events", "load", ratings, "--preset", "movielens")
+    assert result.exit_code == 0, result.output
+    assert "stored" in result.output and "rejected" in result.output
+    rejects = data_dir / "rejects" / "ratings.events.rejects.jsonl"
+    assert [json.loads(line)["reason"] for line in open(rejects, encoding="utf-8")] == [
+        "a rating needs a value (field 'rating' is empty)", "unknown item 99"]
+    with EventLog(events_url(Settings(data_dir=data_dir))) as log:
+        assert log.count() == 2 and [e.value for e in log.user_events("2")] == [5.0]
+
+    again = invoke("--data-dir", data_dir, "events", "load", ratings, "--preset", "movielens")
+    assert again.exit_code == 0, again.output
+    counted = invoke("--data-dir", data_dir, "events", "count")
+    assert counted.exit_code == 0 and "2 events from 2 users" in counted.output
+
+
+def test_load_with_explicit_columns_overrides_a_preset(data_dir, tmp_path):
+    views = tmp_path / "views.csv"
+    views.write_text("who,what,when\nu1,1,2024-05-01T10:00:00Z\nu1,2,2024-05-01T11:00:00Z\n", encoding="utf-8")
+    result = invoke("--data-dir", data_dir, "events", "load", views, "--user-field", "who", "--item-field", "what",
+                    "--timestamp-field", "when", "--timestamp-format", "iso", "--type", "view",
+                    "--rejects", tmp_path / "r.jsonl")
+    assert result.exit_code == 0, result.output
+    with EventLog(events_url(Settings(data_dir=data_dir))) as log:
+        assert [(e.item_id, e.type.value) for e in log.user_events("u1")] == [("1", "view"), ("2", "view")]
+    assert not (tmp_path / "r.jsonl").exists()
+
+
+@pytest.mark.parametrize("args, code, message", [
+    (["--preset", "netflix"], 2, "unknown preset"),
+    (["--type", "frown"], 2, "unknown event type 'frown'"),
+    (["--timestamp-format", "julian"], 2, "timestamp_format"),
+    (["--preset", "movielens", "--user-field", "uid"], 1, "no column 'uid'"),
+])
+def test_bad_options_and_files_fail_clearly(data_dir, tmp_path, args, code, message):
+    ratings = tmp_path / "ratings.csv"
+    ratings.write_text("userId,movieId,rating,timestamp\n1,1,4.0,964982703\n", encoding="utf-8")
+    result = invoke("--data-dir", data_dir, "events", "load", ratings, *args)
+    assert result.exit_code == code, result.output
+    assert message in result.output
+
+
+def test_load_without_a_catalog_says_to_ingest_first(tmp_path):
+    ratings = tmp_path / "ratings.csv"
+    ratings.write_text("userId,movieId,rating,timestamp\n1,1,4.0,964982703\n", encoding="utf-8")
+    result = invoke("--data-dir", tmp_path / "empty", "events", "load", ratings, "--preset", "movielens")
+    assert result.exit_code == 1 and "ragrec ingest" in result.output
+
+
+def test_catalog_items_asks_qdrant_once_per_item(data_dir):
+    store = EdgeStore(data_dir)
+    calls = []
+    retrieve = store.retrieve
+    store.retrieve = lambda *a, **k: calls.append(a[1]) or retrieve(*a, **k)
+    try:
+        known = catalog_items(store, "items")
+        assert known(["1", "9", "2", "1"]) == {"1", "2"}
+        assert known(["2", "9", "3"]) == {"2", "3"}
+        assert [len(ids) for ids in calls] == [3, 1]  # 9 is remembered as unknown, 2 as known
+    finally:
+        store.close()

@@ -1,0 +1,152 @@
+"""Bulk event loading: MovieLens end to end, mappings, idempotence, rejects, whole-file errors."""
+
+from __future__ import annotations
+
+import csv
+import json
+import time
+from datetime import datetime, timezone
+
+import pytest
+
+from conftest import MOVIELENS, need
+from ragrec.events import EventLoadError, EventMapping, EventType, load_events
+
+
+def catalog(*items):
+    known = set(items)
+    return lambda ids: known & set(ids)
+
+
+def rejects_of(report):
+    return {r["line"]: r for r in map(json.loads, open(report.rejects_file, encoding="utf-8"))}
+
+
+def write(path, text):
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_movielens_ratings_load_end_to_end_and_reload_stores_nothing(event_log, tmp_path):
+    ratings = need(MOVIELENS / "ratings.csv")
+    with open(MOVIELENS / "movies.csv", encoding="utf-8") as f:
+        movies = {row["movieId"] for row in csv.DictReader(f)}
+    progress = []
+    cpu = time.process_time()
+    report = load_events(ratings, EventMapping.movielens(), event_log, lambda ids: movies & set(ids),
+                         rejects_path=tmp_path / "rejects.jsonl", on_progress=lambda n, est: progress.append((n, est)))
+    cpu = time.process_time() - cpu
+    print(f"\nMovieLens ratings.csv into {event_log.dialect}: {report.read:,} rows in {report.seconds:.1f}s "
+          f"({report.rows_per_second:,.0f} rows/s; {report.read / cpu:,.0f} rows per CPU second of this process)")
+    assert (report.read, report.stored, report.duplicates, report.rejected) == (100_836, 100_836, 0, 0)
+    assert report.rejects_file is None and progress[-1] == (100_836, 100_836)
+    assert event_log.count() == 100_836 and event_log.user_count() == 610
+
+    first = event_log.user_events("1")[0]  # user 1's earliest rating in the file: movie 804, 4.0, 964980499
+    assert (first.item_id, first.type, first.value) == ("804", EventType.rating, 4.0)
+    assert first.timestamp == datetime.fromtimestamp(964980499, timezone.utc)
+    assert event_log.popularity()["356"] == 329  # Forrest Gump: the most rated movie
+
+    again = load_events(ratings, EventMapping.movielens(), event_log, lambda ids: movies & set(ids),
+                        rejects_path=tmp_path / "rejects.jsonl")
+    assert (again.stored, again.duplicates, again.rejected) == (0, 100_836, 0)
+    assert event_log.count() == 100_836
+
+
+def test_bad_rows_land_in_the_rejects_file_with_reasons(event_log, tmp_path):
+    path = write(tmp_path / "events.csv", "\n".join([
+        "user,item,kind,stars,when",
+        "u1,m1,view,,1700000000",           # 2 ok
+        ",m1,view,,1700000000",             # 3 missing user
+        "u1,m1,view,,yesterday",            # 4 unparsable timestamp
+        "u1,nope,view,,1700000000",         # 5 unknown item
+        "u1,m2,rating,,1700000001",         # 6 rating without value
+        "u1,m2,rating,4.5,1700000002",      # 7 ok
+        "u2,m2,frown,,1700000003",          # 8 unknown type
+        "u2,m2,rating,lots,1700000004",     # 9 bad value
+        "u2,m1,view,,",                     # 10 missing timestamp
+        "u2,m1",                            # 11 wrong field count
+        "u2,,click,,1700000005",            # 12 missing item
+        "u2,m1,Add-To-Cart,,1700000006",    # 13 ok (type names are forgiving)
+        "u2,m1,view,,1e99",                 # 14 out of range
+    ]) + "\n")
+    mapping = EventMapping(user_field="user", item_field="item", type_field="kind", value_field="stars",
+                           timestamp_field="when", timestamp_format="epoch")
+    report = load_events(path, mapping, event_log, catalog("m1", "m2"), rejects_path=tmp_path / "r.jsonl",
+                         batch_size=4)
+    assert (report.read, report.stored, report.duplicates, report.rejected) == (13, 3, 0, 10)
+    got = {line: r["reason"] for line, r in rejects_of(report).items()}
+    assert got[3] == "missing user (field 'user')"
+    assert got[4] == "timestamp 'yesterday' is not epoch seconds"
+    assert got[5] == "unknown item nope"
+    assert got[6] == "a rating needs a value (field 'stars' is empty)"
+    assert got[8].startswith("unknown event type 'frown': use one of view, click")
+    assert got[9] == "value 'lots' (field 'stars') is not a finite number"
+    assert got[10] == "missing timestamp (field 'when')"
+    assert got[11] == "has 2 fields, the header has 5"
+    assert got[12] == "missing item (field 'item')"
+    assert got[14] == "timestamp '1e99' is not epoch seconds"
+    assert rejects_of(report)[5]["event_id"]  # a parsed row keeps its (hash) id in the rejects file
+    assert [e.type for e in event_log.user_events("u2")] == [EventType.add_to_cart]
+
+
+def test_a_missing_mapped_column_refuses_the_whole_file(event_log, tmp_path):
+    path = write(tmp_path / "ratings.csv", "userId,movieId,timestamp\n1,1,964982703\n")
+    with pytest.raises(EventLoadError, match="no column 'rating'"):
+        load_events(path, EventMapping.movielens(), event_log, catalog("1"), rejects_path=tmp_path / "r.jsonl")
+    jsonl = write(tmp_path / "e.jsonl", '{"user_id": "u1", "item_id": "i1", "timestamp": 1}\n')
+    with pytest.raises(EventLoadError, match="no field 'type'"):
+        load_events(jsonl, EventMapping(), event_log, catalog("i1"), rejects_path=tmp_path / "r.jsonl")
+    with pytest.raises(EventLoadError, match="no such file"):
+        load_events(tmp_path / "absent.csv", EventMapping(), event_log, catalog(), rejects_path=tmp_path / "r.jsonl")
+    assert event_log.count() == 0 and not (tmp_path / "r.jsonl").exists()
+
+
+def test_jsonl_with_client_event_ids_and_iso_times(event_log, tmp_path):
+    rows = [
+        {"id": "e1", "user": 7, "item": 1, "type": "purchase", "at": "2024-05-01T10:00:00Z"},
+        {"id": "e2", "user": 7, "item": 2, "type": "rating", "score": 3, "at": "2024-05-01T11:00:00+02:00"},
+        {"id": "e1", "user": 7, "item": 2, "type": "view", "at": "2024-05-02T10:00:00Z"},  # duplicate id
+        {"user": 7, "item": 2, "type": "like", "at": "2024-05-01T09:30:00"},  # no id: hashed; naive = UTC
+        {"id": "e9", "user": 8, "item": 1, "type": "view", "at": 1714557600},  # a number in ISO mode
+    ]
+    path = write(tmp_path / "events.jsonl", "".join(json.dumps(r) + "\n" for r in rows))
+    mapping = EventMapping(user_field="user", item_field="item", value_field="score", timestamp_field="at",
+                           timestamp_format="iso", event_id_field="id")
+    report = load_events(path, mapping, event_log, catalog("1", "2"), rejects_path=tmp_path / "r.jsonl")
+    assert (report.stored, report.duplicates, report.rejected) == (3, 1, 1)
+    assert rejects_of(report)[5] == {"line": 5, "event_id": "e9", "reason": "timestamp 1714557600 is not an ISO 8601 time"}
+    got = event_log.user_events("7")
+    assert [(e.item_id, e.type.value) for e in got] == [("2", "rating"), ("2", "like"), ("1", "purchase")]
+    assert got[0].value == 3.0 and got[0].event_id == "e2" and len(got[1].event_id) == 32
+
+    again = load_events(path, mapping, event_log, catalog("1", "2"), rejects_path=tmp_path / "r.jsonl")
+    assert (again.stored, again.duplicates) == (0, 4)
+
+
+def test_hashed_ids_depend_on_the_event_not_the_file(event_log, tmp_path):
+    """The same events as epoch CSV and as ISO JSON Lines (another column order) are one set of events."""
+    epoch = write(tmp_path / "a.csv", "u,i,t,v,ts\n1,10,rating,4.0,964982703\n1,11,view,,964982704.5\n")
+    iso = write(tmp_path / "b.jsonl",
+                '{"ts": "2000-07-30T18:45:03+00:00", "v": 4, "t": "rating", "i": "10", "u": "1"}\n'
+                '{"ts": "2000-07-30T18:45:04.500000Z", "t": "view", "i": 11, "u": 1}\n'
+                '{"ts": "2000-07-30T18:45:05Z", "t": "view", "i": 11, "u": 1}\n')
+    mapping = EventMapping(user_field="u", item_field="i", type_field="t", value_field="v", timestamp_field="ts")
+    first = load_events(epoch, mapping, event_log, catalog("10", "11"), rejects_path=tmp_path / "r.jsonl")
+    second = load_events(iso, mapping, event_log, catalog("10", "11"), rejects_path=tmp_path / "r.jsonl")
+    assert (first.stored, second.stored, second.duplicates) == (2, 1, 2)
+
+
+def test_constant_type_and_on_stored_see_only_new_events(event_log, tmp_path):
+    path = write(tmp_path / "clicks.csv", "user_id,item_id,timestamp\nu1,a,2024-01-01T00:00:00\nu1,b,2024-01-02T00:00:00\n")
+    mapping = EventMapping(type=EventType.click)
+    assert mapping.type_field is None
+    seen = []
+    load_events(path, mapping, event_log, catalog("a", "b"), rejects_path=tmp_path / "r.jsonl", on_stored=seen.extend)
+    load_events(path, mapping, event_log, catalog("a", "b"), rejects_path=tmp_path / "r.jsonl", on_stored=seen.extend)
+    assert [(e.item_id, e.type) for e in seen] == [("a", EventType.click), ("b", EventType.click)]
+
+
+def test_a_mapping_needs_an_event_type():
+    with pytest.raises(ValueError, match="map the event type"):
+        EventMapping(type_field=None)

@@ -1,0 +1,139 @@
+"""The event log's contract, on SQLite and (when configured) PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from ragrec.config import Settings
+from ragrec.events import POSITIVE_TYPES, Event, EventLog, EventLogError, EventType, events_url
+
+T0 = datetime(2024, 5, 1, 12, 0, 0, tzinfo=timezone.utc)
+
+
+def ev(event_id, user="u1", item="i1", type="view", value=None, at=0.0) -> Event:
+    return Event(event_id=event_id, user_id=user, item_id=item, type=type, value=value,
+                 timestamp=T0 + timedelta(seconds=at))
+
+
+def every_item(ids):
+    return set(ids)
+
+
+def test_append_stores_events_and_creates_users(event_log):
+    result = event_log.append([ev("a", "u1"), ev("b", "u2", type="rating", value=4.5), ev("c", "u1")], every_item)
+    assert [e.event_id for e in result.accepted] == ["a", "b", "c"]
+    assert (result.duplicates, result.rejected) == (0, [])
+    assert event_log.count() == 3 and event_log.count("u1") == 2
+    assert event_log.has_user("u1") and event_log.has_user("u2") and not event_log.has_user("u3")
+    assert list(event_log.users()) == ["u1", "u2"] and event_log.user_count() == 2
+    assert event_log.user_events("u2") == [ev("b", "u2", type="rating", value=4.5)]
+
+
+def test_duplicate_event_ids_in_a_batch_and_across_calls_change_nothing(event_log):
+    first = event_log.append([ev("a", item="i1"), ev("b"), ev("a", item="i2", type="purchase")], every_item)
+    assert [e.event_id for e in first.accepted] == ["a", "b"] and first.duplicates == 1
+    assert first.accepted[0].item_id == "i1"  # the first of a repeated id wins
+
+    again = event_log.append([ev("b", type="like"), ev("c"), ev("a"), ev("c")], every_item)
+    assert [e.event_id for e in again.accepted] == ["c"] and again.duplicates == 3
+    assert event_log.count() == 3
+    stored = {e.event_id: e for e in event_log.user_events("u1")}
+    assert (stored["a"].item_id, stored["b"].type) == ("i1", EventType.view)
+
+    nothing_new = event_log.append([ev("a"), ev("b"), ev("c")], every_item)
+    assert (nothing_new.accepted, nothing_new.duplicates) == ([], 3)
+    assert event_log.append([], every_item).accepted == []
+
+
+def test_unknown_items_are_rejected_with_a_reason(event_log):
+    asked = []
+
+    def catalog(ids):
+        asked.append(ids)
+        return {"i1"} & set(ids)
+
+    result = event_log.append([ev("a", "u1", "i1"), ev("b", "u2", "gone"), ev("c", "u1", "gone")], catalog)
+    assert asked == [["i1", "gone"]]  # one call, distinct ids
+    assert [e.event_id for e in result.accepted] == ["a"]
+    assert [(r.event_id, r.reason) for r in result.rejected] == [("b", "unknown item gone"), ("c", "unknown item gone")]
+    assert event_log.count() == 1
+    assert not event_log.has_user("u2")  # users are created with their first stored event only
+
+
+def test_user_events_come_in_time_order_with_ties_in_arrival_order(event_log):
+    exact = datetime(2024, 5, 1, 14, 0, 0, 123457, tzinfo=timezone(timedelta(hours=2)))  # 12:00:00.123457 UTC
+    event_log.append([ev("late", at=60), ev("tie1", at=1), ev("early", at=-3600)], every_item)
+    event_log.append([ev("tie2", at=1), Event(event_id="tz", user_id="u1", item_id="i1", type="click", timestamp=exact)],
+                     every_item)
+    got = event_log.user_events("u1")
+    assert [e.event_id for e in got] == ["early", "tz", "tie1", "tie2", "late"]
+    assert got[1].timestamp == exact and got[1].timestamp.tzinfo is not None  # microseconds and offset kept exactly
+    naive = ev("naive").model_copy(update={"timestamp": datetime(2030, 1, 1)})
+    event_log.append([naive], every_item)
+    assert event_log.user_events("u1")[-1].timestamp == datetime(2030, 1, 1, tzinfo=timezone.utc)
+
+
+def test_iter_events_streams_by_user_then_time(event_log):
+    event_log.append([ev("b2", "ub", at=5), ev("a1", "ua", at=9), ev("b1", "ub", at=1), ev("a0", "ua", at=0)],
+                     every_item)
+    assert [e.event_id for e in event_log.iter_events(batch=2)] == ["a0", "a1", "b1", "b2"]
+
+
+def test_forget_user_erases_their_events_and_nothing_else(event_log):
+    event_log.append([ev("a", "u1"), ev("b", "u1", "i2"), ev("c", "u2")], every_item)
+    assert event_log.forget_user("u1") == 2
+    assert not event_log.has_user("u1") and event_log.user_events("u1") == []
+    assert event_log.count() == 1 and list(event_log.users()) == ["u2"]
+    assert event_log.popularity() == {"i1": 1}
+    assert event_log.forget_user("nobody") == 0
+
+
+def test_popularity_counts_distinct_users_over_positive_types(event_log):
+    event_log.append([
+        ev("1", "u1", "i1", "view"), ev("2", "u1", "i1", "view", at=1), ev("3", "u1", "i1", "purchase", at=2),
+        ev("4", "u2", "i1", "rating", value=1.0), ev("5", "u3", "i1", "dislike"),
+        ev("6", "u1", "i2", "skip"), ev("7", "u2", "i2", "dislike"),
+        ev("8", "u3", "i3", "add_to_cart"), ev("9", "u3", "i3", "like"),
+    ], every_item)
+    assert event_log.popularity() == {"i1": 2, "i3": 1}  # dislikes and skips count for nothing
+    assert event_log.popularity(types=["dislike", EventType.skip]) == {"i1": 1, "i2": 2}
+    assert EventType.dislike not in POSITIVE_TYPES and EventType.rating in POSITIVE_TYPES
+
+
+def test_a_big_batch_is_stored_whole(event_log):
+    events = [ev(f"e{i}", f"u{i % 97}", f"i{i % 1000}", at=i) for i in range(25_000)]
+    result = event_log.append(events + events[:10], every_item)
+    assert len(result.accepted) == 25_000 and result.duplicates == 10
+    assert event_log.count() == 25_000 and event_log.user_count() == 97
+    assert [e.event_id for e in event_log.user_events("u5")][:3] == ["e5", "e102", "e199"]
+
+
+def test_the_log_survives_reopening(log_url):
+    with EventLog(log_url) as log:
+        log.append([ev("a")], every_item)
+    with EventLog(log_url) as log:
+        assert log.count() == 1 and log.append([ev("a")], every_item).duplicates == 1
+
+
+def test_events_url_defaults_to_sqlite_in_the_data_dir(tmp_path):
+    settings = Settings(data_dir=tmp_path / "d")
+    assert events_url(settings) == f"sqlite:///{(tmp_path / 'd').resolve() / 'events.db'}"
+    with EventLog(events_url(settings)) as log:
+        assert log.count() == 0
+    assert (tmp_path / "d" / "events.db").is_file()
+    with EventLog(events_url(settings)) as log, log.engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+    assert events_url(settings.model_copy(update={"events_url": "postgresql://x/y"})) == "postgresql://x/y"
+
+
+@pytest.mark.parametrize("url", ["mysql://x/y", "sqlite://", "sqlite:///:memory:"])
+def test_unsupported_urls_are_refused_clearly(url):
+    with pytest.raises(EventLogError):
+        EventLog(url)
+
+
+def test_an_unreachable_postgres_is_a_clear_error():
+    with pytest.raises(EventLogError, match="cannot open the event log"):
+        EventLog("postgresql://nobody@127.0.0.1:1/none?connect_timeout=2")
