@@ -40,7 +40,7 @@ def fail(message: str, code: int = 1) -> None:
 def main(
     ctx: typer.Context,
     data_dir: Optional[Path] = typer.Option(None, "--data-dir", envvar="RAGREC_DATA_DIR",
-                                            help="Embedded Qdrant data, event log, caches. [default: ./.ragrec]"),
+                                            help="Embedded Qdrant data, event log, caches (default: ./.ragrec)."),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Log each batch and rejected row."),
 ) -> None:
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
@@ -268,6 +268,10 @@ def recommend_cmd(
     else:
         print_items(results, title=f"for {user or 'a new user'}" + (f", query {query!r}" if query else ""))
 
+
+from ragrec.events.cli import events_app  # noqa: E402
+
+app.add_typer(events_app, name="events")
 
 users_app = typer.Typer(help="Inspect or erase users.", no_args_is_help=True)
 app.add_typer(users_app, name="users")

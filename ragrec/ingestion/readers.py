@@ -69,7 +69,9 @@ def _missing(columns: list[str], required: list[str], path: Path) -> None:
 
 def _has_undecodable(value: Any) -> bool:
     # surrogateescape maps each undecodable byte to a lone surrogate U+DC80..U+DCFF
-    return isinstance(value, str) and any("\udc80" <= ch <= "\udcff" for ch in value)
+    if not isinstance(value, str) or value.isascii():
+        return False
+    return any("\udc80" <= ch <= "\udcff" for ch in value)
 
 
 def _csv_rows(path: Path, required: list[str]) -> Iterator[RawRow]:
