@@ -8,32 +8,21 @@ from pathlib import Path
 from typing import Optional
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
-from rich.text import Text
 
 from ragrec.config import Settings
 from ragrec.ingestion import FieldSpec, IngestError, IngestOptions, IngestReport, delete_items, ingest
 from ragrec.store import StoreError, open_store
 
 app = typer.Typer(help="ragrec: a retrieval-augmented recommender on Qdrant.", no_args_is_help=True)
-console = Console()
-err = Console(stderr=True, soft_wrap=True)
+from ragrec.console import RateColumn, console, err, fail
 
-
-class RateColumn(ProgressColumn):
-    def render(self, task) -> Text:
-        return Text(f"{task.speed or 0:,.0f} items/s", style="cyan")
 
 
 def settings_of(ctx: typer.Context) -> Settings:
     return ctx.obj
 
-
-def fail(message: str, code: int = 1) -> None:
-    err.print(f"[bold red]error:[/] {message}")
-    raise typer.Exit(code)
 
 
 @app.callback()
@@ -66,7 +55,7 @@ def print_report(report: IngestReport) -> None:
 
 
 def run_ingest(settings: Settings, path: Path, options: IngestOptions) -> IngestReport:
-    with Progress(TextColumn("[bold]ingest"), BarColumn(), MofNCompleteColumn(), RateColumn(), TimeElapsedColumn(),
+    with Progress(TextColumn("[bold]ingest"), BarColumn(), MofNCompleteColumn(), RateColumn("items"), TimeElapsedColumn(),
                   console=err) as progress:
         task = progress.add_task("ingest", total=None)
 

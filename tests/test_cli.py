@@ -113,3 +113,37 @@ def test_killed_job_resumes_to_exactly_the_right_items(tmp_path, demo_movies):
         assert set(ids) == {str(m["movieId"]) for m in movies} and max(ids.values()) == 1
     finally:
         store.close()
+
+
+def test_feedback_recommend_users_reindex(tmp_path, demo_movies):
+    data = tmp_path / "data"
+    path = write_csv(tmp_path / "m.csv", demo_movies[:300])
+    assert ragrec("ingest", str(path), *MOVIE_ARGS, data_dir=data).returncode == 0
+    for item, kind in (("1", "like"), ("2", "like"), ("13", "like"), ("7", "dislike")):
+        out = ragrec("feedback", "--user", "u1", "--item", item, "--type", kind, "--event-id", f"e-{item}", data_dir=data)
+        assert out.returncode == 0, out.stderr
+    dup = ragrec("feedback", "--user", "u1", "--item", "1", "--type", "like", "--event-id", "e-1", data_dir=data)
+    assert dup.returncode == 0 and "duplicate" in dup.stdout
+    unknown = ragrec("feedback", "--user", "u1", "--item", "nope", "--type", "like", data_dir=data)
+    assert unknown.returncode == 2 and "unknown item nope" in unknown.stderr
+    bad_type = ragrec("feedback", "--user", "u1", "--item", "1", "--type", "love", data_dir=data)
+    assert bad_type.returncode == 2
+
+    rec = ragrec("recommend", "--user", "u1", "-k", "5", "--filter", "year>=1995", "--json", data_dir=data)
+    assert rec.returncode == 0, rec.stderr
+    items = json.loads(rec.stdout)["items"]
+    assert len(items) == 5 and all(i["payload"]["year"] >= 1995 for i in items)
+    assert not {"1", "2", "13", "7"} & {i["item_id"] for i in items}
+    assert any(i["evidence"] for i in items)
+    bad_filter = ragrec("recommend", "--user", "u1", "--filter", "year>>1", data_dir=data)
+    assert bad_filter.returncode == 2 and "filter" in bad_filter.stderr
+
+    show = ragrec("users", "show", "u1", data_dir=data)
+    assert show.returncode == 0 and json.loads(show.stdout)["events"] == 4
+    reindexed = ragrec("reindex", data_dir=data)
+    assert reindexed.returncode == 0 and "reindexed 1 users from 4 events" in reindexed.stdout
+    cold = ragrec("recommend", "-k", "3", "--json", data_dir=data)
+    assert json.loads(cold.stdout)["items"][0]["item_id"] in {"1", "2", "13"}  # the popular ones
+    forgot = ragrec("users", "forget", "u1", data_dir=data)
+    assert forgot.returncode == 0 and "4 events erased" in forgot.stdout
+    assert ragrec("users", "show", "u1", data_dir=data).returncode == 2

@@ -10,10 +10,8 @@ from pathlib import Path
 from typing import Optional
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
-from rich.text import Text
 
 from ragrec.config import Settings
 from ragrec.events.load import EventLoadError, EventLoadReport, EventMapping, catalog_items, load_events
@@ -21,23 +19,14 @@ from ragrec.events.log import EventLog, EventLogError, events_url
 from ragrec.events.models import EventType
 
 events_app = typer.Typer(help="The event log: feedback events (views, ratings, purchases...).", no_args_is_help=True)
-console = Console()
-err = Console(stderr=True, soft_wrap=True)
+from ragrec.console import RateColumn, console, err, fail
 
-
-class RateColumn(ProgressColumn):
-    def render(self, task) -> Text:
-        return Text(f"{task.speed or 0:,.0f} rows/s", style="cyan")
 
 
 def _settings(ctx: typer.Context) -> Settings:
     obj = ctx.find_root().obj if ctx.obj is None else ctx.obj
     return obj if isinstance(obj, Settings) else Settings()
 
-
-def fail(message: str, code: int = 1) -> None:
-    err.print(f"[bold red]error:[/] {message}")
-    raise typer.Exit(code)
 
 
 def open_log(settings: Settings) -> EventLog:
@@ -99,7 +88,7 @@ def load_cmd(
         except CollectionNotFound:
             fail(f"no items collection {collection!r}: events are checked against the catalog, so ingest it first "
                  "(ragrec ingest)")
-        with Progress(TextColumn("[bold]events"), BarColumn(), MofNCompleteColumn(), RateColumn(),
+        with Progress(TextColumn("[bold]events"), BarColumn(), MofNCompleteColumn(), RateColumn("rows"),
                       TimeElapsedColumn(), console=err) as progress:
             task = progress.add_task("events", total=None)
 
