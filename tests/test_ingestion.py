@@ -15,6 +15,7 @@ from qdrant_client import QdrantClient
 from conftest import GOODBOOKS, need
 from ragrec.demo import DEMO_CATALOG, demo_options
 from ragrec.ingestion import FieldSpec, IngestError, IngestOptions, delete_items, ingest
+from ragrec.retrieval.filters import parse_filter
 from ragrec.store import point_id
 from ragrec.store.server import ServerStore
 
@@ -265,3 +266,24 @@ def test_goodbooks_catalog(tmp_path, store, settings, embedder):
     assert isinstance(hunger.payload["average_rating"], float)
     counts = Counter(item_ids(store))
     assert max(counts.values()) == 1
+
+
+# --- similar ---------------------------------------------------------------------------------------------------------
+
+
+def test_similar_finds_animated_family_films(demo, embedder):
+    from ragrec.retrieval.similar import UnknownItems, similar
+
+    settings, store, _ = demo
+    by_text = similar(store, query="Toy Story", k=10, settings=settings, embedder=embedder)
+    by_item = similar(store, item_ids=["1"], k=10, settings=settings, embedder=embedder)
+    for results in (by_text, by_item):
+        family = [r for r in results if {"Animation", "Children"} & set(r.payload["genres"])]
+        assert len(family) >= 8, [r.payload["title"] for r in results]
+    assert "3114" in {r.item_id for r in by_item}  # Toy Story 2
+    assert "1" not in {r.item_id for r in by_item}  # the seed itself is excluded
+    comedies = similar(store, item_ids=["1"], k=5, settings=settings,
+                       filter=parse_filter(["genres!=Animation", "year<1990"]))
+    assert all("Animation" not in r.payload["genres"] and r.payload["year"] < 1990 for r in comedies)
+    with pytest.raises(UnknownItems):
+        similar(store, item_ids=["no-such-id"], settings=settings)
