@@ -73,6 +73,9 @@ class Settings(BaseSettings):
     rating_center: float = Field(3.0, description="A rating event weighs (value - rating_center) / rating_scale.")
     rating_scale: float = 2.0
     half_life_days: float = Field(30.0, gt=0, description="An event's weight halves every half_life_days.")
+    half_life_events: float | None = Field(
+        None, gt=0, description="...and halves again with every half_life_events later events of the same user "
+        "(recency by position: on MovieLens the last few items predict the next one best). None: off.")
     recent_items: int = Field(50, description="Recent positive items kept per user, for evidence.")
 
     # --- recommendation ------------------------------------------------------------------------------------

@@ -2,11 +2,12 @@
 
 The profile keeps sufficient statistics, so one new event updates it without rereading the history:
 
-    sum = Σ wᵢ · 2^((tᵢ − ref) / half_life) · vᵢ
+    sum = Σ wᵢ · 2^((tᵢ − ref_time) / half_life_days + (nᵢ − ref_index) / half_life_events) · vᵢ
 
-`ref` is a reference time. Decaying every past event to "now" multiplies the whole sum by one positive factor,
-which leaves its direction unchanged, so the user vector is just `sum / ‖sum‖` and never needs a rewrite when time
-passes. Negative weights (dislike, skip, low ratings) subtract the item: they push the user away from it.
+where nᵢ is the event's position in the user's history (optional recency by position). Decaying every past event
+to "now" multiplies the whole sum by one positive factor, which leaves its direction unchanged, so the user vector
+is just `sum / ‖sum‖` and never needs a rewrite when time passes. Negative weights (dislike, skip, low ratings)
+subtract the item: they push the user away from it.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ class RecentItem(BaseModel):
 class Profile(BaseModel):
     user_id: str
     ref_time: float = 0.0
+    ref_index: int = 0
     sums: dict[str, list[float]] = Field(default_factory=dict)
     positive_weight: float = 0.0  # decayed, relative to ref_time: > 0 means the profile points somewhere
     counts: dict[str, int] = Field(default_factory=dict)
@@ -58,19 +60,28 @@ def _epoch(ts: datetime) -> float:
     return (ts if ts.tzinfo else ts.replace(tzinfo=timezone.utc)).timestamp()
 
 
+def _exponent(profile: Profile, t: float, n: int, settings: Settings) -> float:
+    """log2 of the event's weight relative to the reference: later in time or in position = heavier."""
+    e = (t - profile.ref_time) / (settings.half_life_days * 86400.0)
+    if settings.half_life_events:
+        e += (n - profile.ref_index) / settings.half_life_events
+    return e
+
+
 def apply_event(profile: Profile, event: Event, vectors: dict[str, np.ndarray], settings: Settings) -> Profile:
     """Fold one event into the profile in place. `vectors` holds the item's vector per space (e.g. content)."""
-    half_life = settings.half_life_days * 86400.0
-    t = _epoch(event.timestamp)
+    t, n = _epoch(event.timestamp), profile.n_events
     if profile.n_events == 0:
-        profile.ref_time = t
-    elif (t - profile.ref_time) / half_life > _REBASE:
-        scale = 2.0 ** (-(t - profile.ref_time) / half_life)
+        profile.ref_time, profile.ref_index = t, n
+    exponent = _exponent(profile, t, n, settings)
+    if exponent > _REBASE:
+        scale = 2.0 ** -exponent
         profile.sums = {s: (np.asarray(v) * scale).tolist() for s, v in profile.sums.items()}
         profile.positive_weight *= scale
-        profile.ref_time = t
+        profile.ref_time, profile.ref_index = t, n
+        exponent = 0.0
     w = event_weight(event, settings)
-    decayed = w * 2.0 ** ((t - profile.ref_time) / half_life)
+    decayed = w * 2.0 ** exponent
     for space, v in vectors.items():
         current = np.asarray(profile.sums.get(space, np.zeros(len(v))), dtype=np.float64)
         profile.sums[space] = (current + decayed * np.asarray(v, dtype=np.float64)).tolist()

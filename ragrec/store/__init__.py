@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ragrec.config import Settings
 from ragrec.store.base import (
+    Blend,
     CollectionInfo,
     CollectionNotFound,
     Filter,
@@ -44,6 +45,7 @@ def open_store(settings: Settings) -> VectorStore:
 
 
 __all__ = [
+    "Blend",
     "CollectionInfo",
     "CollectionNotFound",
     "Filter",

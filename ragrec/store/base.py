@@ -152,7 +152,20 @@ class OrderBy(BaseModel):
     descending: bool = True
 
 
-Query = Union[Nearest, Recommend, Mmr, Fusion, OrderBy]
+class Blend(BaseModel):
+    """Qdrant's formula query over prefetch results:
+
+        score = Σ weights[i] · $score[i] + Σ log_payload[key] · ln(1 + payload[key])
+
+    A candidate missing from prefetch i scores 0 there; a missing payload value counts as 0.
+    """
+
+    kind: Literal["blend"] = "blend"
+    weights: list[float]
+    log_payload: dict[str, float] = Field(default_factory=dict)
+
+
+Query = Union[Nearest, Recommend, Mmr, Fusion, OrderBy, Blend]
 
 
 class Prefetch(BaseModel):

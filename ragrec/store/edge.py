@@ -33,6 +33,7 @@ from ragrec.store.base import (
     Mmr,
     Nearest,
     OrderBy,
+    Blend,
     PointIn,
     Prefetch,
     Query,
@@ -89,6 +90,12 @@ def _query(q: Query) -> Any:
         return qe.Mmr(vector=q.vector, lambda_=1.0 - q.diversity, candidates_limit=q.candidates, using=q.using)
     if isinstance(q, Fusion):
         return qe.Fusion.Rrf(k=q.k, weights=q.weights) if q.method == "rrf" else qe.Fusion.Dbsf()
+    if isinstance(q, Blend):
+        E = qe.Expression
+        terms = [E.Mult([E.Constant(w), E.Variable(f"$score[{i}]")]) for i, w in enumerate(q.weights) if w]
+        terms += [E.Mult([E.Constant(w), E.Ln(E.Sum([E.Constant(1.0), E.Variable(key)]))]) for key, w in q.log_payload.items() if w]
+        defaults = {f"$score[{i}]": 0.0 for i in range(len(q.weights))} | {key: 0 for key in q.log_payload}
+        return qe.Formula(E.Sum(terms or [E.Constant(0.0)]), defaults=defaults)
     if isinstance(q, OrderBy):
         return qe.OrderBy(key=q.key, direction=qe.Direction.Desc if q.descending else qe.Direction.Asc)
     raise TypeError(f"unsupported query {q!r}")

@@ -24,6 +24,7 @@ from ragrec.store.base import (
     Mmr,
     Nearest,
     OrderBy,
+    Blend,
     PointIn,
     Prefetch,
     Query,
@@ -80,6 +81,12 @@ def _query(q: Query) -> tuple[Any, str | None]:
         if q.method == "dbsf":
             return models.FusionQuery(fusion=models.Fusion.DBSF), None
         return models.RrfQuery(rrf=models.Rrf(k=q.k, weights=q.weights)), None
+    if isinstance(q, Blend):
+        terms: list[Any] = [models.MultExpression(mult=[w, f"$score[{i}]"]) for i, w in enumerate(q.weights) if w]
+        terms += [models.MultExpression(mult=[w, models.LnExpression(ln=models.SumExpression(sum=[1.0, key]))])
+                  for key, w in q.log_payload.items() if w]
+        defaults = {f"$score[{i}]": 0.0 for i in range(len(q.weights))} | {key: 0 for key in q.log_payload}
+        return models.FormulaQuery(formula=models.SumExpression(sum=terms or [0.0]), defaults=defaults), None
     if isinstance(q, OrderBy):
         direction = models.Direction.DESC if q.descending else models.Direction.ASC
         return models.OrderByQuery(order_by=models.OrderBy(key=q.key, direction=direction)), None

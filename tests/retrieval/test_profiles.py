@@ -3,6 +3,7 @@
 from datetime import datetime, timedelta, timezone
 
 import numpy as np
+import pytest
 from hypothesis import given, settings as hsettings, strategies as st
 from hypothesis.extra.numpy import arrays
 
@@ -24,11 +25,14 @@ def cos(a, b):
     return float(np.dot(a, b) / (np.linalg.norm(a) * np.linalg.norm(b)))
 
 
-def build(events):
+BY_POSITION = Settings(half_life_events=1.0)
+
+
+def build(events, settings=SETTINGS):
     p = Profile(user_id="u")
     for i, (v, kind, days) in enumerate(events):
         apply_event(p, Event(user_id="u", item_id=f"i{i}", type=kind, timestamp=T0 + timedelta(days=days)),
-                    {"content": v}, SETTINGS)
+                    {"content": v}, settings)
     return p
 
 
@@ -36,29 +40,31 @@ def raw_sum(p):
     return np.asarray(p.sums["content"])
 
 
-@given(history, unit_vectors, st.sampled_from(["like", "purchase", "click", "view", "add_to_cart"]), st.floats(0, 800))
-def test_a_positive_event_never_lowers_the_cosine_to_its_item(events, item, kind, days):
-    p = build(events)
+@given(history, unit_vectors, st.sampled_from(["like", "purchase", "click", "view", "add_to_cart"]), st.floats(0, 800),
+       st.sampled_from([SETTINGS, BY_POSITION]))
+def test_a_positive_event_never_lowers_the_cosine_to_its_item(events, item, kind, days, settings):
+    p = build(events, settings)
     before = raw_sum(p)
     apply_event(p, Event(user_id="u", item_id="new", type=kind, timestamp=T0 + timedelta(days=days)),
-                {"content": item}, SETTINGS)
+                {"content": item}, settings)
     if np.linalg.norm(before) > 1e-9:
         assert cos(raw_sum(p), item) >= cos(before, item) - 1e-9
 
 
-@given(history, unit_vectors, st.sampled_from(["dislike", "skip"]), st.floats(0, 800))
-def test_a_negative_event_never_raises_the_cosine_to_its_item(events, item, kind, days):
-    p = build(events)
+@given(history, unit_vectors, st.sampled_from(["dislike", "skip"]), st.floats(0, 800),
+       st.sampled_from([SETTINGS, BY_POSITION]))
+def test_a_negative_event_never_raises_the_cosine_to_its_item(events, item, kind, days, settings):
+    p = build(events, settings)
     before = raw_sum(p)
     apply_event(p, Event(user_id="u", item_id="new", type=kind, timestamp=T0 + timedelta(days=days)),
-                {"content": item}, SETTINGS)
+                {"content": item}, settings)
     if np.linalg.norm(before) > 1e-9 and np.linalg.norm(raw_sum(p)) > 1e-9:
         assert cos(raw_sum(p), item) <= cos(before, item) + 1e-9
 
 
-@given(unit_vectors, unit_vectors, st.floats(0, 300), st.floats(0.5, 300))
-def test_decay_weighs_the_recent_event_more(a, b, start, gap):
-    p = build([(a, "like", start), (b, "like", start + gap)])
+@given(unit_vectors, unit_vectors, st.floats(0, 300), st.floats(0.5, 300), st.sampled_from([SETTINGS, BY_POSITION]))
+def test_decay_weighs_the_recent_event_more(a, b, start, gap, settings):
+    p = build([(a, "like", start), (b, "like", start + gap)], settings)
     u = p.vector("content")
     assert cos(u, b) >= cos(u, a) - 1e-6
 
@@ -79,7 +85,7 @@ def test_order_of_arrival_does_not_matter(events, rnd):
 def test_years_of_history_neither_overflow_nor_lose_the_recent_item(vectors):
     # 30-day half-life over 60 years: ~730 half-lives, far beyond float range without rebasing
     events = [(v, "like", i * 365 * 15.0) for i, v in enumerate(vectors)]
-    p = build(events)
+    p = build(events, BY_POSITION)
     u = p.vector("content")
     assert u is not None and np.all(np.isfinite(u))
     assert cos(u, vectors[-1]) > 0.999
@@ -96,3 +102,10 @@ def test_weights_follow_settings():
 def test_only_negative_feedback_leaves_a_cold_user():
     p = build([(np.eye(DIM)[0], "dislike", 0)])
     assert p.vector("content") is None and p.recent == []
+
+
+def test_position_decay_halves_per_later_event():
+    e = np.eye(DIM)
+    p = build([(e[0], "like", 0), (e[1], "like", 0), (e[2], "like", 0)], BY_POSITION)  # same second, by position
+    s = raw_sum(p)
+    assert s[1] == pytest.approx(2 * s[0]) and s[2] == pytest.approx(2 * s[1])

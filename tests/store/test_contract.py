@@ -9,7 +9,7 @@ import pytest
 from qdrant_client import QdrantClient
 
 from ragrec.store import (
-    Filter, Fusion, HasId, Match, MatchAny, Mmr, Nearest, OrderBy, PointIn, Prefetch, Range, Recommend,
+    Blend, Filter, Fusion, HasId, Match, MatchAny, Mmr, Nearest, OrderBy, PointIn, Prefetch, Range, Recommend,
     StoreError, StoreLockedError, point_id,
 )
 from ragrec.store.edge import EdgeStore
@@ -155,3 +155,15 @@ def test_order_by_and_payload_merge(filled):
     assert ids(top)[0] == "3" and set(ids(top)[1:]) == {"7", "8"} and top[0].score == 90
     [rec] = filled.retrieve("items", [point_id("3")])
     assert rec.payload["year"] == 1993 and rec.payload["popularity"] == 90  # merged, not replaced
+
+
+def test_blend_formula_over_prefetches(filled):
+    filled.update_payload("items", [point_id("4")], {"popularity": 1000})
+    prefetch = [Prefetch(query=Nearest(using="content", vector=basis(1)), limit=3),
+                Prefetch(query=Nearest(using="content", vector=basis(4)), limit=3)]
+    first = filled.query("items", Blend(weights=[1.0, 0.1]), limit=6, prefetch=prefetch)
+    assert ids(first)[0] == "1" and "4" in ids(first)
+    [one] = [h for h in first if h.payload["item_id"] == "1"]
+    assert one.score == pytest.approx(1.0, abs=1e-4)  # not among prefetch 2's candidates: $score[1] = 0
+    popular = filled.query("items", Blend(weights=[0.1, 1.0], log_payload={"popularity": 1.0}), limit=1, prefetch=prefetch)
+    assert ids(popular) == ["4"] and popular[0].score == pytest.approx(1.0 + np.log(1001), abs=1e-3)
