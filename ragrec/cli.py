@@ -301,6 +301,17 @@ def reindex_cmd(ctx: typer.Context) -> None:
                   f"{report.events_unknown_item:,} events of deleted items skipped) in {report.seconds:.1f}s")
 
 
+@app.command("eval", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def eval_cmd(ctx: typer.Context) -> None:
+    """Offline evaluation on MovieLens (temporal protocol): baselines vs ragrec's pipeline; report in reports/.
+
+    Options: --quick N (N users, for CI), --dataset DIR, --out DIR, --no-ragrec, --no-content, --data-dir DIR.
+    """
+    from ragrec.evaluation.__main__ import main as evaluation_main
+
+    evaluation_main(list(ctx.args))
+
+
 @app.command("demo")
 def demo_cmd(ctx: typer.Context) -> None:
     """Ingest the bundled MovieLens demo catalog and show what ragrec retrieves from it."""

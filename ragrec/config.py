@@ -39,14 +39,14 @@ class Settings(BaseSettings):
     )
     embedding_backend: Literal["torch", "onnx", "openvino"] = Field(
         "torch",
-        description="torch: sentence-transformers (main dependencies). openvino: needs `openvino` (+ `nncf` for "
-        "int8), ~2.4x faster with int8 on 2 cores. onnx: needs `onnxruntime` and `onnx`. Exported models are "
-        "cached under data_dir/models; see bench/RESULTS-embedding.md.",
+        description="torch: sentence-transformers (main dependencies). onnx: needs `onnxruntime` and `onnx`; with "
+        "int8 the fastest (1.5-1.9x torch on 2 cores). openvino: needs `openvino` (+ `nncf` for int8). Exported "
+        "models are cached under data_dir/models; see bench/RESULTS-embedding.md.",
     )
     embedding_quantization: Literal["none", "int8"] = Field(
         "none",
-        description="int8 (openvino/onnx backends only): openvino = int8 weights (0.9997 mean cosine to torch fp32), "
-        "onnx = dynamic int8 (0.993).",
+        description="int8 for the onnx/openvino backends: onnx = dynamic int8 (0.993 mean cosine to torch fp32), "
+        "openvino = int8 weights (0.9997). none = fp32 (same vectors as torch).",
     )
     embedding_batch_size: int = 64
     embedding_device: str = "cpu"
@@ -74,9 +74,15 @@ class Settings(BaseSettings):
     rating_scale: float = 2.0
     half_life_days: float = Field(30.0, gt=0, description="An event's weight halves every half_life_days.")
     half_life_events: float | None = Field(
-        None, gt=0, description="...and halves again with every half_life_events later events of the same user "
+        1.0, gt=0, description="...and halves again with every half_life_events later events of the same user "
         "(recency by position: on MovieLens the last few items predict the next one best). None: off.")
     recent_items: int = Field(50, description="Recent positive items kept per user, for evidence.")
+
+    # --- collaborative vectors (ALS item factors, retrained by reindex) ---------------------------------------
+    collab_dim: int = Field(128, description="Size of the `collab` vector on items and users.")
+    collab_regularization: float = 10.0
+    collab_alpha: float = 10.0
+    collab_iterations: int = 15
 
     # --- recommendation ------------------------------------------------------------------------------------
     query_weight: float = Field(0.5, ge=0, le=1, description="Share of a free-text query in the blended target.")
@@ -84,3 +90,8 @@ class Settings(BaseSettings):
     mmr_candidates: int = Field(100, description="Candidates MMR picks a diverse top-k from.")
     evidence_items: int = Field(2, description="History items shown as 'because you liked' per candidate.")
     evidence_min_similarity: float = 0.3
+    hybrid: bool = Field(True, description="Blend content and collab retrieval once reindex has trained collab.")
+    blend_content: float = Field(0.2, description="Weight of the content score in the hybrid blend.")
+    blend_collab: float = Field(1.0, description="Weight of the collaborative score in the hybrid blend.")
+    blend_popularity: float = Field(0.0, description="Weight of ln(1 + popularity) in the hybrid blend.")
+    blend_candidates: int = Field(200, description="Candidates each of the content and collab prefetches bring.")

@@ -3,11 +3,11 @@
 Backends (Settings.embedding_backend, Settings.embedding_quantization; measured in bench/RESULTS-embedding.md):
 
 - "torch" (default, fp32 only): sentence-transformers' own encode; needs nothing beyond the main dependencies.
-- "openvino": the transformer plus mean pooling converted with `openvino.convert_model`; "int8" compresses the
-  weights to int8 with nncf (~2.4x torch on 2 cores at 0.9997 mean cosine). Needs `openvino` (+ `nncf` for int8).
-- "onnx": the same module exported with `torch.onnx.export` and run by onnxruntime; "int8" is onnxruntime's
-  dynamic quantization (uint8 weights, per channel: sentence-transformers' "avx2" config). Needs `onnxruntime`
-  and `onnx`.
+- "onnx": the transformer plus mean pooling exported with `torch.onnx.export` and run by onnxruntime; "int8" is
+  onnxruntime's dynamic quantization (uint8 weights, per channel: sentence-transformers' "avx2" config), the
+  fastest option measured (1.5-1.9x torch fp32 on 2 cores, 0.993 mean cosine). Needs `onnxruntime` and `onnx`.
+- "openvino": the same module converted with `openvino.convert_model` (fp32: exact, 1.05-1.4x); "int8" compresses
+  the weights to int8 with nncf (0.9997 mean cosine, no faster on an avx2-only CPU). Needs `openvino` (+ `nncf`).
 
 sentence-transformers' own backend="onnx"/"openvino" go through optimum-onnx / optimum-intel, which cannot be
 installed beside transformers 5 (they pin transformers<4.58 / <5.6), so ragrec exports the models itself. Exported

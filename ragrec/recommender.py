@@ -16,7 +16,7 @@ from pydantic import BaseModel
 from ragrec.config import Settings
 from ragrec.embedding import Embedder, get_embedder
 from ragrec.events.models import Event
-from ragrec.ingestion.job import CONTENT
+from ragrec.ingestion.job import COLLAB, CONTENT
 from ragrec.retrieval.feedback import FeedbackResult, record_feedback
 from ragrec.retrieval.models import Recommendation
 from ragrec.retrieval.profiles import Profile
@@ -73,10 +73,13 @@ class Recommender:
     def profiles(self) -> UserProfiles:
         items = self.settings.items_collection
         try:
-            dim = self.store.metadata(items)["dim"]
+            meta = self.store.metadata(items)
         except CollectionNotFound:
             raise NoCatalog(f"no {items!r} collection yet: ingest a catalog first (`ragrec ingest` or `ragrec demo`)")
-        return UserProfiles(self.store, self.settings.users_collection, {CONTENT: dim})
+        spaces = {CONTENT: meta["dim"]}
+        if self.settings.hybrid and meta.get("collab_dim"):
+            spaces[COLLAB] = meta["collab_dim"]
+        return UserProfiles(self.store, self.settings.users_collection, spaces)
 
     # --- the product -------------------------------------------------------------------------------------
 

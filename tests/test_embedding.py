@@ -38,10 +38,8 @@ def catalog_texts() -> list[str]:
         return texts[:: max(1, len(texts) // 50)][:50]
     genres = ["Comedy", "Drama", "Horror", "Animation, Children", "Sci-Fi, Thriller", "Documentary", "Romance"]
     tags = ["pixar, fun", "dark, twist ending", "based on a book", "", "space, aliens, atmospheric", "boring"]
-    return [
-        f"title: Movie {i} ({1950 + i})\ngenres: {genres[i % len(genres)]}" + (f"\ntags: {t}" if (t := tags[i % 6]) else "")
-        for i in range(50)
-    ]
+    texts = [f"title: Movie {i} ({1950 + i})\ngenres: {genres[i % len(genres)]}" for i in range(50)]
+    return [text + (f"\ntags: {tags[i % 6]}" if tags[i % 6] else "") for i, text in enumerate(texts)]
 
 
 def test_torch_gives_384d_unit_float32_rows(torch_embedder):
@@ -84,7 +82,9 @@ BACKENDS = [
 
 @pytest.mark.slow
 @pytest.mark.parametrize("backend, quantization, packages, floor", BACKENDS)
-def test_exported_backend_matches_torch(tmp_path, torch_embedder, catalog_texts, backend, quantization, packages, floor):
+def test_exported_backend_matches_torch(
+    tmp_path, torch_embedder, catalog_texts, backend, quantization, packages, floor
+):
     absent = [p for p in packages if importlib.util.find_spec(p) is None]
     if absent:
         pytest.skip(f"embedding_backend={backend!r} quantization={quantization!r} needs the optional package(s) "

@@ -26,6 +26,7 @@ from ragrec.store.base import CollectionNotFound
 
 log = logging.getLogger("ragrec.ingestion")
 CONTENT = "content"  # the named vector of item text embeddings
+COLLAB = "collab"  # the named vector of collaborative item factors, written by reindex
 T = TypeVar("T")
 
 
@@ -104,13 +105,14 @@ def _exists(store: VectorStore, name: str) -> bool:
         return False
 
 
-def _target_collection(store: VectorStore, alias: str, embedder: Embedder, rebuild: bool) -> tuple[str, bool]:
+def _target_collection(store: VectorStore, alias: str, embedder: Embedder, rebuild: bool,
+                       collab_dim: int) -> tuple[str, bool]:
     """The physical collection to write into, and whether it is a new build to switch the alias to at the end.
 
     Generations are named `<alias>-g<N>`; a rebuild killed half way is found again by name and resumed.
     """
     current = store.resolve(alias)
-    wanted = {"model": embedder.name, "dim": embedder.dim}
+    wanted = {"model": embedder.name, "dim": embedder.dim, "collab_dim": collab_dim}
     if current and not rebuild:
         meta = store.metadata(current)
         if (meta.get("model"), meta.get("dim")) != (embedder.name, embedder.dim):
@@ -126,7 +128,7 @@ def _target_collection(store: VectorStore, alias: str, embedder: Embedder, rebui
         store.drop_collection(target)  # a half-built generation for another model: start it again
     if not _exists(store, target):
         store.create_collection(
-            target, {CONTENT: embedder.dim},
+            target, {CONTENT: embedder.dim, COLLAB: collab_dim},
             metadata={**wanted, "created": datetime.now(timezone.utc).isoformat(timespec="seconds")},
         )
     if current is None:  # the very first build is visible at once; later ones switch when complete
@@ -191,7 +193,7 @@ def ingest(
     rejects = _Rejects(rejects_path)
     report = IngestReport(collection=alias)
     try:
-        collection, switch_alias = _target_collection(store, alias, embedder, options.rebuild)
+        collection, switch_alias = _target_collection(store, alias, embedder, options.rebuild, settings.collab_dim)
         seen: dict[str, int] = {}  # item id -> line, for duplicates and --sync
         indexed = False
         for batch in _batched(rows, options.batch_size or settings.ingest_batch_size):

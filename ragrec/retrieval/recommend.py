@@ -13,13 +13,13 @@ import numpy as np
 from pydantic import BaseModel, Field
 
 from ragrec.config import Settings
-from ragrec.ingestion.job import CONTENT
+from ragrec.ingestion.job import COLLAB, CONTENT
 from ragrec.retrieval.feedback import item_vectors
 from ragrec.retrieval.filters import parse_filter
 from ragrec.retrieval.models import Recommendation
 from ragrec.retrieval.profiles import Profile
 from ragrec.retrieval.similar import UnknownItems, public_payload
-from ragrec.store import Filter, HasId, Hit, Mmr, Nearest, OrderBy, Prefetch, Recommend, VectorStore, point_id
+from ragrec.store import Blend, Filter, HasId, Hit, Mmr, Nearest, OrderBy, Prefetch, Recommend, VectorStore, point_id
 
 POPULARITY = "popularity"
 
@@ -81,6 +81,9 @@ def recommend(
     prefetch = None
     if not pos and not negatives:
         return _popular(store, items, flt, k)
+    collab = profile.vector(COLLAB) if profile and settings.hybrid else None
+    if collab is not None and base is not None and not positives and not negatives:
+        return _hybrid(store, items, base, collab, flt, request, settings, profile)
     if request.strategy == "average_vector" or (len(pos) == 1 and not negatives):  # one example: plain nearest
         if not pos:
             raise ValueError("the average_vector strategy needs a positive example, a query or a warm user")
@@ -96,6 +99,21 @@ def recommend(
             prefetch = [Prefetch(query=query, limit=candidates)]
         query = Mmr(using=CONTENT, vector=target.tolist(), diversity=request.diversity, candidates=candidates)
     hits = store.query(items, query, limit=k, filter=flt, prefetch=prefetch, vectors=[CONTENT])
+    return _with_evidence(store, items, hits, profile, settings)
+
+
+def _hybrid(store: VectorStore, items: str, content: np.ndarray, collab: np.ndarray, flt: Filter,
+            request: RecommendRequest, settings: Settings, profile: Profile) -> list[Recommendation]:
+    """Content and collaborative candidates fused inside Qdrant by a weighted score formula (plus a popularity
+    prior). Items nobody interacted with yet have no collab vector: the content prefetch still brings them."""
+    limit = max(settings.blend_candidates, request.k)
+    prefetch = [Prefetch(query=Nearest(using=CONTENT, vector=content.tolist()), limit=limit, filter=flt),
+                Prefetch(query=Nearest(using=COLLAB, vector=collab.tolist()), limit=limit, filter=flt)]
+    query = Blend(weights=[settings.blend_content, settings.blend_collab],
+                  log_payload={POPULARITY: settings.blend_popularity})
+    if request.diversity > 0:
+        query = Mmr(using=CONTENT, vector=content.tolist(), diversity=request.diversity, candidates=2 * limit)
+    hits = store.query(items, query, limit=request.k, filter=flt, prefetch=prefetch, vectors=[CONTENT])
     return _with_evidence(store, items, hits, profile, settings)
 
 

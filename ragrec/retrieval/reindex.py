@@ -15,6 +15,8 @@ from typing import Callable
 from pydantic import BaseModel
 
 from ragrec.config import Settings
+from ragrec.ingestion.job import COLLAB
+from ragrec.retrieval.collab import store_item_factors, train_item_factors
 from ragrec.retrieval.feedback import fold, item_vectors
 from ragrec.retrieval.recommend import POPULARITY
 from ragrec.retrieval.users import UserProfiles
@@ -28,22 +30,28 @@ class ReindexReport(BaseModel):
     events: int = 0
     events_unknown_item: int = 0
     items_popularity_changed: int = 0
+    collab_items: int = 0
+    collab_seconds: float = 0.0
     users_collection: str = ""
     seconds: float = 0.0
 
 
-def refresh_popularity(store: VectorStore, items: str, popularity: dict[str, int]) -> int:
-    """Write each item's popularity into its payload (0 for items nobody touched); returns how many changed."""
+def refresh_popularity(store: VectorStore, items: str, popularity: dict[str, int]) -> tuple[int, set[str]]:
+    """Write each item's popularity into its payload (0 for items nobody touched).
+
+    Returns how many changed, and the catalog's item ids."""
     store.create_payload_index(items, POPULARITY, "integer")
     by_value: dict[int, list[str]] = defaultdict(list)
+    catalog: set[str] = set()
     for record in store.scroll(items, payload=["item_id", POPULARITY]):
+        catalog.add(record.payload["item_id"])
         value = popularity.get(record.payload["item_id"], 0)
         if record.payload.get(POPULARITY) != value:
             by_value[value].append(record.id)
     for value, ids in by_value.items():
         for start in range(0, len(ids), 1000):
             store.update_payload(items, ids[start:start + 1000], {POPULARITY: value})
-    return sum(len(ids) for ids in by_value.values())
+    return sum(len(ids) for ids in by_value.values()), catalog
 
 
 def reindex(*, log, store: VectorStore, profiles: UserProfiles, settings: Settings,
@@ -51,7 +59,11 @@ def reindex(*, log, store: VectorStore, profiles: UserProfiles, settings: Settin
     started = time.perf_counter()
     report = ReindexReport()
     items = settings.items_collection
-    report.items_popularity_changed = refresh_popularity(store, items, log.popularity())
+    report.items_popularity_changed, catalog = refresh_popularity(store, items, log.popularity())
+    if COLLAB in profiles.spaces:
+        factors, collab = train_item_factors(log, settings)
+        store_item_factors(store, items, {i: f for i, f in factors.items() if i in catalog})
+        report.collab_items, report.collab_seconds = len(factors), collab.seconds
 
     target = profiles.new_generation()
     total_users = sum(1 for _ in log.users())

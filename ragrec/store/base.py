@@ -228,7 +228,11 @@ class VectorStore(ABC):
         """Replace a point's whole payload, keeping its vectors."""
 
     @abstractmethod
-    def update_vectors(self, collection: str, point_id: str, vectors: dict[str, list[float]]) -> None: ...
+    def update_vectors_many(self, collection: str, updates: dict[str, dict[str, list[float]]]) -> None:
+        """Replace the named vectors given per point id; the point's other vectors and payload stay."""
+
+    def update_vectors(self, collection: str, point_id: str, vectors: dict[str, list[float]]) -> None:
+        self.update_vectors_many(collection, {point_id: vectors})
 
     @abstractmethod
     def delete(self, collection: str, ids: list[str]) -> None: ...

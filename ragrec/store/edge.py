@@ -246,10 +246,10 @@ class EdgeStore(VectorStore):
         if ids:
             self._shard(collection).update(qe.UpdateOperation.set_payload([uuid.UUID(i) for i in ids], payload))
 
-    def update_vectors(self, collection: str, point_id: str, vectors: dict[str, list[float]]) -> None:
-        self._shard(collection).update(
-            qe.UpdateOperation.update_vectors([qe.PointVectors(id=uuid.UUID(point_id), vector=vectors)])
-        )
+    def update_vectors_many(self, collection: str, updates: dict[str, dict[str, list[float]]]) -> None:
+        if updates:
+            self._shard(collection).update(qe.UpdateOperation.update_vectors(
+                [qe.PointVectors(id=uuid.UUID(pid), vector=vectors) for pid, vectors in updates.items()]))
 
     def delete(self, collection: str, ids: list[str]) -> None:
         if ids:

@@ -197,12 +197,10 @@ class ServerStore(VectorStore):
         if ids:
             self._call(lambda: self.client.set_payload(collection, payload=payload, points=ids, wait=True))
 
-    def update_vectors(self, collection: str, point_id: str, vectors: dict[str, list[float]]) -> None:
-        self._call(
-            lambda: self.client.update_vectors(
-                collection, points=[models.PointVectors(id=point_id, vector=vectors)], wait=True
-            )
-        )
+    def update_vectors_many(self, collection: str, updates: dict[str, dict[str, list[float]]]) -> None:
+        if updates:
+            points = [models.PointVectors(id=pid, vector=vectors) for pid, vectors in updates.items()]
+            self._call(lambda: self.client.update_vectors(collection, points=points, wait=True))
 
     def delete(self, collection: str, ids: list[str]) -> None:
         if ids:
