@@ -11,7 +11,6 @@ the same validation NDCG@10 in the research run (bench/RESULTS.md).
 
 from __future__ import annotations
 
-import os
 import time
 from collections import defaultdict
 
@@ -32,9 +31,9 @@ class CollabReport(BaseModel):
 
 def train_item_factors(log, settings: Settings) -> tuple[dict[str, np.ndarray], CollabReport]:
     """ALS item factors for every item with at least one positive event."""
-    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # implicit parallelises itself; nested BLAS threads thrash
     import scipy.sparse as sp
     from implicit.cpu.als import AlternatingLeastSquares
+    from threadpoolctl import threadpool_limits
 
     started = time.perf_counter()
     positive = {t.value for t in POSITIVE_TYPES}
@@ -52,7 +51,8 @@ def train_item_factors(log, settings: Settings) -> tuple[dict[str, np.ndarray], 
     model = AlternatingLeastSquares(factors=settings.collab_dim, regularization=settings.collab_regularization,
                                     alpha=settings.collab_alpha, iterations=settings.collab_iterations,
                                     random_state=0)
-    model.fit(matrix, show_progress=False)
+    with threadpool_limits(1, "blas"):  # implicit parallelises itself; nested BLAS threads thrash
+        model.fit(matrix, show_progress=False)
     y = np.asarray(model.item_factors, dtype=np.float64)[:, : settings.collab_dim]
     # ALS folds a user in as u = M·Σ Y[h] with M = (YᵀY + λI)⁻¹ (up to a scale). With M = L·Lᵀ (Cholesky) and
     # items stored as Z = Y·L, the plain sum of Z over the history scores exactly like the fold-in:

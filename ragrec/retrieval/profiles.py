@@ -4,7 +4,8 @@ The profile keeps sufficient statistics, so one new event updates it without rer
 
     sum = Σ wᵢ · 2^((tᵢ − ref_time) / half_life_days + (nᵢ − ref_index) / half_life_events) · vᵢ
 
-where nᵢ is the event's position in the user's history (optional recency by position). Decaying every past event
+where nᵢ is the event's position among the user's positive events (optional recency by position: a dislike
+does not age the likes). Decaying every past event
 to "now" multiplies the whole sum by one positive factor, which leaves its direction unchanged, so the user vector
 is just `sum / ‖sum‖` and never needs a rewrite when time passes. Negative weights (dislike, skip, low ratings)
 subtract the item: they push the user away from it.
@@ -37,6 +38,7 @@ class Profile(BaseModel):
     positive_weight: float = 0.0  # decayed, relative to ref_time: > 0 means the profile points somewhere
     counts: dict[str, int] = Field(default_factory=dict)
     n_events: int = 0
+    n_positive: int = 0  # the position clock: a dislike does not make the user's likes older
     last_event: float | None = None
     recent: list[RecentItem] = Field(default_factory=list)  # positive items, newest first
 
@@ -70,7 +72,7 @@ def _exponent(profile: Profile, t: float, n: int, settings: Settings) -> float:
 
 def apply_event(profile: Profile, event: Event, vectors: dict[str, np.ndarray], settings: Settings) -> Profile:
     """Fold one event into the profile in place. `vectors` holds the item's vector per space (e.g. content)."""
-    t, n = _epoch(event.timestamp), profile.n_events
+    t, n = _epoch(event.timestamp), profile.n_positive
     if profile.n_events == 0:
         profile.ref_time, profile.ref_index = t, n
     exponent = _exponent(profile, t, n, settings)
@@ -87,6 +89,7 @@ def apply_event(profile: Profile, event: Event, vectors: dict[str, np.ndarray], 
         profile.sums[space] = (current + decayed * np.asarray(v, dtype=np.float64)).tolist()
     if decayed > 0:
         profile.positive_weight += decayed
+        profile.n_positive += 1
         profile.recent = [r for r in profile.recent if r.item_id != event.item_id]
         profile.recent.append(RecentItem(item_id=event.item_id, ts=t))
         profile.recent.sort(key=lambda r: -r.ts)

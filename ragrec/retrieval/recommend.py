@@ -104,11 +104,20 @@ def recommend(
 
 def _hybrid(store: VectorStore, items: str, content: np.ndarray, collab: np.ndarray, flt: Filter,
             request: RecommendRequest, settings: Settings, profile: Profile) -> list[Recommendation]:
-    """Content and collaborative candidates fused inside Qdrant by a weighted score formula (plus a popularity
-    prior). Items nobody interacted with yet have no collab vector: the content prefetch still brings them."""
+    """Content and collaborative candidates blended inside Qdrant by a weighted score formula (plus a popularity
+    prior).
+
+    The candidates are the union of the content and the collab top-N. Each of the two outer stages re-scores that
+    whole union with one vector, so every candidate carries both of its true scores into the formula (a candidate
+    from one list only would otherwise score 0 on the other). Items nobody interacted with yet have no collab
+    vector: they arrive through the content list and score 0 on collab.
+    """
     limit = max(settings.blend_candidates, request.k)
-    prefetch = [Prefetch(query=Nearest(using=CONTENT, vector=content.tolist()), limit=limit, filter=flt),
-                Prefetch(query=Nearest(using=COLLAB, vector=collab.tolist()), limit=limit, filter=flt)]
+    by_content = Nearest(using=CONTENT, vector=content.tolist())
+    by_collab = Nearest(using=COLLAB, vector=collab.tolist())
+    union = [Prefetch(query=by_content, limit=limit, filter=flt), Prefetch(query=by_collab, limit=limit, filter=flt)]
+    prefetch = [Prefetch(query=by_content, limit=2 * limit, prefetch=union),
+                Prefetch(query=by_collab, limit=2 * limit, prefetch=union)]
     query = Blend(weights=[settings.blend_content, settings.blend_collab],
                   log_payload={POPULARITY: settings.blend_popularity})
     if request.diversity > 0:

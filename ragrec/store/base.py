@@ -169,9 +169,15 @@ Query = Union[Nearest, Recommend, Mmr, Fusion, OrderBy, Blend]
 
 
 class Prefetch(BaseModel):
+    """A candidate stage; with its own `prefetch`, its query re-scores the union of those stages' candidates."""
+
     query: Query
     limit: int
     filter: Filter | None = None
+    prefetch: list["Prefetch"] = Field(default_factory=list)
+
+
+Prefetch.model_rebuild()
 
 
 # --- the interface -------------------------------------------------------------------------------------------

@@ -102,7 +102,8 @@ def _query(q: Query) -> Any:
 
 
 def _prefetch(p: Prefetch) -> qe.Prefetch:
-    return qe.Prefetch(limit=p.limit, query=_query(p.query), filter=_filter(p.filter))
+    return qe.Prefetch(limit=p.limit, query=_query(p.query), filter=_filter(p.filter),
+                       prefetches=[_prefetch(inner) for inner in p.prefetch] or None)
 
 
 def _selector(x: bool | list[str]) -> bool | list[str]:

@@ -95,7 +95,8 @@ def _query(q: Query) -> tuple[Any, str | None]:
 
 def _prefetch(p: Prefetch) -> models.Prefetch:
     query, using = _query(p.query)
-    return models.Prefetch(query=query, using=using, limit=p.limit, filter=_filter(p.filter))
+    return models.Prefetch(query=query, using=using, limit=p.limit, filter=_filter(p.filter),
+                           prefetch=[_prefetch(inner) for inner in p.prefetch] or None)
 
 
 def _vectors(v) -> dict[str, list[float]] | None:

@@ -77,15 +77,27 @@ def test_a_fan_of_animated_family_films_gets_more_of_them(rec):
     assert top == sorted(top, key=lambda r: -r.score)
 
 
+HORROR = ["1258", "1387", "1997", "2710"]  # The Shining, Jaws, The Exorcist, The Blair Witch Project
+MORE_HORROR = ["1350", "1982", "2455", "1974", "3499"]  # The Omen, Halloween, The Fly, Friday the 13th, Misery
+
+
 def test_a_dislike_removes_a_genre_from_the_top(rec):
-    # likes: animated films and horror films; then dislikes of horror
-    horror = ["1258", "1387", "1997", "2710"]  # The Shining, Jaws, The Exorcist, The Blair Witch Project
-    rec.record_feedback(likes("bob", ANIMATED[:3] + horror))
+    """Default settings (strong recency): the latest dislikes push the horror fan away from horror."""
+    rec.record_feedback(likes("bob", HORROR))
     before = rec.recommend(RecommendRequest(user_id="bob", k=10))
-    assert sum("Horror" in g for g in genres(before)) >= 2
-    more_horror = ["1350", "1982", "2455", "1974", "3499"]  # The Omen, Halloween, The Fly, Friday the 13th, Misery
-    rec.record_feedback(likes("bob", horror + more_horror, start=100, kind="dislike"))
+    assert sum("Horror" in g for g in genres(before)) >= 5
+    rec.record_feedback(likes("bob", MORE_HORROR[:3], start=100, kind="dislike"))
     after = rec.recommend(RecommendRequest(user_id="bob", k=10))
+    assert sum("Horror" in g for g in genres(after)) == 0
+
+
+def test_a_dislike_keeps_the_rest_of_the_taste_with_time_decay_only(rec):
+    rec.settings = rec.settings.model_copy(update={"half_life_events": None})
+    rec.record_feedback(likes("bo2", ANIMATED[:3] + HORROR))
+    before = rec.recommend(RecommendRequest(user_id="bo2", k=10))
+    assert sum("Horror" in g for g in genres(before)) >= 2
+    rec.record_feedback(likes("bo2", HORROR + MORE_HORROR, start=100, kind="dislike"))
+    after = rec.recommend(RecommendRequest(user_id="bo2", k=10))
     assert sum("Horror" in g for g in genres(after)) == 0
     assert sum("Animation" in g for g in genres(after)) >= 6
 
@@ -199,3 +211,6 @@ def test_movielens_ratings_load_end_to_end(rec, tmp_path):
     seen = {e.item_id for e in rec.log.user_events("1")}
     assert len(top) == 10 and not seen & {r.item_id for r in top}
     assert rec.recommend(RecommendRequest(k=1))[0].item_id == "356"  # Forrest Gump: most users rated it
+    # reindex trained the collaborative vectors: users get the hybrid (content + collab) blend
+    assert reindexed.collab_items > 9000
+    assert rec.user("1").profile.vector("collab") is not None
