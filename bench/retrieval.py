@@ -1,6 +1,6 @@
 """Retrieval benchmark: candidate latency at 10k and 100k items, feedback latency, HNSW build time and recall.
 
-    python bench/retrieval.py [--rows 100000] [--queries 300]
+    python -m bench.retrieval [--rows 100000] [--queries 300]
 
 The 100k catalog is the synthetic one of bench/ingest.py, embedded with the real MiniLM once and kept in
 bench/.cache/ (reused by later runs). Latencies are medians and 99th percentiles over single-threaded calls.

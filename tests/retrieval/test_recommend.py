@@ -29,7 +29,8 @@ def demo_server(demo):
     _, edge, _ = demo
     server = ServerStore(client=QdrantClient(":memory:"))
     target = edge.resolve("items")
-    server.create_collection(target, {"content": 384}, metadata=edge.metadata("items"))
+    meta = edge.metadata("items")
+    server.create_collection(target, {"content": meta["dim"], "collab": meta["collab_dim"]}, metadata=meta)
     server.set_alias("items", target)
     batch = []
     for r in edge.scroll("items", vectors=True):
