@@ -215,3 +215,26 @@ def test_movielens_ratings_load_end_to_end(rec, tmp_path):
     # reindex trained the collaborative vectors: users get the hybrid (content + collab) blend
     assert reindexed.collab_items > 9000
     assert rec.user("1").profile.vector("collab") is not None
+
+
+def test_hybrid_serves_single_event_users_and_new_items(rec):
+    """After reindex trained collab vectors: a user with one event gets the hybrid blend at once, and an item
+    nobody has touched (no collab vector) still comes through the content side."""
+    rec.record_feedback(likes("w1", ["1", "2355", "3114"]) + likes("w2", ["1", "3114", "4886"]) +
+                        likes("w3", ["2355", "4886", "6377"]))
+    report = rec.reindex()
+    assert report.collab_items == 5
+    twin = "title: Toy Story (1995)\ngenres: Adventure, Animation, Children, Comedy, Fantasy\ntags: pixar, fun"
+    vec = rec.embedder.embed([twin])[0]
+    new_id = str(uuid.uuid5(uuid.NAMESPACE_URL, "toy-story-twin"))
+    rec.store.upsert("items", [PointIn(id=new_id, vectors={"content": vec.tolist()},
+                                       payload={"item_id": "twin", "title": "Toy Story (re-release)",
+                                                "genres": ["Animation"], "year": 2031})])
+    try:
+        rec.record_feedback(likes("solo", ["1"]))
+        profile = rec.user("solo").profile
+        assert profile.vector("collab") is not None  # one event is enough for both vectors
+        top = rec.recommend(RecommendRequest(user_id="solo", k=10))
+        assert "twin" in [r.item_id for r in top]
+    finally:
+        rec.store.delete("items", [new_id])
