@@ -80,28 +80,9 @@ def load_st(model_path: str):
     return SentenceTransformer(model_path, device="cpu")
 
 
-def pooled_module(st):
-    """The transformer plus masked mean pooling as one torch module: (ids, mask, types) -> sentence vectors."""
-    import torch
-
-    class Pooled(torch.nn.Module):
-        def __init__(self, bert):
-            super().__init__()
-            self.bert = bert
-
-        def forward(self, input_ids, attention_mask, token_type_ids):
-            hidden = self.bert(
-                input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
-            ).last_hidden_state
-            mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
-            return (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
-
-    return Pooled(st[0].auto_model).eval()
-
-
-def example_inputs(st):
-    enc = st.tokenizer(["a short text", "a somewhat longer text to trace"], padding=True, return_tensors="pt")
-    return tuple(enc[k] for k in INPUT_NAMES)
+# the same export module and trace inputs ragrec's onnx/openvino backends use: the benchmark measures those
+from ragrec.embedding import _example_inputs as example_inputs  # noqa: E402
+from ragrec.embedding import _pooled_module as pooled_module  # noqa: E402
 
 
 def batched_runner(st, run: Callable[[dict], np.ndarray], batch_size: int) -> Callable[[list[str]], np.ndarray]:
