@@ -1,9 +1,11 @@
-"""Retrieval benchmark: candidate latency at 10k and 100k items, feedback latency, HNSW build time and recall.
+"""Retrieval benchmark: candidate and feedback latency at 10k and 100k items, HNSW (the default) against exact
+search, and HNSW recall@50 for a sweep of the query beam ef.
 
     python -m bench.retrieval [--rows 100000] [--queries 300]
 
 The 100k catalog is the synthetic one of bench/ingest.py, embedded with the real MiniLM once and kept in
-bench/.cache/ (reused by later runs). Latencies are medians and 99th percentiles over single-threaded calls.
+bench/.cache/ (reused by later runs, with its HNSW copy). Latencies are medians and 99th percentiles over
+single-threaded calls.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from ragrec.events.models import Event
 from ragrec.ingestion import ingest
 from ragrec.recommender import Recommender
 from ragrec.retrieval.recommend import RecommendRequest
-from ragrec.store import Filter, Match, Nearest, PointIn
+from ragrec.store import Filter, Hnsw, Match, Nearest, PointIn, open_store
 from ragrec.store.edge import EdgeStore
 
 CACHE = Path(__file__).parent / ".cache"
@@ -39,11 +41,11 @@ def pct(samples: list[float]) -> str:
 
 
 def catalog_store(rows: int) -> Path:
-    """A data dir holding `rows` ingested items (the demo catalog for <= 9,742 rows), built once."""
+    """A data dir holding `rows` ingested items on plain segments (exact search), built once: the ground truth."""
     data = CACHE / f"edge-{rows}"
     if (data / "collections.json").exists():
         return data
-    settings = Settings(data_dir=data)
+    settings = Settings(data_dir=data, hnsw=False)
     if rows <= 9742:
         path, options = DEMO_CATALOG, demo_options()
     else:
@@ -51,6 +53,34 @@ def catalog_store(rows: int) -> Path:
     report = ingest(path, options, settings=settings)
     print(f"built {data}: {report.upserted:,} items in {report.seconds:.0f}s ({report.items_per_second:,.0f} items/s)")
     return data
+
+
+def hnsw_store(rows: int, settings: Settings) -> tuple[Path, float | None]:
+    """The same items copied into an HNSW-indexed data dir (ragrec's default) and optimized; build seconds."""
+    data = CACHE / f"edge-{rows}-hnsw-m{settings.hnsw_m}-efc{settings.hnsw_ef_construct}"
+    if (data / "collections.json").exists():
+        return data, None
+    source = EdgeStore(catalog_store(rows))
+    target = open_store(Settings(data_dir=data))
+    try:
+        meta = source.metadata("items")
+        target.create_collection("items-g1", {"content": meta["dim"], "collab": meta["collab_dim"]}, metadata=meta)
+        target.set_alias("items", "items-g1")
+        for key, kind in (("item_id", "keyword"), ("genres", "keyword"), ("year", "integer")):
+            target.create_payload_index("items", key, kind)
+        batch = []
+        for r in source.scroll("items", vectors=["content"]):
+            batch.append(PointIn(id=r.id, vectors=r.vectors, payload=r.payload))
+            if len(batch) == 1000:
+                target.upsert("items", batch)
+                batch = []
+        target.upsert("items", batch)
+        t = time.perf_counter()
+        target.optimize("items")
+        return data, time.perf_counter() - t
+    finally:
+        target.close()
+        source.close()
 
 
 def timed(fn, n: int) -> list[float]:
@@ -62,11 +92,15 @@ def timed(fn, n: int) -> list[float]:
     return out
 
 
-def bench_catalog(rows: int, queries: int) -> dict:
-    data = catalog_store(rows)
-    store = EdgeStore(data)
+COMEDY = Filter(must=[Match(key="genres", value="Comedy")])
+
+
+def bench_catalog(settings: Settings, queries: int) -> dict:
+    """Feedback, recommend() and the bare store query, on the store `settings` open (HNSW or exact)."""
+    store = open_store(settings)
     work = Path(tempfile.mkdtemp(prefix="ragrec-bench-"))
-    settings = Settings(data_dir=data, users_collection="users-bench", events_url=f"sqlite:///{work}/events.db")
+    settings = settings.model_copy(update={"users_collection": "users-bench",
+                                           "events_url": f"sqlite:///{work}/events.db"})
     log = EventLog(settings.events_url)
     rec = Recommender(settings, store=store, log=log, embedder=get_embedder(settings))
     try:
@@ -85,7 +119,7 @@ def bench_catalog(rows: int, queries: int) -> dict:
         vectors = [rec.user(f"u{u}").profile.vector("content").tolist() for u in range(200)]
         raw = timed(lambda i: store.query("items", Nearest(using="content", vector=vectors[i % 200]), limit=50), queries)
         raw_f = timed(lambda i: store.query("items", Nearest(using="content", vector=vectors[i % 200]), limit=50,
-                                            filter=Filter(must=[Match(key="genres", value="Comedy")])), queries)
+                                            filter=COMEDY), queries)
         return {"rows": len(ids), "feedback": pct(feedback), "recommend": pct(plain), "recommend_filter": pct(filtered),
                 "store": pct(raw), "store_filter": pct(raw_f), "vectors": vectors}
     finally:
@@ -96,43 +130,33 @@ def bench_catalog(rows: int, queries: int) -> dict:
         shutil.rmtree(work, ignore_errors=True)
 
 
-def bench_hnsw(rows: int, queries: list[list[float]]) -> dict:
-    """Copy the exact (plain segment) collection into an HNSW shard; build time, latency and recall@50."""
-    source = EdgeStore(catalog_store(rows))
-    work = Path(tempfile.mkdtemp(prefix="ragrec-hnsw-"))
-    hnsw = EdgeStore(work, hnsw=True)
+def recall_sweep(exact: Path, indexed: Path, settings: Settings, queries: list[list[float]],
+                 efs=(64, 128, 256, 512, 1024)) -> list[dict]:
+    """recall@50 of HNSW against exact search, and its latency, for each query beam `ef`."""
+    source = EdgeStore(exact)
+    out = []
     try:
-        hnsw.create_collection("items-g1", {"content": 384})
-        hnsw.set_alias("items", "items-g1")
-        hnsw.create_payload_index("items", "genres", "keyword")
-        batch = []
-        for r in source.scroll("items", vectors=True):
-            batch.append(PointIn(id=r.id, vectors=r.vectors, payload=r.payload))
-            if len(batch) == 1000:
-                hnsw.upsert("items", batch)
-                batch = []
-        hnsw.upsert("items", batch)
-        t = time.perf_counter()
-        hnsw.optimize("items")
-        build = time.perf_counter() - t
-        recalls, recalls_f = [], []
-        comedy = Filter(must=[Match(key="genres", value="Comedy")])
-        for v in queries:
-            exact = {h.id for h in source.query("items", Nearest(using="content", vector=v), limit=50, payload=False)}
-            approx = {h.id for h in hnsw.query("items", Nearest(using="content", vector=v), limit=50, payload=False)}
-            recalls.append(len(exact & approx) / 50)
-            exact = {h.id for h in source.query("items", Nearest(using="content", vector=v), limit=50, filter=comedy, payload=False)}
-            approx = {h.id for h in hnsw.query("items", Nearest(using="content", vector=v), limit=50, filter=comedy, payload=False)}
-            recalls_f.append(len(exact & approx) / max(1, len(exact)))
-        lat = timed(lambda i: hnsw.query("items", Nearest(using="content", vector=queries[i % len(queries)]), limit=50), 300)
-        lat_f = timed(lambda i: hnsw.query("items", Nearest(using="content", vector=queries[i % len(queries)]), limit=50,
-                                           filter=comedy), 300)
-        return {"build_s": build, "recall": float(np.mean(recalls)), "recall_filter": float(np.mean(recalls_f)),
-                "latency": pct(lat), "latency_filter": pct(lat_f)}
+        truth = [{h.id for h in source.query("items", Nearest(using="content", vector=v), limit=50, payload=False)}
+                 for v in queries]
+        truth_f = [{h.id for h in source.query("items", Nearest(using="content", vector=v), limit=50, filter=COMEDY,
+                                               payload=False)} for v in queries]
+        for ef in efs:
+            store = EdgeStore(indexed, hnsw=Hnsw(m=settings.hnsw_m, ef_construct=settings.hnsw_ef_construct, ef=ef))
+            found = [{h.id for h in store.query("items", Nearest(using="content", vector=v), limit=50, payload=False)}
+                     for v in queries]
+            found_f = [{h.id for h in store.query("items", Nearest(using="content", vector=v), limit=50, filter=COMEDY,
+                                                  payload=False)} for v in queries]
+            lat = timed(lambda i: store.query("items", Nearest(using="content", vector=queries[i % len(queries)]),
+                                              limit=50), 300)
+            lat_f = timed(lambda i: store.query("items", Nearest(using="content", vector=queries[i % len(queries)]),
+                                                limit=50, filter=COMEDY), 300)
+            out.append({"ef": ef,
+                        "recall": float(np.mean([len(a & b) / 50 for a, b in zip(found, truth)])),
+                        "recall_filter": float(np.mean([len(a & b) / max(1, len(b)) for a, b in zip(found_f, truth_f)])),
+                        "latency": pct(lat), "latency_filter": pct(lat_f)})
     finally:
-        hnsw.close()
         source.close()
-        shutil.rmtree(work, ignore_errors=True)
+    return out
 
 
 def main() -> None:
@@ -140,18 +164,30 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--queries", type=int, default=300)
     args = parser.parse_args()
-    print("| items | engine | feedback p50/p99 ms | recommend k=50 p50/p99 ms | with filter | store query p50/p99 ms | store query + filter |")
+    defaults = Settings()
+    print("| items | index | feedback p50/p99 ms | recommend k=50 p50/p99 ms | with filter | store query p50/p99 ms "
+          "| store query + filter |")
     print("|---|---|---|---|---|---|---|")
-    results = {}
+    queries, indexed = [], {}
     for rows in (9742, args.rows):
-        r = bench_catalog(rows, args.queries)
-        results[rows] = r
-        print(f"| {r['rows']:,} | Qdrant Edge, plain segment (exact) | {r['feedback']} | {r['recommend']} | "
-              f"{r['recommend_filter']} | {r['store']} | {r['store_filter']} |", flush=True)
-    h = bench_hnsw(args.rows, results[args.rows]["vectors"])
-    print(f"\nHNSW (m=16, ef_construct=100 defaults) on {args.rows:,} real MiniLM vectors: build {h['build_s']:.1f}s, "
-          f"recall@50 vs exact {h['recall']:.3f} (with genre filter {h['recall_filter']:.3f}), "
-          f"query p50/p99 {h['latency']} ms (filtered {h['latency_filter']} ms)")
+        exact = catalog_store(rows)
+        indexed[rows], build = hnsw_store(rows, defaults)
+        if build is not None:
+            print(f"(HNSW m={defaults.hnsw_m}, ef_construct={defaults.hnsw_ef_construct} built over {rows:,} items "
+                  f"in {build:.1f} s)", flush=True)
+        for label, settings in ((f"HNSW ef={defaults.hnsw_ef} (default)", Settings(data_dir=indexed[rows])),
+                                ("exact (plain segment)", Settings(data_dir=exact, hnsw=False))):
+            r = bench_catalog(settings, args.queries)
+            queries = r["vectors"]
+            print(f"| {r['rows']:,} | {label} | {r['feedback']} | {r['recommend']} | {r['recommend_filter']} | "
+                  f"{r['store']} | {r['store_filter']} |", flush=True)
+    print(f"\nrecall@50 of HNSW (m={defaults.hnsw_m}, ef_construct={defaults.hnsw_ef_construct}) against exact "
+          f"search at {args.rows:,} items, {len(queries)} user vectors:\n")
+    print("| ef | recall@50 | with genre filter | query p50/p99 ms | filtered p50/p99 ms |")
+    print("|---:|---:|---:|---:|---:|")
+    for r in recall_sweep(catalog_store(args.rows), indexed[args.rows], defaults, queries):
+        print(f"| {r['ef']} | {r['recall']:.3f} | {r['recall_filter']:.3f} | {r['latency']} | {r['latency_filter']} |",
+              flush=True)
 
 
 if __name__ == "__main__":

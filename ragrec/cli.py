@@ -167,7 +167,7 @@ def print_items(results, title: str) -> None:
 
 @app.command("collections")
 def collections_cmd(ctx: typer.Context) -> None:
-    """List collections (aliases), the physical collection behind each, and their point counts."""
+    """List collections (aliases), the physical collection behind each, their point and HNSW-indexed vector counts."""
     store = open_store(settings_of(ctx))
     try:
         infos = store.collections()
@@ -176,10 +176,10 @@ def collections_cmd(ctx: typer.Context) -> None:
     finally:
         store.close()
     table = Table()
-    for col in ("collection", "behind", "points", "model"):
+    for col in ("collection", "behind", "points", "indexed vectors", "model"):
         table.add_column(col)
     for info in infos:
-        table.add_row(info.name, info.target, f"{info.count:,}", str(info.metadata.get("model", "")))
+        table.add_row(info.name, info.target, f"{info.count:,}", f"{info.indexed:,}", str(info.metadata.get("model", "")))
     console.print(table if infos else "no collections yet: run `ragrec ingest` (or `ragrec demo`)")
 
 

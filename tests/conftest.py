@@ -14,6 +14,7 @@ from ragrec.config import Settings  # noqa: E402
 from ragrec.demo import DEMO_CATALOG, demo_options  # noqa: E402
 from ragrec.embedding import get_embedder  # noqa: E402
 from ragrec.ingestion import ingest  # noqa: E402
+from ragrec.store import open_store  # noqa: E402
 from ragrec.store.edge import EdgeStore  # noqa: E402
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "datasets"
@@ -54,9 +55,10 @@ def demo_movies() -> list[dict]:
 
 @pytest.fixture(scope="session")
 def demo(tmp_path_factory, embedder):
-    """The whole demo catalog in Qdrant Edge, ingested once per session: (settings, store, first report)."""
+    """The whole demo catalog in Qdrant Edge as ragrec opens it by default (HNSW), ingested once per session:
+    (settings, store, first report)."""
     settings = Settings(data_dir=tmp_path_factory.mktemp("demo") / "data")
-    store = EdgeStore(settings.data_dir)
+    store = open_store(settings)
     report = ingest(DEMO_CATALOG, demo_options(), settings=settings, store=store, embedder=embedder)
     try:
         yield settings, store, report

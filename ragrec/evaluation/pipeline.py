@@ -23,7 +23,7 @@ from ragrec.evaluation.protocol import Interactions
 from ragrec.ingestion import ingest
 from ragrec.recommender import Recommender
 from ragrec.retrieval.recommend import RecommendRequest
-from ragrec.store.edge import EdgeStore
+from ragrec.store import open_store
 
 
 def eval_settings(data_dir: Path, **overrides: Any) -> Settings:
@@ -38,7 +38,7 @@ class RagrecPipeline:
         self.data_dir = Path(data_dir)
         self.overrides = overrides
         self.settings = eval_settings(self.data_dir, **overrides)
-        self.store = EdgeStore(self.data_dir)
+        self.store = open_store(self.settings)  # as a user gets it: Qdrant Edge with HNSW
         ingest(DEMO_CATALOG, demo_options(), settings=self.settings, store=self.store,
                embedder=get_embedder(self.settings))  # a no-op after the first run: unchanged items are skipped
         self.rec: Recommender | None = None

@@ -277,11 +277,11 @@ def _write_batch(store: VectorStore, collection: str, docs: list[ItemDoc], embed
     if not (new or changed):
         return
     vectors = embedder.embed([d.text for _, d in new + changed])
-    store.upsert(collection, [PointIn(id=pid, vectors={CONTENT: v.tolist()}, payload=d.payload)
+    store.upsert(collection, [PointIn(id=pid, vectors={CONTENT: v}, payload=d.payload)
                               for (pid, d), v in zip(new, vectors)])
     for (pid, doc), v in zip(changed, vectors[len(new):]):
         # update in place: other named vectors of the item (the collaborative one) stay
-        store.update_vectors(collection, pid, {CONTENT: v.tolist()})
+        store.update_vectors(collection, pid, {CONTENT: v})
         store.set_payload(collection, pid, doc.payload)
     report.upserted += len(new) + len(changed)
 

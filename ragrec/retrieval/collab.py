@@ -48,10 +48,10 @@ def train_item_factors(log, settings: Settings) -> tuple[dict[str, np.ndarray], 
         return {}, report
     rows, cols = zip(*cells)
     matrix = sp.csr_matrix((np.ones(len(cells), dtype=np.float32), (rows, cols)), shape=(len(users), len(items)))
-    model = AlternatingLeastSquares(factors=settings.collab_dim, regularization=settings.collab_regularization,
-                                    alpha=settings.collab_alpha, iterations=settings.collab_iterations,
-                                    random_state=0)
     with threadpool_limits(1, "blas"):  # implicit parallelises itself; nested BLAS threads thrash
+        model = AlternatingLeastSquares(factors=settings.collab_dim, regularization=settings.collab_regularization,
+                                        alpha=settings.collab_alpha, iterations=settings.collab_iterations,
+                                        random_state=0)
         model.fit(matrix, show_progress=False)
     y = np.asarray(model.item_factors, dtype=np.float64)[:, : settings.collab_dim]
     # ALS folds a user in as u = M·Σ Y[h] with M = (YᵀY + λI)⁻¹ (up to a scale). With M = L·Lᵀ (Cholesky) and

@@ -64,6 +64,8 @@ def reindex(*, log, store: VectorStore, profiles: UserProfiles, settings: Settin
         factors, collab = train_item_factors(log, settings)
         store_item_factors(store, items, {i: f for i, f in factors.items() if i in catalog})
         report.collab_items, report.collab_seconds = len(factors), collab.seconds
+    # payload and vector updates move points out of indexed segments: rebuild the index for fast queries again
+    store.optimize(items)
 
     target = profiles.new_generation()
     total_users = sum(1 for _ in log.users())

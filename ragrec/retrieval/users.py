@@ -33,7 +33,7 @@ class UserProfiles:
         current = self.store.resolve(self.alias)
         if current is None:
             name = f"{self.alias}-g1"
-            self.store.create_collection(name, self.vectors_config(), metadata={"spaces": self.spaces})
+            self.store.create_collection(name, self.vectors_config(), metadata={"spaces": self.spaces}, searched=False)
             self.store.set_alias(self.alias, name)
             self.store.create_payload_index(name, "user_id", "keyword")
             return
@@ -52,7 +52,7 @@ class UserProfiles:
             self.store.drop_collection(name)  # a reindex killed half way left it behind
         except CollectionNotFound:
             pass
-        self.store.create_collection(name, self.vectors_config(), metadata={"spaces": self.spaces})
+        self.store.create_collection(name, self.vectors_config(), metadata={"spaces": self.spaces}, searched=False)
         self.store.create_payload_index(name, "user_id", "keyword")
         return name
 
@@ -66,7 +66,7 @@ class UserProfiles:
         out = {}
         for r in records:
             data = {k: v for k, v in r.payload.items() if k != "updated"}
-            data["sums"] = {s: (r.vectors or {})[sum_name(s)] for s in self.spaces if sum_name(s) in (r.vectors or {})}
+            data["sums"] = {s: (r.vectors or {})[sum_name(s)].tolist() for s in self.spaces if sum_name(s) in (r.vectors or {})}
             out[r.payload["user_id"]] = Profile.model_validate(data)
         return out
 
@@ -81,8 +81,8 @@ class UserProfiles:
             for space, dim in self.spaces.items():
                 raw = p.sums.get(space)
                 unit = p.vector(space)
-                vectors[space] = (unit if unit is not None else np.zeros(dim, dtype=np.float32)).tolist()
-                vectors[sum_name(space)] = raw if raw is not None else [0.0] * dim
+                vectors[space] = unit if unit is not None else np.zeros(dim, dtype=np.float32)
+                vectors[sum_name(space)] = raw if raw is not None else np.zeros(dim, dtype=np.float32)
             payload = p.model_dump(exclude={"sums"}) | {"updated": now}
             points.append(PointIn(id=point_id(p.user_id), vectors=vectors, payload=payload))
         self.store.upsert(collection or self.alias, points)

@@ -11,6 +11,7 @@ from ragrec.store.base import (
     Fusion,
     HasId,
     Hit,
+    Hnsw,
     Match,
     MatchAny,
     Mmr,
@@ -30,6 +31,7 @@ from ragrec.store.base import (
 
 def open_store(settings: Settings) -> VectorStore:
     """The engine Settings name: a server when `qdrant_url` is set, else Qdrant Edge in the data dir."""
+    hnsw = Hnsw(m=settings.hnsw_m, ef_construct=settings.hnsw_ef_construct, ef=settings.hnsw_ef) if settings.hnsw else None
     if settings.qdrant_url:
         from ragrec.store.server import ServerStore
 
@@ -38,10 +40,11 @@ def open_store(settings: Settings) -> VectorStore:
             api_key=settings.qdrant_api_key,
             timeout=settings.qdrant_timeout,
             retries=settings.qdrant_retries,
+            hnsw=hnsw,
         )
     from ragrec.store.edge import EdgeStore
 
-    return EdgeStore(settings.data_dir, hnsw=settings.hnsw)
+    return EdgeStore(settings.data_dir, hnsw=hnsw)
 
 
 __all__ = [
@@ -52,6 +55,7 @@ __all__ = [
     "Fusion",
     "HasId",
     "Hit",
+    "Hnsw",
     "Match",
     "MatchAny",
     "Mmr",

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import uuid
 from abc import ABC, abstractmethod
-from typing import Any, Iterator, Literal, Union
+from typing import Annotated, Any, Iterator, Literal, Union
 
-from pydantic import BaseModel, Field
+import numpy as np
+from pydantic import BaseModel, Field, PlainSerializer, PlainValidator
 
 # Point ids are UUIDv5 of the item id: the same item always lands on the same point, so re-runs are idempotent.
 _NAMESPACE = uuid.UUID("6f1c3a52-3f0e-4b8e-9d6c-7a7a2b0e5c11")
@@ -35,16 +36,33 @@ class CollectionNotFound(StoreError):
 # --- points ------------------------------------------------------------------------------------------------
 
 
+def _as_vector(value: Any) -> np.ndarray:
+    vector = np.asarray(value, dtype=np.float32)
+    if vector.ndim != 1:
+        raise ValueError(f"a vector must be one-dimensional, got shape {vector.shape}")
+    return vector
+
+
+# A dense vector is a float32 array: validating 384 Python floats per point one by one cost more than the
+# whole Qdrant Edge upsert (bench/RESULTS.md), and numpy is what callers compute with anyway.
+Vector = Annotated[np.ndarray, PlainValidator(_as_vector), PlainSerializer(lambda v: v.tolist(), return_type=list[float])]
+
+
+def plain_vectors(vectors: dict[str, Any]) -> dict[str, list[float]]:
+    """Named vectors as lists of floats: what both Qdrant bindings take fastest."""
+    return {name: np.asarray(v, dtype=np.float32).tolist() for name, v in vectors.items()}
+
+
 class PointIn(BaseModel):
     id: str
-    vectors: dict[str, list[float]]
+    vectors: dict[str, Vector]
     payload: dict[str, Any] = Field(default_factory=dict)
 
 
 class Record(BaseModel):
     id: str
     payload: dict[str, Any] = Field(default_factory=dict)
-    vectors: dict[str, list[float]] | None = None
+    vectors: dict[str, Vector] | None = None
 
 
 class Hit(Record):
@@ -187,7 +205,17 @@ class CollectionInfo(BaseModel):
     name: str
     target: str  # the physical collection (or shard) behind the alias
     count: int
+    indexed: int = 0  # vectors in HNSW-indexed segments (0: exact search only)
     metadata: dict[str, Any] = Field(default_factory=dict)
+
+
+class Hnsw(BaseModel):
+    """An HNSW index for the collections that are searched by vector: graph degree `m`, build beam `ef_construct`,
+    query beam `ef` (recall against speed; measured in bench/RESULTS.md)."""
+
+    m: int
+    ef_construct: int
+    ef: int
 
 
 class VectorStore(ABC):
@@ -197,8 +225,10 @@ class VectorStore(ABC):
 
     # collections and aliases
     @abstractmethod
-    def create_collection(self, name: str, vectors: dict[str, int], metadata: dict[str, Any] | None = None) -> None:
-        """A physical collection with one DOT-distance named vector per entry (vectors are unit-norm)."""
+    def create_collection(self, name: str, vectors: dict[str, int], metadata: dict[str, Any] | None = None, *,
+                          searched: bool = True) -> None:
+        """A physical collection with one DOT-distance named vector per entry. `searched=False` for collections
+        only read by id (users): they get no HNSW graph to build."""
 
     @abstractmethod
     def drop_collection(self, name: str) -> None: ...
@@ -234,10 +264,10 @@ class VectorStore(ABC):
         """Replace a point's whole payload, keeping its vectors."""
 
     @abstractmethod
-    def update_vectors_many(self, collection: str, updates: dict[str, dict[str, list[float]]]) -> None:
+    def update_vectors_many(self, collection: str, updates: dict[str, dict[str, Any]]) -> None:
         """Replace the named vectors given per point id; the point's other vectors and payload stay."""
 
-    def update_vectors(self, collection: str, point_id: str, vectors: dict[str, list[float]]) -> None:
+    def update_vectors(self, collection: str, point_id: str, vectors: dict[str, Any]) -> None:
         self.update_vectors_many(collection, {point_id: vectors})
 
     @abstractmethod

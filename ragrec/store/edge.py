@@ -28,6 +28,7 @@ from ragrec.store.base import (
     Fusion,
     HasId,
     Hit,
+    Hnsw,
     Match,
     MatchAny,
     Mmr,
@@ -43,6 +44,7 @@ from ragrec.store.base import (
     StoreError,
     StoreLockedError,
     VectorStore,
+    plain_vectors,
 )
 
 _open_shards: dict[Path, qe.EdgeShard] = {}
@@ -101,9 +103,9 @@ def _query(q: Query) -> Any:
     raise TypeError(f"unsupported query {q!r}")
 
 
-def _prefetch(p: Prefetch) -> qe.Prefetch:
-    return qe.Prefetch(limit=p.limit, query=_query(p.query), filter=_filter(p.filter),
-                       prefetches=[_prefetch(inner) for inner in p.prefetch] or None)
+def _prefetch(p: Prefetch, params: qe.SearchParams | None) -> qe.Prefetch:
+    return qe.Prefetch(limit=p.limit, query=_query(p.query), filter=_filter(p.filter), params=params,
+                       prefetches=[_prefetch(inner, params) for inner in p.prefetch] or None)
 
 
 def _selector(x: bool | list[str]) -> bool | list[str]:
@@ -118,11 +120,13 @@ def _record(p, cls=Record, **extra) -> Record:
 class EdgeStore(VectorStore):
     name = "edge"
 
-    def __init__(self, data_dir: Path, *, hnsw: bool = False):
+    def __init__(self, data_dir: Path, *, hnsw: Hnsw | None = None):
+        """`hnsw=None`: exact search on plain segments, for every collection."""
         self.data_dir = Path(data_dir)
         self.shards_dir = self.data_dir / "shards"
         self.catalog_path = self.data_dir / "collections.json"
         self.hnsw = hnsw
+        self._params = qe.SearchParams(hnsw_ef=hnsw.ef) if hnsw else None
         self._lock = threading.Lock()
 
     # --- the catalog file: aliases and metadata ----------------------------------------------------------
@@ -162,7 +166,8 @@ class EdgeStore(VectorStore):
 
     # --- collections ---------------------------------------------------------------------------------------
 
-    def create_collection(self, name: str, vectors: dict[str, int], metadata: dict[str, Any] | None = None) -> None:
+    def create_collection(self, name: str, vectors: dict[str, int], metadata: dict[str, Any] | None = None, *,
+                          searched: bool = True) -> None:
         with self._lock:
             catalog = self._catalog()
             if name in catalog["collections"] or name in catalog["aliases"]:
@@ -171,11 +176,14 @@ class EdgeStore(VectorStore):
             if path.exists():  # left over by a crash before the catalog was written
                 shutil.rmtree(path)
             path.parent.mkdir(parents=True, exist_ok=True)
-            config = qe.EdgeConfig(
-                vectors={n: qe.EdgeVectorParams(size=d, distance=qe.Distance.Dot) for n, d in vectors.items()},
-                # indexing_threshold=0 keeps exact search on plain segments unless HNSW was asked for
-                optimizers=None if self.hnsw else qe.EdgeOptimizersConfig(indexing_threshold=0),
-            )
+            vector_params = {n: qe.EdgeVectorParams(size=d, distance=qe.Distance.Dot) for n, d in vectors.items()}
+            if self.hnsw and searched:
+                # the graph is built by optimize() after a bulk load; until then new points are searched exactly.
+                # full_scan_threshold is Qdrant's own default (KB): smaller filtered subsets are scanned exactly.
+                config = qe.EdgeConfig(vectors=vector_params, hnsw_config=qe.HnswIndexConfig(
+                    m=self.hnsw.m, ef_construct=self.hnsw.ef_construct, full_scan_threshold=10_000))
+            else:  # indexing_threshold=0: plain segments only, exact search, nothing to build
+                config = qe.EdgeConfig(vectors=vector_params, optimizers=qe.EdgeOptimizersConfig(indexing_threshold=0))
             shard = qe.EdgeShard.create(str(path), config)
             with _registry_lock:
                 _open_shards[path.resolve()] = shard
@@ -214,6 +222,7 @@ class EdgeStore(VectorStore):
                 name=alias,
                 target=target,
                 count=self.count(target),
+                indexed=self._shard(target).info().indexed_vectors_count,
                 metadata=catalog["collections"][target]["metadata"],
             )
             for alias, target in sorted(catalog["aliases"].items())
@@ -236,7 +245,7 @@ class EdgeStore(VectorStore):
         if points:
             self._shard(collection).update(
                 qe.UpdateOperation.upsert_points(
-                    [qe.Point(id=uuid.UUID(p.id), vector=p.vectors, payload=p.payload) for p in points]
+                    [qe.Point(id=uuid.UUID(p.id), vector=plain_vectors(p.vectors), payload=p.payload) for p in points]
                 )
             )
 
@@ -247,10 +256,10 @@ class EdgeStore(VectorStore):
         if ids:
             self._shard(collection).update(qe.UpdateOperation.set_payload([uuid.UUID(i) for i in ids], payload))
 
-    def update_vectors_many(self, collection: str, updates: dict[str, dict[str, list[float]]]) -> None:
+    def update_vectors_many(self, collection: str, updates: dict[str, dict[str, Any]]) -> None:
         if updates:
             self._shard(collection).update(qe.UpdateOperation.update_vectors(
-                [qe.PointVectors(id=uuid.UUID(pid), vector=vectors) for pid, vectors in updates.items()]))
+                [qe.PointVectors(id=uuid.UUID(pid), vector=plain_vectors(vectors)) for pid, vectors in updates.items()]))
 
     def delete(self, collection: str, ids: list[str]) -> None:
         if ids:
@@ -268,8 +277,9 @@ class EdgeStore(VectorStore):
         request = qe.QueryRequest(
             limit=limit,
             query=_query(query),
-            prefetches=[_prefetch(p) for p in prefetch] if prefetch else None,
+            prefetches=[_prefetch(p, self._params) for p in prefetch] if prefetch else None,
             filter=_filter(filter),
+            params=self._params,
             with_payload=_selector(payload),
             with_vector=_selector(vectors),
         )

@@ -19,6 +19,7 @@ from ragrec.store.base import (
     Fusion,
     HasId,
     Hit,
+    Hnsw,
     Match,
     MatchAny,
     Mmr,
@@ -33,6 +34,7 @@ from ragrec.store.base import (
     Record,
     StoreError,
     VectorStore,
+    plain_vectors,
 )
 
 T = TypeVar("T")
@@ -93,10 +95,10 @@ def _query(q: Query) -> tuple[Any, str | None]:
     raise TypeError(f"unsupported query {q!r}")
 
 
-def _prefetch(p: Prefetch) -> models.Prefetch:
+def _prefetch(p: Prefetch, params: models.SearchParams | None) -> models.Prefetch:
     query, using = _query(p.query)
-    return models.Prefetch(query=query, using=using, limit=p.limit, filter=_filter(p.filter),
-                           prefetch=[_prefetch(inner) for inner in p.prefetch] or None)
+    return models.Prefetch(query=query, using=using, limit=p.limit, filter=_filter(p.filter), params=params,
+                           prefetch=[_prefetch(inner, params) for inner in p.prefetch] or None)
 
 
 def _vectors(v) -> dict[str, list[float]] | None:
@@ -114,9 +116,13 @@ class ServerStore(VectorStore):
         timeout: float = 30.0,
         retries: int = 3,
         client: QdrantClient | None = None,
+        hnsw: Hnsw | None = None,
     ):
+        """`hnsw=None`: no HNSW graph, exact search (as on Qdrant Edge)."""
         self.client = client or QdrantClient(url=url, api_key=api_key, timeout=int(timeout))
         self.retries = retries
+        self.hnsw = hnsw
+        self._params = models.SearchParams(hnsw_ef=hnsw.ef) if hnsw else None
 
     def _call(self, fn: Callable[[], T]) -> T:
         """Retry transient failures (connection resets, 5xx) with exponential backoff; 4xx fail at once."""
@@ -143,11 +149,16 @@ class ServerStore(VectorStore):
             raise CollectionNotFound(f"no collection {name!r} on the Qdrant server")
         return target
 
-    def create_collection(self, name: str, vectors: dict[str, int], metadata: dict[str, Any] | None = None) -> None:
+    def create_collection(self, name: str, vectors: dict[str, int], metadata: dict[str, Any] | None = None, *,
+                          searched: bool = True) -> None:
         if self._exists(name) or self.resolve(name):
             raise StoreError(f"collection {name!r} already exists")
         config = {n: models.VectorParams(size=d, distance=models.Distance.DOT) for n, d in vectors.items()}
-        self._call(lambda: self.client.create_collection(name, vectors_config=config, metadata=metadata or {}))
+        # m=0: no graph (exact search), for collections only read by id or when HNSW is off
+        hnsw = models.HnswConfigDiff(m=self.hnsw.m, ef_construct=self.hnsw.ef_construct) if self.hnsw and searched \
+            else models.HnswConfigDiff(m=0)
+        self._call(lambda: self.client.create_collection(name, vectors_config=config, hnsw_config=hnsw,
+                                                         metadata=metadata or {}))
 
     def drop_collection(self, name: str) -> None:
         target = self.resolve(name) or name
@@ -166,11 +177,14 @@ class ServerStore(VectorStore):
         aliases = self._call(self.client.get_aliases).aliases
         return next((a.collection_name for a in aliases if a.alias_name == alias), None)
 
+    def _indexed(self, name: str) -> int:
+        return self._call(lambda: self.client.get_collection(name)).indexed_vectors_count or 0
+
     def collections(self) -> list[CollectionInfo]:
         aliases = self._call(self.client.get_aliases).aliases
         return [
             CollectionInfo(name=a.alias_name, target=a.collection_name, count=self.count(a.collection_name),
-                           metadata=self.metadata(a.collection_name))
+                           indexed=self._indexed(a.collection_name), metadata=self.metadata(a.collection_name))
             for a in sorted(aliases, key=lambda a: a.alias_name)
         ]
 
@@ -188,7 +202,7 @@ class ServerStore(VectorStore):
 
     def upsert(self, collection: str, points: list[PointIn]) -> None:
         if points:
-            structs = [models.PointStruct(id=p.id, vector=p.vectors, payload=p.payload) for p in points]
+            structs = [models.PointStruct(id=p.id, vector=plain_vectors(p.vectors), payload=p.payload) for p in points]
             self._call(lambda: self.client.upsert(collection, points=structs, wait=True))
 
     def set_payload(self, collection: str, point_id: str, payload: dict[str, Any]) -> None:
@@ -198,9 +212,9 @@ class ServerStore(VectorStore):
         if ids:
             self._call(lambda: self.client.set_payload(collection, payload=payload, points=ids, wait=True))
 
-    def update_vectors_many(self, collection: str, updates: dict[str, dict[str, list[float]]]) -> None:
+    def update_vectors_many(self, collection: str, updates: dict[str, dict[str, Any]]) -> None:
         if updates:
-            points = [models.PointVectors(id=pid, vector=vectors) for pid, vectors in updates.items()]
+            points = [models.PointVectors(id=pid, vector=plain_vectors(vectors)) for pid, vectors in updates.items()]
             self._call(lambda: self.client.update_vectors(collection, points=points, wait=True))
 
     def delete(self, collection: str, ids: list[str]) -> None:
@@ -222,8 +236,9 @@ class ServerStore(VectorStore):
                 collection,
                 query=q,
                 using=using,
-                prefetch=[_prefetch(p) for p in prefetch] if prefetch else None,
+                prefetch=[_prefetch(p, self._params) for p in prefetch] if prefetch else None,
                 query_filter=_filter(filter),
+                search_params=self._params,
                 limit=limit,
                 with_payload=payload,
                 with_vectors=vectors,

@@ -9,7 +9,7 @@ import pytest
 from qdrant_client import QdrantClient
 
 from ragrec.store import (
-    Blend, Filter, Fusion, HasId, Match, MatchAny, Mmr, Nearest, OrderBy, PointIn, Prefetch, Range, Recommend,
+    Blend, Filter, Fusion, HasId, Hnsw, Match, MatchAny, Mmr, Nearest, OrderBy, PointIn, Prefetch, Range, Recommend,
     StoreError, StoreLockedError, point_id,
 )
 from ragrec.store.edge import EdgeStore
@@ -23,9 +23,15 @@ def unit(v):
     return (v / np.linalg.norm(v)).tolist()
 
 
-@pytest.fixture(params=["edge", "server"])
+HNSW = Hnsw(m=16, ef_construct=100, ef=128)
+
+
+@pytest.fixture(params=["edge", "server", "edge-hnsw", "server-hnsw"])
 def store(request, tmp_path):
-    s = EdgeStore(tmp_path / "data") if request.param == "edge" else ServerStore(client=QdrantClient(":memory:"))
+    """Each engine exact and with HNSW settings (search params on every query and prefetch)."""
+    hnsw = HNSW if request.param.endswith("hnsw") else None
+    s = EdgeStore(tmp_path / "data", hnsw=hnsw) if request.param.startswith("edge") \
+        else ServerStore(client=QdrantClient(":memory:"), hnsw=hnsw)
     try:
         yield s
     finally:
