@@ -57,7 +57,7 @@ def catalog_store(rows: int) -> Path:
 
 def hnsw_store(rows: int, settings: Settings) -> tuple[Path, float | None]:
     """The same items copied into an HNSW-indexed data dir (ragrec's default) and optimized; build seconds."""
-    data = CACHE / f"edge-{rows}-hnsw-m{settings.hnsw_m}-efc{settings.hnsw_ef_construct}"
+    data = CACHE / f"edge-{rows}-hnsw-m{settings.hnsw_m}-efc{settings.hnsw_ef_construct}-{settings.quantization}"
     if (data / "collections.json").exists():
         return data, None
     source = EdgeStore(catalog_store(rows))
@@ -106,11 +106,12 @@ def bench_catalog(settings: Settings, queries: int) -> dict:
     try:
         ids = [r.payload["item_id"] for r in store.scroll("items", payload=["item_id"])]
         rng = random.Random(1)
-        t0 = datetime(2024, 1, 1, tzinfo=timezone.utc)
-        # 200 users with 20 likes each, then single-event feedback latency
+        t0 = datetime.now(timezone.utc) - timedelta(hours=1)
+        # 200 users with 20 likes each in the last hour, then single-event feedback latency
         history = [Event(user_id=f"u{u}", item_id=rng.choice(ids), type="like", timestamp=t0 + timedelta(minutes=i))
                    for u in range(200) for i in range(20)]
         rec.record_feedback(history)
+        liked = [rec.user(f"u{u}").profile.vector("content").tolist() for u in range(200)]
         feedback = timed(lambda i: rec.record_feedback([Event(user_id=f"u{i % 200}", item_id=rng.choice(ids),
                                                               type=rng.choice(["click", "like", "dislike"]))]), queries)
         comedy = ["genres=Comedy"]
@@ -121,7 +122,7 @@ def bench_catalog(settings: Settings, queries: int) -> dict:
         raw_f = timed(lambda i: store.query("items", Nearest(using="content", vector=vectors[i % 200]), limit=50,
                                             filter=COMEDY), queries)
         return {"rows": len(ids), "feedback": pct(feedback), "recommend": pct(plain), "recommend_filter": pct(filtered),
-                "store": pct(raw), "store_filter": pct(raw_f), "vectors": vectors}
+                "store": pct(raw), "store_filter": pct(raw_f), "vectors": {"likes only": liked, "then mixed feedback": vectors}}
     finally:
         if store.resolve("users-bench"):
             store.drop_collection("users-bench")
@@ -131,7 +132,7 @@ def bench_catalog(settings: Settings, queries: int) -> dict:
 
 
 def recall_sweep(exact: Path, indexed: Path, settings: Settings, queries: list[list[float]],
-                 efs=(64, 128, 256, 512, 1024)) -> list[dict]:
+                 efs=(128, 256, 512, 1024)) -> list[dict]:
     """recall@50 of HNSW against exact search, and its latency, for each query beam `ef`."""
     source = EdgeStore(exact)
     out = []
@@ -141,7 +142,9 @@ def recall_sweep(exact: Path, indexed: Path, settings: Settings, queries: list[l
         truth_f = [{h.id for h in source.query("items", Nearest(using="content", vector=v), limit=50, filter=COMEDY,
                                                payload=False)} for v in queries]
         for ef in efs:
-            store = EdgeStore(indexed, hnsw=Hnsw(m=settings.hnsw_m, ef_construct=settings.hnsw_ef_construct, ef=ef))
+            store = EdgeStore(indexed, hnsw=Hnsw(m=settings.hnsw_m, ef_construct=settings.hnsw_ef_construct, ef=ef,
+                                                 int8=settings.quantization == "int8",
+                                                 oversampling=settings.quantization_oversampling))
             found = [{h.id for h in store.query("items", Nearest(using="content", vector=v), limit=50, payload=False)}
                      for v in queries]
             found_f = [{h.id for h in store.query("items", Nearest(using="content", vector=v), limit=50, filter=COMEDY,
@@ -168,7 +171,7 @@ def main() -> None:
     print("| items | index | feedback p50/p99 ms | recommend k=50 p50/p99 ms | with filter | store query p50/p99 ms "
           "| store query + filter |")
     print("|---|---|---|---|---|---|---|")
-    queries, indexed = [], {}
+    queries, indexed = {}, {}
     for rows in (9742, args.rows):
         exact = catalog_store(rows)
         indexed[rows], build = hnsw_store(rows, defaults)
@@ -181,13 +184,15 @@ def main() -> None:
             queries = r["vectors"]
             print(f"| {r['rows']:,} | {label} | {r['feedback']} | {r['recommend']} | {r['recommend_filter']} | "
                   f"{r['store']} | {r['store_filter']} |", flush=True)
-    print(f"\nrecall@50 of HNSW (m={defaults.hnsw_m}, ef_construct={defaults.hnsw_ef_construct}) against exact "
-          f"search at {args.rows:,} items, {len(queries)} user vectors:\n")
-    print("| ef | recall@50 | with genre filter | query p50/p99 ms | filtered p50/p99 ms |")
-    print("|---:|---:|---:|---:|---:|")
-    for r in recall_sweep(catalog_store(args.rows), indexed[args.rows], defaults, queries):
-        print(f"| {r['ef']} | {r['recall']:.3f} | {r['recall_filter']:.3f} | {r['latency']} | {r['latency_filter']} |",
-              flush=True)
+    print(f"\nrecall@50 of HNSW (m={defaults.hnsw_m}, ef_construct={defaults.hnsw_ef_construct}, quantization "
+          f"{defaults.quantization}, oversampling {defaults.quantization_oversampling}) against exact search at "
+          f"{args.rows:,} items, 200 user vectors each:\n")
+    print("| user vectors | ef | recall@50 | with genre filter | query p50/p99 ms | filtered p50/p99 ms |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for kind, vectors in queries.items():
+        for r in recall_sweep(catalog_store(args.rows), indexed[args.rows], defaults, vectors):
+            print(f"| {kind} | {r['ef']} | {r['recall']:.3f} | {r['recall_filter']:.3f} | {r['latency']} | "
+                  f"{r['latency_filter']} |", flush=True)
 
 
 if __name__ == "__main__":

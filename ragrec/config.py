@@ -33,9 +33,13 @@ class Settings(BaseSettings):
     )
     hnsw_m: int = Field(16, description="HNSW graph degree.")
     hnsw_ef_construct: int = Field(100, description="HNSW build beam: higher = better graph, slower build.")
-    hnsw_ef: int = Field(
-        512, description="HNSW query beam: recall@50 0.995 against exact search at 100k items (bench/RESULTS.md)."
+    hnsw_ef: int = Field(256, description="HNSW query beam (recall against speed, bench/RESULTS.md).")
+    quantization: Literal["none", "int8"] = Field(
+        "int8",
+        description="int8: indexed segments keep int8 copies of the vectors for the graph walk (faster queries and "
+        "builds, +25 % memory); results are rescored with the float vectors.",
     )
+    quantization_oversampling: float = Field(2.0, description="Candidates rescored per result with int8.")
 
     # --- embedding -----------------------------------------------------------------------------------------
     embedding_model: str = Field(

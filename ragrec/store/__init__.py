@@ -31,7 +31,9 @@ from ragrec.store.base import (
 
 def open_store(settings: Settings) -> VectorStore:
     """The engine Settings name: a server when `qdrant_url` is set, else Qdrant Edge in the data dir."""
-    hnsw = Hnsw(m=settings.hnsw_m, ef_construct=settings.hnsw_ef_construct, ef=settings.hnsw_ef) if settings.hnsw else None
+    hnsw = Hnsw(m=settings.hnsw_m, ef_construct=settings.hnsw_ef_construct, ef=settings.hnsw_ef,
+                int8=settings.quantization == "int8", oversampling=settings.quantization_oversampling) \
+        if settings.hnsw else None
     if settings.qdrant_url:
         from ragrec.store.server import ServerStore
 

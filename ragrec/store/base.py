@@ -211,11 +211,14 @@ class CollectionInfo(BaseModel):
 
 class Hnsw(BaseModel):
     """An HNSW index for the collections that are searched by vector: graph degree `m`, build beam `ef_construct`,
-    query beam `ef` (recall against speed; measured in bench/RESULTS.md)."""
+    query beam `ef`; with `int8`, indexed segments also keep int8 copies of the vectors, which the graph walk
+    scores, and the best `oversampling` × limit are rescored with the float vectors (bench/RESULTS.md)."""
 
     m: int
     ef_construct: int
     ef: int
+    int8: bool = False
+    oversampling: float = 1.0
 
 
 class VectorStore(ABC):

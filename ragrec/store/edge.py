@@ -126,7 +126,10 @@ class EdgeStore(VectorStore):
         self.shards_dir = self.data_dir / "shards"
         self.catalog_path = self.data_dir / "collections.json"
         self.hnsw = hnsw
-        self._params = qe.SearchParams(hnsw_ef=hnsw.ef) if hnsw else None
+        self._params = None
+        if hnsw:
+            rescore = qe.QuantizationSearchParams(rescore=True, oversampling=hnsw.oversampling) if hnsw.int8 else None
+            self._params = qe.SearchParams(hnsw_ef=hnsw.ef, quantization=rescore)
         self._lock = threading.Lock()
 
     # --- the catalog file: aliases and metadata ----------------------------------------------------------
@@ -180,8 +183,14 @@ class EdgeStore(VectorStore):
             if self.hnsw and searched:
                 # the graph is built by optimize() after a bulk load; until then new points are searched exactly.
                 # full_scan_threshold is Qdrant's own default (KB): smaller filtered subsets are scanned exactly.
-                config = qe.EdgeConfig(vectors=vector_params, hnsw_config=qe.HnswIndexConfig(
-                    m=self.hnsw.m, ef_construct=self.hnsw.ef_construct, full_scan_threshold=10_000))
+                config = qe.EdgeConfig(
+                    vectors=vector_params,
+                    hnsw_config=qe.HnswIndexConfig(m=self.hnsw.m, ef_construct=self.hnsw.ef_construct,
+                                                   full_scan_threshold=10_000),
+                    # quantile 0.99: the int8 range ignores the most extreme 1 % of components
+                    quantization_config=qe.ScalarQuantizationConfig(type=qe.ScalarType.Int8, quantile=0.99,
+                                                                    always_ram=True) if self.hnsw.int8 else None,
+                )
             else:  # indexing_threshold=0: plain segments only, exact search, nothing to build
                 config = qe.EdgeConfig(vectors=vector_params, optimizers=qe.EdgeOptimizersConfig(indexing_threshold=0))
             shard = qe.EdgeShard.create(str(path), config)

@@ -122,7 +122,11 @@ class ServerStore(VectorStore):
         self.client = client or QdrantClient(url=url, api_key=api_key, timeout=int(timeout))
         self.retries = retries
         self.hnsw = hnsw
-        self._params = models.SearchParams(hnsw_ef=hnsw.ef) if hnsw else None
+        self._params = None
+        if hnsw:
+            rescore = models.QuantizationSearchParams(rescore=True, oversampling=hnsw.oversampling) if hnsw.int8 \
+                else None
+            self._params = models.SearchParams(hnsw_ef=hnsw.ef, quantization=rescore)
 
     def _call(self, fn: Callable[[], T]) -> T:
         """Retry transient failures (connection resets, 5xx) with exponential backoff; 4xx fail at once."""
@@ -157,8 +161,11 @@ class ServerStore(VectorStore):
         # m=0: no graph (exact search), for collections only read by id or when HNSW is off
         hnsw = models.HnswConfigDiff(m=self.hnsw.m, ef_construct=self.hnsw.ef_construct) if self.hnsw and searched \
             else models.HnswConfigDiff(m=0)
+        int8 = models.ScalarQuantization(scalar=models.ScalarQuantizationConfig(
+            type=models.ScalarType.INT8, quantile=0.99, always_ram=True)) if self.hnsw and self.hnsw.int8 and searched \
+            else None
         self._call(lambda: self.client.create_collection(name, vectors_config=config, hnsw_config=hnsw,
-                                                         metadata=metadata or {}))
+                                                         quantization_config=int8, metadata=metadata or {}))
 
     def drop_collection(self, name: str) -> None:
         target = self.resolve(name) or name

@@ -23,7 +23,7 @@ def unit(v):
     return (v / np.linalg.norm(v)).tolist()
 
 
-HNSW = Hnsw(m=16, ef_construct=100, ef=128)
+HNSW = Hnsw(m=16, ef_construct=100, ef=128, int8=True, oversampling=2.0)
 
 
 @pytest.fixture(params=["edge", "server", "edge-hnsw", "server-hnsw"])
