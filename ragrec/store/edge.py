@@ -254,7 +254,7 @@ class EdgeStore(VectorStore):
         if points:
             self._shard(collection).update(
                 qe.UpdateOperation.upsert_points(
-                    [qe.Point(id=uuid.UUID(p.id), vector=plain_vectors(p.vectors), payload=p.payload) for p in points]
+                    [qe.Point(id=p.id, vector=plain_vectors(p.vectors), payload=p.payload) for p in points]  # parses str ids
                 )
             )
 
