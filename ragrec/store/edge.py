@@ -254,7 +254,7 @@ class EdgeStore(VectorStore):
         if points:
             self._shard(collection).update(
                 qe.UpdateOperation.upsert_points(
-                    [qe.Point(id=p.id, vector=plain_vectors(p.vectors), payload=p.payload) for p in points]  # parses str ids
+                    [qe.Point(id=p.id, vector=plain_vectors(p.vectors), payload=p.payload) for p in points]
                 )
             )
 
@@ -272,13 +272,13 @@ class EdgeStore(VectorStore):
 
     def delete(self, collection: str, ids: list[str]) -> None:
         if ids:
-            self._shard(collection).update(qe.UpdateOperation.delete_points([uuid.UUID(i) for i in ids]))
+            self._shard(collection).update(qe.UpdateOperation.delete_points(list(ids)))
 
     def retrieve(self, collection, ids, *, payload=True, vectors=False) -> list[Record]:
         if not ids:
             return []
         found = self._shard(collection).retrieve(
-            [uuid.UUID(i) for i in ids], with_payload=_selector(payload), with_vector=_selector(vectors)
+            list(ids), with_payload=_selector(payload), with_vector=_selector(vectors)  # the binding parses str ids
         )
         return [_record(p) for p in found]
 
