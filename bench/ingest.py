@@ -98,11 +98,14 @@ def end_to_end(path: Path, engine: str, options, repeats_reingest: int = 3) -> d
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def unit_vectors(n: int, dim: int = 384) -> np.ndarray:
+    vectors = np.random.default_rng(0).standard_normal((n, dim)).astype(np.float32)
+    return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+
+
 def raw_upsert(engine: str, n: int, dim: int = 384, batch: int = 256) -> float:
     """Seconds to upsert n precomputed unit vectors with a small payload, in ingestion-sized batches."""
-    rng = np.random.default_rng(0)
-    vectors = rng.standard_normal((n, dim)).astype(np.float32)
-    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    vectors = unit_vectors(n, dim)
     tmp = Path(tempfile.mkdtemp(prefix="ragrec-bench-"))
     store = open_engine(engine, tmp)
     try:
@@ -126,10 +129,7 @@ def bare_upsert(n: int, dim: int = 384, batch: int = 256) -> float:
     that ragrec's path (typed points, numpy to list, ids) is compared with."""
     import qdrant_edge as qe
 
-    rng = np.random.default_rng(0)
-    vectors = rng.standard_normal((n, dim)).astype(np.float32)
-    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-    lists = vectors.tolist()
+    lists = unit_vectors(n, dim).tolist()
     tmp = Path(tempfile.mkdtemp(prefix="ragrec-bench-"))
     shard = qe.EdgeShard.create(str(tmp / "shard"), qe.EdgeConfig(
         vectors={"content": qe.EdgeVectorParams(size=dim, distance=qe.Distance.Dot)}))

@@ -67,4 +67,4 @@ def store_item_factors(store: VectorStore, items: str, factors: dict[str, np.nda
     ids = list(factors)
     for start in range(0, len(ids), 500):
         chunk = ids[start:start + 500]
-        store.update_vectors_many(items, {point_id(i): {COLLAB: factors[i].tolist()} for i in chunk})
+        store.update_vectors_many(items, {point_id(i): {COLLAB: factors[i]} for i in chunk})

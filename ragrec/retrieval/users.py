@@ -32,10 +32,7 @@ class UserProfiles:
         """Create the first users generation on first use; refuse to mix a collection of other dimensions."""
         current = self.store.resolve(self.alias)
         if current is None:
-            name = f"{self.alias}-g1"
-            self.store.create_collection(name, self.vectors_config(), metadata={"spaces": self.spaces}, searched=False)
-            self.store.set_alias(self.alias, name)
-            self.store.create_payload_index(name, "user_id", "keyword")
+            self.store.set_alias(self.alias, self._create(f"{self.alias}-g1"))
             return
         if self.store.metadata(current).get("spaces") != self.spaces:
             raise RuntimeError(
@@ -52,6 +49,10 @@ class UserProfiles:
             self.store.drop_collection(name)  # a reindex killed half way left it behind
         except CollectionNotFound:
             pass
+        return self._create(name)
+
+    def _create(self, name: str) -> str:
+        # only ever read by id: no HNSW graph to build
         self.store.create_collection(name, self.vectors_config(), metadata={"spaces": self.spaces}, searched=False)
         self.store.create_payload_index(name, "user_id", "keyword")
         return name
