@@ -37,6 +37,7 @@ def synthetic_catalog(path: Path, rows: int, seed: int = 7) -> Path:
     """`rows` movie-like rows recombined from the demo catalog: real vocabulary and text lengths, unique ids."""
     movies = [json.loads(line) for line in open(DEMO_CATALOG, encoding="utf-8")]
     rng = random.Random(seed)
+    path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w", newline="", encoding="utf-8") as f:
         w = csv.writer(f)
         w.writerow(["movieId", "title", "year", "genres", "tags"])

@@ -13,14 +13,14 @@ import time
 from datetime import datetime, timezone
 from itertools import islice
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, Literal, TypeVar
+from typing import Any, Callable, Iterable, Iterator, Literal, NamedTuple, TypeVar
 
 from pydantic import BaseModel, Field
 
 from ragrec.config import Settings
 from ragrec.embedding import Embedder, get_embedder
-from ragrec.ingestion.readers import CatalogFileError, Format, detect_format, open_rows
-from ragrec.ingestion.rows import RESERVED, FieldSpec, ItemDoc, Reject, RowRules, to_doc
+from ragrec.ingestion.readers import CatalogFileError, Format, RawRow, detect_format, open_rows
+from ragrec.ingestion.rows import RESERVED, FieldSpec, ItemDoc, Reject, RowRules, content_hash, item_id_of, to_doc
 from ragrec.store import PointIn, VectorStore, open_store, point_id
 from ragrec.store.base import CollectionNotFound
 
@@ -197,23 +197,10 @@ def ingest(
         seen: dict[str, int] = {}  # item id -> line, for duplicates and --sync
         indexed = False
         for batch in _batched(rows, options.batch_size or settings.ingest_batch_size):
-            docs: list[ItemDoc] = []
-            for raw in batch:
-                report.read += 1
-                result = Reject(line=raw.line, id=_id_of(raw.data, options.id_field), reason=raw.error) if raw.error \
-                    else to_doc(raw.line, raw.data, rules)
-                item = result.id if isinstance(result, Reject) else result.item_id
-                if isinstance(result, ItemDoc) and item in seen:
-                    result = Reject(line=raw.line, id=item, reason=f"duplicate id (first seen on line {seen[item]})")
-                if item:
-                    seen.setdefault(item, raw.line)  # a rejected row's item is kept by --sync, not deleted
-                if isinstance(result, Reject):
-                    rejects.add(result)
-                else:
-                    docs.append(result)
-                    report.truncated += result.truncated
+            report.read += len(batch)
+            docs = _read_batch(store, collection, batch, rules, seen, rejects, report)
             if docs and not indexed:
-                _index_payload(store, collection, docs, options.payload_fields)
+                _index_payload(store, collection, [d.doc for d in docs], options.payload_fields)
                 indexed = True
             _write_batch(store, collection, docs, embedder, report)
             log.info("batch committed: %d rows read, %d upserted so far", report.read, report.upserted)
@@ -243,44 +230,72 @@ def ingest(
     return report
 
 
-def _id_of(data: dict | None, id_field: str) -> str | None:
-    value = (data or {}).get(id_field)
-    if value is None:
-        return None
-    return str(value).strip() or None
-
-
 # Fields that reindex (not the catalog file) owns: a catalog update must carry them over.
 SYSTEM_FIELDS = ("popularity",)
 
 
-def _write_batch(store: VectorStore, collection: str, docs: list[ItemDoc], embedder: Embedder, report: IngestReport) -> None:
-    if not docs:
-        return
-    ids = [point_id(d.item_id) for d in docs]
-    existing = {r.id: r.payload for r in store.retrieve(collection, ids, payload=["content_hash", "text_hash", *SYSTEM_FIELDS])}
-    new: list[tuple[str, ItemDoc]] = []
-    changed: list[tuple[str, ItemDoc]] = []
-    for pid, doc in zip(ids, docs):
-        old = existing.get(pid)
+class _Doc(NamedTuple):
+    doc: ItemDoc
+    stored: dict[str, Any] | None  # the stored payload's hashes and system fields; None for a new item
+
+
+def _read_batch(store: VectorStore, collection: str, batch: list[RawRow], rules: RowRules, seen: dict[str, int],
+                rejects: _Rejects, report: IngestReport) -> list[_Doc]:
+    """The batch's rows that need writing, as documents; unchanged rows are counted and skipped before parsing."""
+    found: list[Reject] = []
+    candidates: list[tuple[RawRow, str | None]] = []  # (row, point id)
+    for raw in batch:
+        item = item_id_of(raw.data, rules.id_field)
+        if item and item in seen and not raw.error:
+            found.append(Reject(line=raw.line, id=item, reason=f"duplicate id (first seen on line {seen[item]})"))
+            continue
+        if item:
+            seen.setdefault(item, raw.line)  # a rejected row's item is kept by --sync, not deleted
+        if raw.error:
+            found.append(Reject(line=raw.line, id=item, reason=raw.error))
+        else:
+            candidates.append((raw, point_id(item) if item else None))
+
+    ids = [pid for _, pid in candidates if pid]
+    stored = {r.id: r.payload for r in store.retrieve(collection, ids, payload=["content_hash", "text_hash", *SYSTEM_FIELDS])}
+    docs: list[_Doc] = []
+    for raw, pid in candidates:
+        old = stored.get(pid) if pid else None
+        if old and old.get("content_hash") == content_hash(raw.data, rules):
+            report.unchanged += 1
+            continue
+        result = to_doc(raw.line, raw.data, rules)
+        if isinstance(result, Reject):
+            found.append(result)
+        else:
+            docs.append(_Doc(result, old))
+            report.truncated += result.truncated
+    for reject in sorted(found, key=lambda r: r.line):
+        rejects.add(reject)
+    return docs
+
+
+def _write_batch(store: VectorStore, collection: str, docs: list[_Doc], embedder: Embedder, report: IngestReport) -> None:
+    new: list[ItemDoc] = []
+    changed: list[ItemDoc] = []
+    for doc, old in docs:
         if old is None:
-            new.append((pid, doc))
+            new.append(doc)
             continue
         doc.payload.update({k: old[k] for k in SYSTEM_FIELDS if k in old})
-        if old.get("content_hash") == doc.payload["content_hash"]:
-            report.unchanged += 1
-        elif old.get("text_hash") == doc.payload["text_hash"]:
-            store.set_payload(collection, pid, doc.payload)  # same text: keep the vector, no re-embedding
+        if old.get("text_hash") == doc.payload["text_hash"]:
+            store.set_payload(collection, point_id(doc.item_id), doc.payload)  # same text: keep the vector
             report.updated_payload += 1
         else:
-            changed.append((pid, doc))
+            changed.append(doc)
     if not (new or changed):
         return
-    vectors = embedder.embed([d.text for _, d in new + changed])
-    store.upsert(collection, [PointIn(id=pid, vectors={CONTENT: v}, payload=d.payload)
-                              for (pid, d), v in zip(new, vectors)])
-    for (pid, doc), v in zip(changed, vectors[len(new):]):
+    vectors = embedder.embed([d.text for d in new + changed])
+    store.upsert(collection, [PointIn(id=point_id(d.item_id), vectors={CONTENT: v}, payload=d.payload)
+                              for d, v in zip(new, vectors)])
+    for doc, v in zip(changed, vectors[len(new):]):
         # update in place: other named vectors of the item (the collaborative one) stay
+        pid = point_id(doc.item_id)
         store.update_vectors(collection, pid, {CONTENT: v})
         store.set_payload(collection, pid, doc.payload)
     report.upserted += len(new) + len(changed)

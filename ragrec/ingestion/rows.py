@@ -8,6 +8,7 @@ import hashlib
 import json
 import math
 import re
+from functools import cached_property
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
@@ -43,6 +44,15 @@ class RowRules(BaseModel):
     max_text_chars: int = 2000
     long_text: Literal["truncate", "reject"] = "truncate"
     model: str = ""  # part of the text hash: a new model means new vectors
+
+    @cached_property
+    def source_fields(self) -> tuple[str, ...]:
+        """The row fields an item is built from; the other columns of the file change nothing."""
+        return tuple(dict.fromkeys([self.id_field, *self.text_fields, *(f.name for f in self.payload_fields)]))
+
+    @cached_property
+    def fingerprint(self) -> bytes:
+        return self.model_dump_json().encode()
 
 
 class ItemDoc(BaseModel):
@@ -129,7 +139,8 @@ def _text_value(value: Any, sep: str, is_list: bool) -> str:
     return " ".join(text.split())
 
 
-def _item_id(value: Any) -> str | None:
+def item_id_of(data: dict[str, Any] | None, id_field: str) -> str | None:
+    value = (data or {}).get(id_field)
     if value is None:
         return None
     if isinstance(value, float) and value.is_integer():
@@ -138,8 +149,16 @@ def _item_id(value: Any) -> str | None:
     return text or None
 
 
+def content_hash(data: dict[str, Any], rules: RowRules) -> str:
+    """The hash of a row's source fields as read, under these rules: an equal hash means nothing to redo.
+
+    Hashing the raw values (not the built document) lets a re-run skip an unchanged row before any parsing."""
+    values = repr(tuple(data.get(name) for name in rules.source_fields))
+    return hashlib.sha1(rules.fingerprint + b"\0" + values.encode()).hexdigest()
+
+
 def to_doc(line: int, data: dict[str, Any], rules: RowRules) -> ItemDoc | Reject:
-    item_id = _item_id(data.get(rules.id_field))
+    item_id = item_id_of(data, rules.id_field)
     if item_id is None:
         return Reject(line=line, reason=f"missing id (field {rules.id_field!r})")
 
@@ -168,9 +187,7 @@ def to_doc(line: int, data: dict[str, Any], rules: RowRules) -> ItemDoc | Reject
     except BadValue as exc:
         return Reject(line=line, id=item_id, reason=str(exc))
 
-    text_hash = hashlib.sha1(f"{rules.model}\0{text}".encode()).hexdigest()
-    content = json.dumps(payload, sort_keys=True, ensure_ascii=False, default=str)
     payload["item_id"] = item_id
-    payload["text_hash"] = text_hash
-    payload["content_hash"] = hashlib.sha1(f"{text_hash}\0{content}".encode()).hexdigest()
+    payload["text_hash"] = hashlib.sha1(f"{rules.model}\0{text}".encode()).hexdigest()
+    payload["content_hash"] = content_hash(data, rules)
     return ItemDoc(line=line, item_id=item_id, text=text, payload=payload, truncated=truncated)
