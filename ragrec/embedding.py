@@ -23,6 +23,7 @@ import re
 import shutil
 import tempfile
 import threading
+from functools import cached_property
 from pathlib import Path
 from typing import Callable, Protocol
 
@@ -263,3 +264,23 @@ def get_embedder(settings: Settings) -> Embedder:
             else:
                 _cache[key] = onnx_embedder(settings)
         return _cache[key]
+
+
+class LazyEmbedder:
+    """The configured embedder, loaded on first use: a re-ingestion with nothing to embed never pays the seconds
+    of importing torch and loading the model (bench/RESULTS.md)."""
+
+    def __init__(self, settings: Settings):
+        self.name = settings.embedding_model
+        self._settings = settings
+
+    @cached_property
+    def _loaded(self) -> Embedder:
+        return get_embedder(self._settings)
+
+    @property
+    def dim(self) -> int:
+        return self._loaded.dim
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        return self._loaded.embed(texts)

@@ -13,7 +13,9 @@ import pytest
 from qdrant_client import QdrantClient
 
 from conftest import GOODBOOKS, need
+from ragrec.config import Settings
 from ragrec.demo import DEMO_CATALOG, demo_options
+from ragrec.embedding import LazyEmbedder
 from ragrec.ingestion import FieldSpec, IngestError, IngestOptions, delete_items, ingest
 from ragrec.retrieval.filters import parse_filter
 from ragrec.store import point_id
@@ -83,6 +85,21 @@ def test_changed_item_is_reembedded_and_payload_change_keeps_vector(tmp_path, st
     [after] = store.retrieve("items", [point_id("2")], vectors=True)
     assert after.payload["year"] == 1996
     assert np.allclose(after.vectors["content"], before.vectors["content"])
+
+
+def test_rerun_with_nothing_to_embed_never_loads_the_model(tmp_path, store, settings, embedder, demo_movies):
+    movies = [dict(m) for m in demo_movies[:10]]
+    path = write_csv(tmp_path / "m.csv", movies)
+    run(path, store, settings, embedder)
+    # the same model under a configuration that fails as soon as it is loaded
+    unloadable = LazyEmbedder(Settings(data_dir=settings.data_dir, embedding_quantization="int8"))
+    options = IngestOptions(**MOVIE_FIELDS)
+    assert ingest(path, options, settings=settings, store=store, embedder=unloadable).unchanged == 10
+
+    movies[0]["title"] = "Toy Story (Director's Cut) (1995)"
+    write_csv(path, movies)
+    with pytest.raises(ValueError, match="embedding_quantization"):
+        ingest(path, options, settings=settings, store=store, embedder=unloadable)
 
 
 def test_new_payload_options_rewrite_payloads_without_reembedding(tmp_path, store, settings, embedder, demo_movies):
@@ -227,7 +244,6 @@ def test_corrupt_parquet_is_an_error(tmp_path, store, settings, embedder):
 
 
 def test_csv_jsonl_parquet_give_the_same_items(tmp_path, embedder, demo_movies):
-    from ragrec.config import Settings
     from ragrec.store.edge import EdgeStore
 
     movies = demo_movies[:25]

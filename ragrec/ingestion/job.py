@@ -18,7 +18,7 @@ from typing import Any, Callable, Iterable, Iterator, Literal, NamedTuple, TypeV
 from pydantic import BaseModel, Field
 
 from ragrec.config import Settings
-from ragrec.embedding import Embedder, get_embedder
+from ragrec.embedding import Embedder, LazyEmbedder
 from ragrec.ingestion.readers import CatalogFileError, Format, RawRow, detect_format, open_rows
 from ragrec.ingestion.rows import RESERVED, FieldSpec, ItemDoc, Reject, RowRules, content_hash, item_id_of, to_doc
 from ragrec.store import PointIn, VectorStore, open_store, point_id
@@ -112,16 +112,16 @@ def _target_collection(store: VectorStore, alias: str, embedder: Embedder, rebui
     Generations are named `<alias>-g<N>`; a rebuild killed half way is found again by name and resumed.
     """
     current = store.resolve(alias)
-    wanted = {"model": embedder.name, "dim": embedder.dim, "collab_dim": collab_dim}
     if current and not rebuild:
         meta = store.metadata(current)
-        if (meta.get("model"), meta.get("dim")) != (embedder.name, embedder.dim):
+        if meta.get("model") != embedder.name:  # the name settles it: no need to load the model for its dim
             raise IngestError(
                 f"collection {alias!r} holds vectors of {meta.get('model')} ({meta.get('dim')}-d) but the embedding "
-                f"model is {embedder.name} ({embedder.dim}-d); run the job with --rebuild to re-embed everything "
-                "into a new collection behind the alias"
+                f"model is {embedder.name}; run the job with --rebuild to re-embed everything into a new collection "
+                "behind the alias"
             )
         return current, False
+    wanted = {"model": embedder.name, "dim": embedder.dim, "collab_dim": collab_dim}
     generation = int(current.rsplit("-g", 1)[1]) + 1 if current and "-g" in current else 1
     target = f"{alias}-g{generation}"
     if _exists(store, target) and {k: store.metadata(target).get(k) for k in wanted} != wanted:
@@ -177,7 +177,7 @@ def ingest(
     except CatalogFileError as exc:
         raise IngestError(str(exc)) from exc
 
-    embedder = embedder or get_embedder(settings)
+    embedder = embedder or LazyEmbedder(settings)
     own_store = store is None
     store = store or open_store(settings)
     rules = RowRules(
@@ -259,10 +259,11 @@ def _read_batch(store: VectorStore, collection: str, batch: list[RawRow], rules:
     ids = [pid for _, pid in candidates if pid]
     stored = {r.id: r.payload for r in store.retrieve(collection, ids, payload=["content_hash", "text_hash", *SYSTEM_FIELDS])}
     docs: list[_Doc] = []
+    unchanged = 0
     for raw, pid in candidates:
         old = stored.get(pid) if pid else None
         if old and old.get("content_hash") == content_hash(raw.data, rules):
-            report.unchanged += 1
+            unchanged += 1
             continue
         result = to_doc(raw.line, raw.data, rules)
         if isinstance(result, Reject):
@@ -272,6 +273,7 @@ def _read_batch(store: VectorStore, collection: str, batch: list[RawRow], rules:
             report.truncated += result.truncated
     for reject in sorted(found, key=lambda r: r.line):
         rejects.add(reject)
+    report.unchanged += unchanged
     return docs
 
 
