@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 import sys
 from pathlib import Path
 from typing import Any, Iterator, Literal, NamedTuple
@@ -67,11 +68,8 @@ def _missing(columns: list[str], required: list[str], path: Path) -> None:
         )
 
 
-def _has_undecodable(value: Any) -> bool:
-    # surrogateescape maps each undecodable byte to a lone surrogate U+DC80..U+DCFF
-    if not isinstance(value, str) or value.isascii():
-        return False
-    return any("\udc80" <= ch <= "\udcff" for ch in value)
+# surrogateescape maps each undecodable byte to a lone surrogate U+DC80..U+DCFF
+_UNDECODABLE = re.compile("[\udc80-\udcff]")
 
 
 def _csv_rows(path: Path, required: list[str]) -> Iterator[RawRow]:
@@ -100,7 +98,7 @@ def _csv_rows(path: Path, required: list[str]) -> Iterator[RawRow]:
                 if len(values) != len(header):
                     yield RawRow(reader.line_num, None, f"has {len(values)} fields, the header has {len(header)}")
                     continue
-                if any(_has_undecodable(v) for v in values):
+                if _UNDECODABLE.search("".join(values)):
                     yield RawRow(reader.line_num, dict(zip(header, values)), "undecodable bytes (not UTF-8)")
                     continue
                 yield RawRow(reader.line_num, dict(zip(header, values)))

@@ -6,6 +6,8 @@ import textwrap
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from qdrant_client import QdrantClient
 
 from ragrec.store import (
@@ -173,3 +175,12 @@ def test_blend_formula_over_prefetches(filled):
     assert one.score == pytest.approx(1.0, abs=1e-4)  # not among prefetch 2's candidates: $score[1] = 0
     popular = filled.query("items", Blend(weights=[0.1, 1.0], log_payload={"popularity": 1.0}), limit=1, prefetch=prefetch)
     assert ids(popular) == ["4"] and popular[0].score == pytest.approx(1.0 + np.log(1001), abs=1e-3)
+
+
+@given(st.text())
+def test_point_id_is_uuid5_of_the_item_id(key):
+    import uuid
+
+    from ragrec.store.base import _NAMESPACE
+
+    assert point_id(key) == str(uuid.uuid5(_NAMESPACE, key))
