@@ -30,7 +30,6 @@ from ragrec.embedding import get_embedder
 from ragrec.ingestion import ingest
 from ragrec.ingestion.rows import RowRules, to_doc
 from ragrec.store import PointIn, open_store, point_id
-from ragrec.store.edge import EdgeStore
 from ragrec.store.server import ServerStore
 
 ADJECTIVES = ["Lost", "Final", "Secret", "Last", "Dark", "Golden", "Silent", "Broken", "Hidden", "Wild", "Red", "Long"]

@@ -259,11 +259,10 @@ def _read_batch(store: VectorStore, collection: str, batch: list[RawRow], rules:
     ids = [pid for _, pid in candidates if pid]
     stored = {r.id: r.payload for r in store.retrieve(collection, ids, payload=["content_hash", "text_hash", *SYSTEM_FIELDS])}
     docs: list[_Doc] = []
-    unchanged = 0
     for raw, pid in candidates:
         old = stored.get(pid) if pid else None
         if old and old.get("content_hash") == content_hash(raw.data, rules):
-            unchanged += 1
+            report.unchanged += 1
             continue
         result = to_doc(raw.line, raw.data, rules)
         if isinstance(result, Reject):
@@ -273,7 +272,6 @@ def _read_batch(store: VectorStore, collection: str, batch: list[RawRow], rules:
             report.truncated += result.truncated
     for reject in sorted(found, key=lambda r: r.line):
         rejects.add(reject)
-    report.unchanged += unchanged
     return docs
 
 

@@ -3,6 +3,7 @@
 import subprocess
 import sys
 import textwrap
+import uuid
 
 import numpy as np
 import pytest
@@ -14,6 +15,7 @@ from ragrec.store import (
     Blend, Filter, Fusion, HasId, Hnsw, Match, MatchAny, Mmr, Nearest, OrderBy, PointIn, Prefetch, Range, Recommend,
     StoreError, StoreLockedError, point_id,
 )
+from ragrec.store.base import _NAMESPACE
 from ragrec.store.edge import EdgeStore
 from ragrec.store.server import ServerStore
 
@@ -179,8 +181,4 @@ def test_blend_formula_over_prefetches(filled):
 
 @given(st.text())
 def test_point_id_is_uuid5_of_the_item_id(key):
-    import uuid
-
-    from ragrec.store.base import _NAMESPACE
-
     assert point_id(key) == str(uuid.uuid5(_NAMESPACE, key))
