@@ -325,6 +325,18 @@ class VectorStore(ABC):
 
     def close(self) -> None: ...
 
+    def clone_collection(self, source: str, target: str) -> None:
+        """A new physical collection `target` with a copy of `source`'s points (for tests and benchmarks that need
+        a private copy to change); engines with a faster way override it."""
+        info = next((c for c in self.collections() if source in (c.name, c.target)), None)
+        vectors = self.vector_sizes(source)
+        self.create_collection(target, vectors, metadata=info.metadata if info else self.metadata(source))
+        copy_points(self, source, self, target)
+
+    @abstractmethod
+    def vector_sizes(self, collection: str) -> dict[str, int]:
+        """The collection's named vectors and their dimensions."""
+
     # shared helpers
     def scroll(self, collection: str, *, page: int = 1000, **kwargs: Any) -> Iterator[Record]:
         offset = None
@@ -333,3 +345,22 @@ class VectorStore(ABC):
             yield from records
             if offset is None:
                 return
+
+
+def copy_points(source: VectorStore, name: str, target: VectorStore, target_name: str, *, page: int = 1000) -> int:
+    """Copy every point (vectors and payload) of one collection into another, possibly of another engine."""
+    copied = 0
+    for records in _pages(source, name, page):
+        target.upsert(target_name, [PointIn(id=r.id, vectors=r.vectors or {}, payload=r.payload) for r in records])
+        copied += len(records)
+    return copied
+
+
+def _pages(store: VectorStore, name: str, page: int) -> Iterator[list[Record]]:
+    offset = None
+    while True:
+        records, offset = store.scroll_page(name, limit=page, offset=offset, vectors=True)
+        if records:
+            yield records
+        if offset is None:
+            return

@@ -2,12 +2,20 @@
 
 Layout under the data dir::
 
-    shards/<physical>/       an EdgeShard (segments + WAL)
-    collections.json         {alias: {"target": physical}} and each physical collection's metadata
+    .lock                    held by the one process that owns the data dir
+    shards/<dir>/            an EdgeShard (segments + WAL); <dir> is the collection's name, or name~N after N
+                             index builds
+    collections.json         {"aliases": {alias: physical}, "collections": {physical: {vectors, metadata, dir}}}
 
-A shard may be opened once per process (its WAL is locked), so open shards are shared through a
-process-wide registry; a second *process* gets a clear `StoreLockedError`. Point ids stay strings: the binding
-parses UUID strings itself, faster than `uuid.UUID` in Python.
+One process owns a data dir: the first store to touch it takes a file lock (`filelock`), and a second process gets
+`StoreLockedError`. Within the process every `EdgeStore` of that dir shares one `_DataDir`: the lock, the catalog
+(held in memory, written atomically), and the open shards (a shard can be opened once per process). Each store
+counts as one user of the dir; the last `close()` flushes the shards and releases the lock.
+
+Index builds never stall the process: `EdgeShard.optimize()` holds the GIL for its whole run (2-3 s per 10k
+vectors, about a minute at 100k), so `optimize()` copies the flushed shard, builds the index on the copy in a child
+process, replays the writes that arrived meanwhile, and swaps the copy in; queries keep being served from the old
+shard until the swap (bench/RESULTS.md, "Serving while the catalog changes").
 """
 
 from __future__ import annotations
@@ -15,13 +23,18 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
+import sys
 import threading
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Iterator, Literal
 
 import qdrant_edge as qe
+from filelock import FileLock, Timeout
 
 from ragrec.store.base import (
+    Blend,
     CollectionInfo,
     CollectionNotFound,
     Filter,
@@ -34,7 +47,6 @@ from ragrec.store.base import (
     Mmr,
     Nearest,
     OrderBy,
-    Blend,
     PointIn,
     Prefetch,
     Query,
@@ -46,9 +58,6 @@ from ragrec.store.base import (
     VectorStore,
     plain_vectors,
 )
-
-_open_shards: dict[Path, qe.EdgeShard] = {}
-_registry_lock = threading.Lock()
 
 LOCKED_MESSAGE = (
     "the data dir {dir} is in use by another ragrec process; use the API of that process or stop it "
@@ -117,69 +126,203 @@ def _record(p, cls=Record, **extra) -> Record:
     return cls(id=str(p.id), payload=p.payload or {}, vectors=vectors, **extra)
 
 
+def _load_shard(path: Path) -> qe.EdgeShard:
+    try:
+        return qe.EdgeShard.load(str(path))
+    except Exception as exc:  # the binding raises a bare Exception
+        raise StoreError(f"cannot open the Qdrant Edge shard {path}: {exc}") from exc
+
+
+# --- process-wide state of a data dir ---------------------------------------------------------------------------
+
+
+class _Shard:
+    """An open shard and the calls in flight on it, so a shard swapped out by an index build (or dropped) is
+    closed only once the last call using it has returned."""
+
+    def __init__(self, shard: qe.EdgeShard, path: Path):
+        self.shard, self.path = shard, path
+        self.in_use = 0
+        self.retired = False
+        self.remove_files = False
+
+
+class _Collection:
+    """One physical collection: its open shard, a lock that orders its writes, and, while an index is being built
+    on a copy, the journal of writes to replay on that copy."""
+
+    def __init__(self):
+        self.ref: _Shard | None = None
+        self.write_lock = threading.Lock()
+        self.build_lock = threading.Lock()
+        self.journal: list[Any] | None = None
+
+
+class _DataDir:
+    def __init__(self, path: Path):
+        self.path = path
+        self.shards_dir = path / "shards"
+        self.catalog_path = path / "collections.json"
+        self.lock = threading.RLock()  # the catalog and the shard registry
+        self.users = 0
+        path.mkdir(parents=True, exist_ok=True)
+        self.file_lock = FileLock(str(path / ".lock"), thread_local=False)
+        try:
+            self.file_lock.acquire(timeout=0)
+        except Timeout:
+            raise StoreLockedError(LOCKED_MESSAGE.format(dir=path)) from None
+        try:
+            self.catalog = self._read_catalog()
+        except StoreError:
+            self.file_lock.release()
+            raise
+        self.collections: dict[str, _Collection] = {}
+        self._remove_orphans()
+
+    def _read_catalog(self) -> dict[str, Any]:
+        if not self.catalog_path.exists():
+            return {"aliases": {}, "collections": {}}
+        try:
+            catalog = json.loads(self.catalog_path.read_text(encoding="utf-8"))
+            if not isinstance(catalog.get("aliases"), dict) or not isinstance(catalog.get("collections"), dict):
+                raise ValueError("no 'aliases' and 'collections' objects")
+            return catalog
+        except (OSError, ValueError) as exc:
+            raise StoreError(f"the collection catalog {self.catalog_path} is unreadable ({exc}); restore it from a "
+                             "backup, or remove the data dir to start again") from exc
+
+    def write_catalog(self) -> None:
+        # write, fsync, rename: an alias switch is atomic even if the process dies mid-write
+        tmp = self.catalog_path.with_suffix(".tmp")
+        with open(tmp, "w", encoding="utf-8") as f:
+            json.dump(self.catalog, f, indent=1, sort_keys=True)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, self.catalog_path)
+
+    def dir_of(self, physical: str) -> Path:
+        return self.shards_dir / self.catalog["collections"][physical].get("dir", physical)
+
+    def _remove_orphans(self) -> None:
+        """Shard copies left by an index build that died before its swap."""
+        if not self.shards_dir.is_dir():
+            return
+        live = {self.dir_of(name).name for name in self.catalog["collections"]}
+        for path in self.shards_dir.iterdir():
+            if "~" in path.name and path.name not in live:
+                shutil.rmtree(path, ignore_errors=True)
+
+    def close(self) -> None:
+        for coll in self.collections.values():
+            if coll.ref is not None:
+                coll.ref.shard.flush()
+                coll.ref.shard.close()
+                coll.ref = None
+        self.file_lock.release()
+
+
+_dirs: dict[Path, _DataDir] = {}
+_dirs_lock = threading.Lock()
+
+
 class EdgeStore(VectorStore):
     name = "edge"
 
     def __init__(self, data_dir: Path, *, hnsw: Hnsw | None = None):
-        """`hnsw=None`: exact search on plain segments, for every collection."""
+        """`hnsw=None`: exact search on plain segments, for every collection. Nothing is opened until first use."""
         self.data_dir = Path(data_dir)
-        self.shards_dir = self.data_dir / "shards"
-        self.catalog_path = self.data_dir / "collections.json"
         self.hnsw = hnsw
         self._params = None
         if hnsw:
             rescore = qe.QuantizationSearchParams(rescore=True, oversampling=hnsw.oversampling) if hnsw.int8 else None
             self._params = qe.SearchParams(hnsw_ef=hnsw.ef, quantization=rescore)
-        self._lock = threading.Lock()
+        self._dir: _DataDir | None = None
+        self._attach_lock = threading.Lock()
 
-    # --- the catalog file: aliases and metadata ----------------------------------------------------------
+    # --- the data dir, its catalog and shards -------------------------------------------------------------------
 
-    def _catalog(self) -> dict[str, Any]:
-        if self.catalog_path.exists():
-            return json.loads(self.catalog_path.read_text())
-        return {"aliases": {}, "collections": {}}
-
-    def _write_catalog(self, catalog: dict[str, Any]) -> None:
-        # write-then-rename: an alias switch is atomic even if the process dies mid-write
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        tmp = self.catalog_path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(catalog, indent=1, sort_keys=True))
-        os.replace(tmp, self.catalog_path)
+    @property
+    def _d(self) -> _DataDir:
+        """This store's share of the process-wide data dir state, taken (and the dir locked) on first use."""
+        if self._dir is None:
+            with self._attach_lock, _dirs_lock:
+                if self._dir is None:
+                    key = self.data_dir.resolve()
+                    state = _dirs.get(key)
+                    if state is None:
+                        state = _dirs[key] = _DataDir(key)
+                    state.users += 1
+                    self._dir = state
+        return self._dir
 
     def _physical(self, name: str) -> str:
-        catalog = self._catalog()
-        target = catalog["aliases"].get(name, name)
-        if target not in catalog["collections"]:
-            raise CollectionNotFound(f"no collection {name!r} in {self.data_dir}")
-        return target
+        d = self._d
+        with d.lock:
+            target = d.catalog["aliases"].get(name, name)
+            if target not in d.catalog["collections"]:
+                raise CollectionNotFound(f"no collection {name!r} in {self.data_dir}")
+            return target
 
-    def _shard(self, name: str) -> qe.EdgeShard:
-        path = (self.shards_dir / self._physical(name)).resolve()
-        with _registry_lock:
-            shard = _open_shards.get(path)
-            if shard is None:
-                try:
-                    shard = qe.EdgeShard.load(str(path))
-                except Exception as exc:  # the binding raises a bare Exception
-                    if "WouldBlock" in str(exc) or "lock" in str(exc).lower():
-                        raise StoreLockedError(LOCKED_MESSAGE.format(dir=self.data_dir)) from exc
-                    raise StoreError(f"cannot open shard {path}: {exc}") from exc
-                _open_shards[path] = shard
-            return shard
+    def _collection(self, physical: str) -> _Collection:
+        d = self._d
+        with d.lock:
+            return d.collections.setdefault(physical, _Collection())
+
+    @contextmanager
+    def _using(self, name: str) -> Iterator[qe.EdgeShard]:
+        """The collection's open shard, held open for the duration of the call."""
+        d = self._d
+        with d.lock:
+            physical = self._physical(name)
+            coll = d.collections.setdefault(physical, _Collection())
+            if coll.ref is None:
+                path = d.dir_of(physical)
+                coll.ref = _Shard(_load_shard(path), path)
+            ref = coll.ref
+            ref.in_use += 1
+        try:
+            yield ref.shard
+        finally:
+            with d.lock:
+                ref.in_use -= 1
+                if ref.retired and ref.in_use == 0:
+                    self._close_ref(ref)
+
+    @staticmethod
+    def _close_ref(ref: _Shard) -> None:
+        ref.shard.close()
+        if ref.remove_files:
+            shutil.rmtree(ref.path, ignore_errors=True)
+
+    def _retire(self, coll: _Collection, remove_files: bool) -> None:
+        """Close the collection's shard once unused (caller holds the dir lock)."""
+        ref, coll.ref = coll.ref, None
+        if ref is None:
+            return
+        ref.retired, ref.remove_files = True, remove_files
+        if ref.in_use == 0:
+            self._close_ref(ref)
+
+    def _update(self, name: str, operation: Any) -> None:
+        coll = self._collection(self._physical(name))
+        with coll.write_lock, self._using(name) as shard:
+            shard.update(operation)
+            if coll.journal is not None:  # an index build is under way on a copy: replay it there too
+                coll.journal.append(operation)
 
     # --- collections ---------------------------------------------------------------------------------------
 
     def create_collection(self, name: str, vectors: dict[str, int], metadata: dict[str, Any] | None = None, *,
                           searched: bool = True) -> None:
-        with self._lock:
-            catalog = self._catalog()
-            if name in catalog["collections"] or name in catalog["aliases"]:
+        d = self._d
+        with d.lock:
+            if name in d.catalog["collections"] or name in d.catalog["aliases"]:
                 raise StoreError(f"collection {name!r} already exists")
-            path = self.shards_dir / name
+            path = d.shards_dir / name
             if path.exists():  # left over by a crash before the catalog was written
                 shutil.rmtree(path)
             path.parent.mkdir(parents=True, exist_ok=True)
-            vector_params = {n: qe.EdgeVectorParams(size=d, distance=qe.Distance.Dot) for n, d in vectors.items()}
+            vector_params = {n: qe.EdgeVectorParams(size=dim, distance=qe.Distance.Dot) for n, dim in vectors.items()}
             if self.hnsw and searched:
                 # the graph is built by optimize() after a bulk load; until then new points are searched exactly.
                 # full_scan_threshold is Qdrant's own default (KB): smaller filtered subsets are scanned exactly.
@@ -194,51 +337,61 @@ class EdgeStore(VectorStore):
             else:  # indexing_threshold=0: plain segments only, exact search, nothing to build
                 config = qe.EdgeConfig(vectors=vector_params, optimizers=qe.EdgeOptimizersConfig(indexing_threshold=0))
             shard = qe.EdgeShard.create(str(path), config)
-            with _registry_lock:
-                _open_shards[path.resolve()] = shard
-            catalog["collections"][name] = {"vectors": vectors, "metadata": metadata or {}}
-            self._write_catalog(catalog)
+            d.collections[name] = coll = _Collection()
+            coll.ref = _Shard(shard, path)
+            d.catalog["collections"][name] = {"vectors": vectors, "metadata": metadata or {}}
+            d.write_catalog()
 
     def drop_collection(self, name: str) -> None:
-        with self._lock:
-            catalog = self._catalog()
-            target = catalog["aliases"].get(name, name)
-            catalog["collections"].pop(target, None)
-            catalog["aliases"] = {a: t for a, t in catalog["aliases"].items() if t != target and a != name}
-            self._write_catalog(catalog)
-            path = (self.shards_dir / target).resolve()
-            with _registry_lock:
-                shard = _open_shards.pop(path, None)
-            if shard is not None:
-                shard.close()
-            shutil.rmtree(path, ignore_errors=True)
+        d = self._d
+        with d.lock:
+            target = d.catalog["aliases"].get(name, name)
+            if target not in d.catalog["collections"]:
+                return
+            path = d.dir_of(target)
+            del d.catalog["collections"][target]
+            d.catalog["aliases"] = {a: t for a, t in d.catalog["aliases"].items() if t != target and a != name}
+            d.write_catalog()
+            coll = d.collections.pop(target, None)
+            if coll is not None and coll.ref is not None:
+                self._retire(coll, remove_files=True)
+            else:
+                shutil.rmtree(path, ignore_errors=True)
 
     def set_alias(self, alias: str, collection: str) -> None:
-        with self._lock:
-            catalog = self._catalog()
-            if collection not in catalog["collections"]:
+        d = self._d
+        with d.lock:
+            if collection not in d.catalog["collections"]:
                 raise CollectionNotFound(f"no collection {collection!r}")
-            catalog["aliases"][alias] = collection
-            self._write_catalog(catalog)
+            d.catalog["aliases"][alias] = collection
+            d.write_catalog()
 
     def resolve(self, alias: str) -> str | None:
-        return self._catalog()["aliases"].get(alias)
+        d = self._d
+        with d.lock:
+            return d.catalog["aliases"].get(alias)
 
     def collections(self) -> list[CollectionInfo]:
-        catalog = self._catalog()
-        return [
-            CollectionInfo(
-                name=alias,
-                target=target,
-                count=self.count(target),
-                indexed=self._shard(target).info().indexed_vectors_count,
-                metadata=catalog["collections"][target]["metadata"],
-            )
-            for alias, target in sorted(catalog["aliases"].items())
-        ]
+        d = self._d
+        with d.lock:
+            aliases = sorted(d.catalog["aliases"].items())
+        infos = []
+        for alias, target in aliases:
+            with self._using(target) as shard:
+                info = shard.info()
+            infos.append(CollectionInfo(name=alias, target=target, count=info.points_count,
+                                        indexed=info.indexed_vectors_count, metadata=self.metadata(target)))
+        return infos
 
     def metadata(self, collection: str) -> dict[str, Any]:
-        return self._catalog()["collections"][self._physical(collection)]["metadata"]
+        d = self._d
+        with d.lock:
+            return dict(d.catalog["collections"][self._physical(collection)]["metadata"])
+
+    def vector_sizes(self, collection: str) -> dict[str, int]:
+        d = self._d
+        with d.lock:
+            return dict(d.catalog["collections"][self._physical(collection)]["vectors"])
 
     def create_payload_index(self, collection: str, key: str, kind: Literal["keyword", "integer", "float"]) -> None:
         schema = {
@@ -246,40 +399,55 @@ class EdgeStore(VectorStore):
             "integer": qe.PayloadSchemaType.Integer,
             "float": qe.PayloadSchemaType.Float,
         }[kind]
-        self._shard(collection).update(qe.UpdateOperation.create_field_index(key, schema))
+        self._update(collection, qe.UpdateOperation.create_field_index(key, schema))
+
+    def clone_collection(self, source: str, target: str) -> None:
+        """A new physical collection `target` holding a copy of `source` (index included), made by copying the
+        flushed shard's files: fast, for tests and benchmarks that need a private copy to change."""
+        d = self._d
+        physical = self._physical(source)
+        coll = self._collection(physical)
+        with coll.write_lock, self._using(physical) as shard:
+            shard.flush()
+            with d.lock:
+                if target in d.catalog["collections"] or target in d.catalog["aliases"]:
+                    raise StoreError(f"collection {target!r} already exists")
+                entry = d.catalog["collections"][physical]
+                src = d.dir_of(physical)
+            shutil.rmtree(d.shards_dir / target, ignore_errors=True)
+            shutil.copytree(src, d.shards_dir / target)
+        with d.lock:
+            d.catalog["collections"][target] = {"vectors": entry["vectors"], "metadata": dict(entry["metadata"])}
+            d.write_catalog()
 
     # --- points --------------------------------------------------------------------------------------------
 
     def upsert(self, collection: str, points: list[PointIn]) -> None:
         if points:
-            self._shard(collection).update(
-                qe.UpdateOperation.upsert_points(
-                    [qe.Point(id=p.id, vector=plain_vectors(p.vectors), payload=p.payload) for p in points]
-                )
-            )
+            self._update(collection, qe.UpdateOperation.upsert_points(
+                [qe.Point(id=p.id, vector=plain_vectors(p.vectors), payload=p.payload) for p in points]))
 
     def set_payload(self, collection: str, point_id: str, payload: dict[str, Any]) -> None:
-        self._shard(collection).update(qe.UpdateOperation.overwrite_payload([point_id], payload))
+        self._update(collection, qe.UpdateOperation.overwrite_payload([point_id], payload))
 
     def update_payload(self, collection: str, ids: list[str], payload: dict[str, Any]) -> None:
         if ids:
-            self._shard(collection).update(qe.UpdateOperation.set_payload(list(ids), payload))
+            self._update(collection, qe.UpdateOperation.set_payload(list(ids), payload))
 
     def update_vectors_many(self, collection: str, updates: dict[str, dict[str, Any]]) -> None:
         if updates:
-            self._shard(collection).update(qe.UpdateOperation.update_vectors(
+            self._update(collection, qe.UpdateOperation.update_vectors(
                 [qe.PointVectors(id=pid, vector=plain_vectors(vectors)) for pid, vectors in updates.items()]))
 
     def delete(self, collection: str, ids: list[str]) -> None:
         if ids:
-            self._shard(collection).update(qe.UpdateOperation.delete_points(list(ids)))
+            self._update(collection, qe.UpdateOperation.delete_points(list(ids)))
 
     def retrieve(self, collection, ids, *, payload=True, vectors=False) -> list[Record]:
         if not ids:
             return []
-        found = self._shard(collection).retrieve(
-            list(ids), with_payload=_selector(payload), with_vector=_selector(vectors)
-        )
+        with self._using(collection) as shard:
+            found = shard.retrieve(list(ids), with_payload=_selector(payload), with_vector=_selector(vectors))
         return [_record(p) for p in found]
 
     def query(self, collection, query, *, limit, filter=None, prefetch=None, payload=True, vectors=False) -> list[Hit]:
@@ -292,35 +460,84 @@ class EdgeStore(VectorStore):
             with_payload=_selector(payload),
             with_vector=_selector(vectors),
         )
-        points = self._shard(collection).query(request)
+        with self._using(collection) as shard:
+            points = shard.query(request)
         return [_record(p, Hit, score=p.order_value if p.order_value is not None else p.score) for p in points]
 
     def scroll_page(self, collection, *, filter=None, limit=1000, offset=None, payload=True, vectors=False):
-        records, next_offset = self._shard(collection).scroll(
-            qe.ScrollRequest(
-                offset=offset,
-                limit=limit,
-                filter=_filter(filter),
-                with_payload=_selector(payload),
-                with_vector=_selector(vectors),
-            )
-        )
+        request = qe.ScrollRequest(offset=offset, limit=limit, filter=_filter(filter),
+                                   with_payload=_selector(payload), with_vector=_selector(vectors))
+        with self._using(collection) as shard:
+            records, next_offset = shard.scroll(request)
         return [_record(p) for p in records], (str(next_offset) if next_offset is not None else None)
 
     def count(self, collection: str, filter: Filter | None = None) -> int:
-        return self._shard(collection).count(qe.CountRequest(exact=True, filter=_filter(filter)))
-
-    def optimize(self, collection: str) -> None:
-        self._shard(collection).optimize()
+        with self._using(collection) as shard:
+            return shard.count(qe.CountRequest(exact=True, filter=_filter(filter)))
 
     def flush(self, collection: str) -> None:
-        self._shard(collection).flush()
+        with self._using(collection) as shard:
+            shard.flush()
+
+    def optimize(self, collection: str) -> None:
+        """Build the index out of process: copy the flushed shard, optimize the copy in a child process (the
+        binding holds the GIL while it builds), replay the writes made meanwhile, and swap it in."""
+        d = self._d
+        physical = self._physical(collection)
+        coll = self._collection(physical)
+        with coll.build_lock:
+            with coll.write_lock:
+                with self._using(physical) as shard:
+                    shard.flush()
+                with d.lock:
+                    src = d.dir_of(physical)
+                    generation = int(src.name.rsplit("~", 1)[1]) + 1 if "~" in src.name else 1
+                    dst = d.shards_dir / f"{physical}~{generation}"
+                shutil.rmtree(dst, ignore_errors=True)
+                shutil.copytree(src, dst)
+                coll.journal = []
+            try:
+                _build_in_child(dst)
+                built = _load_shard(dst)
+            except BaseException:
+                coll.journal = None
+                shutil.rmtree(dst, ignore_errors=True)
+                raise
+            with coll.write_lock:
+                for operation in coll.journal:
+                    built.update(operation)
+                coll.journal = None
+                built.flush()
+                with d.lock:
+                    if physical not in d.catalog["collections"]:  # dropped while we built
+                        built.close()
+                        shutil.rmtree(dst, ignore_errors=True)
+                        return
+                    d.catalog["collections"][physical]["dir"] = dst.name
+                    d.write_catalog()
+                    self._retire(coll, remove_files=True)
+                    coll.ref = _Shard(built, dst)
 
     def close(self) -> None:
-        """Flush and release every shard of this data dir, so another process may open it."""
-        prefix = self.shards_dir.resolve()
-        with _registry_lock:
-            for path in [p for p in _open_shards if p.is_relative_to(prefix)]:
-                shard = _open_shards.pop(path)
-                shard.flush()
-                shard.close()
+        """Stop using the data dir; the process's last store of it flushes and closes the shards and releases the
+        lock, so another process may open it."""
+        with self._attach_lock, _dirs_lock:
+            state, self._dir = self._dir, None
+            if state is None:
+                return
+            state.users -= 1
+            if state.users == 0:
+                _dirs.pop(state.path, None)
+                with state.lock:
+                    state.close()
+
+
+def _build_in_child(path: Path) -> None:
+    """Optimize the shard at `path` in a child process at low priority; raise StoreError if it fails."""
+    code = ("import os, sys, qdrant_edge as qe\n"
+            "os.nice(10)\n"
+            "shard = qe.EdgeShard.load(sys.argv[1]); shard.optimize(); shard.flush(); shard.close()\n")
+    done = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True)
+    if done.returncode != 0:
+        detail = (done.stderr.strip().splitlines() or ["no output"])[-1]
+        raise StoreError(f"building the index of {path.name} failed: {detail}")

@@ -6,12 +6,12 @@ implementation of the API; the tests use it to stand in for a server.
 
 from __future__ import annotations
 
-import time
 from typing import Any, Callable, Literal, TypeVar
 
 from qdrant_client import QdrantClient, models
 from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedResponse
 
+from ragrec.retry import retrying
 from ragrec.store.base import (
     CollectionInfo,
     CollectionNotFound,
@@ -38,6 +38,12 @@ from ragrec.store.base import (
 )
 
 T = TypeVar("T")
+
+
+def _transient(exc: BaseException) -> bool:
+    if isinstance(exc, UnexpectedResponse):
+        return exc.status_code >= 500
+    return isinstance(exc, (ResponseHandlingException, ConnectionError, TimeoutError))
 
 
 def _condition(c) -> Any:
@@ -119,7 +125,10 @@ class ServerStore(VectorStore):
         hnsw: Hnsw | None = None,
     ):
         """`hnsw=None`: no HNSW graph, exact search (as on Qdrant Edge)."""
-        self.client = client or QdrantClient(url=url, api_key=api_key, timeout=int(timeout))
+        # qdrant-client rounds a fractional timeout up to whole seconds itself (0.5 s -> 1 s; int() made it 0).
+        # No version check at start-up: it is one more request, and a warning when the server is down.
+        self.client = client or QdrantClient(url=url, api_key=api_key, timeout=timeout,  # type: ignore[arg-type]
+                                             check_compatibility=False)
         self.retries = retries
         self.hnsw = hnsw
         self._params = None
@@ -129,19 +138,18 @@ class ServerStore(VectorStore):
             self._params = models.SearchParams(hnsw_ef=hnsw.ef, quantization=rescore)
 
     def _call(self, fn: Callable[[], T]) -> T:
-        """Retry transient failures (connection resets, 5xx) with exponential backoff; 4xx fail at once."""
-        for attempt in range(self.retries + 1):
-            try:
-                return fn()
-            except UnexpectedResponse as exc:
-                if exc.status_code == 404:
-                    raise CollectionNotFound(str(exc)) from exc
-                if exc.status_code < 500 or attempt == self.retries:
-                    raise StoreError(f"Qdrant refused the request: {exc}") from exc
-            except (ResponseHandlingException, ConnectionError, TimeoutError) as exc:
-                if attempt == self.retries:
-                    raise StoreError(f"Qdrant server unreachable after {self.retries + 1} tries: {exc}") from exc
-            time.sleep(0.2 * 2**attempt)
+        """Retry transient failures (connection errors, timeouts, 5xx) with ragrec's one retry policy; a 4xx fails
+        at once."""
+        try:
+            for attempt in retrying(self.retries, _transient):
+                with attempt:
+                    return fn()
+        except UnexpectedResponse as exc:
+            if exc.status_code == 404:
+                raise CollectionNotFound(str(exc)) from exc
+            raise StoreError(f"Qdrant refused the request: {exc}") from exc
+        except (ResponseHandlingException, ConnectionError, TimeoutError) as exc:
+            raise StoreError(f"Qdrant server unreachable after {self.retries + 1} tries: {exc}") from exc
         raise AssertionError("unreachable")
 
     def _exists(self, name: str) -> bool:
@@ -198,6 +206,10 @@ class ServerStore(VectorStore):
     def metadata(self, collection: str) -> dict[str, Any]:
         info = self._call(lambda: self.client.get_collection(self._physical(collection)))
         return dict(info.config.metadata or {})
+
+    def vector_sizes(self, collection: str) -> dict[str, int]:
+        params = self._call(lambda: self.client.get_collection(self._physical(collection))).config.params.vectors
+        return {name: p.size for name, p in (params or {}).items()}
 
     def create_payload_index(self, collection: str, key: str, kind: Literal["keyword", "integer", "float"]) -> None:
         schema = {
