@@ -23,7 +23,7 @@ class Settings(BaseSettings):
     data_dir: Path = Field(Path(".ragrec"), description="Embedded Qdrant shards, event log and model caches.")
     qdrant_url: str | None = Field(None, description="Qdrant server or cluster URL; unset = embedded Qdrant Edge.")
     qdrant_api_key: str | None = None
-    qdrant_timeout: float = Field(30.0, description="Seconds per Qdrant server request.")
+    qdrant_timeout: float = Field(30.0, gt=0, description="Seconds per Qdrant server request (qdrant-client rounds up to whole seconds).")
     qdrant_retries: int = Field(3, description="Retries of a failed Qdrant server request (with backoff).")
     items_collection: str = "items"
     hnsw: bool = Field(
@@ -68,6 +68,9 @@ class Settings(BaseSettings):
     max_text_chars: int = Field(2000, description="Longest text embedded; longer texts are truncated or rejected.")
     long_text: Literal["truncate", "reject"] = "truncate"
     list_separator: str = Field("|", description="Separator of multi-value CSV fields such as `Comedy|Drama`.")
+    store_text: bool = Field(
+        True, description="Keep each item's embedded text in its payload (shown with results, read by the LLM "
+        "stage); off saves payload space for very large catalogs.")
 
     @cached_property
     def shards_dir(self) -> Path:
@@ -107,3 +110,4 @@ class Settings(BaseSettings):
     blend_collab: float = Field(1.0, description="Weight of the collaborative score in the hybrid blend.")
     blend_popularity: float = Field(0.0, description="Weight of ln(1 + popularity) in the hybrid blend.")
     blend_candidates: int = Field(200, description="Candidates each of the content and collab prefetches bring.")
+    rerank_candidates: int = Field(20, ge=1, description="Top candidates a reranker (the LLM stage) sees.")

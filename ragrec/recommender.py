@@ -1,13 +1,17 @@
-"""`Recommender`: the one object the CLI and the HTTP API talk to. It wires the stages; it decides nothing.
+"""`Recommender`: the one object the CLI, the HTTP API and the chat talk to. It wires the stages; it decides nothing.
 
     with Recommender(Settings()) as rec:
         rec.record_feedback([Event(user_id="u1", item_id="1", type="like")])
         rec.recommend(RecommendRequest(user_id="u1", k=10, filters=["year>=1990"]))
+
+One instance per process, shared by every request and job: it holds the one store (and with it the embedded data
+dir), the event log's connection pool, the embedding model and the user gate that orders feedback, forgetting and
+reindex. It is safe to use from many threads; `warm()` builds everything up front (a service calls it at start-up).
 """
 
 from __future__ import annotations
 
-from functools import cached_property
+import threading
 from typing import Callable
 
 import numpy as np
@@ -16,15 +20,16 @@ from pydantic import BaseModel
 from ragrec.config import Settings
 from ragrec.embedding import Embedder, get_embedder
 from ragrec.events.models import Event
-from ragrec.ingestion.job import COLLAB, CONTENT
 from ragrec.retrieval.feedback import FeedbackResult, record_feedback
-from ragrec.retrieval.models import Recommendation
+from ragrec.retrieval.history import load_history
+from ragrec.retrieval.models import History, RecommendRequest, Recommendations
 from ragrec.retrieval.profiles import Profile
-from ragrec.retrieval.recommend import RecommendRequest, recommend
+from ragrec.retrieval.recommend import recommend
 from ragrec.retrieval.reindex import ReindexReport, reindex
-from ragrec.retrieval.similar import similar
-from ragrec.retrieval.users import UserProfiles
-from ragrec.store import CollectionNotFound, Filter, VectorStore, open_store
+from ragrec.retrieval.rerank import Reranker
+from ragrec.retrieval.users import UserGate, UserProfiles
+from ragrec.schema import COLLAB, CONTENT
+from ragrec.store import CollectionNotFound, VectorStore, open_store
 
 
 class NoCatalog(CollectionNotFound):
@@ -39,78 +44,117 @@ class UserInfo(BaseModel):
 
 class Recommender:
     def __init__(self, settings: Settings | None = None, *, store: VectorStore | None = None, log=None,
-                 embedder: Embedder | None = None):
+                 embedder: Embedder | None = None, reranker: Reranker | None = None):
         self.settings = settings or Settings()
         self._store, self._log, self._embedder = store, log, embedder
         self._owns_store, self._owns_log = store is None, log is None
+        self.reranker = reranker
+        self.gate = UserGate()
+        self._build_lock = threading.RLock()  # first touch of the lazy parts (which may build each other)
+        self._embed_lock = threading.Lock()  # a fast tokenizer must not be entered by two threads at once
+        self._profiles: UserProfiles | None = None
 
-    # --- wiring (lazy: the CLI's `users show` needs no model, `similar --ids` no event log) ----------------
+    # --- wiring (lazy: `users show` needs no model, `similar --ids` no event log) -----------------------------
+
+    def _once(self, attr: str, build: Callable[[], object]):
+        value = getattr(self, attr)
+        if value is None:
+            with self._build_lock:
+                value = getattr(self, attr)
+                if value is None:
+                    value = build()
+                    setattr(self, attr, value)
+        return value
 
     @property
     def store(self) -> VectorStore:
-        if self._store is None:
-            self._store = open_store(self.settings)
-        return self._store
+        return self._once("_store", lambda: open_store(self.settings))
 
     @property
     def log(self):
-        if self._log is None:
+        def build():
             from ragrec.events.log import EventLog, events_url
 
-            self._log = EventLog(events_url(self.settings))
-        return self._log
+            return EventLog(events_url(self.settings))
+
+        return self._once("_log", build)
 
     @property
     def embedder(self) -> Embedder:
-        if self._embedder is None:
-            self._embedder = get_embedder(self.settings)
-        return self._embedder
+        return self._once("_embedder", lambda: get_embedder(self.settings))
 
     def embed(self, text: str) -> np.ndarray:
-        return self.embedder.embed([text])[0]
+        embedder = self.embedder
+        with self._embed_lock:
+            return embedder.embed([text])[0]
 
-    @cached_property
+    @property
     def profiles(self) -> UserProfiles:
+        """The users collection, in the vector spaces of the items collection (read once; `catalog_changed()`
+        after a rebuild of the items collection in this process)."""
+        return self._once("_profiles", self._user_profiles)
+
+    def _user_profiles(self) -> UserProfiles:
         items = self.settings.items_collection
         try:
             meta = self.store.metadata(items)
         except CollectionNotFound:
-            raise NoCatalog(f"no {items!r} collection yet: ingest a catalog first (`ragrec ingest` or `ragrec demo`)")
+            raise NoCatalog(f"no {items!r} collection yet: ingest a catalog first (`ragrec ingest` or "
+                            "`ragrec demo`)") from None
         spaces = {CONTENT: meta["dim"]}
         if self.settings.hybrid and meta.get("collab_dim"):
             spaces[COLLAB] = meta["collab_dim"]
         return UserProfiles(self.store, self.settings.users_collection, spaces)
 
+    def catalog_changed(self) -> None:
+        """The items collection was rebuilt (maybe with another model): read its vector spaces again."""
+        self._profiles = None
+
+    def warm(self) -> Recommender:
+        """Open the store and the event log and load the embedding model now, not on the first request."""
+        self.store.collections()
+        self.log.count()
+        self.embed("warm-up")
+        return self
+
     # --- the product -------------------------------------------------------------------------------------
 
     def record_feedback(self, events: list[Event]) -> FeedbackResult:
-        return record_feedback(events, log=self.log, store=self.store, profiles=self.profiles, settings=self.settings)
+        return record_feedback(events, log=self.log, store=self.store, profiles=self.profiles,
+                               settings=self.settings, gate=self.gate)
 
-    def recommend(self, request: RecommendRequest) -> list[Recommendation]:
-        profile, seen = None, set()
-        if request.user_id:
-            profile = self.profiles.get(request.user_id)
-            seen = {e.item_id for e in self.log.user_events(request.user_id)}
-        return recommend(request, store=self.store, profile=profile, seen=seen, settings=self.settings,
-                         embed=self.embed)
+    def history(self, request: RecommendRequest) -> History:
+        if not request.user_id:
+            return History()
+        return load_history(request, store=self.store, profiles=self.profiles, log=self.log, settings=self.settings)
+
+    def recommend(self, request: RecommendRequest) -> Recommendations:
+        return recommend(request, self.history(request), store=self.store, settings=self.settings,
+                         embed=self.embed, reranker=self.reranker)
 
     def similar(self, *, item_ids: list[str] | None = None, query: str | None = None, k: int = 10,
-                filter: Filter | None = None) -> list[Recommendation]:
-        return similar(self.store, item_ids=item_ids, query=query, k=k, filter=filter, settings=self.settings,
-                       embedder=self._embedder if query is None else self.embedder)
+                filters: list[str] | None = None) -> Recommendations:
+        """Items nearest the seed items and/or the query (the seeds themselves left out): "more like this"."""
+        if not item_ids and not query:
+            raise ValueError("give seed item ids, a text query, or both")
+        request = RecommendRequest(positive=item_ids or [], query=query, k=k, filters=filters or [])
+        return recommend(request, History(), store=self.store, settings=self.settings, embed=self.embed)
 
     def user(self, user_id: str) -> UserInfo:
-        return UserInfo(user_id=user_id, profile=self.profiles.get(user_id), events=len(self.log.user_events(user_id)))
+        return UserInfo(user_id=user_id, profile=self.profiles.get(user_id), events=self.log.count(user_id))
 
     def forget_user(self, user_id: str) -> int:
-        """Erase the user's events and vector; returns how many events were erased."""
-        erased = self.log.forget_user(user_id)
-        self.profiles.delete(user_id)
+        """Erase the user's events and vector; returns how many events were erased. The next reindex retrains
+        the item factors and popularity without them."""
+        with self.gate.lock:
+            erased = self.log.forget_user(user_id)
+            self.profiles.delete([user_id])
+            self.gate.forgot(user_id)
         return erased
 
     def reindex(self, on_progress: Callable[[int, int], None] | None = None) -> ReindexReport:
         return reindex(log=self.log, store=self.store, profiles=self.profiles, settings=self.settings,
-                       on_progress=on_progress)
+                       gate=self.gate, on_progress=on_progress)
 
     def close(self) -> None:
         if self._owns_log and self._log is not None:

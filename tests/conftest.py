@@ -64,3 +64,14 @@ def demo(tmp_path_factory, embedder):
         yield settings, store, report
     finally:
         store.close()
+
+
+def private_items(store) -> str:
+    """A private copy of the shared demo items (alias `items-<id>` -> `items-<id>-g1`) for a test that changes
+    them; drop it with `store.drop_collection(alias)`."""
+    import uuid
+
+    alias = f"items-{uuid.uuid4().hex[:8]}"
+    store.clone_collection("items", f"{alias}-g1")
+    store.set_alias(alias, f"{alias}-g1")
+    return alias

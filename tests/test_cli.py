@@ -17,7 +17,8 @@ from ragrec.store.edge import EdgeStore
 
 
 def ragrec(*args, data_dir, **kw):
-    env = {**os.environ, "RAGREC_DATA_DIR": str(data_dir), "HF_HUB_OFFLINE": "1"}
+    # a wide terminal: rich folds table cells to fit 80 columns
+    env = {**os.environ, "RAGREC_DATA_DIR": str(data_dir), "HF_HUB_OFFLINE": "1", "COLUMNS": "250"}
     return subprocess.run([sys.executable, "-m", "ragrec.cli", *args], capture_output=True, text=True, env=env,
                           timeout=600, **kw)
 
@@ -30,32 +31,43 @@ def test_ingest_similar_delete_collections(tmp_path, demo_movies):
     data = tmp_path / "data"
     path = write_csv(tmp_path / "m.csv", [m for m in demo_movies if m["movieId"] in
                                           {1, 2, 3114, 2355, 78499, 260, 1196, 1210, 296, 858, 1221, 2571, 4306}])
-    first = ragrec("ingest", str(path), *MOVIE_ARGS, data_dir=data)
+    first = ragrec("ingest", str(path), *MOVIE_ARGS, "--json", data_dir=data)
     assert first.returncode == 0, first.stderr
-    assert "upserted" in first.stdout and "13" in first.stdout
+    report = json.loads(first.stdout)
+    assert (report["read"], report["upserted"], report["rejected"], report["collection"]) == (13, 13, 0, "items")
 
-    again = ragrec("ingest", str(path), *MOVIE_ARGS, data_dir=data)
-    assert again.returncode == 0 and "│ upserted        │ 0 " in again.stdout.replace("0  ", "0 ")
+    again = ragrec("ingest", str(path), *MOVIE_ARGS, "--json", data_dir=data)
+    assert again.returncode == 0, again.stderr
+    assert (json.loads(again.stdout)["upserted"], json.loads(again.stdout)["unchanged"]) == (0, 13)
+    table = ragrec("ingest", str(path), *MOVIE_ARGS, data_dir=data)  # the human summary, for people
+    assert table.returncode == 0 and "unchanged" in table.stdout
 
     sim = ragrec("similar", "--ids", "1", "-k", "3", "--json", data_dir=data)
     assert sim.returncode == 0, sim.stderr
     items = json.loads(sim.stdout)["items"]
-    assert {"item_id", "score", "payload", "evidence"} <= set(items[0])
+    assert {"item_id", "score", "payload", "evidence", "text", "scores", "path"} <= set(items[0])
     assert {i["item_id"] for i in items} & {"3114", "78499", "2355", "4306"}  # other animated films
+    assert items[0]["path"] == "examples" and items[0]["text"].startswith("title: ")
 
-    text = ragrec("similar", "--query", "galaxy far far away", "-k", "2", data_dir=data)
-    assert text.returncode == 0 and "Star Wars" in text.stdout
+    text = ragrec("similar", "--query", "galaxy far far away", "-k", "2", "--json", data_dir=data)
+    assert text.returncode == 0, text.stderr
+    assert {i["payload"]["title"] for i in json.loads(text.stdout)["items"]} & {
+        "Star Wars: Episode IV - A New Hope (1977)", "Star Wars: Episode V - The Empire Strikes Back (1980)",
+        "Star Wars: Episode VI - Return of the Jedi (1983)"}
 
     unknown = ragrec("similar", "--ids", "999999", data_dir=data)
     assert unknown.returncode == 2 and "unknown item ids: 999999" in unknown.stderr
 
     ids_file = tmp_path / "ids.txt"
     ids_file.write_text("2\n260\n")
-    gone = ragrec("delete", "--ids", "1", "--ids-file", str(ids_file), data_dir=data)
-    assert gone.returncode == 0 and "deleted 3" in gone.stdout
+    gone = ragrec("delete", "--ids", "1,nope", "--ids-file", str(ids_file), "--json", data_dir=data)
+    assert gone.returncode == 0, gone.stderr
+    assert (json.loads(gone.stdout)["deleted"], json.loads(gone.stdout)["not_found"]) == (3, ["nope"])
 
-    listing = ragrec("collections", data_dir=data)
-    assert listing.returncode == 0 and "items-g1" in listing.stdout and "10" in listing.stdout
+    listing = ragrec("collections", "--json", data_dir=data)
+    assert listing.returncode == 0, listing.stderr
+    [items] = json.loads(listing.stdout)["collections"]
+    assert (items["name"], items["target"], items["count"]) == ("items", "items-g1", 10)
 
 
 def test_bad_invocations_exit_non_zero_with_a_message(tmp_path):
@@ -134,9 +146,15 @@ def test_feedback_recommend_users_reindex(tmp_path, demo_movies):
     items = json.loads(rec.stdout)["items"]
     assert len(items) == 5 and all(i["payload"]["year"] >= 1995 for i in items)
     assert not {"1", "2", "13", "7"} & {i["item_id"] for i in items}
-    assert any(i["evidence"] for i in items)
+    assert any(i["evidence"] for i in items) and {i["path"] for i in items} == {"content"}
+    assert all(e["item_id"] in {"1", "2", "13"} and e["title"] for i in items for e in i["evidence"])
     bad_filter = ragrec("recommend", "--user", "u1", "--filter", "year>>1", data_dir=data)
     assert bad_filter.returncode == 2 and "filter" in bad_filter.stderr
+
+    explained = ragrec("recommend", "--user", "u1", "-k", "3", "--explain-scores", data_dir=data)
+    assert explained.returncode == 0, explained.stderr
+    header = next(line for line in explained.stdout.splitlines() if "score" in line)
+    assert all(word in header for word in ("path", "content", "collab", "query", "popularity", "why"))
 
     show = ragrec("users", "show", "u1", data_dir=data)
     assert show.returncode == 0 and json.loads(show.stdout)["events"] == 4

@@ -17,7 +17,6 @@ from ragrec.config import Settings
 from ragrec.demo import DEMO_CATALOG, demo_options
 from ragrec.embedding import LazyEmbedder
 from ragrec.ingestion import FieldSpec, IngestError, IngestOptions, delete_items, ingest
-from ragrec.retrieval.filters import parse_filter
 from ragrec.store import point_id
 from ragrec.store.server import ServerStore
 
@@ -305,21 +304,56 @@ def test_goodbooks_catalog(tmp_path, store, settings, embedder):
 
 
 def test_similar_finds_animated_family_films(demo, embedder):
-    from ragrec.retrieval.similar import UnknownItems, similar
+    from ragrec import Recommender, UnknownItems
 
     settings, store, _ = demo
-    by_text = similar(store, query="Toy Story", k=10, settings=settings, embedder=embedder)
-    by_item = similar(store, item_ids=["1"], k=10, settings=settings, embedder=embedder)
+    rec = Recommender(settings, store=store, embedder=embedder)
+    by_text = rec.similar(query="Toy Story", k=10).items
+    by_item = rec.similar(item_ids=["1"], k=10).items
+
     def family(results):
         return [r for r in results if {"Animation", "Children"} & set(r.payload["genres"])]
 
     # the bare words "Toy Story" also match "The Toy" and "Toy Soldiers"; the sequels and family films dominate
     assert len(family(by_text)) >= 6 and {"3114", "78499"} <= {r.item_id for r in by_text}
+    assert {r.path for r in by_text} == {"query"} and all(r.scores.query == pytest.approx(r.score) for r in by_text)
     assert len(family(by_item)) >= 8, [r.payload["title"] for r in by_item]
-    assert "3114" in {r.item_id for r in by_item}  # Toy Story 2
+    assert "3114" in {r.item_id for r in by_item} and {r.path for r in by_item} == {"examples"}  # Toy Story 2
     assert "1" not in {r.item_id for r in by_item}  # the seed itself is excluded
-    comedies = similar(store, item_ids=["1"], k=5, settings=settings,
-                       filter=parse_filter(["genres!=Animation", "year<1990"]))
+    comedies = rec.similar(item_ids=["1"], k=5, filters=["genres!=Animation", "year<1990"]).items
+    assert len(comedies) == 5
     assert all("Animation" not in r.payload["genres"] and r.payload["year"] < 1990 for r in comedies)
     with pytest.raises(UnknownItems):
-        similar(store, item_ids=["no-such-id"], settings=settings)
+        rec.similar(item_ids=["no-such-id"])
+
+
+def test_the_embedded_text_is_kept_and_shown_when_there_is_no_title(tmp_path, store, settings, embedder):
+    """goodbooks-style: text from title and authors, no payload fields: results still say what matched."""
+    from ragrec import Recommender
+
+    books = [{"book_id": 1, "title": "Harry Potter and the Sorcerer's Stone", "authors": "J.K. Rowling"},
+             {"book_id": 2, "title": "The Hobbit", "authors": "J.R.R. Tolkien"},
+             {"book_id": 3, "title": "Harry Potter and the Chamber of Secrets", "authors": "J.K. Rowling"}]
+    path = tmp_path / "books.jsonl"
+    path.write_text("\n".join(json.dumps(b) for b in books))
+    ingest(path, IngestOptions(id_field="book_id", text_fields=["title", "authors"]), settings=settings, store=store,
+           embedder=embedder)
+    [hobbit] = store.retrieve("items", [point_id("2")])
+    assert hobbit.payload["text"] == "title: The Hobbit\nauthors: J.R.R. Tolkien"
+    top = Recommender(settings, store=store, embedder=embedder).similar(query="Harry Potter", k=2).items
+    assert [c.title for c in top] == ["Harry Potter and the Sorcerer's Stone", "Harry Potter and the Chamber of Secrets"] \
+        or [c.title for c in top] == ["Harry Potter and the Chamber of Secrets", "Harry Potter and the Sorcerer's Stone"]
+    assert top[0].text.startswith("title: Harry Potter") and "text" not in top[0].payload
+
+    off = settings.model_copy(update={"store_text": False, "items_collection": "no-text"})
+    ingest(path, IngestOptions(id_field="book_id", text_fields=["title"]), settings=off, store=store, embedder=embedder)
+    assert "text" not in store.retrieve("no-text", [point_id("2")])[0].payload
+
+
+def test_a_catalog_field_may_not_take_a_reserved_name(tmp_path, store, settings, embedder, demo_movies):
+    path = tmp_path / "m.csv"
+    path.write_text("movieId,title,popularity\n1,Toy Story (1995),5\n")
+    with pytest.raises(IngestError, match="'popularity' is reserved"):
+        ingest(path, IngestOptions(id_field="movieId", text_fields=["title"], payload_fields=[FieldSpec(name="popularity")]),
+               settings=settings, store=store, embedder=embedder)
+    assert store.resolve("items") is None  # refused before anything was written

@@ -1,6 +1,6 @@
 """`ragrec events ...`: bulk-load feedback events into the event log, and count them.
 
-Mounted in ragrec/cli.py with `app.add_typer(events_app, name="events")`; the main callback's Settings arrive in
+Mounted in ragrec/cli/__init__.py with `app.add_typer(events_app, name="events")`; the main callback's Settings arrive in
 `ctx.obj` (a fresh `Settings()` when this app runs on its own).
 """
 
@@ -13,20 +13,14 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from ragrec.cli.app import settings_of
+from ragrec.cli.console import RateColumn, console, err, fail
 from ragrec.config import Settings
 from ragrec.events.load import EventLoadError, EventLoadReport, EventMapping, catalog_items, load_events
 from ragrec.events.log import EventLog, EventLogError, events_url
 from ragrec.events.models import EventType
 
 events_app = typer.Typer(help="The event log: feedback events (views, ratings, purchases...).", no_args_is_help=True)
-from ragrec.console import RateColumn, console, err, fail
-
-
-
-def _settings(ctx: typer.Context) -> Settings:
-    obj = ctx.find_root().obj if ctx.obj is None else ctx.obj
-    return obj if isinstance(obj, Settings) else Settings()
-
 
 
 def open_log(settings: Settings) -> EventLog:
@@ -67,7 +61,7 @@ def load_cmd(
     rejects: Optional[Path] = typer.Option(None, "--rejects", help="Where rejected rows go (JSON Lines)."),
 ) -> None:
     """Load events from a file: streamed, idempotent (known event ids are skipped), bad rows reported."""
-    settings = _settings(ctx)
+    settings = settings_of(ctx)
     mapping = _mapping(preset, {
         "format": format, "user_field": user_field, "item_field": item_field, "type_field": type_field,
         "type": type_, "value_field": value_field, "timestamp_field": timestamp_field,
@@ -128,7 +122,7 @@ def _mapping(preset: str | None, options: dict) -> EventMapping:
 @events_app.command("count")
 def count_cmd(ctx: typer.Context) -> None:
     """How many events and users the event log holds."""
-    event_log = open_log(_settings(ctx))
+    event_log = open_log(settings_of(ctx))
     try:
         console.print(f"{event_log.count():,} events from {event_log.user_count():,} users in {event_log.url}")
     finally:

@@ -22,7 +22,7 @@ from ragrec.events.models import Event, EventType
 from ragrec.evaluation.protocol import Interactions
 from ragrec.ingestion import ingest
 from ragrec.recommender import Recommender
-from ragrec.retrieval.recommend import RecommendRequest
+from ragrec.retrieval.models import RecommendRequest
 from ragrec.store import open_store
 
 
@@ -64,7 +64,7 @@ class RagrecPipeline:
 
     def recommend(self, user_id: int, history: Sequence[int], timestamps: Sequence[int], k: int) -> list[int]:
         results = self.rec.recommend(RecommendRequest(user_id=str(user_id), k=k))
-        return [int(r.item_id) for r in results]
+        return [int(r.item_id) for r in results.items]
 
     def close(self) -> None:
         """Drop the phase's users collection and event log (the items stay for the next phase)."""

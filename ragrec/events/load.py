@@ -12,21 +12,20 @@ decision, not the loader's, so nothing is lost here.
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import math
 import time
 from datetime import datetime, timedelta, timezone
-from itertools import chain, islice
+from itertools import chain
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Literal, TypeVar
 
 from pydantic import BaseModel, Field, ValidationError, model_validator
 
 from ragrec.config import Settings
 from ragrec.events.log import EPOCH, EventLog, to_us
 from ragrec.events.models import Event, EventReject, EventType
-from ragrec.ingestion.readers import CatalogFileError, Format, RawRow, detect_format, open_rows
+from ragrec.io import CatalogFileError, Format, RawRow, RejectsWriter, batched, detect_format, open_rows
 
 if TYPE_CHECKING:
     from ragrec.store import VectorStore
@@ -97,25 +96,6 @@ class EventLoadReport(BaseModel):
         return self.read / self.seconds if self.seconds else 0.0
 
 
-class _Rejects:
-    """Rejected rows as JSON Lines (line, event_id, reason), written as they happen; the file appears on the first."""
-
-    def __init__(self, path: Path):
-        self.path, self.count, self._file = path, 0, None
-
-    def add(self, reject: EventReject) -> None:
-        if self._file is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._file = open(self.path, "w", encoding="utf-8")
-        self._file.write(json.dumps(reject.model_dump(), ensure_ascii=False) + "\n")
-        self.count += 1
-        log.info("line %s rejected (event %s): %s", reject.line, reject.event_id, reject.reason)
-
-    def close(self) -> None:
-        if self._file:
-            self._file.close()
-
-
 def load_events(
     path: str | Path,
     mapping: EventMapping,
@@ -147,11 +127,11 @@ def load_events(
 
     if rejects_path is None:
         rejects_path = (settings or Settings()).data_dir / "rejects" / f"{path.stem}.events.rejects.jsonl"
-    rejects = _Rejects(Path(rejects_path))
+    rejects = RejectsWriter(Path(rejects_path))
     report = EventLoadReport(log=log.url)
     parse = _RowParser(mapping)
     try:
-        for batch in _batched(rows, batch_size):
+        for batch in batched(rows, batch_size):
             events: list[tuple[int, Event]] = []
             for raw in batch:
                 report.read += 1
@@ -195,7 +175,7 @@ def catalog_items(store: VectorStore, collection: str, *, cache_size: int = 1_00
     def known(item_ids: list[str]) -> set[str]:
         wanted = list(dict.fromkeys(item_ids))
         result = {i for i in wanted if seen.get(i)}
-        for chunk in _batched([i for i in wanted if i not in seen], 1000):
+        for chunk in batched([i for i in wanted if i not in seen], 1000):
             by_point = {point_id(i): i for i in chunk}
             found = {by_point[r.id] for r in store.retrieve(collection, list(by_point), payload=False)}
             result |= found
@@ -340,9 +320,3 @@ def _check_first_object(rows: Iterator[RawRow], fields: list[str], path: Path) -
                 )
             break
     return chain(head, rows)
-
-
-def _batched(it: Iterable[T], n: int) -> Iterator[list[T]]:
-    it = iter(it)
-    while batch := list(islice(it, n)):
-        yield batch

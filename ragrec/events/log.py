@@ -61,6 +61,7 @@ events_table = Table(
     Column("ts_us", BigInteger, nullable=False),
     Index("ix_events_user_ts", "user_id", "ts_us", "seq"),  # user_events, iter_events, forget_user
     Index("ix_events_item", "item_id"),
+    Index("ix_events_user_item", "user_id", "item_id"),  # seen_items: answered from the index alone
 )
 users_table = Table(
     "users",
@@ -150,6 +151,8 @@ class EventLog:
         self.url = parsed.render_as_string(hide_password=True)
         try:
             metadata.create_all(self.engine)
+            for index in events_table.indexes:  # create_all skips the indexes of tables that already exist
+                index.create(self.engine, checkfirst=True)
         except Exception as exc:  # OperationalError and driver variants: unreachable server, bad path
             self.engine.dispose()
             raise EventLogError(f"cannot open the event log at {self.url}: {exc}") from exc
@@ -218,9 +221,26 @@ class EventLog:
         with self.engine.connect() as conn:
             return [_event(row) for row in conn.execute(query)]
 
-    def iter_events(self, batch: int = 2000) -> Iterator[Event]:
-        """Every event ordered by (user_id, time, seq), streamed: one user's events arrive together, for reindex."""
+    def seen_items(self, user_id: str) -> set[str]:
+        """The distinct items a user has any event on (what recommendations leave out), from an index."""
+        query = select(events_table.c.item_id).where(events_table.c.user_id == user_id).distinct()
+        with self.engine.connect() as conn:
+            return set(conn.execute(query).scalars())
+
+    def last_seq(self) -> int:
+        """The sequence number of the newest stored event (0 for an empty log): a reindex reads the log up to it,
+        then replays what arrived after."""
+        with self.engine.connect() as conn:
+            return conn.execute(select(func.max(events_table.c.seq))).scalar_one() or 0
+
+    def iter_events(self, batch: int = 2000, *, upto: int | None = None, after: int | None = None) -> Iterator[Event]:
+        """Every event ordered by (user_id, time, seq), streamed: one user's events arrive together, for reindex.
+        `upto` / `after`: only events with seq <= upto / seq > after."""
         query = select(*_EVENT_COLUMNS).order_by(events_table.c.user_id, events_table.c.ts_us, events_table.c.seq)
+        if upto is not None:
+            query = query.where(events_table.c.seq <= upto)
+        if after is not None:
+            query = query.where(events_table.c.seq > after)
         with self.engine.connect() as conn:
             for row in conn.execution_options(yield_per=batch).execute(query):
                 yield _event(row)

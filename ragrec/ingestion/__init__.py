@@ -1,7 +1,6 @@
 """Bulk catalog ingestion: CSV, JSON Lines and Parquet files into the Qdrant items collection."""
 
 from ragrec.ingestion.job import (
-    CONTENT,
     DeleteReport,
     IngestError,
     IngestOptions,
@@ -11,4 +10,4 @@ from ragrec.ingestion.job import (
 )
 from ragrec.ingestion.rows import FieldSpec
 
-__all__ = ["CONTENT", "DeleteReport", "FieldSpec", "IngestError", "IngestOptions", "IngestReport", "delete_items", "ingest"]
+__all__ = ["DeleteReport", "FieldSpec", "IngestError", "IngestOptions", "IngestReport", "delete_items", "ingest"]

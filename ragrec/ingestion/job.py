@@ -7,27 +7,23 @@ redoes only what it had not committed.
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from datetime import datetime, timezone
-from itertools import islice
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Literal, NamedTuple, TypeVar
+from typing import Any, Callable, Literal, NamedTuple
 
 from pydantic import BaseModel, Field
 
 from ragrec.config import Settings
 from ragrec.embedding import Embedder, LazyEmbedder
-from ragrec.ingestion.readers import CatalogFileError, Format, RawRow, detect_format, open_rows
-from ragrec.ingestion.rows import RESERVED, FieldSpec, ItemDoc, Reject, RowRules, content_hash, item_id_of, to_doc
+from ragrec.ingestion.rows import FieldSpec, ItemDoc, Reject, RowRules, content_hash, item_id_of, to_doc
+from ragrec.io import CatalogFileError, Format, RawRow, RejectsWriter, batched, detect_format, open_rows
+from ragrec.schema import COLLAB, CONTENT, CONTENT_HASH, RESERVED, SYSTEM_FIELDS, TEXT_HASH
 from ragrec.store import PointIn, VectorStore, open_store, point_id
 from ragrec.store.base import CollectionNotFound
 
 log = logging.getLogger("ragrec.ingestion")
-CONTENT = "content"  # the named vector of item text embeddings
-COLLAB = "collab"  # the named vector of collaborative item factors, written by reindex
-T = TypeVar("T")
 
 
 class IngestError(ValueError):
@@ -71,32 +67,6 @@ class DeleteReport(BaseModel):
     not_found: list[str]
 
 
-def _batched(it: Iterable[T], n: int) -> Iterator[list[T]]:
-    it = iter(it)
-    while batch := list(islice(it, n)):
-        yield batch
-
-
-class _Rejects:
-    """Rejected rows as JSON Lines (line, id, reason), written as they happen; the file appears on the first."""
-
-    def __init__(self, path: Path):
-        self.path, self.count, self._file = path, 0, None
-
-    def add(self, reject: Reject) -> None:
-        if self._file is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._file = open(self.path, "w", encoding="utf-8")
-        self._file.write(json.dumps(reject.model_dump(), ensure_ascii=False) + "\n")
-        self._file.flush()
-        self.count += 1
-        log.warning("line %d rejected (id %s): %s", reject.line, reject.id, reject.reason)
-
-    def close(self) -> None:
-        if self._file:
-            self._file.close()
-
-
 def _exists(store: VectorStore, name: str) -> bool:
     try:
         store.metadata(name)
@@ -112,6 +82,14 @@ def _target_collection(store: VectorStore, alias: str, embedder: Embedder, rebui
     Generations are named `<alias>-g<N>`; a rebuild killed half way is found again by name and resumed.
     """
     current = store.resolve(alias)
+    if current is None and _exists(store, alias):  # a physical collection named directly: write into it
+        if rebuild:
+            raise IngestError(f"{alias!r} is a collection, not an alias: --rebuild builds a new generation behind "
+                              "an alias (e.g. the default 'items')")
+        current = alias
+    if current and "model" not in store.metadata(current):
+        raise IngestError(f"collection {alias!r} is not an items collection (it was not made by ingest; "
+                          f"users live in {alias!r}?): ingest catalogs into an items collection such as 'items'")
     if current and not rebuild:
         meta = store.metadata(current)
         if meta.get("model") != embedder.name:  # the name settles it: no need to load the model for its dim
@@ -165,7 +143,10 @@ def ingest(
     alias = options.collection or settings.items_collection
     bad = [f.name for f in options.payload_fields if f.name in RESERVED]
     if bad:
-        raise IngestError(f"payload field names {', '.join(bad)} are reserved; rename them in the file")
+        raise IngestError(
+            f"payload field name {', '.join(map(repr, bad))} is reserved by ragrec (it keeps {', '.join(RESERVED)} "
+            "in every item's payload itself): rename the column in the file, or leave it out of --payload-fields"
+        )
     if not options.text_fields:
         raise IngestError("name at least one text field to embed (--text-fields)")
 
@@ -187,16 +168,17 @@ def ingest(
         list_separator=options.list_separator or settings.list_separator,
         max_text_chars=settings.max_text_chars,
         long_text=options.long_text or settings.long_text,
+        store_text=settings.store_text,
         model=embedder.name,
     )
     rejects_path = options.rejects or settings.data_dir / "rejects" / f"{path.stem}.rejects.jsonl"
-    rejects = _Rejects(rejects_path)
+    rejects = RejectsWriter(rejects_path)
     report = IngestReport(collection=alias)
     try:
         collection, switch_alias = _target_collection(store, alias, embedder, options.rebuild, settings.collab_dim)
         seen: dict[str, int] = {}  # item id -> line, for duplicates and --sync
         indexed = False
-        for batch in _batched(rows, options.batch_size or settings.ingest_batch_size):
+        for batch in batched(rows, options.batch_size or settings.ingest_batch_size):
             report.read += len(batch)
             docs = _read_batch(store, collection, batch, rules, seen, rejects, report)
             if docs and not indexed:
@@ -210,7 +192,7 @@ def ingest(
         if options.sync:
             keep = {point_id(i) for i in seen}
             stale = [r.id for r in store.scroll(collection, payload=False) if r.id not in keep]
-            for chunk in _batched(stale, 1000):
+            for chunk in batched(stale, 1000):
                 store.delete(collection, chunk)
             report.deleted = len(stale)
         store.optimize(collection)
@@ -230,17 +212,13 @@ def ingest(
     return report
 
 
-# Fields that reindex (not the catalog file) owns: a catalog update must carry them over.
-SYSTEM_FIELDS = ("popularity",)
-
-
 class _Doc(NamedTuple):
     doc: ItemDoc
     stored: dict[str, Any] | None  # the stored payload's hashes and system fields; None for a new item
 
 
 def _read_batch(store: VectorStore, collection: str, batch: list[RawRow], rules: RowRules, seen: dict[str, int],
-                rejects: _Rejects, report: IngestReport) -> list[_Doc]:
+                rejects: RejectsWriter, report: IngestReport) -> list[_Doc]:
     """The batch's rows that need writing, as documents; unchanged rows are counted and skipped before parsing."""
     found: list[Reject] = []
     candidates: list[tuple[RawRow, str | None]] = []  # (row, point id)
@@ -257,11 +235,11 @@ def _read_batch(store: VectorStore, collection: str, batch: list[RawRow], rules:
             candidates.append((raw, point_id(item) if item else None))
 
     ids = [pid for _, pid in candidates if pid]
-    stored = {r.id: r.payload for r in store.retrieve(collection, ids, payload=["content_hash", "text_hash", *SYSTEM_FIELDS])}
+    stored = {r.id: r.payload for r in store.retrieve(collection, ids, payload=[CONTENT_HASH, TEXT_HASH, *SYSTEM_FIELDS])}
     docs: list[_Doc] = []
     for raw, pid in candidates:
         old = stored.get(pid) if pid else None
-        if old and old.get("content_hash") == content_hash(raw.data, rules):
+        if old and old.get(CONTENT_HASH) == content_hash(raw.data, rules):
             report.unchanged += 1
             continue
         result = to_doc(raw.line, raw.data, rules)
@@ -283,7 +261,7 @@ def _write_batch(store: VectorStore, collection: str, docs: list[_Doc], embedder
             new.append(doc)
             continue
         doc.payload.update({k: old[k] for k in SYSTEM_FIELDS if k in old})
-        if old.get("text_hash") == doc.payload["text_hash"]:
+        if old.get(TEXT_HASH) == doc.payload[TEXT_HASH]:
             store.set_payload(collection, point_id(doc.item_id), doc.payload)  # same text: keep the vector
             report.updated_payload += 1
         else:

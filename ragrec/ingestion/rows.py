@@ -13,8 +13,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from ragrec.schema import CONTENT_HASH, ITEM_ID, TEXT, TEXT_HASH
+
 FieldType = Literal["auto", "str", "int", "float", "bool", "list"]
-RESERVED = ("item_id", "content_hash", "text_hash")
 
 _INT = re.compile(r"-?(0|[1-9]\d{0,17})")  # no leading zeros: "007" and ISBNs stay strings
 _FLOAT = re.compile(r"-?\d+\.\d+([eE][-+]?\d+)?")
@@ -43,6 +44,7 @@ class RowRules(BaseModel):
     list_separator: str = "|"
     max_text_chars: int = 2000
     long_text: Literal["truncate", "reject"] = "truncate"
+    store_text: bool = True  # keep the embedded text in the payload (for display and the LLM stage)
     model: str = ""  # part of the text hash: a new model means new vectors
 
     @cached_property
@@ -187,7 +189,9 @@ def to_doc(line: int, data: dict[str, Any], rules: RowRules) -> ItemDoc | Reject
     except BadValue as exc:
         return Reject(line=line, id=item_id, reason=str(exc))
 
-    payload["item_id"] = item_id
-    payload["text_hash"] = hashlib.sha1(f"{rules.model}\0{text}".encode()).hexdigest()
-    payload["content_hash"] = content_hash(data, rules)
+    payload[ITEM_ID] = item_id
+    if rules.store_text:
+        payload[TEXT] = text
+    payload[TEXT_HASH] = hashlib.sha1(f"{rules.model}\0{text}".encode()).hexdigest()
+    payload[CONTENT_HASH] = content_hash(data, rules)
     return ItemDoc(line=line, item_id=item_id, text=text, payload=payload, truncated=truncated)

@@ -1,4 +1,5 @@
-"""Stream rows out of CSV, JSON Lines and Parquet files, one at a time, each with its line number.
+"""Stream rows out of CSV, JSON Lines and Parquet files (catalogs and event logs), one at a time, each with its
+line number.
 
 A row that cannot be decoded comes out as an error instead of data, so the job can reject it and go on;
 a file that cannot be read at all raises `CatalogFileError` before anything is written.

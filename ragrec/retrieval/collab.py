@@ -19,7 +19,7 @@ from pydantic import BaseModel
 
 from ragrec.config import Settings
 from ragrec.events.log import POSITIVE_TYPES
-from ragrec.ingestion.job import COLLAB
+from ragrec.schema import COLLAB
 from ragrec.store import VectorStore, point_id
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from collections import defaultdict
 from typing import Callable
 
@@ -12,10 +11,9 @@ from pydantic import BaseModel, Field
 from ragrec.config import Settings
 from ragrec.events.models import Event, EventReject
 from ragrec.retrieval.profiles import Profile, apply_event
-from ragrec.retrieval.users import UserProfiles
+from ragrec.retrieval.users import UserGate, UserProfiles
+from ragrec.schema import ITEM_ID
 from ragrec.store import VectorStore, point_id
-
-_update_lock = threading.Lock()  # profile read-modify-write: one writer at a time per process
 
 
 class FeedbackResult(BaseModel):
@@ -28,8 +26,8 @@ class FeedbackResult(BaseModel):
 def known_items(store: VectorStore, collection: str) -> Callable[[list[str]], set[str]]:
     def check(item_ids: list[str]) -> set[str]:
         unique = list(dict.fromkeys(item_ids))
-        found = store.retrieve(collection, [point_id(i) for i in unique], payload=["item_id"])
-        return {r.payload["item_id"] for r in found}
+        found = store.retrieve(collection, [point_id(i) for i in unique], payload=[ITEM_ID])
+        return {r.payload[ITEM_ID] for r in found}
 
     return check
 
@@ -40,8 +38,8 @@ def item_vectors(store: VectorStore, collection: str, item_ids: list[str], space
     unique = list(dict.fromkeys(item_ids))
     for start in range(0, len(unique), 1000):
         chunk = unique[start:start + 1000]
-        for r in store.retrieve(collection, [point_id(i) for i in chunk], payload=["item_id"], vectors=spaces):
-            out[r.payload["item_id"]] = {s: np.asarray(v, dtype=np.float32) for s, v in (r.vectors or {}).items()}
+        for r in store.retrieve(collection, [point_id(i) for i in chunk], payload=[ITEM_ID], vectors=spaces):
+            out[r.payload[ITEM_ID]] = {s: np.asarray(v, dtype=np.float32) for s, v in (r.vectors or {}).items()}
     return out
 
 
@@ -54,20 +52,34 @@ def fold(profiles: dict[str, Profile], events: list[Event], vectors: dict[str, d
     return profiles
 
 
-def record_feedback(events: list[Event], *, log, store: VectorStore, profiles: UserProfiles,
-                    settings: Settings) -> FeedbackResult:
-    """Append events to the log (duplicates ignored, unknown items rejected) and update their users' vectors."""
-    result = log.append(events, known_items(store, settings.items_collection))
-    by_user: dict[str, list[Event]] = defaultdict(list)
-    for event in result.accepted:
-        by_user[event.user_id].append(event)
-    if by_user:
-        profiles.ensure()
-        vectors = item_vectors(store, settings.items_collection, [e.item_id for e in result.accepted],
-                               list(profiles.spaces))
-        with _update_lock:
-            current = profiles.get_many(list(by_user))
-            updated = fold(current, result.accepted, vectors, settings)
-            profiles.save(list(updated.values()))
+def record_feedback(events: list[Event], *, log, store: VectorStore, profiles: UserProfiles, settings: Settings,
+                    gate: UserGate) -> FeedbackResult:
+    """Append events to the log (duplicates ignored, unknown items rejected) and update their users' vectors.
+
+    Both under the gate: a reindex finishing meanwhile either replays these events into its new generation or
+    sees this update land on it, never neither."""
+    check = known_items(store, settings.items_collection)
+    with gate.lock:
+        result = log.append(events, check)
+        by_user: dict[str, list[Event]] = defaultdict(list)
+        for event in result.accepted:
+            by_user[event.user_id].append(event)
+        if by_user:
+            apply_events(result.accepted, store=store, profiles=profiles, settings=settings)
     return FeedbackResult(accepted=len(result.accepted), duplicates=result.duplicates, rejected=result.rejected,
                           users_updated=sorted(by_user))
+
+
+def apply_events(events: list[Event], *, store: VectorStore, profiles: UserProfiles, settings: Settings,
+                 collection: str | None = None) -> int:
+    """Fold events into their users' stored profiles (in `collection`, default the live generation)."""
+    if not events:
+        return 0
+    if collection is None:
+        profiles.ensure()
+    vectors = item_vectors(store, settings.items_collection, [e.item_id for e in events], list(profiles.spaces))
+    known = [e for e in events if e.item_id in vectors]  # items since deleted from the catalog
+    current = profiles.get_many(list(dict.fromkeys(e.user_id for e in known)), collection)
+    updated = fold(current, known, vectors, settings)
+    profiles.save(list(updated.values()), collection)
+    return len(known)

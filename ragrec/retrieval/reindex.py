@@ -3,6 +3,10 @@
 User vectors go into a fresh `users` generation that replaces the old one only when complete, so a reindex
 after a change of embedding model (new items collection behind the alias) rebuilds users in the new space,
 and a reindex killed half way leaves the old vectors serving.
+
+It reads the log up to the newest event at its start; at the end, under the user gate, it replays the events
+that arrived meanwhile into the new generation, drops users forgotten meanwhile, and only then switches: feedback
+and forgetting never get lost in a generation that is about to be replaced.
 """
 
 from __future__ import annotations
@@ -15,14 +19,13 @@ from typing import Callable
 from pydantic import BaseModel
 
 from ragrec.config import Settings
-from ragrec.ingestion.job import COLLAB
 from ragrec.retrieval.collab import store_item_factors, train_item_factors
-from ragrec.retrieval.feedback import fold, item_vectors
-from ragrec.retrieval.recommend import POPULARITY
-from ragrec.retrieval.users import UserProfiles
+from ragrec.retrieval.feedback import apply_events, fold, item_vectors
+from ragrec.retrieval.users import UserGate, UserProfiles
+from ragrec.schema import COLLAB, ITEM_ID, POPULARITY
 from ragrec.store import VectorStore
 
-USERS_PER_CHUNK = 500
+USERS_PER_CHUNK = 500  # users folded and saved together (progress is reported after each chunk)
 
 
 class ReindexReport(BaseModel):
@@ -32,6 +35,8 @@ class ReindexReport(BaseModel):
     items_popularity_changed: int = 0
     collab_items: int = 0
     collab_seconds: float = 0.0
+    events_replayed: int = 0  # arrived while the reindex ran
+    users_dropped: int = 0  # forgotten while the reindex ran
     users_collection: str = ""
     seconds: float = 0.0
 
@@ -43,9 +48,9 @@ def refresh_popularity(store: VectorStore, items: str, popularity: dict[str, int
     store.create_payload_index(items, POPULARITY, "integer")
     by_value: dict[int, list[str]] = defaultdict(list)
     catalog: set[str] = set()
-    for record in store.scroll(items, payload=["item_id", POPULARITY]):
-        catalog.add(record.payload["item_id"])
-        value = popularity.get(record.payload["item_id"], 0)
+    for record in store.scroll(items, payload=[ITEM_ID, POPULARITY]):
+        catalog.add(record.payload[ITEM_ID])
+        value = popularity.get(record.payload[ITEM_ID], 0)
         if record.payload.get(POPULARITY) != value:
             by_value[value].append(record.id)
     for value, ids in by_value.items():
@@ -54,11 +59,18 @@ def refresh_popularity(store: VectorStore, items: str, popularity: dict[str, int
     return sum(len(ids) for ids in by_value.values()), catalog
 
 
-def reindex(*, log, store: VectorStore, profiles: UserProfiles, settings: Settings,
+def reindex(*, log, store: VectorStore, profiles: UserProfiles, settings: Settings, gate: UserGate,
             on_progress: Callable[[int, int], None] | None = None) -> ReindexReport:
+    with gate.reindexing() as forgotten:
+        return _reindex(log, store, profiles, settings, gate, forgotten, on_progress)
+
+
+def _reindex(log, store: VectorStore, profiles: UserProfiles, settings: Settings, gate: UserGate,
+             forgotten: set[str], on_progress: Callable[[int, int], None] | None) -> ReindexReport:
     started = time.perf_counter()
     report = ReindexReport()
     items = settings.items_collection
+    upto = log.last_seq()
     report.items_popularity_changed, catalog = refresh_popularity(store, items, log.popularity())
     if COLLAB in profiles.spaces:
         factors, collab = train_item_factors(log, settings)
@@ -68,7 +80,8 @@ def reindex(*, log, store: VectorStore, profiles: UserProfiles, settings: Settin
     store.optimize(items)
 
     target = profiles.new_generation()
-    total_users = sum(1 for _ in log.users())
+    total_users = log.user_count()
+    written: set[str] = set()
     chunk: list = []
 
     def flush() -> None:
@@ -77,11 +90,12 @@ def reindex(*, log, store: VectorStore, profiles: UserProfiles, settings: Settin
         report.events_unknown_item += len(chunk) - len(known)
         built = fold({}, known, vectors, settings)
         profiles.save(list(built.values()), collection=target)
+        written.update(built)
         report.events += len(known)
         chunk.clear()
 
     users_in_chunk = 0
-    for user_id, events in groupby(log.iter_events(), key=lambda e: e.user_id):
+    for user_id, events in groupby(log.iter_events(upto=upto), key=lambda e: e.user_id):
         chunk.extend(events)
         users_in_chunk += 1
         report.users += 1
@@ -92,14 +106,22 @@ def reindex(*, log, store: VectorStore, profiles: UserProfiles, settings: Settin
                 on_progress(report.users, total_users)
     if chunk:
         flush()
-    if on_progress:
-        on_progress(report.users, total_users)
 
-    previous = store.resolve(profiles.alias)
-    store.flush(target)
-    store.set_alias(profiles.alias, target)
+    with gate.lock:  # feedback and forgetting wait while the new generation catches up and takes over
+        # forgotten while we ran: here (even if they came back since) or by another process
+        gone = forgotten | (written - set(log.users()))
+        report.users_dropped = profiles.delete(sorted(gone), collection=target)
+        late = [e for e in log.iter_events(after=upto) if e.user_id not in gone]
+        late += [e for u in sorted(gone) if log.has_user(u) for e in log.user_events(u)]  # forgotten, then back
+        report.events_replayed = apply_events(late, store=store, profiles=profiles, settings=settings,
+                                              collection=target)
+        previous = store.resolve(profiles.alias)
+        store.flush(target)
+        store.set_alias(profiles.alias, target)
     if previous and previous != target:
         store.drop_collection(previous)
+    if on_progress:
+        on_progress(report.users, total_users)
     report.users_collection = target
     report.seconds = time.perf_counter() - started
     return report

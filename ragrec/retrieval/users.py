@@ -6,7 +6,10 @@ Each user point carries, per vector space, the unit user vector (`content`) and 
 
 from __future__ import annotations
 
+import threading
+from contextlib import contextmanager
 from datetime import datetime, timezone
+from typing import Iterator
 
 import numpy as np
 
@@ -17,6 +20,33 @@ from ragrec.store.base import CollectionNotFound
 
 def sum_name(space: str) -> str:
     return f"{space}_sum"
+
+
+class UserGate:
+    """Orders, within one process, everything that writes user state: feedback (log append + vector update),
+    forgetting a user, and the final step of a reindex (replay what arrived meanwhile, switch generations). While
+    a reindex runs it also remembers who was forgotten, so the new generation cannot bring them back."""
+
+    def __init__(self) -> None:
+        self.lock = threading.RLock()
+        self._reindex = threading.Lock()
+        self._forgotten: set[str] | None = None
+
+    def forgot(self, user_id: str) -> None:
+        if self._forgotten is not None:
+            self._forgotten.add(user_id)
+
+    @contextmanager
+    def reindexing(self) -> Iterator[set[str]]:
+        """One reindex at a time; yields the users forgotten while it runs."""
+        with self._reindex:
+            with self.lock:
+                self._forgotten = set()
+            try:
+                yield self._forgotten
+            finally:
+                with self.lock:
+                    self._forgotten = None
 
 
 class UserProfiles:
@@ -88,9 +118,12 @@ class UserProfiles:
             points.append(PointIn(id=point_id(p.user_id), vectors=vectors, payload=payload))
         self.store.upsert(collection or self.alias, points)
 
-    def delete(self, user_id: str) -> bool:
-        if self.store.resolve(self.alias) is None:
-            return False
-        found = self.store.retrieve(self.alias, [point_id(user_id)], payload=False)
-        self.store.delete(self.alias, [point_id(user_id)])
-        return bool(found)
+    def delete(self, user_ids: list[str], collection: str | None = None) -> int:
+        """Remove users' points; returns how many existed."""
+        collection = collection or self.alias
+        if not user_ids or (collection == self.alias and self.store.resolve(self.alias) is None):
+            return 0
+        ids = [point_id(u) for u in user_ids]
+        found = self.store.retrieve(collection, ids, payload=False)
+        self.store.delete(collection, [r.id for r in found])
+        return len(found)

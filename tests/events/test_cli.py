@@ -1,4 +1,4 @@
-"""`ragrec events load|count`, mounted the way ragrec/cli.py mounts it, against a real Qdrant Edge catalog."""
+"""`ragrec events load|count`, mounted the way ragrec/cli/__init__.py mounts it, against a real Qdrant Edge catalog."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from ragrec.config import Settings
 from ragrec.events import EventLog, catalog_items, events_url
-from ragrec.events.cli import events_app
+from ragrec.cli.events import events_app
 from ragrec.store import PointIn, point_id
 from ragrec.store.edge import EdgeStore
 

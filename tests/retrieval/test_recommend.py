@@ -9,14 +9,15 @@ import numpy as np
 import pytest
 from qdrant_client import QdrantClient
 
-from conftest import MOVIELENS, need
+from conftest import MOVIELENS, need, private_items
 from ragrec.config import Settings
 from ragrec.events.log import EventLog
 from ragrec.events.models import Event
 from ragrec.recommender import Recommender
-from ragrec.retrieval.recommend import RecommendRequest
-from ragrec.retrieval.similar import UnknownItems
-from ragrec.store import PointIn
+from ragrec.retrieval.candidates import UnknownItems
+from ragrec.retrieval.models import RecommendRequest
+from ragrec.store import PointIn, point_id
+from ragrec.store.base import copy_points
 from ragrec.store.server import ServerStore
 
 ANIMATED = ["1", "2355", "4886", "6377", "3114"]  # Toy Story, A Bug's Life, Monsters Inc., Finding Nemo, Toy Story 2
@@ -29,32 +30,30 @@ def demo_server(demo):
     _, edge, _ = demo
     server = ServerStore(client=QdrantClient(":memory:"))
     target = edge.resolve("items")
-    meta = edge.metadata("items")
-    server.create_collection(target, {"content": meta["dim"], "collab": meta["collab_dim"]}, metadata=meta)
+    server.create_collection(target, edge.vector_sizes("items"), metadata=edge.metadata("items"))
     server.set_alias("items", target)
-    batch = []
-    for r in edge.scroll("items", vectors=True):
-        batch.append(PointIn(id=r.id, vectors=r.vectors, payload=r.payload))
-        if len(batch) == 1000:
-            server.upsert("items", batch)
-            batch = []
-    server.upsert("items", batch)
+    copy_points(edge, "items", server, "items")
     return server
 
 
 @pytest.fixture(params=["edge", "server"])
 def rec(request, demo, demo_server, embedder, tmp_path):
-    """A Recommender on the shared demo items, with its own event log and its own users collection."""
+    """A Recommender with its own event log and users collection, on the shared demo items (read only), or on a
+    private copy of them for tests marked `mutates_items` (reindex writes popularity and collab vectors)."""
     base, edge, _ = demo
-    settings = Settings(data_dir=base.data_dir, users_collection=f"users-{uuid.uuid4().hex[:8]}")
     store = edge if request.param == "edge" else demo_server
+    items = "items"
+    if request.node.get_closest_marker("mutates_items"):
+        items = private_items(store)
+    settings = Settings(data_dir=base.data_dir, users_collection=f"users-{uuid.uuid4().hex[:8]}",
+                        items_collection=items)
     log = EventLog(f"sqlite:///{tmp_path / 'events.db'}")
     r = Recommender(settings, store=store, log=log, embedder=embedder)
     try:
         yield r
     finally:
-        if store.resolve(settings.users_collection):
-            store.drop_collection(settings.users_collection)
+        for name in {settings.users_collection, items} - {"items"}:
+            store.drop_collection(name)
         log.close()
 
 
@@ -67,15 +66,30 @@ def genres(results):
     return [r.payload.get("genres", []) for r in results]
 
 
+def ids(results):
+    return [r.item_id for r in results]
+
+
 def test_a_fan_of_animated_family_films_gets_more_of_them(rec):
     result = rec.record_feedback(likes("ann", ANIMATED))
     assert result.accepted == 5 and result.users_updated == ["ann"]
-    top = rec.recommend(RecommendRequest(user_id="ann", k=10))
+    top = rec.recommend(RecommendRequest(user_id="ann", k=10)).items
     assert len(top) == 10
     assert sum("Animation" in g for g in genres(top)) >= 8
-    assert not {r.item_id for r in top} & set(ANIMATED)  # seen items are excluded
-    assert all(r.evidence and set(r.evidence) <= set(ANIMATED) for r in top[:5])
+    assert not set(ids(top)) & set(ANIMATED)  # seen items are excluded
     assert top == sorted(top, key=lambda r: -r.score)
+    # no collab vectors before a reindex: the content path, scored by the user's content vector alone
+    assert {r.path for r in top} == {"content"}
+    assert all(r.scores.content == pytest.approx(r.score, abs=1e-4) and r.scores.collab is None for r in top)
+    # evidence: the liked films it is closest to, with their titles and similarities, best first
+    titles = {"1": "Toy Story (1995)", "2355": "Bug's Life, A (1998)", "4886": "Monsters, Inc. (2001)",
+              "6377": "Finding Nemo (2003)", "3114": "Toy Story 2 (1999)"}
+    for r in top[:5]:
+        assert r.evidence and all(e.kind == "liked" and titles[e.item_id] == e.title for e in r.evidence)
+        sims = [e.similarity for e in r.evidence]
+        assert sims == sorted(sims, reverse=True) and min(sims) >= rec.settings.evidence_min_similarity
+        assert str(r.evidence[0]).startswith("because you liked ")
+    assert top[0].text.startswith(f"title: {top[0].payload['title']}")  # the embedded text travels with the item
 
 
 HORROR = ["1258", "1387", "1997", "2710"]  # The Shining, Jaws, The Exorcist, The Blair Witch Project
@@ -85,50 +99,68 @@ MORE_HORROR = ["1350", "1982", "2455", "1974", "3499"]  # The Omen, Halloween, T
 def test_a_dislike_removes_a_genre_from_the_top(rec):
     """Default settings (strong recency): the latest dislikes push the horror fan away from horror."""
     rec.record_feedback(likes("bob", HORROR))
-    before = rec.recommend(RecommendRequest(user_id="bob", k=10))
+    before = rec.recommend(RecommendRequest(user_id="bob", k=10)).items
     assert sum("Horror" in g for g in genres(before)) >= 5
     rec.record_feedback(likes("bob", MORE_HORROR[:3], start=100, kind="dislike"))
-    after = rec.recommend(RecommendRequest(user_id="bob", k=10))
+    after = rec.recommend(RecommendRequest(user_id="bob", k=10)).items
     assert sum("Horror" in g for g in genres(after)) == 0
 
 
 def test_a_dislike_keeps_the_rest_of_the_taste_with_time_decay_only(rec):
     rec.settings = rec.settings.model_copy(update={"half_life_events": None})
     rec.record_feedback(likes("bo2", ANIMATED[:3] + HORROR))
-    before = rec.recommend(RecommendRequest(user_id="bo2", k=10))
+    before = rec.recommend(RecommendRequest(user_id="bo2", k=10)).items
     assert sum("Horror" in g for g in genres(before)) >= 2
     rec.record_feedback(likes("bo2", HORROR + MORE_HORROR, start=100, kind="dislike"))
-    after = rec.recommend(RecommendRequest(user_id="bo2", k=10))
+    after = rec.recommend(RecommendRequest(user_id="bo2", k=10)).items
     assert sum("Horror" in g for g in genres(after)) == 0
     assert sum("Animation" in g for g in genres(after)) >= 6
 
 
 def test_filters_and_exclusions_hold(rec):
     rec.record_feedback(likes("cat", ANIMATED))
-    comedies = rec.recommend(RecommendRequest(user_id="cat", k=15, filters=["genres=Comedy", "year>=2000"]))
+    comedies = rec.recommend(RecommendRequest(user_id="cat", k=15, filters=["genres=Comedy", "year>=2000"])).items
     assert len(comedies) == 15
     assert all("Comedy" in r.payload["genres"] and r.payload["year"] >= 2000 for r in comedies)
-    no_animation = rec.recommend(RecommendRequest(user_id="cat", k=15, filters=["genres!=Animation"]))
-    assert all("Animation" not in r.payload["genres"] for r in no_animation)
-    with_seen = rec.recommend(RecommendRequest(user_id="cat", k=10, exclude_seen=False))
-    assert set(ANIMATED) & {r.item_id for r in with_seen}
+    no_animation = rec.recommend(RecommendRequest(user_id="cat", k=15, filters=["genres!=Animation"])).items
+    assert len(no_animation) == 15 and all("Animation" not in r.payload["genres"] for r in no_animation)
+    with_seen = rec.recommend(RecommendRequest(user_id="cat", k=10, exclude_seen=False)).items
+    assert set(ANIMATED) & set(ids(with_seen))
+    shown = ids(rec.recommend(RecommendRequest(user_id="cat", k=5)).items)
+    more = rec.recommend(RecommendRequest(user_id="cat", k=5, exclude=shown)).items  # "show me others"
+    assert len(more) == 5 and not set(shown) & set(ids(more))
 
 
+def test_a_query_is_blended_into_a_warm_users_content_target(rec):
+    rec.record_feedback(likes("qin", ANIMATED))
+    blended = rec.recommend(RecommendRequest(user_id="qin", k=10, query="underwater adventure with fish")).items
+    w = rec.settings.query_weight
+    for r in blended:  # the content target is (1 − w)·user + w·query: the reported scores add up to the final one
+        assert r.path == "content"
+        assert r.score == pytest.approx((1 - w) * r.scores.content + w * r.scores.query, abs=1e-4)
+    assert "6377" not in ids(blended)  # Finding Nemo is seen: still excluded
+    assert sum("Animation" in g for g in genres(blended)) >= 5
+
+
+@pytest.mark.mutates_items
 def test_cold_start_with_a_query_and_with_popularity(rec):
-    query = rec.recommend(RecommendRequest(user_id="nobody", k=5, query="space opera with starships and a galactic empire"))
-    assert any("Sci-Fi" in g for g in genres(query))
-    assert [r.item_id for r in query] == [r.item_id for r in rec.similar(query="space opera with starships and a galactic empire", k=5)]
+    query = rec.recommend(RecommendRequest(user_id="nobody", k=5, query="space opera with starships and a galactic empire")).items
+    assert any("Sci-Fi" in g for g in genres(query)) and {r.path for r in query} == {"query"}
+    assert ids(query) == ids(rec.similar(query="space opera with starships and a galactic empire", k=5).items)
 
     # popularity comes from the event log, written into the item payload by reindex
     events = likes("u1", ["296", "356", "318"]) + likes("u2", ["296", "356"]) + likes("u3", ["296"])
     rec.record_feedback(events)
     rec.reindex()
-    popular = rec.recommend(RecommendRequest(user_id="newcomer", k=4))
-    assert [r.item_id for r in popular[:3]] == ["296", "356", "318"]
+    popular = rec.recommend(RecommendRequest(user_id="newcomer", k=4)).items
+    assert ids(popular[:3]) == ["296", "356", "318"]
     assert [r.score for r in popular[:3]] == [3, 2, 1]
-    assert len(popular) == 4  # items nobody touched fill the rest
-    filtered = rec.recommend(RecommendRequest(user_id="newcomer", k=2, filters=["genres=Drama"]))
-    assert all("Drama" in g for g in genres(filtered))
+    assert [str(r.evidence[0]) for r in popular[:3]] == ["popular with 3 users", "popular with 2 users",
+                                                        "popular with 1 user"]
+    assert {r.path for r in popular} == {"popular"} and popular[0].scores.popularity == pytest.approx(np.log(4))
+    assert len(popular) == 4 and popular[3].evidence == []  # items nobody touched fill the rest
+    filtered = rec.recommend(RecommendRequest(user_id="newcomer", k=2, filters=["genres=Drama"])).items
+    assert len(filtered) == 2 and all("Drama" in g for g in genres(filtered))
 
 
 def test_duplicate_events_change_nothing(rec):
@@ -153,41 +185,41 @@ def test_unknown_items_are_rejected_with_a_reason(rec):
 
 def test_example_items_strategies_and_diversity(rec):
     for strategy in ("average_vector", "best_score", "sum_scores"):
-        out = rec.recommend(RecommendRequest(positive=["1", "2355"], negative=["1258"], strategy=strategy, k=10))
-        assert len(out) == 10 and not {"1", "2355", "1258"} & {r.item_id for r in out}
+        out = rec.recommend(RecommendRequest(positive=["1", "2355"], negative=["1258"], strategy=strategy, k=10)).items
+        assert len(out) == 10 and not {"1", "2355", "1258"} & set(ids(out))
         assert sum("Animation" in g for g in genres(out)) >= 5, strategy
+        assert {r.path for r in out} == {"examples"}
     rec.record_feedback(likes("fay", ANIMATED))
-    plain = rec.recommend(RecommendRequest(user_id="fay", k=10))
-    diverse = rec.recommend(RecommendRequest(user_id="fay", k=10, diversity=0.7))
-    assert len(diverse) == 10 and [r.item_id for r in plain] != [r.item_id for r in diverse]
+    plain = rec.recommend(RecommendRequest(user_id="fay", k=10)).items
+    diverse = rec.recommend(RecommendRequest(user_id="fay", k=10, diversity=0.7)).items
+    assert len(diverse) == 10 and ids(plain) != ids(diverse)
 
     def spread(results):  # mean pairwise distance between result vectors
-        v = rec.embedder.embed([f"title: {r.payload['title']}\ngenres: {', '.join(r.payload['genres'])}" for r in results])
+        v = rec.embedder.embed([r.text for r in results])
         sims = v @ v.T
         return 1 - sims[np.triu_indices(len(v), 1)].mean()
 
     assert spread(diverse) > spread(plain)
 
 
+@pytest.mark.mutates_items
 def test_new_items_are_retrievable_at_once(rec):
-    store = rec.store
     vec = rec.embedder.embed(["title: Toy Robots Go Camping (2031)\ngenres: Animation, Children, Comedy"])[0]
-    store.upsert("items", [PointIn(id=str(uuid.uuid5(uuid.NAMESPACE_URL, "robots")), vectors={"content": vec.tolist()},
-                                   payload={"item_id": "robots-2031", "title": "Toy Robots Go Camping (2031)",
-                                            "genres": ["Animation", "Children", "Comedy"], "year": 2031})])
-    try:
-        rec.record_feedback(likes("gus", ANIMATED))
-        top = rec.recommend(RecommendRequest(user_id="gus", k=30))
-        assert "robots-2031" in [r.item_id for r in top]
-    finally:
-        store.delete("items", [str(uuid.uuid5(uuid.NAMESPACE_URL, "robots"))])
+    rec.store.upsert(rec.settings.items_collection, [PointIn(
+        id=point_id("robots-2031"), vectors={"content": vec},
+        payload={"item_id": "robots-2031", "title": "Toy Robots Go Camping (2031)",
+                 "genres": ["Animation", "Children", "Comedy"], "year": 2031})])
+    rec.record_feedback(likes("gus", ANIMATED))
+    top = rec.recommend(RecommendRequest(user_id="gus", k=30)).items
+    assert "robots-2031" in ids(top)
 
 
+@pytest.mark.mutates_items
 def test_forget_and_reindex_are_idempotent(rec):
     rec.record_feedback(likes("hal", ANIMATED) + likes("ivy", ["296", "318"]))
     live = rec.user("hal").profile
     first = rec.reindex()
-    assert first.users == 2 and first.events == 7
+    assert first.users == 2 and first.events == 7 and first.events_replayed == first.users_dropped == 0
     rebuilt = rec.user("hal").profile
     assert np.allclose(rebuilt.sums["content"], live.sums["content"], atol=1e-5)
     second = rec.reindex()
@@ -195,28 +227,39 @@ def test_forget_and_reindex_are_idempotent(rec):
     assert np.allclose(rec.user("hal").profile.sums["content"], rebuilt.sums["content"])
     assert rec.forget_user("hal") == 5
     assert rec.user("hal").profile is None and rec.user("hal").events == 0
-    assert rec.recommend(RecommendRequest(user_id="hal", k=3))  # a forgotten user is a cold user again
+    cold = rec.recommend(RecommendRequest(user_id="hal", k=3)).items  # a forgotten user is a cold user again
+    assert len(cold) == 3 and {r.path for r in cold} == {"popular"}
+    assert rec.reindex().users == 1  # and the next reindex does not bring them back
 
 
+@pytest.mark.mutates_items
 def test_movielens_ratings_load_end_to_end(rec, tmp_path):
     from ragrec.events.load import EventMapping, load_events
     from ragrec.retrieval.feedback import known_items
 
     ratings = need(MOVIELENS / "ratings.csv")
-    report = load_events(ratings, EventMapping.movielens(), rec.log, known_items(rec.store, "items"),
+    report = load_events(ratings, EventMapping.movielens(), rec.log, known_items(rec.store, rec.settings.items_collection),
                          rejects_path=tmp_path / "rejects.jsonl")
     assert report.stored == 100_836 and report.rejected == 0
     reindexed = rec.reindex()
     assert reindexed.users == 610 and reindexed.events == 100_836
-    top = rec.recommend(RecommendRequest(user_id="1", k=10))
+    top = rec.recommend(RecommendRequest(user_id="1", k=10)).items
     seen = {e.item_id for e in rec.log.user_events("1")}
-    assert len(top) == 10 and not seen & {r.item_id for r in top}
-    assert rec.recommend(RecommendRequest(k=1))[0].item_id == "356"  # Forrest Gump: most users rated it
+    assert rec.log.seen_items("1") == seen and len(seen) == 232
+    assert len(top) == 10 and not seen & set(ids(top))
+    assert rec.recommend(RecommendRequest(k=1)).items[0].item_id == "356"  # Forrest Gump: most users rated it
     # reindex trained the collaborative vectors: users get the hybrid (content + collab) blend
     assert reindexed.collab_items > 9000
     assert rec.user("1").profile.vector("collab") is not None
+    assert {r.path for r in top} == {"hybrid"}
+    s = rec.settings
+    for r in top:  # the formula Qdrant ranked by, recomputed from the per-source scores
+        prior = s.blend_popularity * (r.scores.popularity or 0.0)
+        assert r.score == pytest.approx(s.blend_content * r.scores.content + s.blend_collab * r.scores.collab + prior,
+                                        abs=1e-3)
 
 
+@pytest.mark.mutates_items
 def test_hybrid_serves_single_event_users_and_new_items(rec):
     """After reindex trained collab vectors: a user with one event gets the hybrid blend at once, and an item
     nobody has touched (no collab vector) still comes through the content side."""
@@ -226,15 +269,12 @@ def test_hybrid_serves_single_event_users_and_new_items(rec):
     assert report.collab_items == 5
     twin = "title: Toy Story (1995)\ngenres: Adventure, Animation, Children, Comedy, Fantasy\ntags: pixar, fun"
     vec = rec.embedder.embed([twin])[0]
-    new_id = str(uuid.uuid5(uuid.NAMESPACE_URL, "toy-story-twin"))
-    rec.store.upsert("items", [PointIn(id=new_id, vectors={"content": vec.tolist()},
-                                       payload={"item_id": "twin", "title": "Toy Story (re-release)",
-                                                "genres": ["Animation"], "year": 2031})])
-    try:
-        rec.record_feedback(likes("solo", ["1"]))
-        profile = rec.user("solo").profile
-        assert profile.vector("collab") is not None  # one event is enough for both vectors
-        top = rec.recommend(RecommendRequest(user_id="solo", k=10))
-        assert "twin" in [r.item_id for r in top]
-    finally:
-        rec.store.delete("items", [new_id])
+    rec.store.upsert(rec.settings.items_collection, [PointIn(
+        id=point_id("twin"), vectors={"content": vec},
+        payload={"item_id": "twin", "title": "Toy Story (re-release)", "genres": ["Animation"], "year": 2031})])
+    rec.record_feedback(likes("solo", ["1"]))
+    profile = rec.user("solo").profile
+    assert profile.vector("collab") is not None  # one event is enough for both vectors
+    top = rec.recommend(RecommendRequest(user_id="solo", k=10)).items
+    twin_hit = next(r for r in top if r.item_id == "twin")
+    assert twin_hit.path == "hybrid" and twin_hit.scores.collab is None and twin_hit.scores.content > 0.9

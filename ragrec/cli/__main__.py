@@ -1,0 +1,3 @@
+from ragrec.cli import app
+
+app()

@@ -1,0 +1,171 @@
+"""Catalog commands: `ragrec ingest | delete | similar | collections | demo`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from ragrec.cli.app import app, recommender_of, settings_of, split
+from ragrec.cli.console import RateColumn, console, err, fail
+from ragrec.cli.output import print_items
+from ragrec.config import Settings
+from ragrec.ingestion import FieldSpec, IngestError, IngestOptions, IngestReport, delete_items, ingest
+from ragrec.store import StoreError, open_store
+
+
+def print_report(report: IngestReport, as_json: bool = False) -> None:
+    if as_json:
+        print(report.model_dump_json(indent=1))
+        return
+    table = Table(title=f"ingested into {report.collection!r}", show_header=False)
+    for name in ("read", "upserted", "updated_payload", "unchanged", "deleted", "rejected", "truncated"):
+        table.add_row(name.replace("_", " "), f"{getattr(report, name):,}")
+    table.add_row("seconds", f"{report.seconds:.1f} ({report.items_per_second:,.0f} rows/s)")
+    console.print(table)
+    if report.rejects_file:
+        console.print(f"rejected rows (line, id, reason): {report.rejects_file}")
+    if report.truncated:
+        console.print(f"[yellow]warning:[/] {report.truncated} texts were longer than max_text_chars and were truncated")
+
+
+def run_ingest(settings: Settings, path: Path, options: IngestOptions) -> IngestReport:
+    with Progress(TextColumn("[bold]ingest"), BarColumn(), MofNCompleteColumn(), RateColumn("items"), TimeElapsedColumn(),
+                  console=err) as progress:
+        task = progress.add_task("ingest", total=None)
+
+        def on_progress(done: int, total: int | None) -> None:
+            progress.update(task, completed=done, total=max(total or 0, done) or None)
+
+        try:
+            return ingest(path, options, settings=settings, on_progress=on_progress)
+        except (IngestError, StoreError) as exc:
+            progress.stop()
+            fail(str(exc))
+
+
+@app.command("ingest")
+def ingest_cmd(
+    ctx: typer.Context,
+    path: Path = typer.Argument(..., help="Catalog file: .csv, .jsonl or .parquet"),
+    format: Optional[str] = typer.Option(None, "--format", help="csv, jsonl or parquet [default: from the extension]"),
+    id_field: str = typer.Option("id", "--id-field", help="Column holding the item id."),
+    text_fields: str = typer.Option(..., "--text-fields", help="Columns joined (with their names) into the text to embed."),
+    payload_fields: str = typer.Option("", "--payload-fields",
+                                       help="Columns kept for filters and display, optionally typed: "
+                                            "year:int,price:float,genres:list,title (bare = typed by value)."),
+    list_separator: Optional[str] = typer.Option(None, "--list-separator", help="Separator of multi-value CSV fields [default: |]"),
+    batch_size: Optional[int] = typer.Option(None, "--batch-size", min=1),
+    sync: bool = typer.Option(False, "--sync", help="Delete items that are not in the file."),
+    rebuild: bool = typer.Option(False, "--rebuild", help="Re-embed everything into a new collection, then switch the alias."),
+    rejects: Optional[Path] = typer.Option(None, "--rejects", help="Where rejected rows go (JSON Lines)."),
+    collection: Optional[str] = typer.Option(None, "--collection"),
+    long_text: Optional[str] = typer.Option(None, "--long-text", help="truncate or reject texts over max_text_chars"),
+    as_json: bool = typer.Option(False, "--json", help="Print the summary as one JSON object."),
+) -> None:
+    """Embed a catalog file and upsert it into Qdrant: idempotent, resumable, bad rows reported."""
+    try:
+        options = IngestOptions(
+            format=format, id_field=id_field, text_fields=split(text_fields),
+            payload_fields=[FieldSpec.parse(f) for f in split(payload_fields)], list_separator=list_separator,
+            batch_size=batch_size, sync=sync, rebuild=rebuild, rejects=rejects, collection=collection,
+            long_text=long_text,
+        )
+    except ValueError as exc:
+        fail(str(exc), 2)
+    print_report(run_ingest(settings_of(ctx), path, options), as_json)
+
+
+@app.command("delete")
+def delete_cmd(
+    ctx: typer.Context,
+    ids: str = typer.Option("", "--ids", help="Comma-separated item ids."),
+    ids_file: Optional[Path] = typer.Option(None, "--ids-file", help="A file with one item id per line."),
+    collection: Optional[str] = typer.Option(None, "--collection"),
+    as_json: bool = typer.Option(False, "--json", help="Print the summary as one JSON object."),
+) -> None:
+    """Remove items from the catalog."""
+    item_ids = split(ids)
+    if ids_file:
+        if not ids_file.is_file():
+            fail(f"{ids_file}: no such file", 2)
+        item_ids += [line.strip() for line in ids_file.read_text(encoding="utf-8").splitlines() if line.strip()]
+    if not item_ids:
+        fail("give --ids or --ids-file", 2)
+    try:
+        report = delete_items(item_ids, collection=collection, settings=settings_of(ctx))
+    except StoreError as exc:
+        fail(str(exc))
+    if as_json:
+        print(report.model_dump_json(indent=1))
+        return
+    console.print(f"deleted {report.deleted} items from {report.collection!r}")
+    if report.not_found:
+        console.print(f"not found ({len(report.not_found)}): {', '.join(report.not_found[:20])}")
+
+
+@app.command("similar")
+def similar_cmd(
+    ctx: typer.Context,
+    ids: str = typer.Option("", "--ids", help="Seed item ids, comma-separated."),
+    query: Optional[str] = typer.Option(None, "--query", "-q", help="Free-text query."),
+    k: int = typer.Option(10, "-k", min=1, max=1000),
+    filter: list[str] = typer.Option([], "--filter", "-f", help="genres=Comedy, year>=1990, genres!=Horror (repeatable)"),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+) -> None:
+    """Nearest items to seed items and/or a free-text query."""
+    from ragrec.retrieval.candidates import UnknownItems
+    from ragrec.retrieval.filters import FilterSyntaxError
+
+    if not split(ids) and not query:
+        fail("give --ids, --query, or both", 2)
+    with recommender_of(ctx) as rec:
+        try:
+            result = rec.similar(item_ids=split(ids), query=query, k=k, filters=filter)
+        except UnknownItems as exc:
+            fail(str(exc.args[0]), 2)
+        except FilterSyntaxError as exc:
+            fail(str(exc), 2)
+        except StoreError as exc:
+            fail(str(exc))
+    print_items(result, title=f"similar to {', '.join(filter_ for filter_ in [ids, query] if filter_)}",
+                as_json=as_json)
+
+
+@app.command("collections")
+def collections_cmd(ctx: typer.Context,
+                    as_json: bool = typer.Option(False, "--json", help="Print one JSON object.")) -> None:
+    """List collections (aliases), the physical collection behind each, their point and HNSW-indexed vector counts."""
+    store = open_store(settings_of(ctx))
+    try:
+        infos = store.collections()
+    except StoreError as exc:
+        fail(str(exc))
+    finally:
+        store.close()
+    if as_json:
+        print(json.dumps({"collections": [i.model_dump() for i in infos]}, indent=1))
+        return
+    table = Table()
+    for col in ("collection", "behind", "points", "indexed vectors", "model"):
+        table.add_column(col)
+    for info in infos:
+        table.add_row(info.name, info.target, f"{info.count:,}", f"{info.indexed:,}", str(info.metadata.get("model", "")))
+    console.print(table if infos else "no collections yet: run `ragrec ingest` (or `ragrec demo`)")
+
+
+@app.command("demo")
+def demo_cmd(ctx: typer.Context) -> None:
+    """Ingest the bundled MovieLens demo catalog and show what ragrec retrieves from it."""
+    from ragrec.demo import DEMO_CATALOG, demo_options
+
+    settings = settings_of(ctx)
+    print_report(run_ingest(settings, DEMO_CATALOG, demo_options()))
+    with recommender_of(ctx) as rec:
+        print_items(rec.similar(item_ids=["1", "2355"], k=8), title="nearest to Toy Story (1) + A Bug's Life (2355)")
+        print_items(rec.similar(query="space opera with epic battles", k=8),
+                    title="query: space opera with epic battles")

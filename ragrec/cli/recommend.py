@@ -1,0 +1,52 @@
+"""`ragrec recommend`: recommendations for a user, a query or example items."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import typer
+
+from ragrec.cli.app import app, recommender_of, split
+from ragrec.cli.console import fail
+from ragrec.cli.output import print_items
+from ragrec.store import StoreError
+
+
+@app.command("recommend")
+def recommend_cmd(
+    ctx: typer.Context,
+    user: Optional[str] = typer.Option(None, "--user", help="User id; unknown or absent = cold start."),
+    k: int = typer.Option(10, "-k", min=1, max=1000),
+    query: Optional[str] = typer.Option(None, "--query", "-q", help="Free text, blended with the user's vector."),
+    filter: list[str] = typer.Option([], "--filter", "-f", help="genres=Comedy, year>=1990, genres!=Horror (repeatable)"),
+    diversity: float = typer.Option(0.0, "--diversity", min=0.0, max=1.0, help="MMR diversity, 0..1"),
+    positive: str = typer.Option("", "--positive", help="Example items to move towards (comma-separated)."),
+    negative: str = typer.Option("", "--negative", help="Example items to move away from."),
+    strategy: str = typer.Option("average_vector", "--strategy", help="average_vector, best_score or sum_scores"),
+    include_seen: bool = typer.Option(False, "--include-seen", help="Do not exclude items the user interacted with."),
+    explain_scores: bool = typer.Option(False, "--explain-scores",
+                                        help="Show each item's retrieval path and its score from every source."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+) -> None:
+    """Recommendations for a user, with filters, diversity and cold start."""
+    from pydantic import ValidationError
+
+    from ragrec.retrieval.candidates import UnknownItems
+    from ragrec.retrieval.filters import FilterSyntaxError
+    from ragrec.retrieval.models import RecommendRequest
+
+    try:
+        request = RecommendRequest(user_id=user, k=k, query=query, filters=filter, diversity=diversity,
+                                   positive=split(positive), negative=split(negative), strategy=strategy,
+                                   exclude_seen=False if include_seen else None)
+    except ValidationError as exc:
+        fail("; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()), 2)
+    with recommender_of(ctx) as rec:
+        try:
+            result = rec.recommend(request)
+        except (FilterSyntaxError, UnknownItems, ValueError) as exc:
+            fail(str(exc.args[0]), 2)
+        except (StoreError, LookupError) as exc:
+            fail(str(exc))
+    print_items(result, title=f"for {user or 'a new user'}" + (f", query {query!r}" if query else ""),
+                explain_scores=explain_scores, as_json=as_json)

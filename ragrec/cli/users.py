@@ -1,0 +1,79 @@
+"""User commands: `ragrec feedback`, `ragrec users show | forget`, `ragrec reindex`."""
+
+from __future__ import annotations
+
+import json
+from typing import Optional
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from ragrec.cli.app import app, recommender_of
+from ragrec.cli.console import console, err, fail
+from ragrec.store import StoreError
+
+users_app = typer.Typer(help="Inspect or erase users.", no_args_is_help=True)
+app.add_typer(users_app, name="users")
+
+
+@app.command("feedback")
+def feedback_cmd(
+    ctx: typer.Context,
+    user: str = typer.Option(..., "--user"),
+    item: str = typer.Option(..., "--item"),
+    type: str = typer.Option(..., "--type", help="view, click, like, add_to_cart, purchase, rating, dislike, skip"),
+    value: Optional[float] = typer.Option(None, "--value", help="The rating, for --type rating."),
+    event_id: Optional[str] = typer.Option(None, "--event-id", help="For deduplication; generated if absent."),
+) -> None:
+    """Record one feedback event; the user's vector moves at once."""
+    from pydantic import ValidationError
+
+    from ragrec.events.models import Event
+
+    try:
+        event = Event(user_id=user, item_id=item, type=type, value=value, **({"event_id": event_id} if event_id else {}))
+    except ValidationError as exc:
+        fail("; ".join(e["msg"] for e in exc.errors()), 2)
+    with recommender_of(ctx) as rec:
+        try:
+            result = rec.record_feedback([event])
+        except (StoreError, LookupError) as exc:
+            fail(str(exc))
+    if result.rejected:
+        fail(result.rejected[0].reason, 2)
+    console.print("duplicate event: nothing changed" if result.duplicates else f"recorded {type} of {item} by {user}")
+
+
+@users_app.command("show")
+def users_show(ctx: typer.Context, user: str = typer.Argument(...)) -> None:
+    """A user's event counts, recent items and last update."""
+    with recommender_of(ctx) as rec:
+        info = rec.user(user)
+    if info.profile is None and not info.events:
+        fail(f"no user {user!r}", 2)
+    profile = info.profile.model_dump(exclude={"sums"}) if info.profile else None
+    print(json.dumps({"user_id": user, "events": info.events, "profile": profile}, indent=1, default=str))
+
+
+@users_app.command("forget")
+def users_forget(ctx: typer.Context, user: str = typer.Argument(...)) -> None:
+    """Erase a user's events and vector."""
+    with recommender_of(ctx) as rec:
+        erased = rec.forget_user(user)
+    console.print(f"forgot {user}: {erased} events erased, vector removed")
+
+
+@app.command("reindex")
+def reindex_cmd(ctx: typer.Context) -> None:
+    """Recompute every user vector and item popularity from the event log."""
+    with recommender_of(ctx) as rec, Progress(TextColumn("[bold]reindex"), BarColumn(), MofNCompleteColumn(),
+                                               TimeElapsedColumn(), console=err) as progress:
+        task = progress.add_task("users", total=None)
+        try:
+            report = rec.reindex(on_progress=lambda done, total: progress.update(task, completed=done, total=total))
+        except (StoreError, LookupError) as exc:
+            progress.stop()
+            fail(str(exc))
+    console.print(f"reindexed {report.users:,} users from {report.events:,} events into {report.users_collection!r} "
+                  f"({report.items_popularity_changed:,} item popularities changed, "
+                  f"{report.events_unknown_item:,} events of deleted items skipped) in {report.seconds:.1f}s")
