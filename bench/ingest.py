@@ -58,7 +58,7 @@ def open_engine(engine: str, data_dir: Path):
 
 
 def texts_of(path: Path, options, limit: int | None = None) -> list[str]:
-    from ragrec.ingestion.readers import detect_format, open_rows
+    from ragrec.io import detect_format, open_rows
 
     rules = RowRules(id_field=options.id_field, text_fields=options.text_fields, payload_fields=options.payload_fields)
     rows, _ = open_rows(path, detect_format(path, None), [options.id_field])
