@@ -1,0 +1,29 @@
+"""Names every layer shares: the named vectors of an item point and the payload keys ragrec itself owns.
+
+A catalog's own fields live beside these keys in the item payload, so a catalog field may not take one of the
+reserved names (ingestion refuses it).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+# --- named vectors of an item point ---------------------------------------------------------------------------
+CONTENT = "content"  # the embedding of the item's text, written by ingestion
+COLLAB = "collab"  # collaborative item factors, written by reindex
+
+# --- payload keys owned by ragrec -----------------------------------------------------------------------------
+ITEM_ID = "item_id"  # the catalog's id (the point id is UUIDv5 of it)
+TEXT = "text"  # the text that was embedded (title: ...\ngenres: ...), for display and the LLM stage
+TEXT_HASH = "text_hash"  # of the embedded text and model: an equal hash means the vector is still right
+CONTENT_HASH = "content_hash"  # of the row's source fields as read: an equal hash means nothing to redo
+POPULARITY = "popularity"  # distinct users who engaged with the item, written by reindex
+
+RESERVED = (ITEM_ID, TEXT, TEXT_HASH, CONTENT_HASH, POPULARITY)
+SYSTEM_FIELDS = (POPULARITY,)  # written by reindex, not the catalog file: a catalog update carries them over
+HIDDEN = (TEXT_HASH, CONTENT_HASH, TEXT)  # not part of an item's public payload (the text is shown on its own)
+
+
+def public_payload(payload: dict[str, Any]) -> dict[str, Any]:
+    """The catalog's fields of an item (plus its id and popularity), without ragrec's bookkeeping."""
+    return {k: v for k, v in payload.items() if k not in HIDDEN}
