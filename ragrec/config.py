@@ -120,7 +120,11 @@ class Settings(BaseSettings):
         "llm_cache_dir) or a transformers model directory; openai: the model name the server expects.",
     )
     llm_cache_dir: Path | None = Field(None, description="Converted local models; None = data_dir/models.")
-    llm_threads: int | None = Field(None, description="torch threads for the local LLM; None = torch's default.")
+    llm_threads: int | None = Field(
+        1, description="torch threads for the local LLM's calls (None: torch's default, all cores). 1 because on a "
+        "shared 2-core machine two OpenMP threads fight other processes and ran 3-10x slower (bench/RESULTS.md); "
+        "raise it on a dedicated machine.",
+    )
     llm_dtype: Literal["auto", "float32", "bfloat16"] = Field(
         "auto", description="local: auto = bfloat16 where the CPU has native bf16 (avx512_bf16/AMX: ~1.8x faster "
         "prompt processing than fp32, bench/RESULTS.md), else float32.",

@@ -54,7 +54,7 @@ GENRE_WORDS: dict[str, tuple[str, ...]] = {
     "war": ("war",),
     "western": ("western", "westerns"),
 }
-_YEAR = re.compile(r"(?<!\d)(18[89]\d|19\d\d|20[0-4]\d)(?!\d)")
+_YEAR = re.compile(r"(?<!\d)(18[89]\d|19\d\d|20[0-4]\d)(?!\d|s\b)")  # not a decade (1990s)
 _DECADE = re.compile(r"(?<!\d)(18[89]0|19\d0|20[0-4]0)s\b")
 _WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
 _STOP = frozenset(
@@ -143,18 +143,24 @@ def check(text: str, candidate: Candidate, evidence_titles: list[str], vocabular
             if "other_title" not in failed:
                 failed.append("other_title")
             hallucinated.append(f"title {title}")
+    # years and genres are read outside the names of the item and the evidence ("Crime and Punishment in Suburbia"
+    # states no genre; "2001: A Space Odyssey" no year)
+    rest = text
+    for name in sorted({*own, *evidence_titles, *map(P.display_title, evidence_titles)}, key=len, reverse=True):
+        if name.strip():
+            rest = re.sub(re.escape(name.strip()), " ", rest, flags=re.I)
     year = facts.get("year")
-    stated_years = {int(y) for y in _YEAR.findall(text)}
+    stated_years = {int(y) for y in _YEAR.findall(rest)}
     for y in sorted(stated_years - ({year} if year else set())):
         hallucinated.append(f"year {y}")
-    for d in _DECADE.findall(text):
+    for d in _DECADE.findall(rest):
         if not (year and int(d) <= year < int(d) + 10):
             hallucinated.append(f"decade {d}s")
     if any(h.startswith(("year", "decade")) for h in hallucinated):
         failed.append("year")
     own_genres = {g.lower() for g in facts.get("genres", [])}
     own_text = " ".join(facts.get("tags", [])).lower() + " " + (facts.get("text") or "").lower()
-    lowered = text.lower()
+    lowered = rest.lower()
     for genre, forms in vocabulary.genre_words().items():
         if genre in own_genres:
             continue

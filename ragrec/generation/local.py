@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import os
 import threading
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable
 
@@ -47,8 +48,6 @@ class _Loaded:
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
-        if threads:
-            torch.set_num_threads(threads)  # process-wide: also the embedder's
         self.torch = torch
         self.tokenizer = AutoTokenizer.from_pretrained(path)
         self.tokenizer.padding_side = "left"  # batched generation continues every row from its last token
@@ -56,7 +55,22 @@ class _Loaded:
             self.tokenizer.pad_token = self.tokenizer.eos_token
         self.model = AutoModelForCausalLM.from_pretrained(path, dtype=getattr(torch, dtype)).eval()
         self.eos = self.tokenizer.eos_token_id
+        self.threads = threads
         self.lock = threading.Lock()
+
+    @contextmanager
+    def running(self):
+        """One call at a time, with the LLM's own thread count (torch's is process-wide: put it back after, so
+        the embedder keeps its own), and no autograd."""
+        with self.lock:
+            before = self.torch.get_num_threads()
+            if self.threads:
+                self.torch.set_num_threads(self.threads)
+            try:
+                with self.torch.inference_mode():
+                    yield
+            finally:
+                self.torch.set_num_threads(before)
 
 
 _models: dict[tuple[str, int | None, str], _Loaded] = {}
@@ -132,7 +146,7 @@ class LocalLLM(LLM):
         m = self.loaded
         ids = self.label_token_ids(labels)
         enc = self._encode([messages])
-        with m.lock, m.torch.inference_mode():
+        with m.running():
             logits = m.model(**enc, logits_to_keep=1).logits[0, -1]
         probs = m.torch.softmax(logits.float(), dim=-1)
         return renormalize([float(probs[i].sum()) for i in ids])
@@ -152,7 +166,7 @@ class LocalLLM(LLM):
             on_row(row, out[row])
 
         watcher = _Finished(enc["input_ids"].shape[1], m.eos, finished)
-        with m.lock, m.torch.inference_mode():
+        with m.running():
             generated = m.model.generate(
                 **enc, max_new_tokens=max_tokens, do_sample=False, stopping_criteria=[watcher],
                 eos_token_id=m.eos, pad_token_id=m.tokenizer.pad_token_id,

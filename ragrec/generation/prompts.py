@@ -59,7 +59,8 @@ DESCRIBE = ChatPromptTemplate.from_messages([
 
 # --- catalog data into prompts --------------------------------------------------------------------------------
 
-_CONTROL = re.compile(r"<\|[^|>]*\|>|</?data>|<\s*/?\s*(system|assistant|user)\s*>", re.I)
+_CONTROL = re.compile(r"<\|[^|>]*\|>(\s*(system|assistant|user)\b)?|</?data>|<\s*/?\s*(system|assistant|user)\s*>",
+                      re.I)
 _INSTRUCTION = re.compile(
     r"\b(ignore|disregard|forget|override)\b[^.!?\n]*\b(instruction|prompt|rule|above|previous|prior|earlier)s?\b"
     r"|\b(you are now|system prompt|new instructions?|(respond|reply|answer) (only )?with)\b"

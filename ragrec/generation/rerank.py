@@ -64,7 +64,7 @@ def parse_ranking(text: str, labels: list[str]) -> list[int]:
     if entries is None:  # truncated or malformed: the quoted strings after "ranking": [
         m = re.search(r'"ranking"\s*:\s*\[(.*)', text, re.S)
         if m:
-            entries = re.findall(r'"((?:[^"\\]|\\.)*)"', m.group(1))
+            entries = re.findall(r'"((?:[^"\\]|\\.)*)(?:"|$)', m.group(1))  # the last one may be cut off
     if entries is None:
         try:
             data = json.loads(text)
