@@ -88,6 +88,27 @@ def candidates(catalog) -> list[Candidate]:
             for n, i in enumerate(CANDIDATE_IDS)]
 
 
+@pytest.fixture(scope="session")
+def small_store(tmp_path_factory, embedder):
+    """The first 600 movies of the demo catalog ingested into Qdrant Edge with the real MiniLM (~10 s; the whole
+    catalog takes minutes on 2 shared cores): (settings, store)."""
+    from ragrec.demo import DEMO_CATALOG, demo_options
+    from ragrec.ingestion import ingest
+    from ragrec.store import open_store
+
+    root = tmp_path_factory.mktemp("small")
+    subset = root / "movies.jsonl"
+    with open(DEMO_CATALOG, encoding="utf-8") as src:
+        subset.write_text("".join(line for _, line in zip(range(600), src)), encoding="utf-8")
+    settings = Settings(data_dir=root / "data")
+    store = open_store(settings)
+    ingest(subset, demo_options(), settings=settings, store=store, embedder=embedder)
+    try:
+        yield settings, store
+    finally:
+        store.close()
+
+
 # --- a real OpenAI-compatible server ---------------------------------------------------------------------------
 def free_port() -> int:
     with socket.socket() as s:
