@@ -263,8 +263,8 @@ class Describer:
         if isinstance(raw, LLMError):
             LLM_FALLBACKS.labels("describe", raw.reason).inc()
             text = template(c, liked, self.kind)
-            return Described(index=i, item=c.model_copy(update={"description": text, "description_source": "template"}),
-                             error=str(raw))
+            item = c.model_copy(update={"description": text, "description_source": "template"})
+            return Described(index=i, item=item, error=str(raw))
         cut = [s for v in [c.text, *map(str, c.payload.get("tags") or [])] for s in P.as_data(v)[1]]
         result = check(raw, c, liked, self.vocabulary, self.settings, cut)
         if result.ok:
@@ -282,10 +282,10 @@ class Describer:
         for i, c in enumerate(candidates):
             liked = evidence_titles(c, history)
             hit = self.cache.get(self._key(c, liked))
-            if hit is not None:
-                yield hit.model_copy(update={"index": i, "cached": True,
-                                             "item": c.model_copy(update={"description": hit.item.description,
-                                                                          "description_source": hit.item.description_source})})
+            if hit is not None:  # the cached text on this request's candidate (its score may differ)
+                item = c.model_copy(update={"description": hit.item.description,
+                                            "description_source": hit.item.description_source})
+                yield hit.model_copy(update={"index": i, "cached": True, "item": item})
             else:
                 todo.append((i, c, liked))
         if not todo:

@@ -21,8 +21,10 @@ import asyncio
 import json
 import math
 import threading
+import weakref
 from typing import Any
 
+import httpx
 import openai
 from langchain_core.messages import BaseMessage
 from langchain_openai import ChatOpenAI
@@ -88,7 +90,15 @@ class OpenAICompatLLM(LLM):
         self.vllm = settings.llm_server == "vllm"
         self.supports_logprobs = self.vllm
         self.supports_schema = self.vllm
-        self.chat = ChatOpenAI(
+        self.chat = self._new_chat(http_client=httpx.Client(timeout=settings.llm_timeout))
+        self._sem = threading.BoundedSemaphore(settings.llm_concurrency)
+        # the async client's connections belong to the event loop that opened them: one client per loop
+        self._async_chats: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+    def _new_chat(self, **clients) -> ChatOpenAI:
+        settings = self.settings
+        return ChatOpenAI(
+            **clients,
             model=settings.llm_model,
             base_url=settings.llm_base_url,
             api_key=settings.llm_api_key or "not-needed",
@@ -99,7 +109,14 @@ class OpenAICompatLLM(LLM):
             temperature=0.0,
             max_tokens=settings.describe_max_tokens,
         )
-        self._sem = threading.BoundedSemaphore(settings.llm_concurrency)
+
+    def _async_chat(self) -> ChatOpenAI:
+        loop = asyncio.get_running_loop()
+        if loop not in self._async_chats:
+            # langchain-openai's default async client is shared process-wide (lru_cache), bound to the first loop
+            client = httpx.AsyncClient(timeout=self.settings.llm_timeout)
+            self._async_chats[loop] = self._new_chat(http_async_client=client)
+        return self._async_chats[loop]
 
     # --- request options (what goes on the wire; unit-tested as shape tests) -------------------------------
     def verbalizer_options(self) -> dict[str, Any]:
@@ -142,7 +159,7 @@ class OpenAICompatLLM(LLM):
                     parts = []
 
                     async def collect():
-                        async for chunk in self.chat.astream(messages, max_tokens=max_tokens):
+                        async for chunk in self._async_chat().astream(messages, max_tokens=max_tokens):
                             parts.append(chunk.content if isinstance(chunk.content, str) else "")
 
                     await asyncio.wait_for(collect(), self.settings.llm_timeout)

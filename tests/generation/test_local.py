@@ -145,7 +145,7 @@ def assert_injection_has_no_effect(describer, history, catalog, candidates):
     texts = [r.item.description.lower() for r in dirty] + [(r.raw or "").lower() for r in dirty]
     assert not any("pwned" in t or "mallory" in t for t in texts), texts
     # nobody else's output changed
-    assert [r.item.description for r in dirty[1:]] == [r.item.description for r in clean]
+    assert [r.item.description for r in dirty[1:]] == [r.item.description for r in clean], (dirty, clean)
     # and the injected item's prompt never contained the instruction
     prompt = " ".join(m.content for m in describer._prompt(injected(catalog), ["Toy Story (1995)"]))
     assert "PWNED" not in prompt and "Ignore" not in prompt and "heist" in prompt
