@@ -78,6 +78,18 @@ def response_format(schema: dict[str, Any], name: str = "ranking") -> dict[str, 
     return {"type": "json_schema", "json_schema": {"name": name, "schema": schema}}
 
 
+class ChatCompletions(ChatOpenAI):
+    """ChatOpenAI that sends the token limit as `max_tokens`: langchain-openai renames it to OpenAI's newer
+    `max_completion_tokens`, which not every OpenAI-compatible server reads (one that ignores it generates up to
+    its own default: 1024 tokens for transformers serve). vLLM and transformers serve read both."""
+
+    def _get_request_payload(self, input_, *, stop=None, **kwargs) -> dict:
+        payload = super()._get_request_payload(input_, stop=stop, **kwargs)
+        if "max_completion_tokens" in payload:
+            payload["max_tokens"] = payload.pop("max_completion_tokens")
+        return payload
+
+
 class OpenAICompatLLM(LLM):
     can_stream = True
     can_batch = False
@@ -97,7 +109,7 @@ class OpenAICompatLLM(LLM):
 
     def _new_chat(self, **clients) -> ChatOpenAI:
         settings = self.settings
-        return ChatOpenAI(
+        return ChatCompletions(
             **clients,
             model=settings.llm_model,
             base_url=settings.llm_base_url,
