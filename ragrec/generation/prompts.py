@@ -17,7 +17,7 @@ from langchain_core.prompts import ChatPromptTemplate
 
 from ragrec.retrieval.models import Candidate, HistoryItem
 
-PROMPT_VERSION = "2026-11-29.1"
+PROMPT_VERSION = "2026-11-29.2"
 
 LABELS = [chr(ord("A") + i) for i in range(26)]  # one token each for SmolLM2's tokenizer (checked at run time)
 
@@ -76,11 +76,11 @@ def as_data(text: str | None, max_chars: int = 400) -> tuple[str, list[str]]:
     if not text:
         return "", []
     text = _CONTROL.sub(" ", str(text))
-    kept, cut = [], []
-    for sentence in _SENTENCES.findall(text):
-        (cut if _INSTRUCTION.search(sentence) else kept).append(sentence.strip())
-    clean = re.sub(r"\s+", " ", " ".join(s for s in kept if s)).strip()
-    return clean[:max_chars], [c for c in cut if c]
+    cut = [m for m in _SENTENCES.finditer(text) if _INSTRUCTION.search(m.group(0))]
+    for m in reversed(cut):  # cut the spans out of the original: what is kept stays as written ("a.k.a.")
+        text = text[: m.start()] + " " + text[m.end():]
+    clean = re.sub(r"\s+", " ", text).strip()
+    return clean[:max_chars], [m.group(0).strip() for m in cut if m.group(0).strip()]
 
 
 def display_title(title: str) -> str:
@@ -112,16 +112,17 @@ def item_facts(c: Candidate) -> dict[str, Any]:
 
 
 def item_line(c: Candidate) -> str:
-    """One candidate as the rerank prompts show it: 'Toy Story (1995); Adventure, Animation; tags: pixar'."""
+    """One candidate as the rerank prompts show it, short (prompt length is the verbalizer's cost):
+    'Toy Story (1995), Adventure/Animation/Children, pixar'."""
     f = item_facts(c)
     parts = [f["title"] + (f" ({f['year']})" if "year" in f else "")]
     if f.get("genres"):
-        parts.append(", ".join(f["genres"]))
+        parts.append("/".join(f["genres"][:3]))
     if f.get("tags"):
-        parts.append("tags: " + ", ".join(f["tags"][:5]))
+        parts.append(f["tags"][0])
     if f.get("text"):
-        parts.append(f["text"][:200])
-    return "; ".join(parts)
+        parts.append(f["text"][:120])
+    return ", ".join(parts)
 
 
 def history_line(h: HistoryItem) -> str:
