@@ -152,3 +152,22 @@ def test_template_example(catalog):
     assert template(c, ["Jumanji (1995)", "Heat (1995)"]) == (
         "Because you liked Jumanji and Heat: Toy Story (1995), an adventure, animation, children, comedy and fantasy "
         "movie about pixar, fun.")
+
+
+# --- bad input never raises -------------------------------------------------------------------------------------
+_values = st.one_of(st.none(), st.integers(), st.floats(allow_nan=True), st.text(max_size=40),
+                    st.lists(st.one_of(st.text(max_size=20), st.integers(), st.none()), max_size=5))
+
+
+@given(payload=st.dictionaries(st.sampled_from(["title", "year", "genres", "tags", "other"]), _values, max_size=5),
+       text=st.one_of(st.none(), st.text(max_size=200)), raw=st.text(max_size=300),
+       evidence=st.lists(st.text(max_size=30), max_size=3))
+@hsettings(max_examples=200, deadline=None)
+def test_checks_and_templates_take_any_payload(payload, text, raw, evidence, vocab):
+    from ragrec.retrieval.models import Candidate
+
+    c = Candidate(item_id="x", score=0.0, payload=payload, text=text, path="popular")
+    assert template(c, evidence).strip()
+    result = check(raw, c, evidence, vocab, Settings())
+    assert result.ok == (not result.failed)
+    P.item_line(c)
