@@ -177,7 +177,7 @@ def latency(repeats: int) -> None:
 
 
 # --- quality on real users -------------------------------------------------------------------------------------------
-def quality(n_users: int, describe_users: int, seed: int = 0) -> None:
+def quality(n_users: int, describe_users: int, seed: int = 0, n_rerank: bool = True) -> None:
     from ragrec.evaluation.baselines import ItemKNN
     from ragrec.evaluation.data import load_movielens
     from ragrec.evaluation.generation import (description_metrics, markdown, rerank_sample, rerank_table,
@@ -214,15 +214,17 @@ def quality(n_users: int, describe_users: int, seed: int = 0) -> None:
         samples[phase] = out
         print(f"{phase}: candidates ready ({time.perf_counter() - t0:.0f} s)")
     scored = {}
-    for phase, rows in samples.items():
+    for phase, rows in (samples.items() if n_rerank else ()):
         s = time.perf_counter()
         scored[phase] = [rerank_sample(reranker, h, items, target) for h, items, target in rows]
         print(f"{phase}: LLM scored {len(rows)} users x 20 in {time.perf_counter() - s:.0f} s")
-    best = tune_rerank_weight(scored["validation"])
-    print("validation:", json.dumps(rerank_table(scored["validation"]), indent=None))
-    print(f"best validation weight: {best['weight']} (NDCG@10 {best['ndcg']:.4f})")
-    weights = sorted({0.0, best["weight"], 0.1, 0.3, 1.0})
-    test = rerank_table(scored["test"], weights)
+    test = None
+    if n_rerank:
+        best = tune_rerank_weight(scored["validation"])
+        print("validation:", json.dumps(rerank_table(scored["validation"]), indent=None))
+        print(f"best validation weight: {best['weight']} (NDCG@10 {best['ndcg']:.4f})")
+        weights = sorted({0.0, best["weight"], 0.1, 0.3, 1.0})
+        test = rerank_table(scored["test"], weights)
     hit = sum(r[2] in {c.item_id for c in r[1]} for r in samples["test"])
     print(f"test: target among the 20 candidates for {hit}/{len(users)} users")
     vocab = Vocabulary.from_payloads(cat.values())
@@ -246,8 +248,9 @@ if __name__ == "__main__":
     q = sub.add_parser("quality")
     q.add_argument("--users", type=int, default=100)
     q.add_argument("--describe-users", type=int, default=50)
+    q.add_argument("--no-rerank", action="store_true", help="descriptions only")
     args = parser.parse_args()
     if args.what == "latency":
         latency(args.repeats)
     else:
-        quality(args.users, args.describe_users)
+        quality(args.users, args.describe_users, n_rerank=not args.no_rerank)

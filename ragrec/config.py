@@ -141,7 +141,10 @@ class Settings(BaseSettings):
     llm_concurrency: int = Field(8, ge=1, description="openai: LLM requests in flight at once per process.")
     llm_top_logprobs: int = Field(20, ge=1, description="openai+vllm: top_logprobs (vLLM caps at --max-logprobs).")
     rerank: bool = Field(
-        True, description="Let the LLM rerank the top rerank_candidates (off, or llm=none: retrieval order)."
+        False,
+        description="Let the LLM rerank the top rerank_candidates (off, or llm=none: retrieval order). Off by "
+        "default: with the bundled 135M model the best fusion weight on validation is 0 (bench/RESULTS.md), so "
+        "the LLM pass would cost ~1-2 s per request and change nothing. Turn it on with a larger model.",
     )
     rerank_candidates: int = Field(20, ge=1, le=26, description="N: candidates the LLM sees (labelled A, B, ...).")
     rerank_method: Literal["auto", "verbalizer", "listwise"] = Field(
@@ -156,8 +159,9 @@ class Settings(BaseSettings):
     rerank_weight: float = Field(
         0.0, ge=0.0, le=1.0,
         description="Fused score = (1 - w) * retrieval + w * LLM (both min-max scaled over the N). 0 keeps the "
-        "retrieval order (the LLM score is still computed and shown): the best weight on validation with the "
-        "bundled 135M model; tune it with `ragrec eval --rerank` for a larger model.",
+        "retrieval order (the LLM score is still computed and shown in scores.llm): the best weight on validation "
+        "with the bundled 135M model (every w > 0 lost NDCG@10 there); tune it with `ragrec eval --rerank` for a "
+        "larger model.",
     )
     llm_history_items: int = Field(5, ge=0, description="Recent liked items shown to the LLM.")
     describe_max_tokens: int = Field(48, ge=8, description="Longest description the LLM may write (tokens).")

@@ -127,7 +127,10 @@ def check(text: str, candidate: Candidate, evidence_titles: list[str], vocabular
     words = _words(text)
     facts = P.item_facts(candidate)
     own = [facts["title"], re.sub(r"\s*\(\d{4}\)\s*$", "", candidate.title)]
-    own += [t.split(":", 1)[0] for t in own if ":" in t and len(_words(t.split(":", 1)[0])) >= 2]
+    for t in list(own):  # "Pirates of the Caribbean: The Curse of the Black Pearl" is named by either half
+        for part in re.split(r": | - ", t)[: 2] if re.search(r": | - ", t) else []:
+            if len(_words(part)) >= 2:
+                own.append(part)
     own_spans = [s for t in own if _words(t) for s in _spans(words, tuple(_words(t)))]
     if not own_spans:
         failed.append("names_item")
@@ -183,6 +186,16 @@ def check(text: str, candidate: Candidate, evidence_titles: list[str], vocabular
     if not settings.describe_min_chars <= len(text) <= settings.describe_max_chars:
         failed.append("length")
     return CheckResult(ok=not failed, failed=failed, hallucinated=hallucinated)
+
+
+def whole_sentences(text: str) -> str:
+    """The text up to its last full stop: a description cut off by the token limit loses its unfinished sentence
+    (one with no full sentence at all is left as it is, and fails on length or naming)."""
+    text = text.strip()
+    if not text or text[-1] in ".!?\"'”)":
+        return text
+    m = re.search(r"^.*(?<=\w\w)[.!?](?=\s|$)", text, re.S)  # a stop after a word, not in "a.k.a."
+    return m.group(0) if m else text
 
 
 def template(candidate: Candidate, evidence_titles: list[str], kind: str = "movie") -> str:
@@ -265,6 +278,7 @@ class Describer:
             text = template(c, liked, self.kind)
             item = c.model_copy(update={"description": text, "description_source": "template"})
             return Described(index=i, item=item, error=str(raw))
+        raw = whole_sentences(raw)
         cut = [s for v in [c.text, *map(str, c.payload.get("tags") or [])] for s in P.as_data(v)[1]]
         result = check(raw, c, liked, self.vocabulary, self.settings, cut)
         if result.ok:

@@ -70,6 +70,7 @@ def test_complete_and_stream_many(backend):
 
 def test_rerank_stage_never_raises_and_returns_the_same_items(backend, history, candidates):
     settings, llm = backend
+    settings = settings.model_copy(update={"rerank": True})  # off by default (weight 0 with the bundled model)
     reranker = get_reranker(settings, llm)
     head = candidates[:5]
     out = reranker(RecommendRequest(user_id="u1"), history, head)
@@ -93,3 +94,7 @@ def test_every_item_gets_a_checked_description(backend, history, candidates):
             assert r.check.ok
     if settings.llm == "none":
         assert all(r.item.description_source == "template" and r.error for r in results)
+
+
+def test_rerank_is_off_by_default(gen_settings):
+    assert isinstance(get_reranker(gen_settings), NoRerank)  # retrieval order: never worse by default

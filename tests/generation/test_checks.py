@@ -171,3 +171,11 @@ def test_checks_and_templates_take_any_payload(payload, text, raw, evidence, voc
     result = check(raw, c, evidence, vocab, Settings())
     assert result.ok == (not result.failed)
     P.item_line(c)
+
+
+def test_a_long_title_is_named_by_either_half(catalog, vocab):
+    s = Settings()
+    pirates = next(m for m in catalog.values() if m["title"].startswith("Pirates of the Caribbean: The Curse"))
+    c = make_candidate(pirates, 0.5)
+    for text in ("The Curse of the Black Pearl is a fun adventure.", "Pirates of the Caribbean is a fun adventure."):
+        assert "names_item" not in check(text, c, [], vocab, s).failed
