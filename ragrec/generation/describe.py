@@ -128,9 +128,8 @@ def check(text: str, candidate: Candidate, evidence_titles: list[str], vocabular
     facts = P.item_facts(candidate)
     own = [facts["title"], re.sub(r"\s*\(\d{4}\)\s*$", "", candidate.title)]
     for t in list(own):  # "Pirates of the Caribbean: The Curse of the Black Pearl" is named by either half
-        for part in re.split(r": | - ", t)[: 2] if re.search(r": | - ", t) else []:
-            if len(_words(part)) >= 2:
-                own.append(part)
+        parts = re.split(r": | - ", t, maxsplit=1)
+        own += [p for p in parts if len(parts) == 2 and len(_words(p)) >= 2]
     own_spans = [s for t in own if _words(t) for s in _spans(words, tuple(_words(t)))]
     if not own_spans:
         failed.append("names_item")
