@@ -36,7 +36,7 @@ class LLM(ABC):
     supports_logprobs: bool = False
     supports_schema: bool = False
 
-    def warm(self) -> None:
+    def warm(self) -> None:  # noqa: B027  (deliberately optional)
         """Load whatever is slow to load (a model into memory); a no-op where there is nothing to load."""
 
     @abstractmethod

@@ -162,21 +162,22 @@ class OpenAICompatLLM(LLM):
             raise LLMError("bad_output", "the server returned no text")
         return reply.content
 
+    async def _collect(self, messages: list[BaseMessage], max_tokens: int) -> str:
+        parts = []
+        async for chunk in self._async_chat().astream(messages, max_tokens=max_tokens):
+            parts.append(chunk.content if isinstance(chunk.content, str) else "")
+        return "".join(parts).strip()
+
     async def _stream_one(self, messages: list[BaseMessage], max_tokens: int, sem: asyncio.Semaphore) -> str:
+        """One streamed answer within llm_timeout in total, retried as ragrec.retry says (the same policy as the
+        sync calls, with asyncio's sleep)."""
         policy = retrying(self.settings.llm_retries, _transient)
         async with sem:
             async for attempt in AsyncRetrying(stop=policy.stop, wait=policy.wait, retry=policy.retry,
                                                reraise=True):
                 with attempt:
-                    parts = []
-
-                    async def collect():
-                        async for chunk in self._async_chat().astream(messages, max_tokens=max_tokens):
-                            parts.append(chunk.content if isinstance(chunk.content, str) else "")
-
-                    await asyncio.wait_for(collect(), self.settings.llm_timeout)
-                    return "".join(parts).strip()
-        raise AssertionError("unreachable")
+                    return await asyncio.wait_for(self._collect(messages, max_tokens), self.settings.llm_timeout)
+        raise AssertionError("unreachable: AsyncRetrying re-raises the last error")
 
     async def stream_many(self, prompts: list[list[BaseMessage]], *, max_tokens: int):
         sem = asyncio.Semaphore(self.settings.llm_concurrency)

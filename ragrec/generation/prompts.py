@@ -138,7 +138,7 @@ def history_block(items: list[HistoryItem]) -> str:
 
 
 def candidates_block(candidates: list[Candidate], labels: list[str]) -> str:
-    return "\n".join(f"{label}. {item_line(c)}" for label, c in zip(labels, candidates))
+    return "\n".join(f"{label}. {item_line(c)}" for label, c in zip(labels, candidates, strict=False))  # labels >= N
 
 
 def facts_sentence(facts: dict[str, Any], kind: str = "movie") -> str:

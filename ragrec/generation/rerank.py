@@ -95,7 +95,7 @@ def minmax(values: list[float]) -> list[float]:
 
 
 def fuse(retrieval: list[float], llm: list[float], weight: float) -> list[float]:
-    return [(1 - weight) * r + weight * s for r, s in zip(minmax(retrieval), minmax(llm))]
+    return [(1 - weight) * r + weight * s for r, s in zip(minmax(retrieval), minmax(llm), strict=True)]
 
 
 class LLMReranker:

@@ -4,6 +4,7 @@ demo items in Qdrant Edge (through a thin adapter to the Recommendations model t
 from __future__ import annotations
 
 import pytest
+from pydantic import ValidationError
 from langchain_core.documents import Document
 from langchain_core.tools import StructuredTool
 
@@ -69,5 +70,5 @@ def test_tool_invoke_with_its_pydantic_args(source):
     out = tool.invoke({"query": "heist crime thriller", "filters": ["genres=Crime"], "k": 3})
     assert len(out) == 3 and all("Crime" in item["genres"] for item in out)
     assert {"item_id", "title", "year", "genres", "score", "description", "because"} <= set(out[0])
-    with pytest.raises(Exception):  # the schema refuses what the recommender would refuse
+    with pytest.raises(ValidationError):  # the schema refuses what the recommender would refuse
         tool.invoke({"query": "x", "k": 0})
