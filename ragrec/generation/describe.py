@@ -208,8 +208,9 @@ def template(candidate: Candidate, evidence_titles: list[str], kind: str = "movi
     return f"Popular with {popular.users:,} users: {sentence}" if popular else sentence
 
 
-def evidence_titles(candidate: Candidate, history: History, n: int = 2) -> list[str]:
-    """The user's items this candidate is there because of (its `liked` evidence), as titles."""
+def evidence_titles(candidate: Candidate, n: int = 2) -> list[str]:
+    """The user's items this candidate is there because of (its `liked` evidence), as titles. Only these: a
+    description may not claim a link to the user's other items that retrieval did not find."""
     titles = []
     for e in candidate.evidence:
         if e.kind == "liked" and (e.title or e.item_id):
@@ -290,10 +291,12 @@ class Describer:
         return done
 
     async def astream_results(self, history: History, candidates: list[Candidate]) -> AsyncIterator[Described]:
-        """Each candidate's `Described` as soon as it is ready: cached ones first, then as the LLM finishes them."""
+        """Each candidate's `Described` as soon as it is ready: cached ones first, then as the LLM finishes them.
+        What a description may say of the user comes from each candidate's evidence (history items retrieval found
+        it close to); `history` is the stage's input, kept for the API's symmetry with the reranker."""
         todo: list[tuple[int, Candidate, list[str]]] = []
         for i, c in enumerate(candidates):
-            liked = evidence_titles(c, history)
+            liked = evidence_titles(c)
             hit = self.cache.get(self._key(c, liked))
             if hit is not None:  # the cached text on this request's candidate (its score may differ)
                 item = c.model_copy(update={"description": hit.item.description,
