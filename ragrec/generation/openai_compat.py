@@ -104,8 +104,10 @@ class OpenAICompatLLM(LLM):
         self.supports_schema = self.vllm
         self.chat = self._new_chat(http_client=httpx.Client(timeout=settings.llm_timeout))
         self._sem = threading.BoundedSemaphore(settings.llm_concurrency)
-        # the async client's connections belong to the event loop that opened them: one client per loop
+        # the async client's connections (and a semaphore) belong to the event loop that made them: one per loop,
+        # so llm_concurrency bounds all streams of a loop (the API's), not each call
         self._async_chats: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+        self._async_sems: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
     def _new_chat(self, **clients) -> ChatOpenAI:
         settings = self.settings
@@ -180,7 +182,8 @@ class OpenAICompatLLM(LLM):
         raise AssertionError("unreachable: AsyncRetrying re-raises the last error")
 
     async def stream_many(self, prompts: list[list[BaseMessage]], *, max_tokens: int):
-        sem = asyncio.Semaphore(self.settings.llm_concurrency)
+        sem = self._async_sems.setdefault(asyncio.get_running_loop(),
+                                          asyncio.Semaphore(self.settings.llm_concurrency))
 
         async def one(i: int, messages: list[BaseMessage]):
             try:
