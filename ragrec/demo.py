@@ -7,6 +7,9 @@ from pathlib import Path
 from ragrec.ingestion import FieldSpec, IngestOptions
 
 DEMO_CATALOG = Path(__file__).parent / "data" / "movies.jsonl"
+DEMO_USER = "demo-user"
+# Toy Story, A Bug's Life, Finding Nemo, Monsters, Inc., The Incredibles
+DEMO_LIKES = ["1", "2355", "6377", "4886", "8961"]
 
 
 def demo_options(**overrides) -> IngestOptions:

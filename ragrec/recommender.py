@@ -44,11 +44,15 @@ class UserInfo(BaseModel):
 
 class Recommender:
     def __init__(self, settings: Settings | None = None, *, store: VectorStore | None = None, log=None,
-                 embedder: Embedder | None = None, reranker: Reranker | None = None):
+                 embedder: Embedder | None = None, reranker: Reranker | None = None, llm=None):
+        """Anything not given is built from Settings on first use. `reranker` replaces the configured rerank stage
+        for every request (tests, research); `llm` the configured LLM backend."""
         self.settings = settings or Settings()
         self._store, self._log, self._embedder = store, log, embedder
         self._owns_store, self._owns_log = store is None, log is None
-        self.reranker = reranker
+        self._reranker, self._llm = reranker, llm
+        self._llm_reranker = None
+        self._describer = None
         self.gate = UserGate()
         self._build_lock = threading.RLock()  # first touch of the lazy parts (which may build each other)
         self._embed_lock = threading.Lock()  # a fast tokenizer must not be entered by two threads at once
@@ -110,11 +114,50 @@ class Recommender:
         """The items collection was rebuilt (maybe with another model): read its vector spaces again."""
         self._profiles = None
 
-    def warm(self) -> Recommender:
-        """Open the store and the event log and load the embedding model now, not on the first request."""
+    @property
+    def llm(self):
+        """The LLM backend (Settings.llm), loaded on first use."""
+        def build():
+            from ragrec.generation import get_llm
+
+            return get_llm(self.settings)
+
+        return self._once("_llm", build)
+
+    @property
+    def describer(self):
+        """Writes, checks and caches descriptions; holds the catalog's titles for its checks."""
+        def build():
+            from ragrec.generation import get_describer
+
+            return get_describer(self.settings, self.store, self.llm)
+
+        return self._once("_describer", build)
+
+    def reranker_for(self, request: RecommendRequest) -> Reranker | None:
+        """The rerank stage for this request: the one given to the constructor, the LLM reranker when rerank is
+        on (request, else Settings) and there is an LLM, or None (retrieval order)."""
+        if self._reranker is not None:
+            return self._reranker
+        on = self.settings.rerank if request.rerank is None else request.rerank
+        if not on or self.settings.llm == "none":
+            return None
+
+        def build():
+            from ragrec.generation import LLMReranker
+
+            return LLMReranker(self.llm, self.settings)
+
+        return self._once("_llm_reranker", build)
+
+    def warm(self, *, llm: bool = True) -> Recommender:
+        """Open the store and the event log and load the models now, not on the first request."""
         self.store.collections()
         self.log.count()
         self.embed("warm-up")
+        if llm and self.settings.llm != "none":
+            self.llm.warm()
+            self.describer  # noqa: B018  (reads the catalog's titles for the description checks)
         return self
 
     # --- the product -------------------------------------------------------------------------------------
@@ -128,9 +171,19 @@ class Recommender:
             return History()
         return load_history(request, store=self.store, profiles=self.profiles, log=self.log, settings=self.settings)
 
+    def retrieve(self, request: RecommendRequest) -> tuple[History, Recommendations]:
+        """Every stage but the descriptions: the history and the ranked (maybe reranked) list. The API streams the
+        descriptions itself (`describer.astream(history, items)`)."""
+        history = self.history(request)
+        result = recommend(request, history, store=self.store, settings=self.settings, embed=self.embed,
+                           reranker=self.reranker_for(request))
+        return history, result
+
     def recommend(self, request: RecommendRequest) -> Recommendations:
-        return recommend(request, self.history(request), store=self.store, settings=self.settings,
-                         embed=self.embed, reranker=self.reranker)
+        history, result = self.retrieve(request)
+        if request.explain:
+            result.items = self.describer.describe(history, result.items)
+        return result
 
     def similar(self, *, item_ids: list[str] | None = None, query: str | None = None, k: int = 10,
                 filters: list[str] | None = None) -> Recommendations:

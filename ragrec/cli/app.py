@@ -29,10 +29,12 @@ def settings_of(ctx: typer.Context) -> Settings:
     return obj if isinstance(obj, Settings) else Settings()
 
 
-def recommender_of(ctx: typer.Context):
+def recommender_of(ctx: typer.Context, *, llm: str | None = None):
+    """The command's Recommender; `llm` overrides Settings.llm (the --llm option)."""
     from ragrec.recommender import Recommender
 
-    return Recommender(settings_of(ctx))
+    settings = settings_of(ctx)
+    return Recommender(settings.model_copy(update={"llm": llm}) if llm else settings)
 
 
 def split(value: str | None) -> list[str]:

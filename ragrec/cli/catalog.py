@@ -15,7 +15,7 @@ from ragrec.cli.console import RateColumn, console, err, fail
 from ragrec.cli.output import print_items
 from ragrec.config import Settings
 from ragrec.ingestion import FieldSpec, IngestError, IngestOptions, IngestReport, delete_items, ingest
-from ragrec.store import StoreError, open_store
+from ragrec.store import StoreError, open_store, point_id
 
 
 def print_report(report: IngestReport, as_json: bool = False) -> None:
@@ -159,13 +159,29 @@ def collections_cmd(ctx: typer.Context,
 
 
 @app.command("demo")
-def demo_cmd(ctx: typer.Context) -> None:
-    """Ingest the bundled MovieLens demo catalog and show what ragrec retrieves from it."""
-    from ragrec.demo import DEMO_CATALOG, demo_options
+def demo_cmd(
+    ctx: typer.Context,
+    llm: Optional[str] = typer.Option(None, "--llm", help="local, openai or none [default: RAGREC_LLM]"),
+) -> None:
+    """Ingest the bundled MovieLens demo catalog, then show described recommendations for a demo user who liked a
+    few animated films, and a free-text query."""
+    from datetime import datetime, timedelta, timezone
+
+    from ragrec.demo import DEMO_CATALOG, DEMO_LIKES, DEMO_USER, demo_options
+    from ragrec.events.models import Event
+    from ragrec.retrieval.models import RecommendRequest
 
     settings = settings_of(ctx)
     print_report(run_ingest(settings, DEMO_CATALOG, demo_options()))
-    with recommender_of(ctx) as rec:
-        print_items(rec.similar(item_ids=["1", "2355"], k=8), title="nearest to Toy Story (1) + A Bug's Life (2355)")
-        print_items(rec.similar(query="space opera with epic battles", k=8),
+    with recommender_of(ctx, llm=llm) as rec:
+        start = datetime(2024, 1, 1, tzinfo=timezone.utc)
+        rec.record_feedback([Event(event_id=f"{DEMO_USER}-like-{item}", user_id=DEMO_USER, item_id=item, type="like",
+                                   timestamp=start + timedelta(hours=n)) for n, item in enumerate(DEMO_LIKES)])
+        titles = {r.payload["item_id"]: r.payload.get("title") for r in rec.store.retrieve(
+            settings.items_collection, [point_id(i) for i in DEMO_LIKES], payload=["item_id", "title"])}
+        console.print(f"\n[bold]{DEMO_USER}[/] liked: " + ", ".join(titles.get(i) or i for i in DEMO_LIKES))
+        with console.status("writing personalized descriptions (the first run converts the bundled LLM once)"):
+            result = rec.recommend(RecommendRequest(user_id=DEMO_USER, k=5, explain=True))
+        print_items(result, title=f"for {DEMO_USER}, described", descriptions=True)
+        print_items(rec.similar(query="space opera with epic battles", k=5),
                     title="query: space opera with epic battles")

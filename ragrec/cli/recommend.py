@@ -24,6 +24,10 @@ def recommend_cmd(
     negative: str = typer.Option("", "--negative", help="Example items to move away from."),
     strategy: str = typer.Option("average_vector", "--strategy", help="average_vector, best_score or sum_scores"),
     include_seen: bool = typer.Option(False, "--include-seen", help="Do not exclude items the user interacted with."),
+    explain: bool = typer.Option(False, "--explain", help="Write a short personalized description of each item."),
+    rerank: Optional[bool] = typer.Option(None, "--rerank/--no-rerank",
+                                          help="Let the LLM rerank the top candidates [default: RAGREC_RERANK]"),
+    llm: Optional[str] = typer.Option(None, "--llm", help="local, openai or none [default: RAGREC_LLM]"),
     explain_scores: bool = typer.Option(False, "--explain-scores",
                                         help="Show each item's retrieval path and its score from every source."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
@@ -38,10 +42,12 @@ def recommend_cmd(
     try:
         request = RecommendRequest(user_id=user, k=k, query=query, filters=filter, diversity=diversity,
                                    positive=split(positive), negative=split(negative), strategy=strategy,
-                                   exclude_seen=False if include_seen else None)
+                                   exclude_seen=False if include_seen else None, explain=explain, rerank=rerank)
     except ValidationError as exc:
         fail("; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()), 2)
-    with recommender_of(ctx) as rec:
+    if llm is not None and llm not in ("local", "openai", "none"):
+        fail(f"unknown LLM backend {llm!r}: use local, openai or none", 2)
+    with recommender_of(ctx, llm=llm) as rec:
         try:
             result = rec.recommend(request)
         except (FilterSyntaxError, UnknownItems, ValueError) as exc:
@@ -49,4 +55,4 @@ def recommend_cmd(
         except (StoreError, LookupError) as exc:
             fail(str(exc))
     print_items(result, title=f"for {user or 'a new user'}" + (f", query {query!r}" if query else ""),
-                explain_scores=explain_scores, as_json=as_json)
+                explain_scores=explain_scores, as_json=as_json, descriptions=explain)

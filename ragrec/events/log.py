@@ -59,6 +59,7 @@ events_table = Table(
     Column("type", String(16), nullable=False),
     Column("value", Float, nullable=True),
     Column("ts_us", BigInteger, nullable=False),
+    Column("recommendation_id", String(64), nullable=True),  # the list the event answers (attribution)
     Index("ix_events_user_ts", "user_id", "ts_us", "seq"),  # user_events, iter_events, forget_user
     Index("ix_events_item", "item_id"),
     Index("ix_events_user_item", "user_id", "item_id"),  # seen_items: answered from the index alone
@@ -80,9 +81,10 @@ _CHUNK = 10_000  # events per INSERT statement
 _STATEMENTS = {
     "sqlite": (  # needs SQLite >= 3.35 (RETURNING) with JSON1: Python 3.11 ships 3.40+
         text(
-            "INSERT INTO events (event_id, user_id, item_id, type, value, ts_us) "
+            "INSERT INTO events (event_id, user_id, item_id, type, value, ts_us, recommendation_id) "
             "SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]'), "
-            "json_extract(value, '$[3]'), json_extract(value, '$[4]'), json_extract(value, '$[5]') "
+            "json_extract(value, '$[3]'), json_extract(value, '$[4]'), json_extract(value, '$[5]'), "
+            "json_extract(value, '$[6]') "
             "FROM json_each(:rows) WHERE true ORDER BY key "  # WHERE true: SQLite's upsert-after-SELECT parse rule
             "ON CONFLICT (event_id) DO NOTHING RETURNING event_id"
         ),
@@ -93,10 +95,10 @@ _STATEMENTS = {
     ),
     "postgresql": (
         text(
-            "INSERT INTO events (event_id, user_id, item_id, type, value, ts_us) "
-            "SELECT e, u, i, t, v, ts FROM unnest(CAST(:e AS text[]), CAST(:u AS text[]), CAST(:i AS text[]), "
-            "CAST(:t AS text[]), CAST(:v AS double precision[]), CAST(:ts AS bigint[])) "
-            "WITH ORDINALITY AS r(e, u, i, t, v, ts, n) ORDER BY n "
+            "INSERT INTO events (event_id, user_id, item_id, type, value, ts_us, recommendation_id) "
+            "SELECT e, u, i, t, v, ts, rid FROM unnest(CAST(:e AS text[]), CAST(:u AS text[]), CAST(:i AS text[]), "
+            "CAST(:t AS text[]), CAST(:v AS double precision[]), CAST(:ts AS bigint[]), CAST(:rid AS text[])) "
+            "WITH ORDINALITY AS r(e, u, i, t, v, ts, rid, n) ORDER BY n "
             "ON CONFLICT (event_id) DO NOTHING RETURNING event_id"
         ),
         text(
@@ -151,8 +153,7 @@ class EventLog:
         self.url = parsed.render_as_string(hide_password=True)
         try:
             metadata.create_all(self.engine)
-            for index in events_table.indexes:  # create_all skips the indexes of tables that already exist
-                index.create(self.engine, checkfirst=True)
+            _upgrade(self.engine)
         except Exception as exc:  # OperationalError and driver variants: unreachable server, bad path
             self.engine.dispose()
             raise EventLogError(f"cannot open the event log at {self.url}: {exc}") from exc
@@ -194,11 +195,12 @@ class EventLog:
         return result
 
     def _event_params(self, events: list[Event]) -> dict[str, Any]:
-        rows = [(e.event_id, e.user_id, e.item_id, e.type.value, e.value, to_us(e.timestamp)) for e in events]
+        rows = [(e.event_id, e.user_id, e.item_id, e.type.value, e.value, to_us(e.timestamp), e.recommendation_id)
+                for e in events]
         if self.dialect == "sqlite":
             return {"rows": json.dumps(rows, ensure_ascii=False)}
         columns = list(zip(*rows))
-        return dict(zip(("e", "u", "i", "t", "v", "ts"), map(list, columns)))
+        return dict(zip(("e", "u", "i", "t", "v", "ts", "rid"), map(list, columns)))
 
     def _user_params(self, users: list[str]) -> dict[str, Any]:
         return {"users": json.dumps(users, ensure_ascii=False) if self.dialect == "sqlite" else users}
@@ -298,14 +300,27 @@ class EventLog:
         return f"EventLog({self.url!r})"
 
 
-_EVENT_COLUMNS = [events_table.c[name] for name in ("event_id", "user_id", "item_id", "type", "value", "ts_us")]
+_EVENT_COLUMNS = [events_table.c[name] for name in ("event_id", "user_id", "item_id", "type", "value", "ts_us",
+                                                     "recommendation_id")]
 
 
 def _event(row: Any) -> Event:
     return Event(  # validating is faster than pydantic's model_construct here (measured: 8 vs 15 µs)
         event_id=row.event_id, user_id=row.user_id, item_id=row.item_id, type=EventType(row.type),
-        value=row.value, timestamp=from_us(row.ts_us),
+        value=row.value, timestamp=from_us(row.ts_us), recommendation_id=row.recommendation_id,
     )
+
+
+def _upgrade(engine: Engine) -> None:
+    """Bring a log made by an earlier ragrec up to this schema: the indexes and columns added since."""
+    from sqlalchemy import inspect
+
+    columns = {c["name"] for c in inspect(engine).get_columns("events")}
+    with engine.begin() as conn:
+        if "recommendation_id" not in columns:
+            conn.execute(text("ALTER TABLE events ADD COLUMN recommendation_id VARCHAR(64)"))
+    for index in events_table.indexes:  # create_all skips the indexes of tables that already exist
+        index.create(engine, checkfirst=True)
 
 
 def _chunks(rows: list[T], n: int) -> Iterator[list[T]]:

@@ -27,6 +27,8 @@ class Event(BaseModel):
     type: EventType
     value: float | None = Field(None, description="the rating, for type=rating")
     timestamp: datetime = Field(default_factory=lambda: datetime.now(timezone.utc))
+    recommendation_id: str | None = Field(None, max_length=64,
+                                          description="the recommendation list this event answers, if any")
 
     @model_validator(mode="after")
     def _check(self) -> "Event":

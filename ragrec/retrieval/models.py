@@ -6,6 +6,7 @@ the HTTP API:
 
 from __future__ import annotations
 
+import uuid
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field, PrivateAttr
@@ -34,6 +35,8 @@ class RecommendRequest(BaseModel):
     diversity: float = Field(0.0, ge=0.0, le=1.0, description="0 = pure relevance; > 0 uses Qdrant's MMR")
     exclude_seen: bool | None = Field(None, description="None: Settings.exclude_seen")
     exclude: list[str] = Field(default_factory=list, description="more item ids to leave out (e.g. already shown)")
+    explain: bool = Field(False, description="write a short personalized description of each item (the LLM stage)")
+    rerank: bool | None = Field(None, description="let the LLM rerank the top candidates; None: Settings.rerank")
 
 
 class HistoryItem(BaseModel):
@@ -113,6 +116,8 @@ class Recommendations(BaseModel):
     """The result of `Recommender.recommend` (and `similar`): ranked items plus what a client should know."""
 
     items: list[Candidate]
+    recommendation_id: str = Field(default_factory=lambda: uuid.uuid4().hex,
+                                   description="quote it in feedback on these items (attribution)")
     reranked: bool = Field(False, description="whether an LLM reranked the list")
     rerank_error: str | None = Field(None, description="why the rerank stage fell back to retrieval order")
     warnings: list[str] = Field(default_factory=list)

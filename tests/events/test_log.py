@@ -137,3 +137,39 @@ def test_unsupported_urls_are_refused_clearly(url):
 def test_an_unreachable_postgres_is_a_clear_error():
     with pytest.raises(EventLogError, match="cannot open the event log"):
         EventLog("postgresql://nobody@127.0.0.1:1/none?connect_timeout=2")
+
+
+def test_events_keep_the_recommendation_they_answer_and_seen_items_come_from_an_index(event_log):
+    event_log.append([ev("a", item="i1"), ev("b", item="i2", type="click").model_copy(update={"recommendation_id": "r1"}),
+                      ev("c", item="i1", at=5)], every_item)
+    assert [e.recommendation_id for e in event_log.user_events("u1")] == [None, "r1", None]
+    assert event_log.seen_items("u1") == {"i1", "i2"} and event_log.seen_items("nobody") == set()
+    assert event_log.last_seq() >= 3
+    later = event_log.last_seq()
+    event_log.append([ev("d", user="u2", item="i3")], every_item)
+    assert [e.event_id for e in event_log.iter_events(after=later)] == ["d"]
+    assert "d" not in [e.event_id for e in event_log.iter_events(upto=later)]
+
+
+def test_a_log_from_an_earlier_version_is_upgraded_in_place(tmp_path):
+    """Logs written before events carried a recommendation id: the column and the new index are added on open."""
+    import sqlite3
+
+    path = tmp_path / "old.db"
+    with sqlite3.connect(path) as db:
+        db.executescript(
+            "CREATE TABLE events (seq INTEGER PRIMARY KEY AUTOINCREMENT, event_id VARCHAR(200) NOT NULL UNIQUE, "
+            "user_id VARCHAR(200) NOT NULL, item_id VARCHAR(200) NOT NULL, type VARCHAR(16) NOT NULL, value FLOAT, "
+            "ts_us BIGINT NOT NULL);"
+            "CREATE TABLE users (user_id VARCHAR(200) PRIMARY KEY, created_at DATETIME NOT NULL);"
+            "INSERT INTO events (event_id, user_id, item_id, type, value, ts_us) VALUES ('old', 'u1', 'i9', 'like', NULL, 0);"
+            "INSERT INTO users VALUES ('u1', '2024-01-01');")
+    log = EventLog(f"sqlite:///{path}")
+    try:
+        log.append([ev("new", item="i1").model_copy(update={"recommendation_id": "r7"})], every_item)
+        assert [(e.event_id, e.recommendation_id) for e in log.user_events("u1")] == [("old", None), ("new", "r7")]
+        assert log.seen_items("u1") == {"i1", "i9"}
+    finally:
+        log.close()
+    with sqlite3.connect(path) as db:
+        assert "ix_events_user_item" in {row[1] for row in db.execute("PRAGMA index_list(events)")}

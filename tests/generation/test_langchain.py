@@ -8,34 +8,22 @@ from pydantic import ValidationError
 from langchain_core.documents import Document
 from langchain_core.tools import StructuredTool
 
-from ragrec.generation import Describer
-from ragrec.generation.base import NoLLM
 from ragrec.generation.prompts import display_title
 from ragrec.generation.langchain import RagrecRetriever, RecommendArgs, recommend_tool
 from ragrec.recommender import Recommender
-from ragrec.retrieval.models import Candidate, History, RecommendRequest, Recommendations
-from ragrec.schema import TEXT
-from ragrec.store import point_id
-from tests.generation.conftest import make_candidate
+from ragrec.retrieval.models import RecommendRequest, Recommendations
 
 
 @pytest.fixture
-def source(small_store, embedder, catalog):
-    """RecommendRequest -> Recommendations: today's Recommender, its items' texts, template descriptions."""
+def source(small_store, embedder):
+    """RecommendRequest -> Recommendations: the Recommender on real items, with template descriptions (llm=none)."""
     settings, store = small_store
-    recommender = Recommender(settings, store=store, embedder=embedder)
-    describer = Describer(NoLLM(), settings)
+    recommender = Recommender(settings.model_copy(update={"llm": "none"}), store=store, embedder=embedder)
     calls = []
 
     def recommend(request: RecommendRequest) -> Recommendations:
         calls.append(request)
-        recs = recommender.recommend(request)
-        texts = {r.payload["item_id"]: r.payload.get(TEXT) for r in store.retrieve(
-            settings.items_collection, [point_id(r.item_id) for r in recs], payload=["item_id", TEXT])}
-        # the serving core stores the embedded text in the payload; until then, the same text rebuilt from the row
-        items = [Candidate(item_id=r.item_id, score=r.score, payload=r.payload, path="query",
-                           text=texts.get(r.item_id) or make_candidate(catalog[r.item_id], 0).text) for r in recs]
-        return Recommendations(items=describer.describe(History(), items))
+        return recommender.recommend(request.model_copy(update={"explain": True}))
 
     recommend.calls = calls
     return recommend
