@@ -131,7 +131,7 @@ def bench_catalog(settings: Settings, queries: int) -> dict:
     settings = settings.model_copy(update={"users_collection": "users-bench", "items_collection": "items-bench",
                                            "events_url": f"sqlite:///{work}/events.db"})
     log = EventLog(settings.events_url)
-    rec = Recommender(settings, store=store, log=log, embedder=get_embedder(settings))
+    rec = Recommender(settings, store=store, log=log, embedder=get_embedder(settings)).warm(llm=False)
     try:
         ids = [r.payload["item_id"] for r in store.scroll("items-bench", payload=["item_id"])]
         log.append(synthetic_events(ids), known_items=set)

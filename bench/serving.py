@@ -93,7 +93,7 @@ def main() -> None:
         work = fresh_copy(source)
         settings = Settings(data_dir=work / "data", events_url=f"sqlite:///{work}/events.db")
         log = EventLog(settings.events_url)
-        rec = Recommender(settings, log=log, embedder=embedder).warm()
+        rec = Recommender(settings, log=log, embedder=embedder).warm(llm=False)
         try:
             ids = [r.payload["item_id"] for r in rec.store.scroll("items", payload=["item_id"])]
             log.append(synthetic_events(ids), known_items=set)

@@ -102,6 +102,10 @@ class Settings(BaseSettings):
     # --- recommendation ------------------------------------------------------------------------------------
     query_weight: float = Field(0.5, ge=0, le=1, description="Share of a free-text query in the blended target.")
     exclude_seen: bool = Field(True, description="Leave out items the user already interacted with.")
+    serving_blas_threads: int | None = Field(
+        1, ge=1, description="numpy's BLAS threads once a process serves requests (Recommender.warm()). 1: requests "
+        "run in parallel threads, and BLAS threads on a busy machine spin-wait for a core: a 50x384 product for "
+        "evidence took 6.7 ms of CPU with two threads on 2 loaded cores, 0.9 ms with one. None: leave it alone.")
     mmr_candidates: int = Field(100, description="Candidates MMR picks a diverse top-k from.")
     evidence_items: int = Field(2, description="History items shown as 'because you liked' per candidate.")
     evidence_min_similarity: float = 0.3
@@ -110,6 +114,34 @@ class Settings(BaseSettings):
     blend_collab: float = Field(1.0, description="Weight of the collaborative score in the hybrid blend.")
     blend_popularity: float = Field(0.0, description="Weight of ln(1 + popularity) in the hybrid blend.")
     blend_candidates: int = Field(200, description="Candidates each of the content and collab prefetches bring.")
+
+    # --- HTTP API (`ragrec serve`) ---------------------------------------------------------------------------------
+    api_host: str = Field("127.0.0.1", description="Address `ragrec serve` listens on.")
+    api_port: int = Field(8000, ge=1, le=65535)
+    api_keys: dict[str, Literal["client", "admin"]] = Field(
+        default_factory=dict, repr=False,
+        description='API key -> role, as JSON: RAGREC_API_KEYS=\'{"k1": "client", "k2": "admin"}\'. client: '
+        "recommendations, chat, feedback; admin: everything (items, ingest jobs, user erase, reindex).")
+    api_anonymous: Literal["none", "client"] = Field(
+        "none", description="What a request without a key may do: none (401), or client (for local use).")
+    api_max_body_bytes: int = Field(1_000_000, ge=1024, description="Largest request body (413 above it).")
+    api_max_upload_bytes: int = Field(512_000_000, ge=1024, description="Largest catalog upload to an ingest job.")
+    api_import_dir: Path | None = Field(
+        None, description="Ingest jobs may read server files only under this folder; None = data_dir/imports.")
+    api_threads: int = Field(8, ge=1, description="Threads for retrieval work (embedding, Qdrant) off the event "
+                             "loop.")
+    api_llm_threads: int = Field(2, ge=1, description="Threads for LLM work (descriptions, rerank): a slow LLM never "
+                                 "takes the threads recommendations without `explain` need.")
+
+    # --- chat (constraints from messages; conversations) ----------------------------------------------------------
+    chat_genre_field: str = Field("genres", description="The payload field a message's genre words map to.")
+    chat_title_field: str = Field("title", description="The payload field titles in messages are matched against.")
+    chat_year_field: str = Field("year", description="The payload field year and decade constraints filter on.")
+    chat_max_turns: int = Field(20, ge=1, description="Turns a conversation keeps (older ones are dropped).")
+    chat_max_chars: int = Field(20_000, ge=100, description="Characters of messages a conversation keeps.")
+    chat_idle_seconds: float = Field(1800.0, gt=0, description="A conversation idle this long is forgotten.")
+    chat_max_conversations: int = Field(10_000, ge=1, description="Conversations kept at once (least recent "
+                                        "dropped first).")
 
     # --- generation (LLM rerank and descriptions) ------------------------------------------------------------
     llm: Literal["local", "openai", "none"] = Field(

@@ -151,7 +151,12 @@ class Recommender:
         return self._once("_llm_reranker", build)
 
     def warm(self, *, llm: bool = True) -> Recommender:
-        """Open the store and the event log and load the models now, not on the first request."""
+        """Open the store and the event log and load the models now, not on the first request; from now on this
+        process serves requests (Settings.serving_blas_threads)."""
+        if self.settings.serving_blas_threads:
+            from threadpoolctl import threadpool_limits
+
+            threadpool_limits(self.settings.serving_blas_threads, user_api="blas")
         self.store.collections()
         self.log.count()
         self.embed("warm-up")

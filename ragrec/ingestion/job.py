@@ -42,6 +42,8 @@ class IngestOptions(BaseModel):
     rejects: Path | None = None
     collection: str | None = None  # None: Settings.items_collection
     long_text: Literal["truncate", "reject"] | None = None
+    optimize: bool = Field(True, description="build the index at the end (off for small upserts: new points are "
+                                            "searched exactly until the next bulk job builds it)")
 
 
 class IngestReport(BaseModel):
@@ -76,8 +78,9 @@ def _exists(store: VectorStore, name: str) -> bool:
 
 
 def _target_collection(store: VectorStore, alias: str, embedder: Embedder, rebuild: bool,
-                       collab_dim: int) -> tuple[str, bool]:
+                       collab_dim: int, rules: dict[str, Any]) -> tuple[str, bool]:
     """The physical collection to write into, and whether it is a new build to switch the alias to at the end.
+    A new collection records `rules` (the job's field options) in its metadata.
 
     Generations are named `<alias>-g<N>`; a rebuild killed half way is found again by name and resumed.
     """
@@ -107,7 +110,7 @@ def _target_collection(store: VectorStore, alias: str, embedder: Embedder, rebui
     if not _exists(store, target):
         store.create_collection(
             target, {CONTENT: embedder.dim, COLLAB: collab_dim},
-            metadata={**wanted, "created": datetime.now(timezone.utc).isoformat(timespec="seconds")},
+            metadata={**wanted, "created": datetime.now(timezone.utc).isoformat(timespec="seconds"), "ingest": rules},
         )
     if current is None:  # the very first build is visible at once; later ones switch when complete
         store.set_alias(alias, target)
@@ -175,7 +178,10 @@ def ingest(
     rejects = RejectsWriter(rejects_path)
     report = IngestReport(collection=alias)
     try:
-        collection, switch_alias = _target_collection(store, alias, embedder, options.rebuild, settings.collab_dim)
+        # the catalog's field options, kept with the collection: a later upsert of single items (the API) reuses them
+        fields = options.model_dump(mode="json", include={"id_field", "text_fields", "payload_fields", "list_separator"})
+        collection, switch_alias = _target_collection(store, alias, embedder, options.rebuild, settings.collab_dim,
+                                                      fields)
         seen: dict[str, int] = {}  # item id -> line, for duplicates and --sync
         indexed = False
         for batch in batched(rows, options.batch_size or settings.ingest_batch_size):
@@ -195,7 +201,8 @@ def ingest(
             for chunk in batched(stale, 1000):
                 store.delete(collection, chunk)
             report.deleted = len(stale)
-        store.optimize(collection)
+        if options.optimize or switch_alias:
+            store.optimize(collection)
         store.flush(collection)
         if switch_alias:
             previous = store.resolve(alias)

@@ -67,7 +67,7 @@ def example_vectors(store: VectorStore, collection: str, item_ids: list[str]) ->
 def exclusion_filter(request: RecommendRequest, history: History) -> Filter:
     """The request's filters, and none of the items to leave out (by the indexed `item_id` field: no point ids
     to compute for a user with thousands of seen items)."""
-    flt = parse_filter(request.filters) or Filter()
+    flt = (parse_filter(request.filters) or Filter()).and_(request.where)
     exclude = set(history.seen) | set(request.positive) | set(request.negative) | set(request.exclude)
     if exclude:
         flt = flt.and_(Filter(must_not=[MatchAny(key=ITEM_ID, any=sorted(exclude))]))

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import re
 
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
 from ragrec.store import Filter, Match, MatchAny, Range
 
 _EXPR = re.compile(r"^\s*([A-Za-z_][\w.\-]*)\s*(>=|<=|!=|=|>|<)\s*(.+?)\s*$")
@@ -72,3 +74,50 @@ def parse_filter(expressions: list[str] | str | None) -> Filter | None:
             raise FilterSyntaxError(f"filter {expr!r}: mix of text and numbers in one list")
         (result.must_not if op == "!=" else result.must).append(condition)
     return result
+
+
+# --- the same filters as an object (the HTTP API's structured form) ----------------------------------------------
+
+FIELD = re.compile(r"^[A-Za-z_][\w.\-]*$")
+Scalar = str | int | bool
+
+
+class FieldFilter(BaseModel):
+    """Conditions on one payload field, ANDed: `{"any": ["Comedy", "Drama"]}`, `{"none": ["Horror"]}`,
+    `{"gte": 1990, "lt": 2000}`, `{"eq": true}`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    eq: Scalar | None = None
+    any: list[str] | list[int] | None = Field(None, min_length=1, max_length=100)
+    none: list[str] | list[int] | None = Field(None, min_length=1, max_length=100)
+    gte: float | None = Field(None, allow_inf_nan=False)
+    gt: float | None = Field(None, allow_inf_nan=False)
+    lte: float | None = Field(None, allow_inf_nan=False)
+    lt: float | None = Field(None, allow_inf_nan=False)
+
+    @model_validator(mode="after")
+    def _something(self) -> FieldFilter:
+        if all(v is None for v in self.model_dump().values()):
+            raise ValueError("a field filter needs at least one of eq, any, none, gte, gt, lte, lt")
+        if isinstance(self.eq, str) and not self.eq:
+            raise ValueError("eq: an empty value matches nothing")
+        return self
+
+
+def filter_from_fields(fields: dict[str, FieldFilter]) -> Filter | None:
+    """`{"genres": {"none": ["Horror"]}, "year": {"gte": 1990}}` as a store filter."""
+    result = Filter()
+    for key, f in fields.items():
+        if not FIELD.match(key):
+            raise FilterSyntaxError(f"{key!r} is not a field name")
+        if f.eq is not None:
+            result.must.append(Match(key=key, value=f.eq))
+        if f.any:
+            result.must.append(MatchAny(key=key, any=f.any))
+        if f.none:
+            result.must_not.append(MatchAny(key=key, any=f.none))
+        bounds = {k: getattr(f, k) for k in ("gte", "gt", "lte", "lt") if getattr(f, k) is not None}
+        if bounds:
+            result.must.append(Range(key=key, **bounds))
+    return None if result.is_empty() else result

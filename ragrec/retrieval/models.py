@@ -12,6 +12,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field, PrivateAttr
 
 from ragrec.retrieval.profiles import Profile
+from ragrec.store import Filter
 
 Path = Literal["hybrid", "content", "query", "examples", "popular"]
 """Which retrieval path produced a candidate:
@@ -35,6 +36,7 @@ class RecommendRequest(BaseModel):
     diversity: float = Field(0.0, ge=0.0, le=1.0, description="0 = pure relevance; > 0 uses Qdrant's MMR")
     exclude_seen: bool | None = Field(None, description="None: Settings.exclude_seen")
     exclude: list[str] = Field(default_factory=list, description="more item ids to leave out (e.g. already shown)")
+    where: Filter | None = Field(None, description="a structured filter, ANDed with `filters`")
     explain: bool = Field(False, description="write a short personalized description of each item (the LLM stage)")
     rerank: bool | None = Field(None, description="let the LLM rerank the top candidates; None: Settings.rerank")
 

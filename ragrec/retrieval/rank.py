@@ -70,7 +70,9 @@ def rank(sources: Sources, request: RecommendRequest, *, store: VectorStore, set
         query = Nearest(using=CONTENT, vector=target.tolist())
     if request.diversity > 0 and target is not None:
         query = Mmr(using=CONTENT, vector=_unit(target).tolist(), diversity=request.diversity, candidates=mmr_pool)
-    hits = store.query(items, query, limit=limit, filter=sources.filter, prefetch=prefetch, vectors=vectors)
+    # the hybrid union is filtered inside its prefetches: filtering the final step again would only cost time
+    top_filter = None if sources.path == "hybrid" and not isinstance(query, Mmr) else sources.filter
+    hits = store.query(items, query, limit=limit, filter=top_filter, prefetch=prefetch, vectors=vectors)
     return [_candidate(h, sources) for h in hits]
 
 

@@ -317,6 +317,10 @@ class VectorStore(ABC):
     @abstractmethod
     def count(self, collection: str, filter: Filter | None = None) -> int: ...
 
+    @abstractmethod
+    def facet(self, collection: str, key: str, *, limit: int = 100) -> dict[str, int]:
+        """The most common values of a payload field (it needs a keyword index), with how many points hold each."""
+
     def optimize(self, collection: str) -> None:
         """Merge segments / build indexes after a bulk load, where the engine benefits."""
 

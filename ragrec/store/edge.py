@@ -112,9 +112,22 @@ def _query(q: Query) -> Any:
     raise TypeError(f"unsupported query {q!r}")
 
 
-def _prefetch(p: Prefetch, params: qe.SearchParams | None) -> qe.Prefetch:
-    return qe.Prefetch(limit=p.limit, query=_query(p.query), filter=_filter(p.filter), params=params,
-                       prefetches=[_prefetch(inner, params) for inner in p.prefetch] or None)
+class _Prefetches:
+    """Translates a prefetch tree, converting each query and filter object once: the hybrid plan shares them
+    between stages, and a filter excluding a heavy user's thousands of seen items costs real time to convert."""
+
+    def __init__(self, params: qe.SearchParams | None):
+        self.params = params
+        self._queries: dict[int, Any] = {}
+        self._filters: dict[int, Any] = {}
+
+    def __call__(self, p: Prefetch) -> qe.Prefetch:
+        if id(p.query) not in self._queries:
+            self._queries[id(p.query)] = _query(p.query)
+        if id(p.filter) not in self._filters:
+            self._filters[id(p.filter)] = _filter(p.filter)
+        return qe.Prefetch(limit=p.limit, query=self._queries[id(p.query)], filter=self._filters[id(p.filter)],
+                           params=self.params, prefetches=[self(inner) for inner in p.prefetch] or None)
 
 
 def _selector(x: bool | list[str]) -> bool | list[str]:
@@ -451,10 +464,11 @@ class EdgeStore(VectorStore):
         return [_record(p) for p in found]
 
     def query(self, collection, query, *, limit, filter=None, prefetch=None, payload=True, vectors=False) -> list[Hit]:
+        translate = _Prefetches(self._params)
         request = qe.QueryRequest(
             limit=limit,
             query=_query(query),
-            prefetches=[_prefetch(p, self._params) for p in prefetch] if prefetch else None,
+            prefetches=[translate(p) for p in prefetch] if prefetch else None,
             filter=_filter(filter),
             params=self._params,
             with_payload=_selector(payload),
@@ -474,6 +488,11 @@ class EdgeStore(VectorStore):
     def count(self, collection: str, filter: Filter | None = None) -> int:
         with self._using(collection) as shard:
             return shard.count(qe.CountRequest(exact=True, filter=_filter(filter)))
+
+    def facet(self, collection: str, key: str, *, limit: int = 100) -> dict[str, int]:
+        with self._using(collection) as shard:
+            response = shard.facet(qe.FacetRequest(key=key, limit=limit, exact=True))
+        return {hit.value: hit.count for hit in response.hits}
 
     def flush(self, collection: str) -> None:
         with self._using(collection) as shard:

@@ -286,5 +286,9 @@ class ServerStore(VectorStore):
     def count(self, collection: str, filter: Filter | None = None) -> int:
         return self._call(lambda: self.client.count(collection, count_filter=_filter(filter), exact=True)).count
 
+    def facet(self, collection: str, key: str, *, limit: int = 100) -> dict[str, int]:
+        response = self._call(lambda: self.client.facet(collection, key, limit=limit, exact=True))
+        return {hit.value: hit.count for hit in response.hits}
+
     def close(self) -> None:
         self.client.close()

@@ -182,3 +182,12 @@ def test_blend_formula_over_prefetches(filled):
 @given(st.text())
 def test_point_id_is_uuid5_of_the_item_id(key):
     assert point_id(key) == str(uuid.uuid5(_NAMESPACE, key))
+
+
+def test_facet_counts_the_values_of_a_keyword_field(filled):
+    filled.create_payload_index("items", "genres", "keyword")
+    counts = filled.facet("items", "genres")
+    n = filled.count("items")
+    assert counts["Comedy"] == n // 2 and counts["Drama"] == counts["Horror"] == n - n // 2
+    [(value, count)] = filled.facet("items", "genres", limit=1).items()
+    assert counts[value] == count and set(counts) == {"Comedy", "Drama", "Horror"}
