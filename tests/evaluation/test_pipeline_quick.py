@@ -1,6 +1,6 @@
 """The CI quick mode of `ragrec eval` (100 users, both protocols, ragrec's real path) against the committed
-quick report: the baselines must reproduce it and ragrec must not move. When a change to ragrec is meant to move
-its numbers, rerun `ragrec eval --quick 100` and commit reports/eval-quick.* with it."""
+quick report: every method, ragrec included, must reproduce its test NDCG@10 and HR@10 there. When a change is
+meant to move them, rerun `ragrec eval --quick 100` and commit reports/eval-quick.* with it."""
 
 import json
 import os
@@ -12,8 +12,9 @@ from ragrec.evaluation.__main__ import main
 from ragrec.evaluation.data import DEFAULT_DATASET
 
 COMMITTED = Path(__file__).resolve().parents[2] / "reports" / "eval-quick.json"
-BASELINE_TOLERANCE = 0.002  # numpy baselines are deterministic; this only absorbs BLAS rounding
-RAGREC_TOLERANCE = 0.01  # below one standard error at 100 users (~0.015); more is a change of ragrec's quality
+# one hit of 100 users (HR moves by 0.01, NDCG by at most 0.01): room for a near-tie decided differently by another
+# BLAS or CPU, not for a change of method; the standard error at 100 users is ~0.015 NDCG@10, ~0.03 HR@10
+TOLERANCE = 0.0101
 
 
 def test_quick_eval_reproduces_the_committed_report(tmp_path, monkeypatch):
@@ -37,9 +38,8 @@ def test_quick_eval_reproduces_the_committed_report(tmp_path, monkeypatch):
         before = {r["name"]: r for r in old_run["test"]}
         assert [r["name"] for r in new_run["test"]] == list(before) and "ragrec" in before
         for res in new_run["test"]:
-            tolerance = RAGREC_TOLERANCE if res["name"] == "ragrec" else BASELINE_TOLERANCE
             for key in ("ndcg@10", "hr@10"):
                 got, want = res["metrics"][key]["mean"], before[res["name"]]["metrics"][key]["mean"]
-                assert abs(got - want) <= tolerance, (
+                assert abs(got - want) <= TOLERANCE, (
                     f"{new_run['protocol']} {res['name']} {key}: {got:.4f}, committed {want:.4f} "
                     f"(rerun `ragrec eval --quick 100` and commit reports/eval-quick.* if the change is intended)")
