@@ -1,64 +1,139 @@
-"""`python -m ragrec.evaluation [--quick N] [--dataset DIR] [--out reports/]`: baselines + report."""
+"""`python -m ragrec.evaluation` (= `ragrec eval`): baselines and ragrec on two protocols, one report.
+
+Options (the `ragrec eval` CLI mirrors them):
+  --dataset DIR        MovieLens folder (ratings.csv, movies.csv, tags.csv)
+  --out DIR            where eval-full.{md,json,png} (or eval-quick.*) go; default reports/
+  --quick N            evaluate N users per protocol only, with one fixed point per method (CI)
+  --sample first|random  which N users in quick mode (random: seeded by --seed)
+  --seed S             seed of the random-holdout split and of the quick sample (default 0)
+  --protocols LIST     comma-separated, default temporal,random
+  --no-content         skip content vectors (no ILD, no content-last-item baseline, no model load)
+  --no-ragrec          baselines only
+  --data-dir DIR       parent of the run's fresh data dir (default: the system temp dir); every run ingests the
+                       catalog into a new directory, so nothing of an earlier run is seen
+  --keep-data-dir      keep that directory afterwards (it is removed by default)
+
+Every method is tuned on each protocol's own validation phase; test numbers are computed only for the setting
+chosen there. ragrec runs with its one configuration: the Settings defaults plus environment and `.env`, recorded
+in the report.
+"""
 
 from __future__ import annotations
 
 import argparse
+import shutil
+import tempfile
+import time
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
-from ragrec.evaluation.baselines import EASE, ItemKNN, Popularity, RandomScores
+import numpy as np
+
+from ragrec.evaluation.baselines import EASE, ItemKNN, LastItemContent, Popularity, RandomScores
 from ragrec.evaluation.content import content_vectors
 from ragrec.evaluation.data import DEFAULT_DATASET, load_movielens
-from ragrec.evaluation.protocol import temporal_split
+from ragrec.evaluation.protocol import make_split
 from ragrec.evaluation.report import write_report
-from ragrec.evaluation.runner import Candidate, EvalConfig, run
+from ragrec.evaluation.runner import Candidate, EvalConfig, EvalSuite, run
 
-EASE_GRID = [20.0, 50.0, 200.0, 500.0]  # each point is one ~20 s Cholesky inverse
+EASE_GRID = [50.0, 200.0, 500.0]  # each point is one ~15 s Cholesky inverse, shared by ease and ease-recency
 KNN_GRID = [20, 50, 100, 200]
+# EASE over a decayed history (its item-item matrices are cached from the plain EASE's grid)
+EASE_RECENCY_GRID = [
+    {"lam": lam, "half_life_events": h, "half_life_days": d}
+    for lam in EASE_GRID for h in (1.0, 3.0, 10.0, 30.0) for d in (None, 30.0)
+]
+# quick mode: one fixed point per method (chosen by the full run), so quick runs no validation phase
+QUICK = {"item-knn": {"neighbors": 20}, "ease": {"lam": 50.0},
+         "ease-recency": {"lam": 50.0, "half_life_events": 3.0, "half_life_days": None}}
+PROTOCOLS = ("temporal", "random")
 
 
-def baseline_candidates(quick: bool = False) -> list[Candidate]:
-    """The harness's reference methods; quick mode tunes over fewer points."""
-    return [
+def baseline_candidates(quick: bool = False, vectors: np.ndarray | None = None) -> list[Candidate]:
+    """The harness's reference methods; quick mode uses one point per method."""
+    def grid(name: str, full: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [QUICK[name]] if quick else full
+
+    out = [
         Candidate(name="random", factory=RandomScores),
         Candidate(name="popularity", factory=Popularity),
-        Candidate(name="item-knn", factory=ItemKNN, grid=[{"neighbors": n} for n in ([100] if quick else KNN_GRID)]),
-        Candidate(name="ease", factory=EASE, grid=[{"lam": lam} for lam in ([50.0] if quick else EASE_GRID)]),
+        Candidate(name="item-knn", factory=ItemKNN, grid=grid("item-knn", [{"neighbors": n} for n in KNN_GRID])),
+        Candidate(name="ease", factory=EASE, grid=grid("ease", [{"lam": lam} for lam in EASE_GRID])),
+        Candidate(name="ease-recency", factory=EASE, grid=grid("ease-recency", EASE_RECENCY_GRID)),
     ]
+    if vectors is not None:
+        out.append(Candidate(name="content-last-item", factory=lambda: LastItemContent(vectors)))
+    return out
 
 
-# ragrec's own pipeline, tuned on validation like the baselines (each point: load events, reindex, 610 queries)
-RAGREC_GRID = [{"half_life_events": h, "blend_content": c} for h in (1.0, 3.0) for c in (0.1, 0.2)]
-
-
-def ragrec_candidate(data_dir: Path, quick: bool = False) -> Candidate:
+def ragrec_candidate(data_dir: Path, grid: list[dict[str, Any]] | None = None) -> Candidate:
+    """ragrec's real path with its one configuration (the Settings); `grid` of Settings overrides for research."""
     from ragrec.evaluation.pipeline import RagrecPipeline
 
-    grid = [{}] if quick else RAGREC_GRID  # quick: the Settings defaults (tuned by the full run)
-    return Candidate(name="ragrec", factory=lambda **p: RagrecPipeline(data_dir, **p), grid=grid)
+    return Candidate(name="ragrec", factory=lambda **p: RagrecPipeline(data_dir, **p), grid=grid or [{}])
+
+
+def effective_settings(data_dir: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(every Settings field as ragrec's pipeline sees it, the fields that differ from the code defaults)."""
+    from ragrec.config import Settings
+    from ragrec.evaluation.pipeline import eval_settings
+
+    current = eval_settings(data_dir).model_dump(mode="json")
+    defaults = Settings.model_construct().model_dump(mode="json")
+    for secret in ("qdrant_api_key",):
+        if current.get(secret):
+            current[secret] = "***"
+    changed = {k: v for k, v in current.items() if k != "data_dir" and v != defaults.get(k)}
+    return current, changed
 
 
 def main(argv: list[str] | None = None) -> None:
-    ap = argparse.ArgumentParser(prog="python -m ragrec.evaluation", description=__doc__)
+    ap = argparse.ArgumentParser(prog="python -m ragrec.evaluation", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--dataset", type=Path, default=DEFAULT_DATASET)
     ap.add_argument("--out", type=Path, default=Path("reports"))
     ap.add_argument("--quick", type=int, default=None, metavar="N", help="evaluate N users only (CI)")
     ap.add_argument("--sample", choices=["first", "random"], default="first")
-    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--seed", type=int, default=0, help="random-holdout split and quick sample")
+    ap.add_argument("--protocols", default=",".join(PROTOCOLS), help="comma-separated: temporal,random")
     ap.add_argument("--no-content", action="store_true", help="skip content vectors (no ILD, no model load)")
     ap.add_argument("--no-ragrec", action="store_true", help="baselines only")
-    ap.add_argument("--data-dir", type=Path, default=Path(".ragrec") / "eval",
-                    help="where ragrec's pipeline keeps its Qdrant Edge shards and event logs")
+    ap.add_argument("--data-dir", type=Path, default=None,
+                    help="parent of the run's fresh data dir (Qdrant Edge shards, event logs); default: temp dir")
+    ap.add_argument("--keep-data-dir", action="store_true", help="do not remove the run's data dir afterwards")
     args = ap.parse_args(argv)
+    protocols = [p.strip() for p in args.protocols.split(",") if p.strip()]
+    unknown = set(protocols) - set(PROTOCOLS)
+    if unknown or not protocols:
+        ap.error(f"unknown protocols {sorted(unknown)}; choose from {', '.join(PROTOCOLS)}")
 
-    split = temporal_split(load_movielens(args.dataset))
-    vectors = None if args.no_content else content_vectors(split)
-    config = EvalConfig(quick_users=args.quick, quick_sample=args.sample, seed=args.seed)
-    candidates = baseline_candidates(quick=args.quick is not None)
-    if not args.no_ragrec:
-        candidates.append(ragrec_candidate(args.data_dir, quick=args.quick is not None))
-    result = run(candidates, split, config, vectors)
-    stem = "eval-quick" if args.quick else "eval-full"
-    for kind, path in write_report(result, args.out, stem).items():
+    started, t0 = datetime.now(UTC).isoformat(timespec="seconds"), time.perf_counter()
+    if args.data_dir is not None:
+        args.data_dir.mkdir(parents=True, exist_ok=True)
+    data_dir = Path(tempfile.mkdtemp(prefix="ragrec-eval-", dir=args.data_dir))
+    try:
+        dataset = load_movielens(args.dataset)
+        splits = {p: make_split(dataset, p, args.seed) for p in protocols}
+        vectors = None if args.no_content else content_vectors(list(splits.values()))
+        quick = args.quick is not None
+        config = EvalConfig(quick_users=args.quick, quick_sample=args.sample, seed=args.seed,
+                            validate_untuned=not quick)
+        runs = []
+        for protocol in protocols:
+            candidates = baseline_candidates(quick, vectors)
+            if not args.no_ragrec:
+                candidates.append(ragrec_candidate(data_dir))
+            runs.append(run(candidates, splits.pop(protocol), config, vectors))  # pop: frees its EASE cache after
+        settings, changed = effective_settings(data_dir)
+        suite = EvalSuite(runs=runs, settings=settings, settings_changed=changed, started_at=started,
+                          runtime_seconds=time.perf_counter() - t0)
+    finally:
+        if args.keep_data_dir:
+            print(f"data dir kept: {data_dir}")
+        else:
+            shutil.rmtree(data_dir, ignore_errors=True)
+    for kind, path in write_report(suite, args.out, "eval-quick" if quick else "eval-full").items():
         print(f"{kind}: {path}")
 
 

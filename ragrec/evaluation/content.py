@@ -1,8 +1,9 @@
 """Item content texts and their embeddings (for content methods and intra-list diversity).
 
 tags.csv has no time cut-off: some users tagged their own held-out items. `leak_safe_tags` drops every tag a
-user wrote on one of their targets or at/after their validation timestamp, so item texts carry no trace of the
-future of the very user being evaluated (tags of other users stay, as they would in production).
+user wrote on one of their targets and, in the temporal protocol, every tag from their validation timestamp on, so
+item texts carry no trace of the held-out items of the very user being evaluated (tags of other users stay, as they
+would in production). Given several splits it drops the union, so one set of vectors serves every protocol.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import tempfile
 from collections import defaultdict
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -20,14 +22,19 @@ from ragrec.evaluation.protocol import Split
 DEFAULT_CACHE = Path(tempfile.gettempdir()) / "ragrec-eval"
 
 
-def leak_safe_tags(split: Split, tags: Tags) -> Tags:
-    """Tags minus those written by a user on a held-out item or from the validation time on."""
+def leak_safe_tags(splits: Split | Sequence[Split], tags: Tags) -> Tags:
+    """Tags minus those written by a user on one of their targets (of any split) or, for temporal splits, from
+    the validation time on."""
     u = tags.users
     known = u >= 0
     uu = np.where(known, u, 0)
-    on_target = known & ((tags.items == split.validation_item[uu]) | (tags.items == split.test_item[uu]))
-    late = known & (split.validation_timestamp[uu] >= 0) & (tags.timestamps >= split.validation_timestamp[uu])
-    keep = ~(on_target | late)
+    drop = np.zeros(len(u), dtype=bool)
+    for split in [splits] if isinstance(splits, Split) else splits:
+        drop |= known & ((tags.items == split.validation_item[uu]) | (tags.items == split.test_item[uu]))
+        if split.protocol == "temporal":
+            ts = split.validation_timestamp[uu]
+            drop |= known & (ts >= 0) & (tags.timestamps >= ts)
+    keep = ~drop
     return Tags(tags.users[keep], tags.items[keep], tags.timestamps[keep], [t for t, k in zip(tags.texts, keep) if k])
 
 
@@ -61,7 +68,8 @@ def embed_texts(texts: list[str], cache_dir: Path = DEFAULT_CACHE) -> np.ndarray
     return vectors
 
 
-def content_vectors(split: Split, cache_dir: Path = DEFAULT_CACHE, with_tags: bool = True) -> np.ndarray:
-    """Leak-safe content vectors of every catalog item."""
-    tags = leak_safe_tags(split, load_tags(split.dataset)) if with_tags else None
-    return embed_texts(item_texts(split.dataset, tags), cache_dir)
+def content_vectors(splits: Split | Sequence[Split], cache_dir: Path = DEFAULT_CACHE, with_tags: bool = True) -> np.ndarray:
+    """Leak-safe content vectors of every catalog item (safe for all the given splits at once)."""
+    first = splits if isinstance(splits, Split) else splits[0]
+    tags = leak_safe_tags(splits, load_tags(first.dataset)) if with_tags else None
+    return embed_texts(item_texts(first.dataset, tags), cache_dir)

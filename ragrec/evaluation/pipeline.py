@@ -1,9 +1,11 @@
 """ragrec's own path as an evaluation method: events through the event log, vectors in Qdrant, `recommend()`.
 
-`fit` writes the phase's interactions into a fresh event log as events (every rating an implicit `like`, with its
-real timestamp) and runs `reindex` (popularity, ALS collab factors, user vectors); `recommend` asks the same
-`Recommender` the CLI and API use. Items are the bundled MovieLens catalog ingested into Qdrant Edge once (its
-movieIds are the dataset's).
+The bundled MovieLens catalog is ingested into Qdrant Edge once per data dir (`<data_dir>/catalog`, its movieIds
+are the dataset's). Each `fit` starts from a fresh copy of that catalog (`<data_dir>/runs/<id>`), writes the phase's
+interactions into a new event log as events (every rating an implicit `like`, with its real timestamp) and runs
+`reindex` (popularity, ALS collab factors, user vectors); `recommend` asks the same `Recommender` the CLI and API
+use. The fresh copy matters: reindex only rewrites the collab vectors of items that have events, so a reused
+collection would keep collab vectors trained on another phase's data (for example on this phase's targets).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import shutil
 import uuid
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Iterable, Sequence
 
 from ragrec.config import Settings
 from ragrec.demo import DEMO_CATALOG, demo_options
@@ -27,8 +29,28 @@ from ragrec.store import open_store
 
 
 def eval_settings(data_dir: Path, **overrides: Any) -> Settings:
-    """Settings of an evaluation run: the defaults, a private data dir, and the grid point's overrides."""
+    """Settings of an evaluation run: the defaults (with environment and .env), a private data dir, and the grid
+    point's overrides."""
     return Settings(data_dir=data_dir, **overrides)
+
+
+def result_ids(results: Any) -> list[int]:
+    """movieIds of `recommend()`'s answer: a list of results, or an object whose `.items` is that list."""
+    items: Iterable[Any] = getattr(results, "items", results)
+    return [int(r.item_id) for r in items]
+
+
+def ensure_catalog(catalog_dir: Path, **overrides: Any) -> None:
+    """Ingest the demo catalog into `catalog_dir` unless it is there already; the store is closed afterwards so
+    the directory can be copied."""
+    if (catalog_dir / "collections.json").exists():
+        return
+    settings = eval_settings(catalog_dir, **overrides)
+    store = open_store(settings)  # as a user gets it: Qdrant Edge with HNSW
+    try:
+        ingest(DEMO_CATALOG, demo_options(), settings=settings, store=store, embedder=get_embedder(settings))
+    finally:
+        store.close()
 
 
 class RagrecPipeline:
@@ -37,17 +59,16 @@ class RagrecPipeline:
     def __init__(self, data_dir: Path, **overrides: Any):
         self.data_dir = Path(data_dir)
         self.overrides = overrides
-        self.settings = eval_settings(self.data_dir, **overrides)
-        self.store = open_store(self.settings)  # as a user gets it: Qdrant Edge with HNSW
-        ingest(DEMO_CATALOG, demo_options(), settings=self.settings, store=self.store,
-               embedder=get_embedder(self.settings))  # a no-op after the first run: unchanged items are skipped
+        self.catalog_dir = self.data_dir / "catalog"
+        ensure_catalog(self.catalog_dir, **overrides)
         self.rec: Recommender | None = None
         self.params = overrides
 
     def fit(self, train: Interactions) -> None:
+        self.close()
         run = self.data_dir / "runs" / uuid.uuid4().hex[:8]
-        settings = self.settings.model_copy(update={"users_collection": f"users-eval-{run.name}"})
-        log = EventLog(f"sqlite:///{run / 'events.db'}")
+        shutil.copytree(self.catalog_dir, run)
+        settings = eval_settings(run, **self.overrides)
         events = []
         for u in range(train.n_users):
             items, stamps = train.history(u)
@@ -56,22 +77,19 @@ class RagrecPipeline:
                 events.append(Event.model_construct(
                     event_id=f"{user}-{n}", user_id=user, item_id=str(int(train.item_ids[i])), type=EventType.like,
                     value=None, timestamp=datetime.fromtimestamp(int(ts), tz=timezone.utc)))
+        log = EventLog(f"sqlite:///{run / 'events.db'}")
         log.append(events, known_items=lambda ids: set(ids))  # every rated movie is in the catalog
-        self.close()
-        self.rec = Recommender(settings, store=self.store, log=log, embedder=get_embedder(settings))
+        self.rec = Recommender(settings, store=open_store(settings), log=log)  # the model loads only for queries
         self.rec.reindex()
         self._run = run
 
     def recommend(self, user_id: int, history: Sequence[int], timestamps: Sequence[int], k: int) -> list[int]:
-        results = self.rec.recommend(RecommendRequest(user_id=str(user_id), k=k))
-        return [int(r.item_id) for r in results.items]
+        return result_ids(self.rec.recommend(RecommendRequest(user_id=str(user_id), k=k)))
 
     def close(self) -> None:
-        """Drop the phase's users collection and event log (the items stay for the next phase)."""
+        """Drop the phase's copy of the data dir (store, event log); the catalog stays for the next phase."""
         if self.rec is not None:
-            users = self.rec.settings.users_collection
-            if self.store.resolve(users):
-                self.store.drop_collection(users)
+            self.rec.store.close()
             self.rec.log.close()
             shutil.rmtree(self._run, ignore_errors=True)
             self.rec = None

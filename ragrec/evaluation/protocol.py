@@ -1,9 +1,15 @@
-"""The temporal leave-last-two protocol.
+"""The two evaluation protocols: temporal leave-last-two and random holdout.
 
-Per user, interactions are sorted by (timestamp, movieId): the last one is the test target, the one before it the
-validation target, the rest is history. The movieId tie-break matters: in ml-latest-small 94 users have their
-last two interactions at the same second, and without a fixed rule the split (and every number) would depend on
-file order. Methods are tuned on the validation phase (fit on history) and reported on the test phase (fit on
+Temporal: per user, interactions are sorted by (timestamp, movieId): the last one is the test target, the one
+before it the validation target, the rest is history. The movieId tie-break matters: in ml-latest-small 94 users
+have their last two interactions at the same second, and without a fixed rule the split (and every number) would
+depend on file order.
+
+Random holdout: per user, one random interaction is the test target and another one the validation target (seeded
+per user, so a user's targets depend only on the seed and their own data); the rest, still in time order, is
+history. It asks for what a user has liked all along rather than for what comes next.
+
+In both, methods are tuned on the validation phase (fit on history) and reported on the test phase (fit on
 history + validation), so the test item is never seen while fitting or tuning.
 """
 
@@ -18,6 +24,18 @@ import scipy.sparse as sp
 from ragrec.evaluation.data import Dataset
 
 Phase = Literal["validation", "test"]
+ProtocolName = Literal["temporal", "random"]
+
+DESCRIPTIONS: dict[str, str] = {
+    "temporal": "temporal leave-last-two: per user sort by (timestamp, movieId); test = last, validation = "
+    "second-to-last, history = rest.",
+    "random": "random holdout (seed {seed}): per user one random interaction is the test target, another the "
+    "validation target, history = rest (time order kept).",
+}
+COMMON = (
+    " Tuning on validation (fit = history); final numbers on test (fit = history + validation). Candidates: every "
+    "catalog item the user has not interacted with (full ranking)."
+)
 
 
 @dataclass(frozen=True, eq=False)
@@ -72,6 +90,12 @@ class Split:
     test_item: np.ndarray
     validation_timestamp: np.ndarray  # int64 per user, -1 if none
     test_timestamp: np.ndarray
+    protocol: ProtocolName = "temporal"
+    seed: int | None = None  # random holdout only
+
+    @property
+    def description(self) -> str:
+        return DESCRIPTIONS[self.protocol].format(seed=self.seed) + COMMON
 
     def fit_data(self, phase: Phase) -> Interactions:
         """What a method may learn from in this phase."""
@@ -98,29 +122,23 @@ def _interactions(ds: Dataset, order: np.ndarray, keep: np.ndarray) -> Interacti
     )
 
 
-def temporal_split(ds: Dataset, min_interactions: int = 3) -> Split:
-    """Leave-last-two per user by (timestamp, movieId); see module docstring."""
-    # lexsort: last key is primary -> user, then timestamp, then movieId (= item index order)
-    order = np.lexsort((ds.items, ds.timestamps, ds.users))
-    counts = np.bincount(ds.users, minlength=ds.n_users)
-    ends = np.cumsum(counts)
-    evaluated = counts >= min_interactions
-    test_pos = order[ends[evaluated] - 1]
-    val_pos = order[ends[evaluated] - 2]
+def _build(ds: Dataset, order: np.ndarray, val_pos: np.ndarray, test_pos: np.ndarray, evaluated: np.ndarray,
+           **meta) -> Split:
+    """A Split from the positions (into ds arrays) of each evaluated user's validation and test interaction.
 
+    Every interaction of a user with their target item leaves the fit data with it (MovieLens has one rating per
+    user and movie; other logs may repeat an item, and a target seen in the history would be excluded as seen)."""
     validation_item = np.full(ds.n_users, -1, dtype=np.int32)
     test_item = np.full(ds.n_users, -1, dtype=np.int32)
     val_ts = np.full(ds.n_users, -1, dtype=np.int64)
     test_ts = np.full(ds.n_users, -1, dtype=np.int64)
-    val_ts[evaluated] = ds.timestamps[val_pos]
     validation_item[evaluated] = ds.items[val_pos]
     test_item[evaluated] = ds.items[test_pos]
+    val_ts[evaluated] = ds.timestamps[val_pos]
     test_ts[evaluated] = ds.timestamps[test_pos]
 
-    in_history = np.ones(ds.n_interactions, dtype=bool)
-    in_history[test_pos] = False
-    in_validation = in_history.copy()
-    in_history[val_pos] = False
+    in_validation = ds.items != test_item[ds.users]
+    in_history = in_validation & (ds.items != validation_item[ds.users])
     return Split(
         dataset=ds,
         history=_interactions(ds, order, in_history),
@@ -129,4 +147,46 @@ def temporal_split(ds: Dataset, min_interactions: int = 3) -> Split:
         test_item=test_item,
         validation_timestamp=val_ts,
         test_timestamp=test_ts,
+        **meta,
     )
+
+
+def _time_order(ds: Dataset) -> np.ndarray:
+    # lexsort: last key is primary -> user, then timestamp, then movieId (= item index order)
+    return np.lexsort((ds.items, ds.timestamps, ds.users))
+
+
+def temporal_split(ds: Dataset, min_interactions: int = 3) -> Split:
+    """Leave-last-two per user by (timestamp, movieId); see module docstring."""
+    order = _time_order(ds)
+    counts = np.bincount(ds.users, minlength=ds.n_users)
+    ends = np.cumsum(counts)
+    evaluated = counts >= min_interactions
+    return _build(ds, order, order[ends[evaluated] - 2], order[ends[evaluated] - 1], evaluated, protocol="temporal")
+
+
+def random_split(ds: Dataset, seed: int = 0, min_interactions: int = 3) -> Split:
+    """Random holdout: per user two distinct random items (test, validation), drawn from a generator seeded by
+    (seed, userId); users with fewer than `min_interactions` distinct items have no targets."""
+    order = _time_order(ds)
+    counts = np.bincount(ds.users, minlength=ds.n_users)
+    starts = np.concatenate([[0], np.cumsum(counts)])
+    evaluated = np.zeros(ds.n_users, dtype=bool)
+    val_pos, test_pos = [], []
+    for u in range(ds.n_users):
+        positions = order[starts[u]:starts[u + 1]]
+        _, first = np.unique(ds.items[positions], return_index=True)  # one candidate position per distinct item
+        if len(first) < min_interactions:
+            continue
+        rng = np.random.default_rng([seed, int(ds.user_ids[u])])
+        test, val = rng.choice(np.sort(first), size=2, replace=False)
+        evaluated[u] = True
+        test_pos.append(positions[test])
+        val_pos.append(positions[val])
+    return _build(ds, order, np.asarray(val_pos, dtype=np.int64), np.asarray(test_pos, dtype=np.int64), evaluated,
+                  protocol="random", seed=seed)
+
+
+def make_split(ds: Dataset, protocol: ProtocolName, seed: int = 0) -> Split:
+    """The split of a protocol by name (the seed only matters for random holdout)."""
+    return temporal_split(ds) if protocol == "temporal" else random_split(ds, seed)

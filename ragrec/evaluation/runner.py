@@ -1,4 +1,4 @@
-"""Evaluate methods on the temporal protocol: tune on validation, report on test.
+"""Evaluate methods on a protocol's split: tune on validation, report on test (for the chosen setting only).
 
 Every method ends up as an (n_users, 100) matrix of ranked item indices, so the fast path (dense scores) and the
 generic path (`recommend` with raw ids) are measured by exactly the same code.
@@ -6,6 +6,7 @@ generic path (`recommend` with raw ids) are measured by exactly the same code.
 
 from __future__ import annotations
 
+import platform
 import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
@@ -19,11 +20,6 @@ from ragrec.evaluation.method import Recommender, ScoringMethod
 from ragrec.evaluation.protocol import Interactions, Phase, Split
 
 MAX_K = 100
-PROTOCOL = (
-    "temporal leave-last-two: per user sort by (timestamp, movieId); test = last, validation = second-to-last, "
-    "history = rest. Tuning on validation (fit = history); final numbers on test (fit = history + validation). "
-    "Candidates: every catalog item the user has not interacted with (full ranking)."
-)
 PER_USER = ("ndcg@10", "hr@10", "recall@50", "recall@100", "ild@10", "novelty@10")
 
 
@@ -41,6 +37,9 @@ class MethodResult(BaseModel):
     fit_seconds: float
     eval_seconds: float
     notes: list[str] = []
+    per_user: dict[str, list[float]] = Field(
+        default_factory=dict, exclude=True, description="per-user values (same user order for every method), "
+        "kept in memory for paired differences in the report, not written to JSON")
 
 
 class EvalConfig(BaseModel):
@@ -49,6 +48,9 @@ class EvalConfig(BaseModel):
     seed: int = 0
     batch_size: int = 256
     tune_metric: str = "ndcg@10"
+    validate_untuned: bool = Field(
+        True, description="also run the validation phase of methods with a single grid point (nothing to choose); "
+        "quick mode turns it off to save time")
 
 
 def select_users(split: Split, config: EvalConfig) -> np.ndarray:
@@ -70,6 +72,27 @@ def _stat(values: np.ndarray) -> Stat:
     return Stat(mean=float(v.mean()), se=se)
 
 
+def per_user_metrics(
+    ranked: np.ndarray,
+    split: Split,
+    phase: Phase,
+    users: np.ndarray,
+    item_vectors: np.ndarray | None = None,
+) -> dict[str, np.ndarray]:
+    """Every per-user metric of ranked lists (rows aligned with `users`)."""
+    targets = split.targets(phase)[users]
+    out = {
+        "ndcg@10": M.ndcg_at_k(ranked, targets, 10),
+        "hr@10": M.hit_rate_at_k(ranked, targets, 10),
+        "recall@50": M.recall_at_k(ranked, targets, 50),
+        "recall@100": M.recall_at_k(ranked, targets, 100),
+        "novelty@10": M.novelty_at_k(ranked, split.fit_data(phase).item_counts(), 10),
+    }
+    if item_vectors is not None:
+        out["ild@10"] = M.intra_list_diversity_at_k(ranked, item_vectors, 10)
+    return out
+
+
 def score_ranked(
     ranked: np.ndarray,
     split: Split,
@@ -77,18 +100,13 @@ def score_ranked(
     users: np.ndarray,
     item_vectors: np.ndarray | None = None,
 ) -> dict[str, Stat]:
-    """All metrics of ranked lists (rows aligned with `users`)."""
-    targets = split.targets(phase)[users]
-    out = {
-        "ndcg@10": _stat(M.ndcg_at_k(ranked, targets, 10)),
-        "hr@10": _stat(M.hit_rate_at_k(ranked, targets, 10)),
-        "recall@50": _stat(M.recall_at_k(ranked, targets, 50)),
-        "recall@100": _stat(M.recall_at_k(ranked, targets, 100)),
-        "coverage@10": Stat(mean=M.catalog_coverage_at_k(ranked, split.dataset.n_items, 10)),
-        "novelty@10": _stat(M.novelty_at_k(ranked, split.fit_data(phase).item_counts(), 10)),
-    }
-    if item_vectors is not None:
-        out["ild@10"] = _stat(M.intra_list_diversity_at_k(ranked, item_vectors, 10))
+    """All metrics of ranked lists (rows aligned with `users`): per-user means with standard errors, coverage."""
+    return summarize(per_user_metrics(ranked, split, phase, users, item_vectors), ranked, split.dataset.n_items)
+
+
+def summarize(per_user: dict[str, np.ndarray], ranked: np.ndarray, n_items: int) -> dict[str, Stat]:
+    out = {k: _stat(v) for k, v in per_user.items()}
+    out["coverage@10"] = Stat(mean=M.catalog_coverage_at_k(ranked, n_items, 10))
     return out
 
 
@@ -147,17 +165,23 @@ def evaluate(
     t0 = time.perf_counter()
     method.fit(train)
     t1 = time.perf_counter()
-    ranked, notes = rank_method(method, train, users, batch_size)
+    try:
+        ranked, notes = rank_method(method, train, users, batch_size)
+    finally:
+        if hasattr(method, "close"):  # e.g. ragrec's pipeline: its phase's store and event log
+            method.close()
     t2 = time.perf_counter()
+    per_user = per_user_metrics(ranked, split, phase, users, item_vectors)
     return MethodResult(
         name=method.name,
         phase=phase,
         params=params or {},
-        metrics=score_ranked(ranked, split, phase, users, item_vectors),
+        metrics=summarize(per_user, ranked, split.dataset.n_items),
         n_users=len(users),
         fit_seconds=t1 - t0,
         eval_seconds=t2 - t1,
         notes=notes,
+        per_user={k: v.tolist() for k, v in per_user.items()},
     )
 
 
@@ -177,23 +201,29 @@ def tune_and_test(
     item_vectors: np.ndarray | None = None,
     config: EvalConfig | None = None,
 ) -> tuple[list[MethodResult], MethodResult]:
-    """Validation results of every grid point, then the test result of the best one (by config.tune_metric)."""
+    """Validation results of every grid point, then the test result of the best one (by config.tune_metric).
+
+    Test numbers exist only for the chosen point: nothing is chosen with test numbers in view."""
     config = config or EvalConfig()
     val = []
-    for params in cand.grid:
-        res = evaluate(cand.factory(**params), split, "validation", users, item_vectors, params, config.batch_size)
-        res.name = cand.name
-        val.append(res)
-    best = max(val, key=lambda r: r.metrics[config.tune_metric].mean)
-    test = evaluate(cand.factory(**best.params), split, "test", users, item_vectors, best.params, config.batch_size)
+    if len(cand.grid) > 1 or config.validate_untuned:
+        for params in cand.grid:
+            res = evaluate(cand.factory(**params), split, "validation", users, item_vectors, params, config.batch_size)
+            res.name = cand.name
+            val.append(res)
+    best = max(val, key=lambda r: r.metrics[config.tune_metric].mean).params if val else cand.grid[0]
+    test = evaluate(cand.factory(**best), split, "test", users, item_vectors, best, config.batch_size)
     test.name = cand.name
     return val, test
 
 
 class EvalRun(BaseModel):
+    """One protocol's results."""
+
     dataset: str
     dataset_sha256: str
-    protocol: str = PROTOCOL
+    protocol: str = "temporal"
+    description: str = ""
     config: EvalConfig
     n_users: int
     n_items: int
@@ -220,16 +250,17 @@ def run(
         val, tst = tune_and_test(cand, split, users, item_vectors, config)
         validation += val
         test.append(tst)
+        best_val = f"{max(v.metrics['ndcg@10'].mean for v in val):.4f}" if val else "–"
         log(
-            f"{cand.name:<16} {tst.params} val ndcg@10 {max(v.metrics['ndcg@10'].mean for v in val):.4f} | "
+            f"[{split.protocol}] {cand.name:<18} {tst.params} val ndcg@10 {best_val} | "
             f"test ndcg@10 {tst.metrics['ndcg@10'].mean:.4f} hr@10 {tst.metrics['hr@10'].mean:.4f} "
             f"({sum(v.fit_seconds + v.eval_seconds for v in val) + tst.fit_seconds + tst.eval_seconds:.1f}s)"
         )
-    import platform
-
     return EvalRun(
         dataset=str(split.dataset.path),
         dataset_sha256=split.dataset.sha256,
+        protocol=split.protocol,
+        description=split.description,
         config=config,
         n_users=len(users),
         n_items=split.dataset.n_items,
@@ -237,5 +268,22 @@ def run(
         test=test,
         started_at=started,
         runtime_seconds=time.perf_counter() - t0,
-        environment={"python": platform.python_version(), "numpy": np.__version__, "machine": platform.machine()},
+        environment=environment(),
     )
+
+
+def environment() -> dict[str, Any]:
+    return {"python": platform.python_version(), "numpy": np.__version__, "machine": platform.machine()}
+
+
+class EvalSuite(BaseModel):
+    """What `ragrec eval` reports: every protocol's run and the effective Settings ragrec ran with."""
+
+    runs: list[EvalRun]
+    settings: dict[str, Any] = Field(default_factory=dict, description="Settings().model_dump(mode='json'): "
+                                     "code defaults + environment + .env (+ the run's data dir)")
+    settings_changed: dict[str, Any] = Field(default_factory=dict, description="fields that differ from the code "
+                                             "defaults (set by environment or .env)")
+    started_at: str
+    runtime_seconds: float
+    environment: dict[str, Any] = Field(default_factory=environment)
