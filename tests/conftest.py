@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import json
 import os
+import socket
+import subprocess
+import sys
+import time
 from pathlib import Path
 
+import httpx
 import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -75,3 +80,82 @@ def private_items(store) -> str:
     store.clone_collection("items", f"{alias}-g1")
     store.set_alias(alias, f"{alias}-g1")
     return alias
+
+
+# --- the bundled LLM and a real OpenAI-compatible server (tests/generation, tests/api) ---------------------------
+REPO = Path(__file__).resolve().parents[1]
+MODEL_CACHE = Path(os.environ.get("RAGREC_TEST_MODEL_CACHE", REPO / ".cache" / "models"))
+
+
+@pytest.fixture(scope="session")
+def model_dir() -> Path:
+    """The converted bundled model (~20 s the first time on a clean clone, then reused)."""
+    from ragrec.generation.models import BUNDLED_SMOLLM2, resolve_llm_model
+
+    return resolve_llm_model(BUNDLED_SMOLLM2, MODEL_CACHE)
+
+
+@pytest.fixture(scope="session")
+def local_llm(model_dir, tmp_path_factory):
+    from ragrec.generation.local import LocalLLM
+
+    llm = LocalLLM(Settings(data_dir=tmp_path_factory.mktemp("llm"), llm_cache_dir=MODEL_CACHE))
+    llm.warm()
+    return llm
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_serve(model_dir: Path, port: int, timeout: float = 120.0) -> subprocess.Popen:
+    """`transformers serve MODEL_DIR --device cpu` on 127.0.0.1:port, ready (model loaded) or killed."""
+    from ragrec.generation.local import resolve_dtype
+
+    cmd = [sys.executable, "-c", "from transformers.cli.transformers import main; main()", "serve", str(model_dir),
+           "--device", "cpu", "--dtype", resolve_dtype("auto"), "--host", "127.0.0.1", "--port", str(port)]
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}  # 1 thread: the 2 cores are shared
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                raise RuntimeError(f"transformers serve exited: {proc.stderr.read().decode()[-2000:]}")
+            try:
+                # a first tiny request loads the model, so the tests do not pay for it
+                r = httpx.post(f"http://127.0.0.1:{port}/v1/chat/completions", timeout=60, json={
+                    "model": str(model_dir), "messages": [{"role": "user", "content": "Hi"}], "max_tokens": 1})
+                if r.status_code == 200:
+                    return proc
+            except httpx.TransportError:
+                pass
+            time.sleep(0.5)
+        raise TimeoutError(f"transformers serve not ready on port {port} after {timeout} s")
+    except BaseException:
+        stop(proc)
+        raise
+
+
+def stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@pytest.fixture(scope="session")
+def server(model_dir):
+    """One real `transformers serve` per session: (base_url, model name it expects)."""
+    port = free_port()
+    proc = start_serve(model_dir, port)
+    try:
+        yield f"http://127.0.0.1:{port}/v1", str(model_dir)
+    finally:
+        stop(proc)
+
+

@@ -12,7 +12,6 @@ from collections import Counter
 
 from test_ingestion import write_csv
 
-from ragrec.config import Settings
 from ragrec.store.edge import EdgeStore
 
 

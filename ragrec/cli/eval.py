@@ -20,16 +20,20 @@ def eval_cmd(
     seed: int = typer.Option(0, "--seed", help="Seed of the random user sample."),
     no_content: bool = typer.Option(False, "--no-content", help="Skip content vectors (no ILD, no model load)."),
     no_ragrec: bool = typer.Option(False, "--no-ragrec", help="Baselines only."),
+    protocols: str = typer.Option("temporal,random", "--protocols", help="Comma-separated: temporal, random."),
     data_dir: Optional[Path] = typer.Option(None, "--data-dir",
-                                            help="Where ragrec's pipeline keeps its Qdrant Edge shards and event logs."),
+                                            help="Parent of the run's fresh data dir [default: the system temp dir]."),
+    keep_data_dir: bool = typer.Option(False, "--keep-data-dir", help="Keep the run's data dir afterwards."),
 ) -> None:
-    """Offline evaluation: tuned on validation, reported once on test, for the baselines and ragrec's pipeline."""
+    """Offline evaluation on two protocols (temporal, random holdout): every method tuned on validation, reported
+    once on test; ragrec runs through its real path with its one configuration (Settings, env and .env)."""
     from ragrec.evaluation.__main__ import main as evaluation_main
 
-    argv = ["--out", str(out), "--sample", sample, "--seed", str(seed)]
+    argv = ["--out", str(out), "--sample", sample, "--seed", str(seed), "--protocols", protocols]
     argv += ["--dataset", str(dataset)] if dataset else []
     argv += ["--quick", str(quick)] if quick else []
     argv += ["--data-dir", str(data_dir)] if data_dir else []
     argv += ["--no-content"] if no_content else []
     argv += ["--no-ragrec"] if no_ragrec else []
+    argv += ["--keep-data-dir"] if keep_data_dir else []
     evaluation_main(argv)

@@ -5,43 +5,18 @@ from __future__ import annotations
 
 import itertools
 import json
-import os
-import socket
-import subprocess
-import sys
-import time
-from pathlib import Path
 
-import httpx
 import pytest
 
+from conftest import MODEL_CACHE, free_port, start_serve, stop  # noqa: F401  (shared with tests/api)
 from ragrec.config import Settings
-from ragrec.generation.local import LocalLLM, resolve_dtype
-from ragrec.generation.models import BUNDLED_SMOLLM2, resolve_llm_model
 from ragrec.retrieval.models import Candidate, Evidence, History, HistoryItem
 from ragrec.schema import TEXT, public_payload
 from ragrec.store import point_id
 
-REPO = Path(__file__).resolve().parents[2]
-MODEL_CACHE = Path(os.environ.get("RAGREC_TEST_MODEL_CACHE", REPO / ".cache" / "models"))
-
-
-@pytest.fixture(scope="session")
-def model_dir() -> Path:
-    """The converted bundled model (~20 s the first time on a clean clone, then reused)."""
-    return resolve_llm_model(BUNDLED_SMOLLM2, MODEL_CACHE)
-
-
 @pytest.fixture
 def gen_settings(tmp_path, model_dir) -> Settings:
     return Settings(data_dir=tmp_path / "data", llm_cache_dir=MODEL_CACHE)
-
-
-@pytest.fixture(scope="session")
-def local_llm(model_dir, tmp_path_factory) -> LocalLLM:
-    llm = LocalLLM(Settings(data_dir=tmp_path_factory.mktemp("llm"), llm_cache_dir=MODEL_CACHE))
-    llm.warm()
-    return llm
 
 
 # --- real catalog items -------------------------------------------------------------------------------------
@@ -111,59 +86,6 @@ def small_store(tmp_path_factory, embedder):
 
 
 # --- a real OpenAI-compatible server ---------------------------------------------------------------------------
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_serve(model_dir: Path, port: int, timeout: float = 120.0) -> subprocess.Popen:
-    """`transformers serve MODEL_DIR --device cpu` on 127.0.0.1:port, ready (model loaded) or killed."""
-    cmd = [sys.executable, "-c", "from transformers.cli.transformers import main; main()", "serve", str(model_dir),
-           "--device", "cpu", "--dtype", resolve_dtype("auto"), "--host", "127.0.0.1", "--port", str(port)]
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}  # 1 thread: the 2 cores are shared
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + timeout
-    try:
-        while time.monotonic() < deadline:
-            if proc.poll() is not None:
-                raise RuntimeError(f"transformers serve exited: {proc.stderr.read().decode()[-2000:]}")
-            try:
-                # a first tiny request loads the model, so the tests do not pay for it
-                r = httpx.post(f"http://127.0.0.1:{port}/v1/chat/completions", timeout=60, json={
-                    "model": str(model_dir), "messages": [{"role": "user", "content": "Hi"}], "max_tokens": 1})
-                if r.status_code == 200:
-                    return proc
-            except httpx.TransportError:
-                pass
-            time.sleep(0.5)
-        raise TimeoutError(f"transformers serve not ready on port {port} after {timeout} s")
-    except BaseException:
-        stop(proc)
-        raise
-
-
-def stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
-@pytest.fixture(scope="session")
-def server(model_dir):
-    """One real `transformers serve` per session: (base_url, model name it expects)."""
-    port = free_port()
-    proc = start_serve(model_dir, port)
-    try:
-        yield f"http://127.0.0.1:{port}/v1", str(model_dir)
-    finally:
-        stop(proc)
-
-
 def server_settings(tmp_path, base_url: str, model: str, **kw) -> Settings:
     return Settings(data_dir=tmp_path / "data", llm="openai", llm_base_url=base_url, llm_model=model,
                     llm_server="generic", **{"llm_timeout": 120.0, **kw})

@@ -13,7 +13,7 @@ from qdrant_client import QdrantClient
 
 from ragrec.store import (
     Blend, Filter, Fusion, HasId, Hnsw, Match, MatchAny, Mmr, Nearest, OrderBy, PointIn, Prefetch, Range, Recommend,
-    StoreError, StoreLockedError, point_id,
+    StoreError, point_id,
 )
 from ragrec.store.base import _NAMESPACE
 from ragrec.store.edge import EdgeStore

@@ -1,0 +1,63 @@
+"""`POST /v1/recommendations`: ranked items for a user, a query or example items."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from ragrec.api.deps import ClientKey, ServicesDep
+from ragrec.retrieval.filters import FieldFilter, filter_from_fields
+from ragrec.retrieval.models import RecommendRequest, Recommendations
+
+router = APIRouter(prefix="/v1", tags=["recommendations"])
+
+Id = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+FilterText = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+
+
+class RecommendationsIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    user_id: Id | None = Field(None, description="personalize for this user (unknown: cold start)")
+    query: Annotated[str, StringConstraints(min_length=1, max_length=1000)] | None = None
+    positive: list[Id] = Field(default_factory=list, max_length=50, description="example items to move towards")
+    negative: list[Id] = Field(default_factory=list, max_length=50, description="example items to move away from")
+    strategy: Literal["average_vector", "best_score", "sum_scores"] = "average_vector"
+    k: int = Field(10, ge=1, le=100)
+    filters: list[FilterText] | dict[Annotated[str, StringConstraints(max_length=100)], FieldFilter] = Field(
+        default_factory=list, description='filter strings (["genres=Comedy", "year>=1990"]) or a structured '
+        'object ({"genres": {"none": ["Horror"]}, "year": {"gte": 1990}})')
+    diversity: float = Field(0.0, ge=0.0, le=1.0)
+    exclude: list[Id] = Field(default_factory=list, max_length=1000, description="item ids to leave out")
+    include_seen: bool = False
+    rerank: bool | None = Field(None, description="let the LLM rerank the top candidates (default: the server's)")
+    explain: bool = Field(False, description="a short personalized description of each item (the LLM stage)")
+
+    def to_request(self) -> RecommendRequest:
+        structured = isinstance(self.filters, dict)
+        if structured and len(self.filters) > 20:
+            raise ValueError("filters: at most 20 fields")
+        if not structured and len(self.filters) > 20:
+            raise ValueError("filters: at most 20 expressions")
+        return RecommendRequest(
+            user_id=self.user_id, k=self.k, query=self.query, positive=self.positive, negative=self.negative,
+            strategy=self.strategy, filters=[] if structured else self.filters,
+            where=filter_from_fields(self.filters) if structured else None, diversity=self.diversity,
+            exclude=self.exclude, exclude_seen=False if self.include_seen else None, rerank=self.rerank,
+            explain=self.explain,
+        )
+
+
+@router.post("/recommendations", response_model=Recommendations)
+async def recommendations(body: RecommendationsIn, svc: ServicesDep, _: ClientKey) -> Recommendations:
+    """Ranked items with payload, text, per-source scores, evidence, and (with `explain`) descriptions. Quote the
+    `recommendation_id` in feedback on them."""
+    request = body.to_request()
+    rerank = svc.settings.rerank if request.rerank is None else request.rerank
+    retrieve = svc.run_llm if rerank and svc.settings.llm != "none" else svc.run
+    history, result = await retrieve(lambda: svc.rec.retrieve(request))
+    if request.explain and result.items:
+        result.items = await svc.run_llm(lambda: svc.rec.describer.describe(history, result.items))
+    return result

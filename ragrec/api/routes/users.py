@@ -1,0 +1,38 @@
+"""`GET /v1/users/{user_id}` (client) and `DELETE /v1/users/{user_id}` (admin: erase events and vectors)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException
+from pydantic import BaseModel, StringConstraints
+
+from ragrec.api.deps import AdminKey, ClientKey, ServicesDep
+from ragrec.recommender import UserInfo
+
+router = APIRouter(prefix="/v1", tags=["users"])
+
+UserId = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+
+
+class Erased(BaseModel):
+    user_id: str
+    events_erased: int
+
+
+@router.get("/users/{user_id}", response_model=UserInfo, response_model_exclude={"profile": {"sums"}})
+async def get_user(user_id: UserId, svc: ServicesDep, _: ClientKey) -> UserInfo:
+    info = await svc.run(lambda: svc.rec.user(user_id))
+    if info.profile is None and not info.events:
+        raise HTTPException(404, f"no user {user_id!r}")
+    return info
+
+
+@router.delete("/users/{user_id}", response_model=Erased)
+async def forget_user(user_id: UserId, svc: ServicesDep, _: AdminKey) -> Erased:
+    """Erase the user's events and vectors; the next reindex also retrains item factors without them."""
+    info = await svc.run(lambda: svc.rec.user(user_id))
+    if info.profile is None and not info.events:
+        raise HTTPException(404, f"no user {user_id!r}")
+    erased = await svc.run(lambda: svc.rec.forget_user(user_id))
+    return Erased(user_id=user_id, events_erased=erased)

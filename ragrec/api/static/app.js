@@ -1,0 +1,139 @@
+// The chat page: sends each message to POST /v1/chat and reads the server-sent events as they stream in
+// (constraints, each item, each description, then the whole answer); like/dislike send POST /v1/feedback.
+"use strict";
+const $ = (id) => document.getElementById(id);
+const state = { conversationId: null };
+$("key").value = localStorage.getItem("ragrec-key") || "";
+$("user").value = localStorage.getItem("ragrec-user") || "";
+$("key").addEventListener("change", () => localStorage.setItem("ragrec-key", $("key").value));
+$("user").addEventListener("change", () => {
+  localStorage.setItem("ragrec-user", $("user").value);
+  state.conversationId = null; // a new user starts a new conversation
+});
+
+function headers() {
+  const h = { "Content-Type": "application/json" };
+  if ($("key").value) h["Authorization"] = "Bearer " + $("key").value;
+  return h;
+}
+
+function el(tag, cls, text) {
+  const e = document.createElement(tag);
+  if (cls) e.className = cls;
+  if (text !== undefined) e.textContent = text;
+  return e;
+}
+
+async function problemText(response) {
+  try { const p = await response.json(); return p.detail || p.title || response.statusText; }
+  catch { return response.statusText; }
+}
+
+// Server-sent events over a POST body: EventSource can only GET and cannot send the key.
+async function* sse(response) {
+  const reader = response.body.getReader();
+  const decoder = new TextDecoder();
+  let buffer = "";
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    buffer += decoder.decode(value, { stream: true }).replace(/\r\n/g, "\n");
+    let cut;
+    while ((cut = buffer.indexOf("\n\n")) >= 0) {
+      const block = buffer.slice(0, cut);
+      buffer = buffer.slice(cut + 2);
+      let event = "message", data = "";
+      for (const line of block.split("\n")) {
+        if (line.startsWith("event:")) event = line.slice(6).trim();
+        else if (line.startsWith("data:")) data += line.slice(5).trim();
+      }
+      if (data) yield { event, data: JSON.parse(data) };
+    }
+  }
+}
+
+function card(item, turn) {
+  const node = $("card").content.firstElementChild.cloneNode(true);
+  node.dataset.itemId = item.item_id;
+  node.querySelector(".title").textContent = item.payload.title || item.text?.split("\n")[0] || item.item_id;
+  const meta = [item.payload.year, (item.payload.genres || []).join(", ")].filter(Boolean).join(" · ");
+  node.querySelector(".meta").textContent = meta;
+  const liked = (item.evidence || []).filter((e) => e.kind === "liked").map((e) => e.title || e.item_id);
+  const popular = (item.evidence || []).find((e) => e.kind === "popular");
+  node.querySelector(".evidence").textContent = liked.length ? "because you liked " + liked.join(" and ")
+    : popular ? `popular with ${popular.users} users` : "";
+  for (const [cls, type] of [["like", "like"], ["dislike", "dislike"]]) {
+    node.querySelector("." + cls).addEventListener("click", (ev) => feedback(item.item_id, type, turn, ev.target));
+  }
+  return node;
+}
+
+function describe(node, description, source) {
+  const d = node.querySelector(".description");
+  d.textContent = description || "";
+  d.classList.remove("pending");
+  d.classList.toggle("template", source === "template");
+  d.title = source === "template" ? "written from a template" : "written by the LLM, checked against the item's data";
+}
+
+async function feedback(itemId, type, turn, button) {
+  const user = $("user").value.trim();
+  if (!user) { alert("Enter a user id first: feedback belongs to a user."); return; }
+  const event = { user_id: user, item_id: itemId, type };
+  if (turn.recommendationId) event.recommendation_id = turn.recommendationId;
+  const r = await fetch("/v1/feedback", { method: "POST", headers: headers(), body: JSON.stringify({ events: [event] }) });
+  if (r.ok) button.classList.add("sent");
+  else alert("feedback failed: " + (await problemText(r)));
+}
+
+$("ask").addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  const message = $("message").value.trim();
+  if (!message) return;
+  $("message").value = "";
+  $("send").disabled = true;
+  const section = el("section", "turn");
+  section.append(el("p", "you", message));
+  const chips = el("div", "chips"), answer = el("p", "answer", "thinking…"), cards = el("div", "cards");
+  section.append(chips, answer, cards);
+  $("log").append(section);
+  section.scrollIntoView({ behavior: "smooth", block: "end" });
+  const turn = { recommendationId: null };
+  const body = { message, stream: true, k: 6 };
+  if (state.conversationId) body.conversation_id = state.conversationId;
+  if ($("user").value.trim()) body.user_id = $("user").value.trim();
+  try {
+    let r = await fetch("/v1/chat", { method: "POST", headers: headers(), body: JSON.stringify(body) });
+    if (r.status === 404 && body.conversation_id) { // the conversation expired: start a new one
+      delete body.conversation_id;
+      r = await fetch("/v1/chat", { method: "POST", headers: headers(), body: JSON.stringify(body) });
+    }
+    if (!r.ok) throw new Error(await problemText(r));
+    for await (const { event, data } of sse(r)) {
+      if (event === "constraints") {
+        state.conversationId = data.conversation_id;
+        chips.replaceChildren(...data.chips.map((c) => el("span", "chip", c)));
+        answer.textContent = "";
+      } else if (event === "item") {
+        cards.append(card(data.item, turn));
+      } else if (event === "description") {
+        const node = cards.querySelector(`[data-item-id="${CSS.escape(data.item_id)}"]`);
+        if (node) describe(node, data.description, data.description_source);
+      } else if (event === "done") {
+        turn.recommendationId = data.recommendation_id;
+        answer.textContent = data.items.length ? data.answer.split("\n")[0] : data.answer;
+        for (const item of data.items) {
+          const node = cards.querySelector(`[data-item-id="${CSS.escape(item.item_id)}"]`);
+          if (node && item.description) describe(node, item.description, item.description_source);
+          else if (node) describe(node, "", null);
+        }
+      }
+    }
+  } catch (err) {
+    answer.textContent = "Error: " + err.message;
+    answer.classList.add("error");
+  } finally {
+    $("send").disabled = false;
+    $("message").focus();
+  }
+});

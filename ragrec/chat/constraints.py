@@ -1,0 +1,244 @@
+"""From a chat message to constraints on the recommendations: genres to keep or leave out, a year range, titles the
+user wants more like (or nothing like), and free text.
+
+The default parser is rules over the catalog's own vocabulary (its genre values and titles), so it works with every
+LLM backend and with none. Each turn's constraints merge into the conversation's: "something like Toy Story", then
+"but not animated" means both.
+"""
+
+from __future__ import annotations
+
+import re
+
+from pydantic import BaseModel, Field
+
+from ragrec.chat.vocabulary import Vocabulary
+
+MAX_WORDS_IN_TITLE = 12
+
+
+class Title(BaseModel):
+    item_id: str
+    title: str
+
+
+class Constraints(BaseModel):
+    genres: list[str] = Field(default_factory=list, description="keep items of any of these genres")
+    not_genres: list[str] = Field(default_factory=list, description="leave out items of any of these genres")
+    year_min: int | None = None
+    year_max: int | None = None
+    like: list[Title] = Field(default_factory=list, description="catalog items to recommend more like")
+    not_like: list[Title] = Field(default_factory=list, description="catalog items to move away from")
+    query: str | None = Field(None, description="the rest of the message, as a free-text query")
+    reset: bool = Field(False, description="the message asked to start over")
+
+    def is_empty(self) -> bool:
+        return not (self.genres or self.not_genres or self.year_min or self.year_max or self.like or self.not_like
+                    or self.query)
+
+    def merge(self, turn: Constraints) -> Constraints:
+        """This conversation's constraints after `turn` (a later turn wins where they disagree)."""
+        if turn.reset:
+            return turn.model_copy(update={"reset": False})
+        genres = [g for g in self.genres if g not in turn.not_genres] + [g for g in turn.genres if g not in self.genres]
+        not_genres = [g for g in self.not_genres if g not in turn.genres] + \
+                     [g for g in turn.not_genres if g not in self.not_genres]
+        not_ids = {t.item_id for t in turn.not_like}
+        like = [t for t in self.like if t.item_id not in not_ids] + [t for t in turn.like if t not in self.like]
+        like_ids = {t.item_id for t in turn.like}
+        not_like = [t for t in self.not_like if t.item_id not in like_ids] + \
+                   [t for t in turn.not_like if t not in self.not_like]
+        year_min, year_max = self.year_min, self.year_max
+        if turn.year_min is not None or turn.year_max is not None:
+            year_min, year_max = turn.year_min, turn.year_max
+        return Constraints(genres=genres, not_genres=not_genres, year_min=year_min, year_max=year_max, like=like,
+                           not_like=not_like, query=turn.query or self.query)
+
+    def filters(self, genre_field: str = "genres", year_field: str = "year") -> list[str]:
+        """The constraints in ragrec's filter syntax (values quoted, so a comma in a genre stays in it)."""
+        out = []
+        if self.genres:
+            out.append(f"{genre_field}=" + ",".join(self.genres))
+        for genre in self.not_genres:
+            out.append(f'{genre_field}!="{genre}"')
+        if self.year_min is not None:
+            out.append(f"{year_field}>={self.year_min}")
+        if self.year_max is not None:
+            out.append(f"{year_field}<={self.year_max}")
+        return out
+
+    def chips(self) -> list[str]:
+        """Short labels a client can show: "genres: Comedy", "not: Animation", "years: 1990-1999", ..."""
+        chips = []
+        if self.genres:
+            chips.append("genres: " + ", ".join(self.genres))
+        if self.not_genres:
+            chips.append("not: " + ", ".join(self.not_genres))
+        if self.year_min is not None or self.year_max is not None:
+            chips.append(f"years: {self.year_min or '…'}-{self.year_max or '…'}")
+        chips += [f"like: {t.title}" for t in self.like]
+        chips += [f"not like: {t.title}" for t in self.not_like]
+        if self.query:
+            chips.append(f"about: {self.query}")
+        return chips
+
+
+# --- the rule-based parser ------------------------------------------------------------------------------------
+
+_NEGATORS = {"not", "no", "without", "except", "excluding", "nothing", "avoid", "never", "dont", "don't", "non",
+             "none", "skip", "less", "minus"}
+_SOFTENERS = {"too", "any", "more", "a", "an", "the", "so", "very", "really", "anything", "something", "of", "with",
+              "want", "like", "me", "i", "for", "about", "in", "into", "fan", "big"}
+_FILLER = set("""
+a about after an and another any anything are as at be best but can could do for from get give good great hey hi how
+i i'd i'm id im in is it its just looking me might more movie movies film films maybe my need of on one or other
+please recommend recommendation recommendations see show some something suggest suggestions that the them then
+there these this to tonight want watch what which will with would you your stuff kind sort type thing things
+also again instead now okay ok well yes yeah like similar unlike made released came out produced ones
+""".split())
+_LIKE = r"(?:more\s+)?(?:like|similar\s+to|such\s+as|as\s+good\s+as|in\s+the\s+vein\s+of|reminds?\s+me\s+of|" \
+        r"along\s+the\s+lines\s+of|in\s+the\s+style\s+of)"
+_UNLIKE = r"(?:not\s+like|unlike|nothing\s+like|anything\s+but|no\s+more\s+(?:of\s+)?|not\s+another)"
+_CLAUSE_END = r"(?=\s*(?:[.;!?]|,\s*(?:but|not|no|from|in|with)\b|\bbut\b|\bfrom\b|\bwith(?:out)?\b|\bin\s+the\b|" \
+              r"\bset\s+in\b|\bthat\b|\bwhich\b|\bplease\b|\bfor\b|$))"
+_QUOTED = re.compile(r"[\"“”«»]([^\"“”«»]{2,120})[\"“”«»]")
+_RESET = re.compile(r"\b(?:start\s+over|reset|new\s+search|forget\s+(?:that|everything|it)|clear\s+(?:that|it|all))\b")
+_DECADE4 = re.compile(r"\b(1[89]\d|20\d)0'?s\b")
+_DECADE2 = re.compile(r"(?<![\d-])'?(\d)0'?s\b")
+_BETWEEN = re.compile(r"\bbetween\s+((?:18|19|20)\d\d)\s+and\s+((?:18|19|20)\d\d)\b")
+_AFTER = re.compile(r"\b(after|since|from|newer\s+than|post)\s+(?:the\s+year\s+)?((?:18|19|20)\d\d)\b(?!\s*'?s)")
+_BEFORE = re.compile(r"\b(before|until|till|pre|older\s+than|earlier\s+than)\s*-?\s*((?:18|19|20)\d\d)\b(?!\s*'?s)")
+_IN_YEAR = re.compile(r"\b(?:in|of|from)\s+((?:18|19|20)\d\d)\b(?!\s*'?s)")
+_RECENT = re.compile(r"\b(?:recent|latest|newest|new\s+releases?)\b")
+_OLD = re.compile(r"\b(?:old|older|oldies)\s+(?:movies?|films?|ones)\b")
+
+
+def parse(message: str, vocab: Vocabulary) -> Constraints:
+    """Constraints read from one message with rules over the catalog's vocabulary."""
+    text = " ".join(message.split())
+    low = text.lower()
+    used: list[tuple[int, int]] = []  # spans of `low` already read
+
+    def take(span: tuple[int, int]) -> None:
+        used.append(span)
+
+    reset = _RESET.search(low)
+    out = Constraints(reset=bool(reset))
+    if reset:
+        take(reset.span())
+
+    # titles in quotes, then after "not like ..." and "like ..." (each clause may list several: "A, B and C")
+    for m in _QUOTED.finditer(text):
+        ref = vocab.find_title(m.group(1))
+        if ref:
+            negated = bool(re.search(_UNLIKE + r"\s*$", low[: m.start()])) or _negated(low[: m.start()])
+            _add(out.not_like if negated else out.like, Title(item_id=ref.item_id, title=ref.title))
+            take(m.span())
+    for pattern, target in ((_UNLIKE, out.not_like), (_LIKE, out.like)):
+        for m in re.finditer(r"\b" + pattern + r"\s+(?P<t>.+?)" + _CLAUSE_END, low):
+            if _inside(m.start(), used):
+                continue
+            found = _titles_in(text[m.start("t"):m.end("t")], vocab)
+            for ref, (a, b) in found:
+                _add(target, Title(item_id=ref.item_id, title=ref.title))
+                take((m.start("t") + a, m.start("t") + b))
+            if found:
+                take((m.start(), m.start("t")))
+
+    _years(low, vocab, out, take)
+
+    # genre words and phrases, longest first; negated when a negator comes just before (or "non-")
+    for phrase in sorted(vocab.genres, key=len, reverse=True):
+        for m in re.finditer(r"(?<!\w)" + re.escape(phrase) + r"(?![\w-])", low):
+            if _inside(m.start(), used):
+                continue
+            genre = vocab.genres[phrase]
+            prefixed = low[max(0, m.start() - 4): m.start()] == "non-"
+            target = out.not_genres if prefixed or _negated(low[: m.start()]) else out.genres
+            if genre not in target:
+                target.append(genre)
+            take((m.start() - 4 if prefixed else m.start(), m.end()))
+    out.genres = [g for g in out.genres if g not in out.not_genres]
+
+    rest = "".join(ch if not _inside(i, used) else " " for i, ch in enumerate(text))
+    words = [w for w in re.findall(r"[\w'-]+", rest) if w.lower() not in _FILLER and w.lower() not in _NEGATORS
+             and not w.isdigit()]
+    out.query = " ".join(words) or None
+    return out
+
+
+def _add(titles: list[Title], title: Title) -> None:
+    if title not in titles:
+        titles.append(title)
+
+
+def _inside(i: int, spans: list[tuple[int, int]]) -> bool:
+    return any(a <= i < b for a, b in spans)
+
+
+def _negated(before: str) -> bool:
+    words = re.findall(r"[\w']+", before)[-4:]
+    for word in reversed(words):
+        if word in _NEGATORS or word.endswith("n't"):
+            return True
+        if word not in _SOFTENERS:
+            return False
+    return False
+
+
+def _titles_in(phrase: str, vocab: Vocabulary) -> list[tuple[object, tuple[int, int]]]:
+    """The catalog titles a clause names, with their spans in it: the whole clause if it is one title, else each
+    part of "A, B and C", each the longest prefix that is a title."""
+    whole = vocab.find_title(phrase)
+    if whole:
+        return [(whole, (0, len(phrase)))]
+    found = []
+    for m in re.finditer(r"[^,]+?(?=\s*(?:,|\band\b|\bor\b|$))", phrase):
+        part = m.group().strip()
+        part = re.sub(r"^(?:and|or)\s+", "", part)
+        words = part.split()[:MAX_WORDS_IN_TITLE]
+        for n in range(len(words), 0, -1):
+            ref = vocab.find_title(" ".join(words[:n]))
+            if ref:
+                start = phrase.find(words[0], m.start())
+                found.append((ref, (start, start + len(" ".join(words[:n])))))
+                break
+    return found
+
+
+def _years(low: str, vocab: Vocabulary, out: Constraints, take) -> None:
+    for m in _BETWEEN.finditer(low):
+        a, b = sorted((int(m.group(1)), int(m.group(2))))
+        out.year_min, out.year_max = a, b
+        take(m.span())
+    for m in _DECADE4.finditer(low):
+        start = int(m.group(1)) * 10
+        out.year_min, out.year_max = start, start + 9
+        take(m.span())
+    for m in _DECADE2.finditer(low):
+        if any(a <= m.start() < b for a, b in []):
+            continue
+        d = int(m.group(1))
+        start = 2000 + 10 * d if d <= 2 else 1900 + 10 * d
+        out.year_min, out.year_max = start, start + 9
+        take(m.span())
+    for m in _AFTER.finditer(low):
+        year = int(m.group(2))
+        out.year_min = year + 1 if m.group(1) == "after" else year
+        take(m.span())
+    for m in _BEFORE.finditer(low):
+        year = int(m.group(2))
+        out.year_max = year if m.group(1) == "until" else year - 1
+        take(m.span())
+    if out.year_min is None and out.year_max is None:
+        m = _IN_YEAR.search(low)
+        if m:
+            out.year_min = out.year_max = int(m.group(1))
+            take(m.span())
+    if _RECENT.search(low) and vocab.max_year:
+        out.year_min = vocab.max_year - 5
+        take(_RECENT.search(low).span())
+    m = _OLD.search(low)
+    if m:
+        out.year_max = 1979
+        take((m.start(), m.start() + len(m.group().split()[0])))

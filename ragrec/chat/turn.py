@@ -1,0 +1,185 @@
+"""One chat turn: message -> constraints (merged into the conversation's) -> recommend -> a grounded answer.
+
+The answer names only the items retrieval returned from the catalog, each with its (checked) description; its
+sentences around them are templates, so nothing in a message, not even an instruction aimed at an LLM, can make it
+name anything else. `stream()` yields the same turn as events: the constraints, each item as it is chosen, each
+description as it is written and checked, then the whole answer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from typing import Any, AsyncIterator, Literal
+
+from pydantic import BaseModel, Field
+
+from ragrec.chat.constraints import Constraints, parse
+from ragrec.chat.conversation import Conversation, Conversations, Turn
+from ragrec.chat.vocabulary import Vocabulary
+from ragrec.retrieval.models import Candidate, RecommendRequest, Recommendations
+
+
+class ChatRequest(BaseModel):
+    message: str = Field(min_length=1, max_length=2000)
+    conversation_id: str | None = Field(None, max_length=64, description="continue this conversation")
+    user_id: str | None = Field(None, min_length=1, max_length=200,
+                                description="personalize with this user's history")
+    k: int = Field(5, ge=1, le=20)
+    explain: bool = Field(True, description="describe each item (the LLM stage)")
+
+
+class ChatAnswer(BaseModel):
+    conversation_id: str
+    recommendation_id: str
+    parsed: Constraints = Field(description="what this message asked for")
+    constraints: Constraints = Field(description="everything the conversation asks for so far")
+    chips: list[str]
+    items: list[Candidate]
+    answer: str
+    reranked: bool = False
+    rerank_error: str | None = None
+
+
+class ChatEvent(BaseModel):
+    """One server-sent event of a streamed turn."""
+
+    event: Literal["constraints", "item", "description", "done"]
+    data: dict[str, Any]
+
+
+class Chat:
+    """Chat turns over one Recommender; holds the conversations and the catalog's vocabulary."""
+
+    def __init__(self, recommender):
+        self.rec = recommender
+        self.conversations = Conversations(recommender.settings)
+        self._vocabulary: Vocabulary | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def vocabulary(self) -> Vocabulary:
+        if self._vocabulary is None:
+            with self._lock:
+                if self._vocabulary is None:
+                    self._vocabulary = Vocabulary.from_store(self.rec.store, self.rec.settings)
+        return self._vocabulary
+
+    def catalog_changed(self) -> None:
+        self._vocabulary = None
+
+    # --- the stages of a turn ----------------------------------------------------------------------------------
+
+    def plan(self, request: ChatRequest) -> tuple[Conversation, Constraints, Constraints, RecommendRequest]:
+        """The conversation, this message's constraints, the merged ones, and the recommend request they make."""
+        conv = self.conversations.get_or_start(request.conversation_id, request.user_id)
+        if request.user_id and conv.user_id != request.user_id:
+            conv.user_id = request.user_id
+        parsed = parse(request.message, self.vocabulary)
+        merged = conv.constraints.merge(parsed)
+        s = self.rec.settings
+        has_target = bool(merged.like or merged.query or conv.user_id)
+        shown = [] if parsed.reset else conv.shown
+        negatives = [t.item_id for t in merged.not_like]
+        recommend = RecommendRequest(
+            user_id=conv.user_id, k=request.k, query=merged.query, positive=[t.item_id for t in merged.like],
+            negative=negatives if has_target else [],
+            # with nothing to move away from, "not like X" leaves X out
+            exclude=shown + ([] if has_target else negatives),
+            filters=merged.filters(s.chat_genre_field, s.chat_year_field), explain=request.explain,
+        )
+        return conv, parsed, merged, recommend
+
+    def finish(self, conv: Conversation, parsed: Constraints, merged: Constraints, request: ChatRequest,
+               result: Recommendations) -> ChatAnswer:
+        if parsed.reset:
+            conv.shown = []
+        conv.constraints = merged
+        conv.add(Turn(message=request.message, items=[c.item_id for c in result.items]), self.rec.settings)
+        return ChatAnswer(conversation_id=conv.conversation_id, recommendation_id=result.recommendation_id,
+                          parsed=parsed, constraints=merged, chips=merged.chips(), items=result.items,
+                          answer=answer_text(merged, result.items), reranked=result.reranked,
+                          rerank_error=result.rerank_error)
+
+    # --- whole turns -------------------------------------------------------------------------------------------
+
+    def turn(self, request: ChatRequest) -> ChatAnswer:
+        conv, parsed, merged, recommend = self.plan(request)
+        result = self.rec.recommend(recommend)
+        return self.finish(conv, parsed, merged, request, result)
+
+    async def stream(self, request: ChatRequest, run_blocking) -> AsyncIterator[ChatEvent]:
+        """The turn as events. `run_blocking(fn)` runs CPU-bound work off the event loop (the API's bounded pool)."""
+        conv, parsed, merged, recommend = await run_blocking(lambda: self.plan(request))
+        yield ChatEvent(event="constraints", data={"conversation_id": conv.conversation_id, "chips": merged.chips(),
+                                                   "parsed": parsed.model_dump(), "constraints": merged.model_dump()})
+        history, result = await run_blocking(lambda: self.rec.retrieve(recommend.model_copy(update={"explain": False})))
+        for rank, item in enumerate(result.items, 1):
+            yield ChatEvent(event="item", data={"rank": rank, "item": item.model_dump(mode="json")})
+        if request.explain and result.items:
+            described: dict[str, Candidate] = {}
+            async for item in self.rec.describer.astream(history, result.items):
+                described[item.item_id] = item
+                yield ChatEvent(event="description", data={"item_id": item.item_id, "description": item.description,
+                                                           "description_source": item.description_source})
+            result.items = [described.get(c.item_id, c) for c in result.items]
+        answer = await run_blocking(lambda: self.finish(conv, parsed, merged, request, result))
+        yield ChatEvent(event="done", data=answer.model_dump(mode="json"))
+
+
+def answer_text(constraints: Constraints, items: list[Candidate]) -> str:
+    """The answer around the items: templates and the items' own (checked) descriptions, nothing else."""
+    wanted = _summary(constraints)
+    if not items:
+        return f"I found nothing in the catalog{wanted}. Try asking for less, or say \"start over\"."
+    lines = [f"Here {'is one pick' if len(items) == 1 else f'are {len(items)} picks'}{wanted}:"]
+    for n, item in enumerate(items, 1):
+        line = f"{n}. {shown_title(item)}"
+        if item.description:
+            line += f": {item.description}"
+        elif item.evidence:
+            line += f" ({item.evidence[0]})"
+        lines.append(line)
+    return "\n".join(lines)
+
+
+def shown_title(item: Candidate) -> str:
+    """'Bug's Life, A (1998)' as a sentence names it: "A Bug's Life (1998)"."""
+    from ragrec.generation.prompts import display_title
+
+    year = item.payload.get("year")
+    return display_title(item.title) + (f" ({year})" if isinstance(year, int) else "")
+
+
+def _summary(c: Constraints) -> str:
+    """What was asked for, in the catalog's words only: the user's free text is not repeated (the answer names
+    nothing the catalog does not hold; the parsed query is in `chips`)."""
+    from ragrec.generation.prompts import display_title
+
+    parts = []
+    if c.like:
+        parts.append("like " + _and([display_title(t.title) for t in c.like]))
+    if c.query:
+        parts.append("matching your description")
+    if c.genres:
+        parts.append("in " + _and(c.genres, "or"))
+    if c.not_genres:
+        parts.append("not " + _and(c.not_genres, "or"))
+    if c.not_like:
+        parts.append("unlike " + _and([display_title(t.title) for t in c.not_like]))
+    if c.year_min is not None and c.year_max is not None:
+        parts.append(f"from {c.year_min}" if c.year_min == c.year_max else f"from {c.year_min} to {c.year_max}")
+    elif c.year_min is not None:
+        parts.append(f"from {c.year_min} on")
+    elif c.year_max is not None:
+        parts.append(f"up to {c.year_max}")
+    return (" " + ", ".join(parts)) if parts else ""
+
+
+def _and(words: list[str], last: str = "and") -> str:
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + f" {last} " + words[-1]
+
+
+def run_in_thread(fn):
+    """`run_blocking` for callers without a pool of their own (the terminal chat)."""
+    return asyncio.to_thread(fn)

@@ -1,0 +1,125 @@
+"""The catalog's own words, for reading chat messages: its genre values and its titles.
+
+Genres come from the payload field's facet (with English forms of the common ones: "animated" is Animation, "scary"
+is Horror); titles are matched fuzzily (rapidfuzz) after the catalog's quirks are undone: "Bug's Life, A (1998)" is
+found as "a bug's life".
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from rapidfuzz import fuzz, process
+
+from ragrec.config import Settings
+from ragrec.schema import ITEM_ID, POPULARITY
+from ragrec.store import StoreError, VectorStore
+
+# English forms of common genre names; used only for genres the catalog actually has
+SYNONYMS: dict[str, tuple[str, ...]] = {
+    "animation": ("animated", "animations", "cartoon", "cartoons", "anime"),
+    "children": ("kids", "kid", "children's", "childrens", "family", "families"),
+    "comedy": ("comedies", "funny", "comedic", "hilarious", "humor", "humour"),
+    "horror": ("scary", "horrors", "frightening", "creepy"),
+    "sci-fi": ("sci fi", "scifi", "science fiction", "science-fiction", "sf"),
+    "romance": ("romantic", "romances", "love story", "love stories", "romcom", "rom-com"),
+    "documentary": ("documentaries", "docs", "doc"),
+    "thriller": ("thrillers", "suspense", "suspenseful"),
+    "western": ("westerns", "cowboy", "cowboys"),
+    "musical": ("musicals",),
+    "film-noir": ("noir", "film noir"),
+    "mystery": ("mysteries", "whodunit", "detective"),
+    "drama": ("dramas", "dramatic"),
+    "action": ("action-packed",),
+    "adventure": ("adventures",),
+    "fantasy": ("fantasies", "fairy tale", "fairy tales"),
+    "war": ("wars", "wartime"),
+    "crime": ("crimes",),
+}
+
+_YEAR = re.compile(r"\s*\((\d{4})[^)]*\)\s*$")
+_ARTICLE = re.compile(r"^(.*), (the|a|an|les|la|le|el|il|der|die|das)$", re.IGNORECASE)
+
+
+def normalize_title(title: str) -> str:
+    """'Bug's Life, A (1998)' -> "a bug's life": no year, the article in front, lower case, single spaces."""
+    text = _YEAR.sub("", title).strip()
+    m = _ARTICLE.match(text)
+    if m:
+        text = f"{m.group(2)} {m.group(1)}"
+    return " ".join(re.sub(r"[^\w' &:-]", " ", text.lower()).split())
+
+
+@dataclass(frozen=True)
+class TitleRef:
+    item_id: str
+    title: str
+
+
+@dataclass
+class Vocabulary:
+    genres: dict[str, str] = field(default_factory=dict)  # a word or phrase -> the catalog's genre value
+    titles: list[str] = field(default_factory=list)  # normalized titles, parallel to refs and ranks
+    refs: list[TitleRef] = field(default_factory=list)
+    ranks: list[tuple[int, int]] = field(default_factory=list)  # (popularity, year) of each title
+    max_year: int | None = None
+
+    @classmethod
+    def from_store(cls, store: VectorStore, settings: Settings) -> Vocabulary:
+        vocab = cls()
+        items = settings.items_collection
+        try:
+            values = store.facet(items, settings.chat_genre_field, limit=1000)
+        except StoreError:  # no keyword index on the field: no genres to read
+            values = {}
+        for value in values:
+            vocab.add_genre(str(value))
+        # a title shared by several items means the most popular one (then the newest)
+        best: dict[str, tuple[tuple[int, int], TitleRef]] = {}
+        for record in store.scroll(items, payload=[ITEM_ID, settings.chat_title_field, settings.chat_year_field,
+                                                   POPULARITY]):
+            title = record.payload.get(settings.chat_title_field)
+            year = record.payload.get(settings.chat_year_field)
+            if isinstance(year, int) and (vocab.max_year is None or year > vocab.max_year):
+                vocab.max_year = year
+            if not isinstance(title, str) or not title.strip():
+                continue
+            key = normalize_title(title)
+            rank = (record.payload.get(POPULARITY) or 0, year if isinstance(year, int) else 0)
+            if key and (key not in best or rank > best[key][0]):
+                best[key] = (rank, TitleRef(item_id=record.payload[ITEM_ID], title=title))
+        vocab.titles = list(best)
+        vocab.ranks = [rank for rank, _ in best.values()]
+        vocab.refs = [ref for _, ref in best.values()]
+        return vocab
+
+    def add_genre(self, value: str) -> None:
+        low = value.lower()
+        forms = {low, low.replace("-", " "), low.replace("-", ""), low + "s"}
+        forms |= set(SYNONYMS.get(low, ()))
+        for form in forms:
+            self.genres.setdefault(form, value)
+
+    def find_title(self, phrase: str, cutoff: float = 86.0) -> TitleRef | None:
+        """The catalog item a phrase names: an exact normalized title; else, for a phrase of two words or more,
+        the most popular title it begins, the first of a series on a tie ("star wars" -> "Star Wars: Episode IV -
+        A New Hope (1977)"); else the closest title by
+        fuzzy score. A phrase made only of genre words names no title ("action" is a genre, not Action Jackson)."""
+        key = normalize_title(phrase)
+        if not key or not self.titles or all(w in self.genres for w in key.split()):
+            return None
+        if key in self._index:
+            return self.refs[self._index[key]]
+        if len(key.split()) >= 2:  # the most popular title it begins; the first of a series on a tie
+            starts = [i for i, t in enumerate(self.titles) if t.startswith(key) and not t[len(key)].isalnum()]
+            if starts:
+                return self.refs[max(starts, key=lambda i: (self.ranks[i][0], -self.ranks[i][1]))]
+        found = process.extractOne(key, self.titles, scorer=fuzz.ratio, score_cutoff=cutoff)
+        return self.refs[found[2]] if found else None
+
+    @property
+    def _index(self) -> dict[str, int]:
+        if len(self.__dict__.get("_cached_index", ())) != len(self.titles):
+            self.__dict__["_cached_index"] = {t: i for i, t in enumerate(self.titles)}
+        return self.__dict__["_cached_index"]

@@ -1,0 +1,72 @@
+"""`ragrec serve` (the HTTP API and the web chat page) and `ragrec chat` (the same chat, in the terminal)."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import typer
+
+from ragrec.cli.app import app, recommender_of, settings_of
+from ragrec.cli.console import console, err, fail
+
+
+@app.command("serve")
+def serve_cmd(
+    ctx: typer.Context,
+    host: Optional[str] = typer.Option(None, "--host", help="[default: RAGREC_API_HOST, 127.0.0.1]"),
+    port: Optional[int] = typer.Option(None, "--port", min=1, max=65535, help="[default: RAGREC_API_PORT, 8000]"),
+    llm: Optional[str] = typer.Option(None, "--llm", help="local, openai or none [default: RAGREC_LLM]"),
+) -> None:
+    """Serve the HTTP API (/docs), the web chat page (/) and /metrics; models and store are loaded at start-up.
+    While it runs, this process owns the embedded data dir: other commands go through its API."""
+    import uvicorn
+
+    from ragrec.api import create_app
+
+    settings = settings_of(ctx)
+    updates = {k: v for k, v in {"api_host": host, "api_port": port, "llm": llm}.items() if v is not None}
+    settings = settings.model_copy(update=updates)
+    if settings.llm not in ("local", "openai", "none"):
+        fail(f"unknown LLM backend {settings.llm!r}: use local, openai or none", 2)
+    if not settings.api_keys and settings.api_anonymous == "none":
+        fail("no API keys configured: set RAGREC_API_KEYS='{\"<key>\": \"admin\"}' (roles client, admin), or "
+             "RAGREC_API_ANONYMOUS=client to let anyone on this machine use the client routes", 2)
+    err.print(f"ragrec serving on http://{settings.api_host}:{settings.api_port} (API docs at /docs)")
+    uvicorn.run(create_app(settings), host=settings.api_host, port=settings.api_port, log_level="warning",
+                timeout_graceful_shutdown=10)
+
+
+@app.command("chat")
+def chat_cmd(
+    ctx: typer.Context,
+    user: Optional[str] = typer.Option(None, "--user", help="Personalize with this user's history."),
+    k: int = typer.Option(5, "-k", min=1, max=20),
+    explain: bool = typer.Option(True, "--explain/--no-explain", help="Describe each item (the LLM stage)."),
+    llm: Optional[str] = typer.Option(None, "--llm", help="local, openai or none [default: RAGREC_LLM]"),
+) -> None:
+    """Chat about what to watch, in the terminal: each message refines the last ("something like Toy Story",
+    "but not animated"); "start over" begins again; an empty line or Ctrl-D ends."""
+    from ragrec.chat import Chat, ChatRequest
+
+    with recommender_of(ctx, llm=llm) as rec:
+        chat = Chat(rec)
+        conversation = None
+        console.print("[dim]Ask for something; an empty line ends.[/]")
+        while True:
+            try:
+                message = console.input("[bold cyan]you>[/] ").strip()
+            except (EOFError, KeyboardInterrupt):
+                break
+            if not message:
+                break
+            try:
+                with console.status("thinking"):
+                    answer = chat.turn(ChatRequest(message=message[:2000], conversation_id=conversation,
+                                                   user_id=user, k=k, explain=explain))
+            except Exception as exc:  # noqa: BLE001 - say what went wrong, keep the conversation going
+                console.print(f"[red]error:[/] {exc}")
+                continue
+            conversation = answer.conversation_id
+            if answer.chips:
+                console.print(" ".join(f"[on grey23] {c} [/]" for c in answer.chips))
+            console.print(answer.answer)

@@ -1,0 +1,84 @@
+"""The API under test: the real FastAPI app on the real embedded stack (a private copy of the demo catalog in Qdrant
+Edge, a fresh event log), driven by httpx through ASGI."""
+
+from __future__ import annotations
+
+import asyncio
+from contextlib import asynccontextmanager
+from datetime import datetime, timedelta, timezone
+
+import httpx
+import pytest
+
+from conftest import private_items
+from ragrec.api import create_app
+from ragrec.config import Settings
+from ragrec.events.log import EventLog
+from ragrec.events.models import Event
+from ragrec.recommender import Recommender
+
+CLIENT, ADMIN = "client-key-0123456789", "admin-key-9876543210"
+C = {"Authorization": f"Bearer {CLIENT}"}
+A = {"X-API-Key": ADMIN}
+T0 = datetime(2024, 1, 1, tzinfo=timezone.utc)
+ANIMATED = ["1", "2355", "4886", "6377", "3114"]
+
+
+def api_settings(base: Settings, items: str, tmp_path, **overrides) -> Settings:
+    return base.model_copy(update={
+        "items_collection": items, "users_collection": f"{items}-users", "llm": "none",
+        "events_url": f"sqlite:///{tmp_path / 'events.db'}", "api_keys": {CLIENT: "client", ADMIN: "admin"},
+        "api_import_dir": tmp_path / "imports", **overrides})
+
+
+@asynccontextmanager
+async def running(app):
+    """The app's lifespan (start-up warms the recommender) around an httpx client."""
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://ragrec.test", timeout=120) as client:
+            yield client
+
+
+class Api:
+    """A synchronous face on the async client, so tests read top to bottom."""
+
+    def __init__(self, app, rec: Recommender, settings: Settings):
+        self.app, self.rec, self.settings = app, rec, settings
+        self.loop = asyncio.new_event_loop()
+        self._ctx = running(app)
+        self.client = self.loop.run_until_complete(self._ctx.__aenter__())
+
+    def __getattr__(self, method):  # api.get / post / put / delete (...) -> httpx.Response
+        call = getattr(self.client, method)
+        return lambda *a, **kw: self.loop.run_until_complete(call(*a, **kw))
+
+    def run(self, coro):
+        return self.loop.run_until_complete(coro)
+
+    def close(self) -> None:
+        self.loop.run_until_complete(self._ctx.__aexit__(None, None, None))
+        self.loop.close()
+
+
+@pytest.fixture
+def api(demo, embedder, tmp_path):
+    """The API on a private copy of the demo catalog, a fresh event log, LLM `none`; the demo user `ann` liked five
+    animated films and a reindex has run (popularity, collab vectors)."""
+    base, store, _ = demo
+    items = private_items(store)
+    settings = api_settings(base, items, tmp_path)
+    rec = Recommender(settings, store=store, log=EventLog(settings.events_url), embedder=embedder)
+    rec.record_feedback([Event(event_id=f"ann-{i}", user_id="ann", item_id=i, type="like",
+                               timestamp=T0 + timedelta(hours=n)) for n, i in enumerate(ANIMATED)]
+                        + [Event(event_id=f"bob-{i}", user_id="bob", item_id=i, type="like",
+                                 timestamp=T0 + timedelta(hours=n)) for n, i in enumerate(["296", "318", "356"])])
+    rec.reindex()
+    client = Api(create_app(settings, recommender=rec), rec, settings)
+    try:
+        yield client
+    finally:
+        client.close()
+        rec.log.close()
+        for name in (settings.users_collection, items):
+            store.drop_collection(name)

@@ -1,0 +1,260 @@
+"""Every route of the API on the real stack: what it returns, who may call it, and what bad input gets."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from ragrec.api.app import create_app
+from ragrec.recommender import Recommender
+from tests.api.conftest import ANIMATED, Api, A, C, api_settings
+
+PROBLEM = "application/problem+json"
+
+
+def problem(r, status: int) -> dict:
+    assert r.status_code == status, r.text
+    assert r.headers["content-type"].startswith(PROBLEM), r.headers["content-type"]
+    body = r.json()
+    assert body["status"] == status and body["title"] and "Traceback" not in r.text
+    return body
+
+
+# --- who may call what -----------------------------------------------------------------------------------------
+
+ROUTES = [  # (method, path, body, the role it needs)
+    ("post", "/v1/recommendations", {"k": 2}, "client"),
+    ("post", "/v1/chat", {"message": "comedies", "stream": False, "explain": False}, "client"),
+    ("post", "/v1/feedback", {"events": [{"user_id": "zed", "item_id": "1", "type": "view"}]}, "client"),
+    ("get", "/v1/users/ann", None, "client"),
+    ("put", "/v1/items", {"items": [{"movieId": "x1", "title": "X"}]}, "admin"),
+    ("delete", "/v1/items/nope", None, "admin"),
+    ("post", "/v1/ingest-jobs", {"path": "nope.csv", "text_fields": ["title"]}, "admin"),
+    ("get", "/v1/ingest-jobs/nope", None, "admin"),
+    ("post", "/v1/reindex-jobs", None, "admin"),
+    ("get", "/v1/reindex-jobs/nope", None, "admin"),
+    ("delete", "/v1/users/nobody", None, "admin"),
+]
+
+
+@pytest.mark.parametrize("method,path,body,role", ROUTES, ids=[f"{m} {p}" for m, p, _, _ in ROUTES])
+def test_every_route_needs_a_key_of_the_right_role(api, method, path, body, role):
+    kw = {"json": body} if body is not None else {}
+    problem(getattr(api, method)(path, **kw), 401)
+    problem(getattr(api, method)(path, headers={"Authorization": "Bearer wrong-key"}, **kw), 401)
+    problem(getattr(api, method)(path, headers={"X-API-Key": ""}, **kw), 401)
+    as_client = getattr(api, method)(path, headers=C, **kw)
+    if role == "admin":
+        assert problem(as_client, 403)["detail"] == "this needs an admin key"
+    else:
+        assert as_client.status_code < 400, as_client.text
+    assert getattr(api, method)(path, headers=A, **kw).status_code not in (401, 403)  # admin may do everything
+
+
+def test_anonymous_access_only_when_configured(demo, embedder, tmp_path):
+    base, store, _ = demo
+    settings = api_settings(base, "items", tmp_path, api_keys={}, api_anonymous="client")
+    client = Api(create_app(settings, recommender=Recommender(settings, store=store, embedder=embedder)), None, settings)
+    try:
+        assert client.post("/v1/recommendations", json={"k": 1, "query": "space"}).status_code == 200
+        problem(client.delete("/v1/users/ann"), 401)  # anonymous is a client at most: admin routes need a key
+        r = client.get("/healthz")
+        assert r.status_code == 200 and r.json() == {"status": "ok"}
+    finally:
+        client.close()
+
+
+# --- recommendations ---------------------------------------------------------------------------------------------
+
+def test_recommendations_for_a_user_with_filters_and_structured_filters(api):
+    r = api.post("/v1/recommendations", json={"user_id": "ann", "k": 5, "filters": ["year>=2000"]}, headers=C)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert len(body["items"]) == 5 and body["recommendation_id"] and body["reranked"] is False
+    item = body["items"][0]
+    assert {"item_id", "score", "payload", "text", "scores", "path", "evidence"} <= set(item)
+    assert item["path"] == "hybrid" and item["scores"]["content"] is not None
+    assert all(i["payload"]["year"] >= 2000 and i["item_id"] not in ANIMATED for i in body["items"])
+    structured = api.post("/v1/recommendations", headers=C, json={
+        "user_id": "ann", "k": 8, "filters": {"genres": {"none": ["Animation"]}, "year": {"gte": 1990, "lt": 2010}}})
+    assert structured.status_code == 200, structured.text
+    assert all("Animation" not in i["payload"]["genres"] and 1990 <= i["payload"]["year"] < 2010
+               for i in structured.json()["items"])
+
+
+def test_recommendations_with_descriptions_name_each_item(api):
+    r = api.post("/v1/recommendations", json={"user_id": "ann", "k": 3, "explain": True}, headers=C)
+    assert r.status_code == 200, r.text
+    for item in r.json()["items"]:  # llm=none here: template descriptions, flagged as such
+        assert item["description_source"] == "template" and item["description"]
+
+
+@pytest.mark.parametrize("body,field", [
+    ({"k": 0}, "k"), ({"k": 101}, "k"), ({"k": "ten"}, "k"), ({"diversity": 2}, "diversity"),
+    ({"user_id": ""}, "user_id"), ({"user_id": "u" * 201}, "user_id"), ({"query": "q" * 1001}, "query"),
+    ({"positive": ["1"] * 51}, "positive"), ({"filters": ["x"] * 21}, "filters"), ({"nonsense": 1}, "nonsense"),
+    ({"filters": {"year": {"gte": "NaN"}}}, "filters"), ({"filters": {"year": {}}}, "filters"),
+    ({"strategy": "magic"}, "strategy"), ({"exclude": [1, 2]}, "exclude"),
+])
+def test_bad_recommendation_requests_are_422_with_the_field_named(api, body, field):
+    detail = problem(api.post("/v1/recommendations", json=body, headers=C), 422)
+    assert field in json.dumps(detail["errors"] if "errors" in detail else detail["detail"])
+
+
+def test_bad_values_that_pass_the_schema_get_a_reason(api):
+    assert "not a number" in problem(api.post("/v1/recommendations", json={"filters": ["year>=soon"]}, headers=C),
+                                     422)["detail"]
+    assert "unknown item ids: nope" in problem(
+        api.post("/v1/recommendations", json={"positive": ["nope"]}, headers=C), 422)["detail"]
+    assert "negative" in problem(api.post("/v1/recommendations", json={"negative": ["1"]}, headers=C), 422)["detail"]
+    problem(api.post("/v1/recommendations", content=b"{not json", headers={**C, "content-type": "application/json"}),
+            422)
+    problem(api.post("/v1/recommendations", json=[1, 2], headers=C), 422)
+
+
+def test_bodies_over_the_limit_are_413_even_without_a_length(api):
+    big = json.dumps({"query": "x" * 2_000_000}).encode()
+    problem(api.post("/v1/recommendations", content=big, headers={**C, "content-type": "application/json"}), 413)
+
+    async def chunks(n):  # no Content-Length: counted as it arrives
+        for _ in range(n):
+            yield b" " * 100_000
+        yield b"{}"
+
+    problem(api.post("/v1/recommendations", content=chunks(20), headers={**C, "content-type": "application/json"}), 413)
+    # catalog uploads have their own, larger limit (this one is not Parquet: the job fails at once, after upload)
+    fields = json.dumps({"text_fields": ["title"]})
+    big_file = b"id,title\n" + b"".join(f"b{i},Book number {i}\n".encode() for i in range(150_000))
+    assert len(big_file) > 2_000_000
+    up = api.post("/v1/ingest-jobs/upload", headers=A, files={"file": ("big.parquet", big_file)},
+                  data={"options": fields})
+    assert up.status_code == 202, up.text
+    assert wait(api, "/v1/ingest-jobs/" + up.json()["job_id"])["status"] == "failed"
+
+
+# --- feedback -----------------------------------------------------------------------------------------------------
+
+def test_feedback_is_idempotent_keeps_the_recommendation_and_rejects_unknown_items(api):
+    rec_id = api.post("/v1/recommendations", json={"user_id": "cy", "k": 3}, headers=C).json()["recommendation_id"]
+    events = [{"event_id": "cy-1", "user_id": "cy", "item_id": "1", "type": "like", "recommendation_id": rec_id},
+              {"event_id": "cy-2", "user_id": "cy", "item_id": "no-such-item", "type": "like"},
+              {"event_id": "cy-3", "user_id": "cy", "item_id": "2", "type": "rating", "value": 4.5,
+               "timestamp": "2024-05-01T10:00:00Z"}]
+    first = api.post("/v1/feedback", json={"events": events}, headers=C).json()
+    assert (first["accepted"], first["duplicates"]) == (2, 0)
+    assert first["rejected"] == [{"line": None, "event_id": "cy-2", "reason": "unknown item no-such-item"}]
+    again = api.post("/v1/feedback", json={"events": events}, headers=C).json()
+    assert (again["accepted"], again["duplicates"]) == (0, 2)
+    stored = api.rec.log.user_events("cy")
+    assert [(e.event_id, e.recommendation_id) for e in stored] == [("cy-3", None), ("cy-1", rec_id)]
+    user = api.get("/v1/users/cy", headers=C).json()
+    assert user["events"] == 2 and user["profile"]["counts"] == {"like": 1, "rating": 1}
+
+
+@pytest.mark.parametrize("event", [
+    {"user_id": "u", "item_id": "1", "type": "love"}, {"user_id": "u", "item_id": "1"},
+    {"user_id": "", "item_id": "1", "type": "like"}, {"user_id": "u", "item_id": "1", "type": "rating"},
+    {"user_id": "u", "item_id": "1", "type": "like", "timestamp": "yesterday"},
+    {"user_id": "u", "item_id": "1", "type": "like", "extra": 1},
+])
+def test_bad_events_are_422(api, event):
+    problem(api.post("/v1/feedback", json={"events": [event]}, headers=C), 422)
+    assert api.rec.log.count("u") == 0
+
+
+def test_feedback_batches_are_bounded(api):
+    problem(api.post("/v1/feedback", json={"events": []}, headers=C), 422)
+    many = [{"user_id": "u", "item_id": "1", "type": "view"}] * 1001
+    problem(api.post("/v1/feedback", json={"events": many}, headers=C), 422)
+
+
+# --- items, ingest jobs, users -------------------------------------------------------------------------------------
+
+def test_put_items_are_retrievable_at_once_and_bad_rows_are_reported(api):
+    rows = [{"movieId": "new-1", "title": "Toy Robots Go Camping (2031)", "year": 2031,
+             "genres": ["Animation", "Children"], "tags": ["robots"]},
+            {"movieId": "new-2", "title": "", "genres": []},
+            {"title": "no id"}]
+    r = api.put("/v1/items", json={"items": rows}, headers=A)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert (body["read"], body["upserted"], body["rejected"]) == (3, 1, 2)
+    assert {x["reason"].split(":")[0] for x in body["rejects"]} == {"empty text", "missing id (field 'movieId')"}
+    found = api.post("/v1/recommendations", json={"query": "toy robots camping", "k": 3}, headers=C).json()
+    assert found["items"][0]["item_id"] == "new-1"  # searched at once, before any index build
+    assert api.delete("/v1/items/new-1", headers=A).json()["deleted"] == 1
+    problem(api.delete("/v1/items/new-1", headers=A), 404)
+    problem(api.put("/v1/items", json={"items": []}, headers=A), 422)
+
+
+def test_ingest_jobs_from_the_import_folder_and_uploads(api):
+    imports = api.settings.api_import_dir
+    imports.mkdir(parents=True)
+    (imports / "more.csv").write_text("id,title,year\nm1,The Long Heist,1999\nm2,,2000\nm3,Space Cowboys,2000\n")
+    fields = {"text_fields": ["title"], "payload_fields": ["title", "year:int"]}
+    job = api.post("/v1/ingest-jobs", json={"path": "more.csv", **fields}, headers=A)
+    assert job.status_code == 202, job.text
+    done = wait(api, "/v1/ingest-jobs/" + job.json()["job_id"])
+    assert done["status"] == "done" and done["report"]["upserted"] == 2 and done["report"]["rejected"] == 1
+    assert done["rejects"][0]["reason"].startswith("empty text") and done["source"] == "more.csv"
+
+    upload = api.post("/v1/ingest-jobs/upload", headers=A, files={"file": ("up.jsonl", b'{"id": "u1", "title": "Up"}\n')},
+                      data={"options": json.dumps(fields)})
+    assert upload.status_code == 202, upload.text
+    assert wait(api, "/v1/ingest-jobs/" + upload.json()["job_id"])["report"]["upserted"] == 1
+
+    problem(api.post("/v1/ingest-jobs", json={"path": "../../etc/passwd", **fields}, headers=A), 422)
+    problem(api.post("/v1/ingest-jobs", json={"path": "missing.csv", **fields}, headers=A), 422)
+    problem(api.post("/v1/ingest-jobs", json={"path": "more.csv"}, headers=A), 422)  # no text fields
+    problem(api.post("/v1/ingest-jobs/upload", headers=A, files={"file": ("x.csv", b"id\n")},
+                     data={"options": "{not json"}), 422)
+    problem(api.get("/v1/ingest-jobs/nope", headers=A), 404)
+    bad = api.post("/v1/ingest-jobs/upload", headers=A, files={"file": ("bad.parquet", b"not parquet")},
+                   data={"options": json.dumps(fields)})
+    failed = wait(api, "/v1/ingest-jobs/" + bad.json()["job_id"])
+    assert failed["status"] == "failed" and "Parquet" in failed["error"]
+
+
+def test_reindex_job_and_users(api):
+    job = api.post("/v1/reindex-jobs", headers=A)
+    assert job.status_code == 202
+    done = wait(api, "/v1/reindex-jobs/" + job.json()["job_id"])
+    assert done["status"] == "done" and done["report"]["users"] == 2
+    ann = api.get("/v1/users/ann", headers=C).json()
+    assert ann["events"] == 5 and "sums" not in ann["profile"]
+    problem(api.get("/v1/users/nobody", headers=C), 404)
+    assert api.delete("/v1/users/bob", headers=A).json() == {"user_id": "bob", "events_erased": 3}
+    problem(api.get("/v1/users/bob", headers=C), 404)
+    problem(api.delete("/v1/users/bob", headers=A), 404)
+
+
+def wait(api, path: str, seconds: float = 300) -> dict:
+    import time
+
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        job = api.get(path, headers=A).json()
+        if job["status"] in ("done", "failed"):
+            return job
+        time.sleep(0.2)
+    raise AssertionError(f"{path} still {job['status']} after {seconds} s")
+
+
+# --- health, metrics, docs ----------------------------------------------------------------------------------------
+
+def test_health_readiness_metrics_and_docs(api):
+    assert api.get("/healthz").json() == {"status": "ok"}
+    ready = api.get("/readyz").json()
+    assert ready["status"] == "ready" and ready["collections"]["items"] == 9742
+    api.post("/v1/recommendations", json={"k": 1}, headers=C)
+    metrics = api.get("/metrics").text
+    assert 'ragrec_http_requests_total{method="POST",route="/v1/recommendations",status="200"}' in metrics
+    assert "ragrec_http_request_seconds_bucket" in metrics and "ragrec_llm_fallbacks" in metrics
+    schema = api.get("/openapi.json").json()
+    assert {"/v1/recommendations", "/v1/chat", "/v1/feedback", "/v1/items", "/v1/ingest-jobs"} <= set(schema["paths"])
+    assert api.get("/docs").status_code == 200
+    page = api.get("/")
+    assert page.status_code == 200 and "<title>ragrec chat</title>" in page.text
+    problem(api.get("/v1/nothing-here"), 404)
+    problem(api.get("/v1/recommendations", headers=C), 405)
