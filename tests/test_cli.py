@@ -164,3 +164,41 @@ def test_feedback_recommend_users_reindex(tmp_path, demo_movies):
     forgot = ragrec("users", "forget", "u1", data_dir=data)
     assert forgot.returncode == 0 and "4 events erased" in forgot.stdout
     assert ragrec("users", "show", "u1", data_dir=data).returncode == 2
+
+
+def test_serve_owns_the_data_dir_and_other_commands_point_to_its_api(tmp_path, demo_movies):
+    import httpx
+
+    from conftest import free_port
+
+    data = tmp_path / "data"
+    path = write_csv(tmp_path / "m.csv", demo_movies[:20])
+    assert ragrec("ingest", str(path), *MOVIE_ARGS, data_dir=data).returncode == 0
+    nokeys = ragrec("serve", data_dir=data)
+    assert nokeys.returncode == 2 and "RAGREC_API_KEYS" in nokeys.stderr  # refuses to start open to everyone
+    port = free_port()
+    env = {**os.environ, "RAGREC_DATA_DIR": str(data), "HF_HUB_OFFLINE": "1", "RAGREC_LLM": "none",
+           "RAGREC_API_KEYS": '{"k-admin": "admin"}'}
+    server = subprocess.Popen([sys.executable, "-m", "ragrec.cli", "serve", "--port", str(port)], env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.time() + 120
+        while time.time() < deadline:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.3)
+        else:
+            raise AssertionError(f"ragrec serve not ready: {server.stderr.read() if server.poll() is not None else ''}")
+        blocked = ragrec("ingest", str(path), *MOVIE_ARGS, data_dir=data)
+        assert blocked.returncode == 1 and f"ragrec service at http://127.0.0.1:{port}" in blocked.stderr
+        assert "/v1/ingest-jobs" in blocked.stderr
+        r = httpx.post(f"http://127.0.0.1:{port}/v1/recommendations", json={"k": 2, "query": "toys"},
+                       headers={"X-API-Key": "k-admin"}, timeout=60)
+        assert r.status_code == 200 and len(r.json()["items"]) == 2
+    finally:
+        server.terminate()
+        server.wait(timeout=60)
+    assert not (data / "service.json").exists()  # the service says it is gone
+    assert ragrec("collections", "--json", data_dir=data).returncode == 0  # and the data dir is free again

@@ -14,7 +14,8 @@ from typing import Any, AsyncIterator, Literal
 
 from pydantic import BaseModel, Field
 
-from ragrec.chat.constraints import Constraints, parse
+from ragrec.chat.constraints import Constraints
+from ragrec.chat.extract import read_constraints
 from ragrec.chat.conversation import Conversation, Conversations, Turn
 from ragrec.chat.vocabulary import Vocabulary
 from ragrec.retrieval.models import Candidate, RecommendRequest, Recommendations
@@ -68,6 +69,14 @@ class Chat:
     def catalog_changed(self) -> None:
         self._vocabulary = None
 
+    def _schema_llm(self):
+        """The LLM, when it can be held to a JSON schema (vLLM): then it reads the constraints, the rules being
+        the fallback. Other backends (and none) leave it to the rules."""
+        s = self.rec.settings
+        if s.llm == "openai" and s.llm_server == "vllm":
+            return self.rec.llm
+        return None
+
     # --- the stages of a turn ----------------------------------------------------------------------------------
 
     def plan(self, request: ChatRequest) -> tuple[Conversation, Constraints, Constraints, RecommendRequest]:
@@ -75,7 +84,7 @@ class Chat:
         conv = self.conversations.get_or_start(request.conversation_id, request.user_id)
         if request.user_id and conv.user_id != request.user_id:
             conv.user_id = request.user_id
-        parsed = parse(request.message, self.vocabulary)
+        parsed = read_constraints(request.message, self.vocabulary, self._schema_llm())
         merged = conv.constraints.merge(parsed)
         s = self.rec.settings
         has_target = bool(merged.like or merged.query or conv.user_id)

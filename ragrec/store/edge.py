@@ -146,6 +146,16 @@ def _load_shard(path: Path) -> qe.EdgeShard:
         raise StoreError(f"cannot open the Qdrant Edge shard {path}: {exc}") from exc
 
 
+def _service_hint(path: Path) -> str:
+    """Name the API to use when the owner is a `ragrec serve` (it leaves service.json in the data dir)."""
+    try:
+        info = json.loads((path / "service.json").read_text())
+        return (f"; it is the ragrec service at {info['url']} (pid {info['pid']}): send catalogs to "
+                f"{info['url']}/v1/ingest-jobs, feedback to {info['url']}/v1/feedback")
+    except (OSError, ValueError, KeyError, TypeError):
+        return ""
+
+
 # --- process-wide state of a data dir ---------------------------------------------------------------------------
 
 
@@ -183,7 +193,7 @@ class _DataDir:
         try:
             self.file_lock.acquire(timeout=0)
         except Timeout:
-            raise StoreLockedError(LOCKED_MESSAGE.format(dir=path)) from None
+            raise StoreLockedError(LOCKED_MESSAGE.format(dir=path) + _service_hint(path)) from None
         try:
             self.catalog = self._read_catalog()
         except StoreError:

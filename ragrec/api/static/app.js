@@ -52,10 +52,14 @@ async function* sse(response) {
   }
 }
 
+// "Bug's Life, A (1998)" as a person writes it: "A Bug's Life (1998)"
+const shownTitle = (t) => t.replace(/^(.*), (The|A|An) (\(\d{4}\))$/, "$2 $1 $3");
+
 function card(item, turn) {
   const node = $("card").content.firstElementChild.cloneNode(true);
   node.dataset.itemId = item.item_id;
-  node.querySelector(".title").textContent = item.payload.title || item.text?.split("\n")[0] || item.item_id;
+  const title = item.payload.title || item.text?.split("\n")[0] || item.item_id;
+  node.querySelector(".title").textContent = shownTitle(title);
   const meta = [item.payload.year, (item.payload.genres || []).join(", ")].filter(Boolean).join(" · ");
   node.querySelector(".meta").textContent = meta;
   const liked = (item.evidence || []).filter((e) => e.kind === "liked").map((e) => e.title || e.item_id);

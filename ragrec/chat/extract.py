@@ -1,0 +1,66 @@
+"""Constraints read by the LLM, where the backend enforces a JSON schema (vLLM's `response_format`); the rule-based
+parser is the default everywhere and the fallback here: an LLM that fails, or answers with nothing usable, changes
+nothing. What the LLM returns is checked against the catalog: unknown genres are dropped, titles are resolved to
+catalog items or dropped."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from pydantic import BaseModel, Field, ValidationError
+
+from ragrec.chat.constraints import Constraints, Title, parse
+from ragrec.chat.vocabulary import Vocabulary
+
+log = logging.getLogger("ragrec.chat")
+
+
+class Extracted(BaseModel):
+    """What the LLM fills in (its JSON schema is sent as the response format)."""
+
+    genres: list[str] = Field(default_factory=list, max_length=10)
+    not_genres: list[str] = Field(default_factory=list, max_length=10)
+    year_min: int | None = Field(None, ge=1800, le=2100)
+    year_max: int | None = Field(None, ge=1800, le=2100)
+    like_titles: list[str] = Field(default_factory=list, max_length=5)
+    not_like_titles: list[str] = Field(default_factory=list, max_length=5)
+    query: str | None = Field(None, max_length=300)
+
+
+def read_constraints(message: str, vocab: Vocabulary, llm=None) -> Constraints:
+    """The rules' reading of the message, or the LLM's where the backend enforces the schema and its answer holds
+    up against the catalog."""
+    rules = parse(message, vocab)
+    if llm is None or not getattr(llm, "supports_schema", False):
+        return rules
+    try:
+        from ragrec.generation.prompts import CONSTRAINTS
+
+        genres = sorted(set(vocab.genres.values()))
+        messages = CONSTRAINTS.format_messages(genres=", ".join(genres), message=message)
+        raw = llm.complete(messages, max_tokens=200, schema=Extracted.model_json_schema())
+        extracted = Extracted.model_validate(json.loads(raw))
+    except (ValueError, ValidationError, json.JSONDecodeError) as exc:
+        log.info("LLM constraint extraction fell back to the rules: %s", exc)
+        return rules
+    except Exception as exc:  # noqa: BLE001 - an LLM that errors or times out never fails the turn
+        log.info("LLM constraint extraction failed, rules used: %s", exc)
+        return rules
+    return _checked(extracted, vocab, reset=rules.reset)
+
+
+def _checked(e: Extracted, vocab: Vocabulary, reset: bool) -> Constraints:
+    known = {g.lower(): g for g in vocab.genres.values()}
+
+    def genres(names: list[str]) -> list[str]:
+        return list(dict.fromkeys(known[n.lower()] for n in names if n.lower() in known))
+
+    def titles(names: list[str]) -> list[Title]:
+        refs = [vocab.find_title(n) for n in names]
+        return list({r.item_id: Title(item_id=r.item_id, title=r.title) for r in refs if r}.values())
+
+    not_genres = genres(e.not_genres)
+    return Constraints(genres=[g for g in genres(e.genres) if g not in not_genres], not_genres=not_genres,
+                       year_min=e.year_min, year_max=e.year_max, like=titles(e.like_titles),
+                       not_like=titles(e.not_like_titles), query=(e.query or "").strip() or None, reset=reset)

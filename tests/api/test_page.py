@@ -1,0 +1,95 @@
+"""The web chat page end to end in headless Chromium (Debian's package, driven by Playwright; no `playwright
+install`): ask, watch cards stream in, like one, refine, see the answer respect it."""
+
+from __future__ import annotations
+
+import shutil
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import uvicorn
+
+from conftest import free_port, private_items
+from ragrec.api import create_app
+from ragrec.events.log import EventLog
+from ragrec.recommender import Recommender
+from tests.api.conftest import CLIENT, api_settings
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+# Chromium on a machine without network: no background connections, no sandbox (root in a container)
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]
+
+
+@pytest.fixture
+def page_server(demo, embedder, tmp_path):
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Chromium is not installed (make test installs Debian's chromium with apt when run as root)")
+    pytest.importorskip("playwright.sync_api", reason="Playwright for Python is not installed")
+    base, store, _ = demo
+    items = private_items(store)
+    settings = api_settings(base, items, tmp_path)
+    rec = Recommender(settings, store=store, log=EventLog(settings.events_url), embedder=embedder)
+    server = uvicorn.Server(uvicorn.Config(create_app(settings, recommender=rec), host="127.0.0.1", port=free_port(),
+                                           log_level="error"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 60
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.1)
+    try:
+        yield f"http://127.0.0.1:{server.config.port}", rec
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+        rec.log.close()
+        for name in (settings.users_collection, items):
+            store.drop_collection(name)
+
+
+def test_chat_page_streams_cards_takes_feedback_and_refines(page_server, tmp_path):
+    from playwright.sync_api import expect, sync_playwright
+
+    url, rec = page_server
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.goto(url)
+            expect(page).to_have_title("ragrec chat")
+            page.fill("#key", CLIENT)
+            page.dispatch_event("#key", "change")
+            page.fill("#user", "page-user")
+            page.dispatch_event("#user", "change")
+
+            page.fill("#message", "something like Toy Story")
+            page.click("#send")
+            first = page.locator(".turn").nth(0)
+            expect(first.locator(".chip")).to_have_text(["like: Toy Story (1995)"])
+            expect(first.locator(".card")).to_have_count(6, timeout=60_000)
+            expect(first.locator(".description.pending")).to_have_count(0, timeout=60_000)
+            expect(first.locator(".answer")).to_contain_text("picks like Toy Story", timeout=60_000)
+            titles = first.locator(".card .title").all_inner_texts()
+
+            liked = first.locator(".card").nth(0)
+            liked_id = liked.get_attribute("data-item-id")
+            liked.locator(".like").click()
+            expect(liked.locator(".like")).to_have_class("like sent", timeout=30_000)
+
+            page.fill("#message", "but not animated")
+            page.click("#send")
+            second = page.locator(".turn").nth(1)
+            expect(second.locator(".chip")).to_have_text(["not: Animation", "like: Toy Story (1995)"])
+            expect(second.locator(".card")).to_have_count(6, timeout=60_000)
+            expect(second.locator(".answer")).to_contain_text("not Animation", timeout=60_000)
+            metas = second.locator(".card .meta").all_inner_texts()
+            assert metas and not any("Animation" in m for m in metas), metas
+            assert not set(titles) & set(second.locator(".card .title").all_inner_texts())
+            page.screenshot(path=str(tmp_path / "chat.png"), full_page=True)
+        finally:
+            browser.close()
+    events = rec.log.user_events("page-user")  # the like went through the API, with its recommendation id
+    assert [(e.item_id, e.type.value) for e in events] == [(liked_id, "like")] and events[0].recommendation_id
+    assert (tmp_path / "chat.png").stat().st_size > 10_000

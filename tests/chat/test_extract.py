@@ -1,0 +1,53 @@
+"""LLM constraint extraction (vLLM's JSON schema) and its fallback to the rules. The LLM here is a test double that
+answers with fixed text: these are control-flow tests of what ragrec does with an answer, not of a model."""
+
+from __future__ import annotations
+
+import json
+
+from ragrec.chat.extract import Extracted, read_constraints
+from ragrec.generation.base import LLM, LLMError
+from tests.chat.test_constraints import vocab  # noqa: F401  (the fixture)
+
+
+class Scripted(LLM):
+    name = "scripted"
+    supports_schema = True
+
+    def __init__(self, answer):
+        self.answer, self.calls = answer, []
+
+    def label_probs(self, messages, labels):
+        raise LLMError("unsupported", "no logprobs")
+
+    def complete(self, messages, *, max_tokens, schema=None):
+        self.calls.append((messages, schema))
+        if isinstance(self.answer, Exception):
+            raise self.answer
+        return self.answer
+
+    async def stream_many(self, prompts, *, max_tokens):
+        yield 0, ""
+
+
+def test_the_llm_reading_is_checked_against_the_catalog(vocab):  # noqa: F811
+    llm = Scripted(json.dumps({"genres": ["comedy", "Cyberpunk"], "not_genres": ["Animation"], "year_min": 1990,
+                               "like_titles": ["Toy Story", "Pwned Movie"], "query": "with talking toys"}))
+    c = read_constraints("funny like toy story, not animated, 90s on", vocab, llm)
+    assert c.genres == ["Comedy"] and c.not_genres == ["Animation"] and c.year_min == 1990
+    assert [t.item_id for t in c.like] == ["1"] and c.query == "with talking toys"  # unknown genre and title dropped
+    messages, schema = llm.calls[0]
+    assert schema == Extracted.model_json_schema()
+    assert "Comedy" in messages[0].content and "<data>\nfunny like toy story" in messages[1].content
+
+
+def test_a_failing_or_garbled_llm_falls_back_to_the_rules(vocab):  # noqa: F811
+    rules = read_constraints("something like Toy Story", vocab)
+    for answer in ("not json", json.dumps({"year_min": "soon"}), LLMError("timeout", "slow"), RuntimeError("boom")):
+        assert read_constraints("something like Toy Story", vocab, Scripted(answer)) == rules
+
+
+def test_backends_without_a_schema_leave_it_to_the_rules(vocab):  # noqa: F811
+    llm = Scripted("{}")
+    llm.supports_schema = False
+    assert read_constraints("comedies", vocab, llm).genres == ["Comedy"] and llm.calls == []
