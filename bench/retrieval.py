@@ -206,6 +206,8 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--queries", type=int, default=300)
+    parser.add_argument("--sizes", default=None, help="catalog sizes to bench, comma-separated [9742,ROWS]")
+    parser.add_argument("--no-exact", action="store_true", help="skip exact search (plain segments)")
     parser.add_argument("--index-sweep", action="store_true",
                         help="also build each index of INDEXES at --rows and sweep ef (the index choice)")
     args = parser.parse_args()
@@ -215,14 +217,17 @@ def main() -> None:
           "| store query + filter |")
     print("|---|---|" + "---|" * (len(GROUPS) + 4))
     queries, indexed = {}, {}
-    for rows in (9742, args.rows):
+    sizes = [int(x) for x in args.sizes.split(",")] if args.sizes else [9742, args.rows]
+    for rows in sizes:
         exact = catalog_store(rows)
         indexed[rows], build = hnsw_store(rows, defaults)
         if build is not None:
             print(f"(HNSW m={defaults.hnsw_m}, ef_construct={defaults.hnsw_ef_construct} built over {rows:,} items "
                   f"in {build:.1f} s)", flush=True)
-        for label, settings in ((f"HNSW ef={defaults.hnsw_ef} (default)", Settings(data_dir=indexed[rows])),
-                                ("exact (plain segment)", Settings(data_dir=exact, hnsw=False))):
+        runs = [(f"HNSW ef={defaults.hnsw_ef} (default)", Settings(data_dir=indexed[rows]))]
+        if not args.no_exact:
+            runs.append(("exact (plain segment)", Settings(data_dir=exact, hnsw=False)))
+        for label, settings in runs:
             r = bench_catalog(settings, args.queries)
             queries = r["vectors"]
             print(f"| {r['rows']:,} | {label} | " + " | ".join(r[g] for g in GROUPS) +
