@@ -108,6 +108,8 @@ class Settings(BaseSettings):
         "evidence took 6.7 ms of CPU with two threads on 2 loaded cores, 0.9 ms with one. None: leave it alone.")
     mmr_candidates: int = Field(100, description="Candidates MMR picks a diverse top-k from.")
     evidence_items: int = Field(2, description="History items shown as 'because you liked' per candidate.")
+    evidence_history: int = Field(20, ge=0, description="The user's most recent positive items a candidate's "
+                                  "evidence is chosen from (each is read with its vector on every request).")
     evidence_min_similarity: float = 0.3
     hybrid: bool = Field(True, description="Blend content and collab retrieval once reindex has trained collab.")
     blend_content: float = Field(0.2, description="Weight of the content score in the hybrid blend.")

@@ -25,8 +25,8 @@ def load_history(request: RecommendRequest, *, store: VectorStore, profiles: Use
     exclude_seen = settings.exclude_seen if request.exclude_seen is None else request.exclude_seen
     seen = frozenset(log.seen_items(request.user_id)) if exclude_seen else frozenset()
     history = History(user_id=request.user_id, profile=profile, seen=seen)
-    if profile and profile.recent:
-        recent = [r.item_id for r in profile.recent]
+    if profile and profile.recent and settings.evidence_history:
+        recent = [r.item_id for r in profile.recent[: settings.evidence_history]]
         records = store.retrieve(settings.items_collection, [point_id(i) for i in recent],
                                  payload=[ITEM_ID, "title", TEXT], vectors=[CONTENT])
         by_id = {r.payload[ITEM_ID]: r for r in records}

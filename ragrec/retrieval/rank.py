@@ -39,7 +39,7 @@ def rank(sources: Sources, request: RecommendRequest, *, store: VectorStore, set
         return _popular(store, items, sources.filter, limit)
     mmr_pool = max(settings.mmr_candidates, limit)
     prefetch = None
-    vectors = [CONTENT]
+    vectors = [CONTENT]  # per-source scores and evidence are computed from each hit's content vector
     if sources.path == "hybrid":
         pool = max(settings.blend_candidates, limit)
         by_content = Nearest(using=CONTENT, vector=sources.content_target.tolist())
@@ -50,8 +50,8 @@ def rank(sources: Sources, request: RecommendRequest, *, store: VectorStore, set
                     Prefetch(query=by_collab, limit=2 * pool, prefetch=union)]
         query = Blend(weights=[settings.blend_content, settings.blend_collab],
                       log_payload={POPULARITY: settings.blend_popularity})
-        mmr_pool, vectors = 2 * pool, [CONTENT, COLLAB]
-        target = sources.content_target
+        # no collab vectors fetched: each hit's collab score follows from the formula (_candidate)
+        mmr_pool, target = 2 * pool, sources.content_target
     elif sources.path == "examples":
         positive = ([_unit(sources.content_target)] if sources.content_target is not None else []) + sources.positive
         negative = sources.negative
@@ -73,20 +73,26 @@ def rank(sources: Sources, request: RecommendRequest, *, store: VectorStore, set
     # the hybrid union is filtered inside its prefetches: filtering the final step again would only cost time
     top_filter = None if sources.path == "hybrid" and not isinstance(query, Mmr) else sources.filter
     hits = store.query(items, query, limit=limit, filter=top_filter, prefetch=prefetch, vectors=vectors)
-    return [_candidate(h, sources) for h in hits]
+    blend = query if isinstance(query, Blend) else None
+    return [_candidate(h, sources, blend) for h in hits]
 
 
-def _candidate(hit: Hit, sources: Sources) -> Candidate:
-    vectors = hit.vectors or {}
-    content, collab = vectors.get(CONTENT), vectors.get(COLLAB)
+def _candidate(hit: Hit, sources: Sources, blend: Blend | None) -> Candidate:
+    content = (hit.vectors or {}).get(CONTENT)
     scores = SourceScores(popularity=_prior(hit.payload))
     if content is not None:
         if sources.user is not None:
             scores.content = float(content @ sources.user)
         if sources.query is not None:
             scores.query = float(content @ sources.query)
-    if collab is not None and sources.collab is not None:
-        scores.collab = float(collab @ sources.collab)
+        if blend is not None and blend.weights[1]:
+            # score = w_content·content_target + w_collab·collab + w_pop·ln(1 + popularity): solved for collab,
+            # which saves reading every hit's collab vector. An item with no collab vector (nobody touched it
+            # yet) scored the formula's default 0 there: reported as None.
+            target = float(content @ sources.content_target)
+            prior = blend.log_payload.get(POPULARITY, 0.0) * (scores.popularity or 0.0)
+            collab = (hit.score - blend.weights[0] * target - prior) / blend.weights[1]
+            scores.collab = None if abs(collab) < 1e-5 else collab
     candidate = _from_payload(hit, sources.path, scores)
     if content is not None:
         candidate._vector = np.asarray(content, dtype=np.float32)

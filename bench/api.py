@@ -1,0 +1,196 @@
+"""HTTP API benchmark on 127.0.0.1: a real `ragrec serve` process, and a load generator in another process.
+
+    python -m bench.api [--requests 4000] [--clients 20] [--explain-requests 40]
+
+Scenarios, on a copy of the demo catalog with 300 warm users (a reindex trained their collab vectors):
+- recommendations without the LLM: `--clients` concurrent clients, `--requests` in all (bounded in time too);
+- the same with rerank and descriptions on the local model (`explain`, `rerank`): fewer requests;
+- the chat stream: time to the first item and to the first description event;
+- cold start: from starting `ragrec serve` to /readyz answering 200, models cached.
+Latencies are medians and 99th percentiles of one run; requests/s over the wall time of the run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import httpx
+import numpy as np
+
+from ragrec.config import Settings
+from ragrec.demo import DEMO_CATALOG, demo_options
+from ragrec.events.models import Event
+
+KEY = "bench-key"
+MODELS = Path(__file__).resolve().parents[1] / ".cache" / "models"  # the converted LLM, shared with the tests
+HEADERS = {"Authorization": f"Bearer {KEY}"}
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def prepare(work: Path) -> Path:
+    """A data dir with the demo catalog and 300 users with 30 likes each, reindexed (cached in bench/.cache)."""
+    cached = Path(__file__).parent / ".cache" / "api-demo"
+    if not (cached / "ready").exists():
+        from ragrec.ingestion import ingest
+        from ragrec.recommender import Recommender
+
+        shutil.rmtree(cached, ignore_errors=True)
+        settings = Settings(data_dir=cached / "data", llm="none")
+        ingest(DEMO_CATALOG, demo_options(), settings=settings)
+        rec = Recommender(settings)
+        ids = [r.payload["item_id"] for r in rec.store.scroll("items", payload=["item_id"])]
+        rng = random.Random(5)
+        t0 = datetime(2024, 1, 1, tzinfo=timezone.utc)
+        rec.log.append([Event(event_id=f"u{u}-{i}", user_id=f"u{u}", item_id=rng.choice(ids), type="like",
+                              timestamp=t0 + timedelta(minutes=i)) for u in range(300) for i in range(30)],
+                       known_items=set)
+        rec.reindex()
+        rec.close()
+        (cached / "ready").write_text("ok")
+    shutil.copytree(cached / "data", work / "data")
+    return work / "data"
+
+
+def start(data: Path, port: int, llm: str) -> tuple[subprocess.Popen, float]:
+    """`ragrec serve` on the data dir; seconds until /readyz said 200."""
+    env = {**os.environ, "RAGREC_DATA_DIR": str(data), "RAGREC_API_KEYS": json.dumps({KEY: "admin"}),
+           "RAGREC_LLM": llm, "HF_HUB_OFFLINE": "1", "RAGREC_LLM_CACHE_DIR": str(MODELS)}
+    started = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, "-m", "ragrec.cli", "serve", "--port", str(port)], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    while True:
+        if proc.poll() is not None:
+            raise RuntimeError(proc.stderr.read().decode()[-2000:])
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=5).status_code == 200:
+                return proc, time.perf_counter() - started
+        except httpx.TransportError:
+            pass
+        time.sleep(0.05)
+
+
+def stop(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+async def load(url: str, clients: int, requests: int, seconds: float, body) -> dict:
+    latencies, errors = [], []
+    counter = iter(range(requests))
+
+    async def client(c: httpx.AsyncClient) -> None:
+        for n in counter:
+            t = time.perf_counter()
+            r = await c.post(f"{url}/v1/recommendations", json=body(n), headers=HEADERS)
+            latencies.append(time.perf_counter() - t)
+            if r.status_code != 200:
+                errors.append(r.status_code)
+            if time.perf_counter() - started > seconds:
+                return
+
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    async with httpx.AsyncClient(limits=limits, timeout=300) as c:
+        started = time.perf_counter()
+        await asyncio.gather(*(client(c) for _ in range(clients)))
+        wall = time.perf_counter() - started
+    ms = np.asarray(latencies) * 1000
+    return {"requests": len(ms), "errors": len(errors), "rps": len(ms) / wall, "p50": float(np.median(ms)),
+            "p99": float(np.percentile(ms, 99))}
+
+
+async def chat_stream(url: str, message: str) -> dict:
+    """Seconds from the request to the first item event and to the first description event."""
+    first_item = first_description = None
+    started = time.perf_counter()
+    async with httpx.AsyncClient(timeout=300) as c:
+        async with c.stream("POST", f"{url}/v1/chat", headers=HEADERS,
+                            json={"message": message, "user_id": "u1", "k": 5}) as r:
+            async for line in r.aiter_lines():
+                if line.startswith("event: item") and first_item is None:
+                    first_item = time.perf_counter() - started
+                elif line.startswith("event: description") and first_description is None:
+                    first_description = time.perf_counter() - started
+    return {"first_item": first_item, "first_description": first_description, "total": time.perf_counter() - started}
+
+
+def row(name: str, r: dict) -> str:
+    return f"| {name} | {r['requests']:,} | {r['errors']} | {r['rps']:.0f} | {r['p50']:.1f} | {r['p99']:.1f} |"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--requests", type=int, default=4000)
+    ap.add_argument("--seconds", type=float, default=60)
+    ap.add_argument("--clients", type=int, default=20)
+    ap.add_argument("--explain-requests", type=int, default=40)
+    args = ap.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="ragrec-bench-api-"))
+    try:
+        data = prepare(work)
+        users = [f"u{u}" for u in range(300)]
+        rows = []
+
+        port = free_port()
+        proc, cold_none = start(data, port, "none")
+        url = f"http://127.0.0.1:{port}"
+        try:
+            asyncio.run(load(url, 4, 100, 30, lambda n: {"user_id": users[n % 300], "k": 10}))  # warm-up
+            r = asyncio.run(load(url, args.clients, args.requests, args.seconds,
+                                 lambda n: {"user_id": users[n % 300], "k": 10}))
+            rows.append(row(f"recommendations k=10, no LLM, {args.clients} clients", r))
+        finally:
+            stop(proc)
+
+        port = free_port()
+        proc, cold_local = start(data, port, "local")
+        url = f"http://127.0.0.1:{port}"
+        try:
+            r = asyncio.run(load(url, args.clients, args.explain_requests, args.seconds * 10,
+                                 lambda n: {"user_id": users[n % 300], "k": 5, "explain": True, "rerank": True}))
+            rows.append(row(f"k=5 with rerank + descriptions (local LLM), {args.clients} clients", r))
+            sse = [asyncio.run(chat_stream(url, m)) for m in ("something like Toy Story", "comedies from the 90s",
+                                                               "scary movies", "space opera", "like Heat")]
+        finally:
+            stop(proc)
+        colds = []
+        for _ in range(3):  # cold start, models cached (the first start above converted nothing: cached)
+            port = free_port()
+            proc, seconds = start(data, port, "local")
+            stop(proc)
+            colds.append(seconds)
+
+        print(f"\n127.0.0.1, {args.clients} concurrent clients in a second process, demo catalog (9,742 items):\n")
+        print("| scenario | requests | errors | requests/s | p50 ms | p99 ms |")
+        print("|---|---:|---:|---:|---:|---:|")
+        print("\n".join(rows))
+        print("\nchat stream (local LLM, k=5): seconds to the first item / first description / whole answer: "
+              + "; ".join(f"{s['first_item']:.2f} / {s['first_description']:.2f} / {s['total']:.2f}" for s in sse))
+        print(f"\nserve cold start to ready: llm none {cold_none:.1f} s; llm local, models cached: "
+              f"{', '.join(f'{c:.1f}' for c in colds)} s (median {np.median(colds):.1f} s)")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
