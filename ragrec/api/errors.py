@@ -53,6 +53,27 @@ _TITLES = {400: "Bad request", 401: "Unauthorized", 403: "Forbidden", 404: "Not 
            503: "Service unavailable"}
 
 
+# ragrec's own errors, as (status, title, detail); the most specific class first (NoCatalog is a StoreError, ...)
+_DOMAIN: dict[type[Exception], tuple[int, str, Any]] = {
+    UnknownItems: (422, "Unknown items", lambda e: str(e.args[0])),
+    FilterSyntaxError: (422, "Invalid filter", str),
+    IngestError: (422, "Cannot ingest", str),
+    ConversationNotFound: (404, "Not found", lambda e: f"no conversation {e.args[0]!r} (it may have expired): "
+                                                       "start a new one without conversation_id"),
+    NoCatalog: (409, "No catalog", str),
+    StoreLockedError: (503, "Service unavailable", str),
+    StoreError: (503, "Service unavailable", lambda e: f"vector store: {e}"),
+    ValueError: (422, "Invalid request", str),  # bad combinations the request models cannot see
+}
+
+
+def _answer(status: int, title: str, detail):
+    async def handler(request: Request, exc: Exception):
+        return problem(status, title, detail(exc), request)
+
+    return handler
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException):
@@ -65,38 +86,8 @@ def install(app: FastAPI) -> None:
         detail = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in errors[:5])
         return problem(422, "Invalid request", detail, request, errors=errors)
 
-    @app.exception_handler(UnknownItems)
-    async def unknown_items(request: Request, exc: UnknownItems):
-        return problem(422, "Unknown items", str(exc.args[0]), request)
-
-    @app.exception_handler(FilterSyntaxError)
-    async def bad_filter(request: Request, exc: FilterSyntaxError):
-        return problem(422, "Invalid filter", str(exc), request)
-
-    @app.exception_handler(IngestError)
-    async def bad_ingest(request: Request, exc: IngestError):
-        return problem(422, "Cannot ingest", str(exc), request)
-
-    @app.exception_handler(ConversationNotFound)
-    async def no_conversation(request: Request, exc: ConversationNotFound):
-        return problem(404, "Not found", f"no conversation {exc.args[0]!r} (it may have expired): start a new one "
-                       "without conversation_id", request)
-
-    @app.exception_handler(NoCatalog)
-    async def no_catalog(request: Request, exc: NoCatalog):
-        return problem(409, "No catalog", str(exc), request)
-
-    @app.exception_handler(StoreLockedError)
-    async def locked(request: Request, exc: StoreLockedError):
-        return problem(503, "Service unavailable", str(exc), request)
-
-    @app.exception_handler(StoreError)
-    async def store_down(request: Request, exc: StoreError):
-        return problem(503, "Service unavailable", f"vector store: {exc}", request)
-
-    @app.exception_handler(ValueError)
-    async def value_error(request: Request, exc: ValueError):  # bad combinations the models cannot see
-        return problem(422, "Invalid request", str(exc), request)
+    for exc_type, (status, title, detail) in _DOMAIN.items():
+        app.add_exception_handler(exc_type, _answer(status, title, detail))
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception):

@@ -4,13 +4,16 @@ Edge, a fresh event log), driven by httpx through ASGI."""
 from __future__ import annotations
 
 import asyncio
-from contextlib import asynccontextmanager
+import threading
+import time
+from contextlib import asynccontextmanager, contextmanager
 from datetime import datetime, timedelta, timezone
 
 import httpx
 import pytest
+import uvicorn
 
-from conftest import private_items
+from conftest import free_port, private_items
 from ragrec.api import create_app
 from ragrec.config import Settings
 from ragrec.events.log import EventLog
@@ -38,6 +41,23 @@ async def running(app):
         transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
         async with httpx.AsyncClient(transport=transport, base_url="http://ragrec.test", timeout=120) as client:
             yield client
+
+
+@contextmanager
+def serving(app):
+    """The app behind a real uvicorn on 127.0.0.1, in a thread of this process (which owns the test store): its
+    base URL."""
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=free_port(), log_level="error"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 60
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.1)
+    try:
+        yield f"http://127.0.0.1:{server.config.port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
 
 
 class Api:

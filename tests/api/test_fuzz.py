@@ -4,22 +4,19 @@ cases per operation."""
 
 from __future__ import annotations
 
-import threading
-import time
 from datetime import timedelta
 
 import httpx
 import pytest
 import schemathesis
-import uvicorn
 from hypothesis import HealthCheck, given, settings
 
-from conftest import free_port, private_items
+from conftest import private_items
 from ragrec.api import create_app
 from ragrec.events.log import EventLog
 from ragrec.events.models import Event
 from ragrec.recommender import Recommender
-from tests.api.conftest import ADMIN, T0, api_settings
+from tests.api.conftest import ADMIN, T0, api_settings, serving
 
 
 @pytest.fixture(scope="module")
@@ -32,20 +29,10 @@ def served(demo, embedder, tmp_path_factory):
     rec.record_feedback([Event(event_id=f"f-{i}", user_id="fan", item_id=i, type="like", timestamp=T0 + timedelta(hours=n))
                          for n, i in enumerate(["1", "2355", "3114"])])
     rec.reindex()
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(settings, recommender=rec), host="127.0.0.1", port=port,
-                                           log_level="error"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.1)
     try:
-        yield url
+        with serving(create_app(settings, recommender=rec)) as url:
+            yield url
     finally:
-        server.should_exit = True
-        thread.join(timeout=30)
         rec.log.close()
         for name in (settings.users_collection, items):
             store.drop_collection(name)

@@ -4,18 +4,15 @@ install`): ask, watch cards stream in, like one, refine, see the answer respect 
 from __future__ import annotations
 
 import shutil
-import threading
-import time
 from pathlib import Path
 
 import pytest
-import uvicorn
 
-from conftest import free_port, private_items
+from conftest import private_items
 from ragrec.api import create_app
 from ragrec.events.log import EventLog
 from ragrec.recommender import Recommender
-from tests.api.conftest import CLIENT, api_settings
+from tests.api.conftest import CLIENT, api_settings, serving
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 # Chromium on a machine without network: no background connections, no sandbox (root in a container)
@@ -32,18 +29,10 @@ def page_server(demo, embedder, tmp_path):
     items = private_items(store)
     settings = api_settings(base, items, tmp_path)
     rec = Recommender(settings, store=store, log=EventLog(settings.events_url), embedder=embedder)
-    server = uvicorn.Server(uvicorn.Config(create_app(settings, recommender=rec), host="127.0.0.1", port=free_port(),
-                                           log_level="error"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.1)
     try:
-        yield f"http://127.0.0.1:{server.config.port}", rec
+        with serving(create_app(settings, recommender=rec)) as url:
+            yield url, rec
     finally:
-        server.should_exit = True
-        thread.join(timeout=30)
         rec.log.close()
         for name in (settings.users_collection, items):
             store.drop_collection(name)
