@@ -19,7 +19,7 @@ from ragrec.config import Settings
 from ragrec.embedding import Embedder, LazyEmbedder
 from ragrec.ingestion.rows import FieldSpec, ItemDoc, Reject, RowRules, content_hash, item_id_of, to_doc
 from ragrec.io import CatalogFileError, Format, RawRow, RejectsWriter, batched, detect_format, open_rows
-from ragrec.schema import COLLAB, CONTENT, CONTENT_HASH, RESERVED, SYSTEM_FIELDS, TEXT_HASH
+from ragrec.schema import COLLAB_SLOTS, CONTENT, CONTENT_HASH, RESERVED, SYSTEM_FIELDS, TEXT_HASH
 from ragrec.store import PointIn, VectorStore, open_store, point_id
 from ragrec.store.base import CollectionNotFound
 
@@ -106,7 +106,7 @@ def _target_collection(store: VectorStore, alias: str, embedder: Embedder, rebui
         store.drop_collection(target)  # a half-built generation for another model: start it again
     if not _exists(store, target):
         store.create_collection(
-            target, {CONTENT: embedder.dim, COLLAB: collab_dim},
+            target, {CONTENT: embedder.dim, **{slot: collab_dim for slot in COLLAB_SLOTS}},
             metadata={**wanted, "created": datetime.now(timezone.utc).isoformat(timespec="seconds")},
         )
     if current is None:  # the very first build is visible at once; later ones switch when complete

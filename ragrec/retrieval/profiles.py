@@ -41,6 +41,7 @@ class Profile(BaseModel):
     n_positive: int = 0  # the position clock: a dislike does not make the user's likes older
     last_event: float | None = None
     recent: list[RecentItem] = Field(default_factory=list)  # positive items, newest first
+    collab_slot: str | None = None  # the items' collab slot the collab sum is over (None: made before slots: collab)
 
     def vector(self, space: str) -> np.ndarray | None:
         """The unit user vector in `space`, or None for a user with no positive signal (a cold user)."""

@@ -22,7 +22,7 @@ import numpy as np
 from ragrec.config import Settings
 from ragrec.retrieval.candidates import Sources
 from ragrec.retrieval.models import Candidate, Evidence, RecommendRequest, SourceScores
-from ragrec.schema import COLLAB, CONTENT, ITEM_ID, POPULARITY, TEXT, public_payload
+from ragrec.schema import CONTENT, ITEM_ID, POPULARITY, TEXT, public_payload
 from ragrec.store import Blend, Filter, Hit, MatchAny, Mmr, Nearest, OrderBy, Prefetch, Recommend, VectorStore
 
 
@@ -43,14 +43,14 @@ def rank(sources: Sources, request: RecommendRequest, *, store: VectorStore, set
     if sources.path == "hybrid":
         pool = max(settings.blend_candidates, limit)
         by_content = Nearest(using=CONTENT, vector=sources.content_target.tolist())
-        by_collab = Nearest(using=COLLAB, vector=sources.collab.tolist())
+        by_collab = Nearest(using=sources.collab_slot, vector=sources.collab.tolist())
         union = [Prefetch(query=by_content, limit=pool, filter=sources.filter),
                  Prefetch(query=by_collab, limit=pool, filter=sources.filter)]
         prefetch = [Prefetch(query=by_content, limit=2 * pool, prefetch=union),
                     Prefetch(query=by_collab, limit=2 * pool, prefetch=union)]
         query = Blend(weights=[settings.blend_content, settings.blend_collab],
                       log_payload={POPULARITY: settings.blend_popularity})
-        mmr_pool, vectors = 2 * pool, [CONTENT, COLLAB]
+        mmr_pool, vectors = 2 * pool, [CONTENT, sources.collab_slot]
         target = sources.content_target
     elif sources.path == "examples":
         positive = ([_unit(sources.content_target)] if sources.content_target is not None else []) + sources.positive
@@ -76,7 +76,7 @@ def rank(sources: Sources, request: RecommendRequest, *, store: VectorStore, set
 
 def _candidate(hit: Hit, sources: Sources) -> Candidate:
     vectors = hit.vectors or {}
-    content, collab = vectors.get(CONTENT), vectors.get(COLLAB)
+    content, collab = vectors.get(CONTENT), vectors.get(sources.collab_slot)
     scores = SourceScores(popularity=_prior(hit.payload))
     if content is not None:
         if sources.user is not None:

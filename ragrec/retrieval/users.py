@@ -14,6 +14,7 @@ from typing import Iterator
 import numpy as np
 
 from ragrec.retrieval.profiles import Profile
+from ragrec.schema import COLLAB, COLLAB_SLOTS
 from ragrec.store import PointIn, VectorStore, point_id
 from ragrec.store.base import CollectionNotFound
 
@@ -53,6 +54,20 @@ class UserProfiles:
     def __init__(self, store: VectorStore, alias: str, spaces: dict[str, int]):
         self.store, self.alias, self.spaces = store, alias, spaces
 
+    # --- the items' collab slot each generation is built on ----------------------------------------------------
+
+    def slot(self, collection: str | None = None) -> str:
+        """The items' collab slot the users generation `collection` (default: the live one) is built on; a
+        generation made before there were two slots is built on `collab`."""
+        name = collection or self.store.resolve(self.alias)
+        if name is None:
+            return COLLAB_SLOTS[0]
+        return self.store.metadata(name).get("collab_slot", COLLAB)
+
+    def item_vector_names(self, slot: str) -> dict[str, str]:
+        """The item vector each user space is summed over: `collab` from the given slot."""
+        return {space: slot if space == COLLAB else space for space in self.spaces}
+
     # --- collection ------------------------------------------------------------------------------------------
 
     def vectors_config(self) -> dict[str, int]:
@@ -62,7 +77,7 @@ class UserProfiles:
         """Create the first users generation on first use; refuse to mix a collection of other dimensions."""
         current = self.store.resolve(self.alias)
         if current is None:
-            self.store.set_alias(self.alias, self._create(f"{self.alias}-g1"))
+            self.store.set_alias(self.alias, self._create(f"{self.alias}-g1", COLLAB_SLOTS[0]))
             return
         if self.store.metadata(current).get("spaces") != self.spaces:
             raise RuntimeError(
@@ -70,8 +85,9 @@ class UserProfiles:
                 f" but the items now have {self.spaces}: run `ragrec reindex` to rebuild user vectors"
             )
 
-    def new_generation(self) -> str:
-        """A fresh, empty users collection for a reindex; the caller switches the alias when it is full."""
+    def new_generation(self, slot: str) -> str:
+        """A fresh, empty users collection for a reindex, built on the items' collab `slot`; the caller switches
+        the alias when it is full."""
         current = self.store.resolve(self.alias)
         generation = int(current.rsplit("-g", 1)[1]) + 1 if current and "-g" in current else 1
         name = f"{self.alias}-g{generation}"
@@ -79,11 +95,12 @@ class UserProfiles:
             self.store.drop_collection(name)  # a reindex killed half way left it behind
         except CollectionNotFound:
             pass
-        return self._create(name)
+        return self._create(name, slot)
 
-    def _create(self, name: str) -> str:
+    def _create(self, name: str, slot: str) -> str:
         # only ever read by id: no HNSW graph to build
-        self.store.create_collection(name, self.vectors_config(), metadata={"spaces": self.spaces}, searched=False)
+        self.store.create_collection(name, self.vectors_config(), metadata={"spaces": self.spaces, "collab_slot": slot},
+                                     searched=False)
         self.store.create_payload_index(name, "user_id", "keyword")
         return name
 
