@@ -13,6 +13,8 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from ragrec.io.batching import MAX_BATCH_SIZE
+
 BUNDLED_MINILM = "bundled:all-MiniLM-L6-v2"
 
 
@@ -62,8 +64,8 @@ class Settings(BaseSettings):
 
     # --- ingestion -----------------------------------------------------------------------------------------
     ingest_batch_size: int = Field(
-        2048, description="Rows per batch: embedded and upserted together. Large batches embed faster "
-        "(sentence-transformers sorts each batch by length: less padding; bench/RESULTS.md)."
+        2048, ge=1, le=MAX_BATCH_SIZE, description="Rows per batch: embedded and upserted together. Large batches "
+        "embed faster (sentence-transformers sorts each batch by length: less padding; bench/RESULTS.md)."
     )
     max_text_chars: int = Field(2000, description="Longest text embedded; longer texts are truncated or rejected.")
     long_text: Literal["truncate", "reject"] = "truncate"
