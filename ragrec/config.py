@@ -89,6 +89,14 @@ class Settings(BaseSettings):
     )
     rating_center: float = Field(3.0, description="A rating event weighs (value - rating_center) / rating_scale.")
     rating_scale: float = 2.0
+    rating_min: float = Field(0.5, description="Lowest valid rating (MovieLens: 0.5 stars); lower ones are rejected.")
+    rating_max: float = Field(5.0, description="Highest valid rating (MovieLens: 5 stars); higher ones are rejected.")
+    max_event_weight: float = Field(
+        2.0, gt=0, description="Bound on one event's weight (either sign): no single event can dominate, or "
+        "overflow, a user vector.")
+    max_clock_skew_seconds: float = Field(
+        86400.0, ge=0, description="How far in the future an event's timestamp may be (clients' clocks drift); "
+        "later events are rejected: they would outweigh everything the user does until then.")
     half_life_days: float = Field(30.0, gt=0, description="An event's weight halves every half_life_days.")
     half_life_events: float | None = Field(
         1.0, gt=0, description="...and halves again with every half_life_events later events of the same user "

@@ -9,7 +9,7 @@ import numpy as np
 from pydantic import BaseModel, Field
 
 from ragrec.config import Settings
-from ragrec.events.models import Event, EventReject
+from ragrec.events.models import Event, EventReject, event_problem
 from ragrec.retrieval.profiles import Profile, apply_event
 from ragrec.retrieval.users import UserGate, UserProfiles
 from ragrec.schema import ITEM_ID
@@ -59,13 +59,20 @@ def fold(profiles: dict[str, Profile], events: list[Event], vectors: dict[str, d
 
 def record_feedback(events: list[Event], *, log, store: VectorStore, profiles: UserProfiles, settings: Settings,
                     gate: UserGate) -> FeedbackResult:
-    """Append events to the log (duplicates ignored, unknown items rejected) and update their users' vectors.
+    """Append events to the log (duplicates ignored; unknown items, values out of range and future timestamps
+    rejected with a reason) and update their users' vectors.
 
     Both under the gate: a reindex finishing meanwhile either replays these events into its new generation or
     sees this update land on it, never neither."""
     check = known_items(store, settings.items_collection)
+    invalid = [EventReject(event_id=e.event_id, reason=problem) for e in events
+               if (problem := event_problem(e, settings))]
+    if invalid:
+        bad = {r.event_id for r in invalid}
+        events = [e for e in events if e.event_id not in bad]
     with gate.lock:
         result = log.append(events, check)
+        result.rejected = invalid + result.rejected
         by_user: dict[str, list[Event]] = defaultdict(list)
         for event in result.accepted:
             by_user[event.user_id].append(event)

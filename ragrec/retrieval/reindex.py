@@ -24,6 +24,7 @@ from typing import Callable
 from pydantic import BaseModel
 
 from ragrec.config import Settings
+from ragrec.events.models import event_problem
 from ragrec.retrieval.collab import ensure_collab_slots, store_item_factors, train_item_factors
 from ragrec.retrieval.feedback import apply_events, fold, item_vectors
 from ragrec.retrieval.users import UserGate, UserProfiles
@@ -38,6 +39,7 @@ class ReindexReport(BaseModel):
     users: int = 0
     events: int = 0
     events_unknown_item: int = 0
+    events_invalid: int = 0  # stored events that ragrec rejects today (a value out of range, a future time): skipped
     items_popularity_changed: int = 0
     collab_items: int = 0
     collab_seconds: float = 0.0
@@ -107,7 +109,10 @@ def _reindex(log, store: VectorStore, profiles: UserProfiles, settings: Settings
 
     users_in_chunk = 0
     for user_id, events in groupby(log.iter_events(upto=upto), key=lambda e: e.user_id):
-        chunk.extend(events)
+        events = list(events)
+        valid = [e for e in events if event_problem(e, settings) is None]
+        report.events_invalid += len(events) - len(valid)
+        chunk.extend(valid)
         users_in_chunk += 1
         report.users += 1
         if users_in_chunk >= USERS_PER_CHUNK:

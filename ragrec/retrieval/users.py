@@ -6,6 +6,7 @@ Each user point carries, per vector space, the unit user vector (`content`) and 
 
 from __future__ import annotations
 
+import math
 import threading
 from contextlib import contextmanager
 from datetime import datetime, timezone
@@ -15,7 +16,7 @@ import numpy as np
 
 from ragrec.retrieval.profiles import Profile
 from ragrec.schema import COLLAB, COLLAB_SLOTS
-from ragrec.store import PointIn, VectorStore, point_id
+from ragrec.store import PointIn, StoreError, VectorStore, point_id
 from ragrec.store.base import CollectionNotFound
 
 
@@ -50,6 +51,16 @@ class UserGate:
                     self._forgotten = None
 
 
+def _finite32(vector) -> bool:
+    """Finite as stored (float32): a float64 sum past 3.4e38 would turn into inf in Qdrant."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        return bool(np.isfinite(np.asarray(vector, dtype=np.float32)).all())
+
+
+class NonFiniteProfile(ValueError):
+    """A user vector would not be finite: it is never written (it would poison every later request)."""
+
+
 class UserProfiles:
     def __init__(self, store: VectorStore, alias: str, spaces: dict[str, int]):
         self.store, self.alias, self.spaces = store, alias, spaces
@@ -80,7 +91,7 @@ class UserProfiles:
             self.store.set_alias(self.alias, self._create(f"{self.alias}-g1", COLLAB_SLOTS[0]))
             return
         if self.store.metadata(current).get("spaces") != self.spaces:
-            raise RuntimeError(
+            raise StoreError(
                 f"the {self.alias!r} collection was built for vector spaces {self.store.metadata(current).get('spaces')}"
                 f" but the items now have {self.spaces}: run `ragrec reindex` to rebuild user vectors"
             )
@@ -122,6 +133,7 @@ class UserProfiles:
         return self.get_many([user_id]).get(user_id)
 
     def save(self, profiles: list[Profile], collection: str | None = None) -> None:
+        """Write the profiles; refuses (NonFiniteProfile) if any would hold a value that is not finite."""
         now = datetime.now(timezone.utc).isoformat(timespec="seconds")
         points = []
         for p in profiles:
@@ -131,6 +143,9 @@ class UserProfiles:
                 unit = p.vector(space)
                 vectors[space] = unit if unit is not None else np.zeros(dim, dtype=np.float32)
                 vectors[sum_name(space)] = raw if raw is not None else np.zeros(dim, dtype=np.float32)
+            if not (math.isfinite(p.positive_weight) and all(map(_finite32, vectors.values()))):
+                raise NonFiniteProfile(f"user {p.user_id!r}: the vector would not be finite, so it was not saved "
+                                       "(an event value out of range?)")
             payload = p.model_dump(exclude={"sums"}) | {"updated": now}
             points.append(PointIn(id=point_id(p.user_id), vectors=vectors, payload=payload))
         self.store.upsert(collection or self.alias, points)

@@ -278,3 +278,29 @@ def test_hybrid_serves_single_event_users_and_new_items(rec):
     top = rec.recommend(RecommendRequest(user_id="solo", k=10)).items
     twin_hit = next(r for r in top if r.item_id == "twin")
     assert twin_hit.path == "hybrid" and twin_hit.scores.collab is None and twin_hit.scores.content > 0.9
+
+
+# --- robustness ----------------------------------------------------------------------------------------------------
+
+
+def test_extreme_feedback_is_rejected_with_a_reason_and_never_poisons_the_user(rec):
+    bad = [Event(user_id="wes", item_id="1", type="rating", value=1e308),
+           Event(user_id="wes", item_id="1", type="rating", value=99),
+           Event(user_id="wes", item_id="1", type="rating", value=float("nan")),
+           Event(user_id="wes", item_id="1", type="rating", value=float("-inf")),
+           Event(user_id="wes", item_id="1", type="like", value=5),
+           Event(user_id="wes", item_id="1", type="like", timestamp=datetime(2100, 1, 1, tzinfo=timezone.utc))]
+    result = rec.record_feedback(bad)
+    assert result.accepted == 0 and len(result.rejected) == len(bad)
+    reasons = [r.reason for r in result.rejected]
+    assert "outside the rating range 0.5-5" in reasons[0] and "outside" in reasons[1]
+    assert "not a finite number" in reasons[2] and "not a finite number" in reasons[3]
+    assert "has no value" in reasons[4] and "in the future" in reasons[5]
+    assert rec.log.count("wes") == 0 and rec.user("wes").profile is None
+
+    rec.record_feedback(likes("wes", ANIMATED[:3]) + [Event(user_id="wes", item_id="2355", type="rating", value=0.5,
+                                                             timestamp=T0 + timedelta(hours=5))])
+    top = rec.recommend(RecommendRequest(user_id="wes", k=5)).items
+    assert len(top) == 5 and all(np.isfinite(r.score) for r in top)
+    rec.record_feedback(likes("wes", HORROR, start=10))  # later likes still move the user
+    assert sum("Horror" in g for g in genres(rec.recommend(RecommendRequest(user_id="wes", k=10)).items)) >= 5
