@@ -73,6 +73,12 @@ class Settings(BaseSettings):
     store_text: bool = Field(
         True, description="Keep each item's embedded text in its payload (shown with results, read by the LLM "
         "stage); off saves payload space for very large catalogs.")
+    max_payload_chars: int = Field(
+        10_000, ge=1, description="Longest string kept in an item's payload (every query returns the payload); "
+        "longer values are cut, and the ingest summary says how many items had one.")
+    sync_max_delete_share: float = Field(
+        0.5, ge=0, le=1, description="`ingest --sync` (and `--rebuild`) refuse to remove more than this share of "
+        "the items, or anything at all when the file yielded no valid row, unless --allow-mass-delete.")
 
     @cached_property
     def shards_dir(self) -> Path:
