@@ -459,3 +459,8 @@ def test_batch_sizes_are_bounded():
         IngestOptions(text_fields=["title"], batch_size=10**29)
     with pytest.raises(ValueError, match="ingest_batch_size"):
         Settings(ingest_batch_size=10**29)
+
+
+def test_the_popularity_index_exists_from_the_first_ingest(tmp_path, store, settings, embedder, demo_movies):
+    run(write_csv(tmp_path / "m.csv", demo_movies[:5]), store, settings, embedder)
+    assert store.payload_indexes("items")["popularity"] == "integer"

@@ -131,8 +131,10 @@ def _target_collection(store: VectorStore, alias: str, embedder: Embedder, rebui
 
 
 def _index_payload(store: VectorStore, collection: str, docs: list[ItemDoc], specs: list[FieldSpec]) -> None:
-    """Payload indexes keep filtered queries fast; each field's index type follows its first value."""
-    store.create_payload_index(collection, "item_id", "keyword")
+    """Payload indexes keep filtered queries fast; each field's index type follows its first value. The
+    `popularity` index exists from the start, so the popular path can order by it before any reindex."""
+    store.create_payload_index(collection, ITEM_ID, "keyword")
+    store.create_payload_index(collection, POPULARITY, "integer")
     for spec in specs:
         value = next((d.payload[spec.name] for d in docs if spec.name in d.payload), None)
         if isinstance(value, list):

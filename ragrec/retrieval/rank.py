@@ -23,7 +23,7 @@ from ragrec.config import Settings
 from ragrec.retrieval.candidates import Sources
 from ragrec.retrieval.models import Candidate, Evidence, RecommendRequest, SourceScores
 from ragrec.schema import CONTENT, ITEM_ID, POPULARITY, TEXT, public_payload
-from ragrec.store import Blend, Filter, Hit, MatchAny, Mmr, Nearest, OrderBy, Prefetch, Recommend, VectorStore
+from ragrec.store import Blend, Filter, Hit, MatchAny, Mmr, Nearest, OrderBy, Prefetch, Recommend, StoreError, VectorStore
 
 
 def _unit(v: np.ndarray) -> np.ndarray:
@@ -103,7 +103,14 @@ def _from_payload(hit: Hit, path: str, scores: SourceScores) -> Candidate:
 
 def _popular(store: VectorStore, items: str, flt: Filter, limit: int) -> list[Candidate]:
     """Most popular first (popularity is refreshed by reindex); items never interacted with fill the rest."""
-    hits = store.query(items, OrderBy(key=POPULARITY), limit=limit, filter=flt)
+    try:
+        hits = store.query(items, OrderBy(key=POPULARITY), limit=limit, filter=flt)
+    except StoreError:
+        # ordering needs the payload index, which ingest creates (reindex too, before it writes a popularity);
+        # an older collection without one has no popularity yet: every item ranks the same
+        if POPULARITY in store.payload_indexes(items):
+            raise
+        hits = []
     if len(hits) < limit:
         taken = [h.payload[ITEM_ID] for h in hits]
         rest = flt.and_(Filter(must_not=[MatchAny(key=ITEM_ID, any=taken)])) if taken else flt

@@ -304,3 +304,31 @@ def test_extreme_feedback_is_rejected_with_a_reason_and_never_poisons_the_user(r
     assert len(top) == 5 and all(np.isfinite(r.score) for r in top)
     rec.record_feedback(likes("wes", HORROR, start=10))  # later likes still move the user
     assert sum("Horror" in g for g in genres(rec.recommend(RecommendRequest(user_id="wes", k=10)).items)) >= 5
+
+
+def test_cold_start_works_before_any_reindex_with_and_without_filters(rec):
+    """A fresh catalog (no popularity written yet): a new user, and a user whose events were bulk-loaded but who
+    has no vector until reindex, both get the popular path."""
+    rec.log.append(likes("loaded", ANIMATED), lambda ids: set(ids))  # as `ragrec events load` stores them
+    for user in ("nobody", "loaded", None):
+        plain = rec.recommend(RecommendRequest(user_id=user, k=5)).items
+        assert len(plain) == 5 and {r.path for r in plain} == {"popular"}
+        dramas = rec.recommend(RecommendRequest(user_id=user, k=5, filters=["genres=Drama", "year>=1990"])).items
+        assert len(dramas) == 5 and all("Drama" in r.payload["genres"] and r.payload["year"] >= 1990 for r in dramas)
+
+
+def test_the_popular_path_works_on_a_collection_made_without_the_popularity_index(rec):
+    """Catalogs ingested before ingest created the `popularity` index: nothing to order by, the items still come."""
+    store, name = rec.store, f"old-{uuid.uuid4().hex[:8]}"
+    store.create_collection(name, {"content": 384}, metadata={"model": "m", "dim": 384})
+    try:
+        store.upsert(name, [PointIn(id=point_id(str(i)), vectors={"content": np.eye(384)[i]},
+                                    payload={"item_id": str(i), "title": f"t{i}", "year": 1990 + i}) for i in range(6)])
+        old = Recommender(rec.settings.model_copy(update={"items_collection": name}), store=store, log=rec.log,
+                          embedder=rec.embedder)
+        assert "popularity" not in store.payload_indexes(name)
+        assert len(old.recommend(RecommendRequest(user_id="new", k=4)).items) == 4
+        assert {r.payload["year"] for r in old.recommend(RecommendRequest(k=4, filters=["year>=1994"])).items} == \
+            {1994, 1995}
+    finally:
+        store.drop_collection(name)
