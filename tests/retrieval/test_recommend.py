@@ -332,3 +332,15 @@ def test_the_popular_path_works_on_a_collection_made_without_the_popularity_inde
             {1994, 1995}
     finally:
         store.drop_collection(name)
+
+
+def test_a_filter_on_a_field_no_item_has_says_so(rec):
+    rec.record_feedback(likes("zed", ANIMATED))
+    result = rec.recommend(RecommendRequest(user_id="zed", k=5, filters=["nosuchfield=1", "year>=1990"]))
+    assert result.items == []
+    assert len(result.warnings) == 1 and "no item has a field 'nosuchfield'" in result.warnings[0]
+    assert "'nosuchfield=1'" in result.warnings[0]
+    known = rec.recommend(RecommendRequest(user_id="zed", k=5, filters=["genres=NoSuchGenre"]))
+    assert known.items == [] and known.warnings == []  # the field exists: nothing to warn about
+    full = rec.recommend(RecommendRequest(user_id="zed", k=5, filters=["genres=Comedy"]))
+    assert len(full.items) == 5 and full.warnings == []
