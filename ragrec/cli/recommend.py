@@ -8,6 +8,7 @@ import typer
 
 from ragrec.cli.app import app, recommender_of, split
 from ragrec.cli.console import fail
+from ragrec.cli.errors import validation_message
 from ragrec.cli.output import print_items
 from ragrec.store import StoreError
 
@@ -40,7 +41,7 @@ def recommend_cmd(
                                    positive=split(positive), negative=split(negative), strategy=strategy,
                                    exclude_seen=False if include_seen else None)
     except ValidationError as exc:
-        fail("; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()), 2)
+        fail(validation_message(exc), 2)
     with recommender_of(ctx) as rec:
         try:
             result = rec.recommend(request)
