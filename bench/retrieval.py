@@ -31,6 +31,7 @@ from ragrec.events.models import Event
 from ragrec.ingestion import ingest
 from ragrec.recommender import Recommender
 from ragrec.retrieval.models import RecommendRequest
+from ragrec.schema import COLLAB_SLOTS
 from ragrec.store import Filter, Hnsw, Match, Nearest, PointIn, open_store
 from ragrec.store.edge import EdgeStore
 
@@ -66,7 +67,8 @@ def hnsw_store(rows: int, settings: Settings) -> tuple[Path, float | None]:
     target = open_store(Settings(data_dir=data))
     try:
         meta = source.metadata("items")
-        target.create_collection("items-g1", {"content": meta["dim"], "collab": meta["collab_dim"]}, metadata=meta)
+        vectors = {"content": meta["dim"], **{slot: meta["collab_dim"] for slot in COLLAB_SLOTS}}
+        target.create_collection("items-g1", vectors, metadata=meta)
         target.set_alias("items", "items-g1")
         for key, kind in (("item_id", "keyword"), ("genres", "keyword"), ("year", "integer")):
             target.create_payload_index("items", key, kind)

@@ -11,7 +11,17 @@ The public surface is what this module names; everything else is internal and ma
 
 from ragrec.config import Settings
 from ragrec.events.models import Event, EventType
-from ragrec.ingestion import DeleteReport, FieldSpec, IngestError, IngestOptions, IngestReport, delete_items, ingest
+from ragrec.ingestion import (
+    DeleteReport,
+    FieldSpec,
+    IngestError,
+    IngestFileError,
+    IngestOptions,
+    IngestReport,
+    MassDeleteRefused,
+    delete_items,
+    ingest,
+)
 from ragrec.recommender import NoCatalog, Recommender, UserInfo
 from ragrec.retrieval.candidates import UnknownItems
 from ragrec.retrieval.feedback import FeedbackResult
@@ -42,8 +52,10 @@ __all__ = [
     "History",
     "HistoryItem",
     "IngestError",
+    "IngestFileError",
     "IngestOptions",
     "IngestReport",
+    "MassDeleteRefused",
     "NoCatalog",
     "RecommendRequest",
     "Recommendations",

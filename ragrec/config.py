@@ -13,6 +13,8 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from ragrec.io.batching import MAX_BATCH_SIZE
+
 BUNDLED_MINILM = "bundled:all-MiniLM-L6-v2"
 
 
@@ -62,8 +64,8 @@ class Settings(BaseSettings):
 
     # --- ingestion -----------------------------------------------------------------------------------------
     ingest_batch_size: int = Field(
-        2048, description="Rows per batch: embedded and upserted together. Large batches embed faster "
-        "(sentence-transformers sorts each batch by length: less padding; bench/RESULTS.md)."
+        2048, ge=1, le=MAX_BATCH_SIZE, description="Rows per batch: embedded and upserted together. Large batches "
+        "embed faster (sentence-transformers sorts each batch by length: less padding; bench/RESULTS.md)."
     )
     max_text_chars: int = Field(2000, description="Longest text embedded; longer texts are truncated or rejected.")
     long_text: Literal["truncate", "reject"] = "truncate"
@@ -71,6 +73,12 @@ class Settings(BaseSettings):
     store_text: bool = Field(
         True, description="Keep each item's embedded text in its payload (shown with results, read by the LLM "
         "stage); off saves payload space for very large catalogs.")
+    max_payload_chars: int = Field(
+        10_000, ge=1, description="Longest string kept in an item's payload (every query returns the payload); "
+        "longer values are cut, and the ingest summary says how many items had one.")
+    sync_max_delete_share: float = Field(
+        0.5, ge=0, le=1, description="`ingest --sync` (and `--rebuild`) refuse to remove more than this share of "
+        "the items, or anything at all when the file yielded no valid row, unless --allow-mass-delete.")
 
     @cached_property
     def shards_dir(self) -> Path:
@@ -87,6 +95,14 @@ class Settings(BaseSettings):
     )
     rating_center: float = Field(3.0, description="A rating event weighs (value - rating_center) / rating_scale.")
     rating_scale: float = 2.0
+    rating_min: float = Field(0.5, description="Lowest valid rating (MovieLens: 0.5 stars); lower ones are rejected.")
+    rating_max: float = Field(5.0, description="Highest valid rating (MovieLens: 5 stars); higher ones are rejected.")
+    max_event_weight: float = Field(
+        2.0, gt=0, description="Bound on one event's weight (either sign): no single event can dominate, or "
+        "overflow, a user vector.")
+    max_clock_skew_seconds: float = Field(
+        86400.0, ge=0, description="How far in the future an event's timestamp may be (clients' clocks drift); "
+        "later events are rejected: they would outweigh everything the user does until then.")
     half_life_days: float = Field(30.0, gt=0, description="An event's weight halves every half_life_days.")
     half_life_events: float | None = Field(
         1.0, gt=0, description="...and halves again with every half_life_events later events of the same user "

@@ -77,9 +77,9 @@ class Recommender:
     @property
     def log(self):
         def build():
-            from ragrec.events.log import EventLog, events_url
+            from ragrec.events.log import open_event_log
 
-            return EventLog(events_url(self.settings))
+            return open_event_log(self.settings)
 
         return self._once("_log", build)
 

@@ -10,7 +10,15 @@ from typing import Any
 
 # --- named vectors of an item point ---------------------------------------------------------------------------
 CONTENT = "content"  # the embedding of the item's text, written by ingestion
-COLLAB = "collab"  # collaborative item factors, written by reindex
+COLLAB = "collab"  # the collaborative vector space: the users' vector, and the first of the items' two slots
+# Items keep collaborative factors in two slots: reindex fills the one the live users generation does not use, and
+# the users alias switch changes both at once (each user point names its slot). A killed reindex leaves the pair
+# that was serving untouched.
+COLLAB_SLOTS = (COLLAB, "collab_b")
+
+
+def other_slot(slot: str) -> str:
+    return COLLAB_SLOTS[1] if slot == COLLAB_SLOTS[0] else COLLAB_SLOTS[0]
 
 # --- payload keys owned by ragrec -----------------------------------------------------------------------------
 ITEM_ID = "item_id"  # the catalog's id (the point id is UUIDv5 of it)

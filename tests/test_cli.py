@@ -15,9 +15,9 @@ from test_ingestion import write_csv
 from ragrec.store.edge import EdgeStore
 
 
-def ragrec(*args, data_dir, **kw):
+def ragrec(*args, data_dir, env_extra=None, **kw):
     # a wide terminal: rich folds table cells to fit 80 columns
-    env = {**os.environ, "RAGREC_DATA_DIR": str(data_dir), "HF_HUB_OFFLINE": "1", "COLUMNS": "250"}
+    env = {**os.environ, "RAGREC_DATA_DIR": str(data_dir), "HF_HUB_OFFLINE": "1", "COLUMNS": "250", **(env_extra or {})}
     return subprocess.run([sys.executable, "-m", "ragrec.cli", *args], capture_output=True, text=True, env=env,
                           timeout=600, **kw)
 

@@ -16,7 +16,9 @@ from conftest import GOODBOOKS, need
 from ragrec.config import Settings
 from ragrec.demo import DEMO_CATALOG, demo_options
 from ragrec.embedding import LazyEmbedder
-from ragrec.ingestion import FieldSpec, IngestError, IngestOptions, delete_items, ingest
+from ragrec.ingestion import (FieldSpec, IngestError, IngestFileError, IngestOptions, MassDeleteRefused, delete_items,
+                              ingest)
+from ragrec.retrieval.models import RecommendRequest
 from ragrec.store import point_id
 from ragrec.store.server import ServerStore
 
@@ -357,3 +359,108 @@ def test_a_catalog_field_may_not_take_a_reserved_name(tmp_path, store, settings,
         ingest(path, IngestOptions(id_field="movieId", text_fields=["title"], payload_fields=[FieldSpec(name="popularity")]),
                settings=settings, store=store, embedder=embedder)
     assert store.resolve("items") is None  # refused before anything was written
+
+
+# --- robustness: what a careless or hostile file cannot do -----------------------------------------------------------
+
+
+@pytest.mark.parametrize("content", [
+    b"",
+    b"\x7fELF\x02\x01\x01\x00" * 200,  # binary: every line rejected
+    b'{"movieId": 90001}\n{"movieId": 90002, "title": ""}\n',  # every row rejected (no text)
+])
+def test_a_sync_from_a_file_without_valid_rows_deletes_nothing(tmp_path, store, settings, embedder, demo_movies,
+                                                               content):
+    run(write_csv(tmp_path / "m.csv", demo_movies[:20]), store, settings, embedder)
+    bad = tmp_path / "empty.jsonl"
+    bad.write_bytes(content)
+    with pytest.raises(MassDeleteRefused, match="--sync would delete 20 of the 20 items .*no valid rows"):
+        ingest(bad, IngestOptions(id_field="movieId", text_fields=["title"], sync=True), settings=settings,
+               store=store, embedder=embedder)
+    assert store.count("items") == 20
+
+
+def test_a_sync_that_would_delete_most_items_is_refused_unless_allowed(tmp_path, store, settings, embedder,
+                                                                       demo_movies):
+    path = write_csv(tmp_path / "m.csv", demo_movies[:20])
+    run(path, store, settings, embedder)
+    write_csv(path, demo_movies[:9])  # 11 of 20 gone: over the 50 % default
+    with pytest.raises(MassDeleteRefused, match=r"would delete 11 of the 20 .*sync_max_delete_share = 50%"):
+        run(path, store, settings, embedder, sync=True)
+    assert store.count("items") == 20
+    assert run(path, store, settings, embedder, sync=True, allow_mass_delete=True).deleted == 11
+    assert sorted(item_ids(store), key=int) == [str(m["movieId"]) for m in demo_movies[:9]]
+
+
+def test_a_rebuild_from_an_empty_file_keeps_the_catalog(tmp_path, store, settings, embedder, demo_movies):
+    run(write_csv(tmp_path / "m.csv", demo_movies[:10]), store, settings, embedder)
+    empty = tmp_path / "empty.csv"
+    empty.write_text("movieId,title,year,genres,tags\n")
+    with pytest.raises(MassDeleteRefused, match="--rebuild would drop 10 of the 10 items .*still points at 'items-g1'"):
+        run(empty, store, settings, embedder, rebuild=True)
+    assert store.resolve("items") == "items-g1" and store.count("items") == 10
+
+
+def test_ingest_refuses_the_users_collection_and_any_other_non_items_collection(tmp_path, store, settings, embedder,
+                                                                                 demo_movies):
+    from ragrec import Event, Recommender
+
+    path = write_csv(tmp_path / "m.csv", demo_movies[:5])
+    run(path, store, settings, embedder)
+    rec = Recommender(settings, store=store, embedder=embedder)
+    rec.record_feedback([Event(user_id="u1", item_id="1", type="like")])
+    for name in ("users", store.resolve("users")):
+        with pytest.raises(IngestError, match="is the users collection .* not an items collection"):
+            run(path, store, settings, embedder, collection=name)
+        with pytest.raises(IngestError, match="users collection"):
+            run(path, store, settings, embedder, collection=name, rebuild=True)
+    store.create_collection("notes", {"content": embedder.dim})  # made by something else than ingest
+    with pytest.raises(IngestError, match="'notes' is not an items collection"):
+        run(path, store, settings, embedder, collection="notes")
+    assert rec.user("u1").profile.n_events == 1  # the users are untouched and readable
+    assert rec.recommend(RecommendRequest(user_id="u1", k=2)).items
+    rec.close()
+
+
+def test_long_payload_strings_are_capped_and_counted(tmp_path, store, settings, embedder):
+    path = tmp_path / "long.csv"
+    path.write_text("movieId,title,plot\n1,Toy Story,short plot\n2,Heat," + "long plot " * 1_000_000 + "\n",
+                    encoding="utf-8")
+    options = IngestOptions(id_field="movieId", text_fields=["title", "plot"], payload_fields=[FieldSpec(name="plot")])
+    report = ingest(path, options, settings=settings.model_copy(update={"max_payload_chars": 500}), store=store,
+                    embedder=embedder)
+    assert (report.upserted, report.payload_truncated, report.truncated) == (2, 1, 1)
+    [heat] = store.retrieve("items", [point_id("2")])
+    assert len(heat.payload["plot"]) == 500 and len(heat.payload["text"]) == settings.max_text_chars
+
+
+@pytest.mark.parametrize("fmt", [None, "csv"])
+def test_a_folder_is_not_a_catalog(tmp_path, store, settings, embedder, fmt):
+    (tmp_path / "catalog").mkdir()
+    with pytest.raises(IngestFileError, match="is a folder, not a file"):
+        ingest(tmp_path / "catalog", IngestOptions(text_fields=["title"], format=fmt), settings=settings, store=store,
+               embedder=embedder)
+
+
+def test_a_rejects_path_that_is_a_folder_fails_before_anything_is_written(tmp_path, store, settings, embedder,
+                                                                          demo_movies):
+    from ragrec.io import RejectsPathError
+
+    path = write_csv(tmp_path / "m.csv", demo_movies[:3])
+    with pytest.raises(RejectsPathError, match="is a folder"):
+        run(path, store, settings, embedder, rejects=tmp_path)
+    with pytest.raises(RejectsPathError, match="not a writable folder"):
+        run(path, store, settings, embedder, rejects=path / "rejects.jsonl")  # under a file
+    assert store.resolve("items") is None
+
+
+def test_batch_sizes_are_bounded():
+    with pytest.raises(ValueError, match="batch_size"):
+        IngestOptions(text_fields=["title"], batch_size=10**29)
+    with pytest.raises(ValueError, match="ingest_batch_size"):
+        Settings(ingest_batch_size=10**29)
+
+
+def test_the_popularity_index_exists_from_the_first_ingest(tmp_path, store, settings, embedder, demo_movies):
+    run(write_csv(tmp_path / "m.csv", demo_movies[:5]), store, settings, embedder)
+    assert store.payload_indexes("items")["popularity"] == "integer"

@@ -8,9 +8,11 @@ from typing import Optional
 
 import typer
 
+from ragrec.cli.errors import RagrecGroup
 from ragrec.config import Settings
 
-app = typer.Typer(help="ragrec: a retrieval-augmented recommender on Qdrant.", no_args_is_help=True)
+# RagrecGroup turns whatever escapes a command into a one-line error (ragrec/cli/errors.py)
+app = typer.Typer(help="ragrec: a retrieval-augmented recommender on Qdrant.", no_args_is_help=True, cls=RagrecGroup)
 
 
 @app.callback()

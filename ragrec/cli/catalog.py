@@ -7,14 +7,17 @@ from pathlib import Path
 from typing import Optional
 
 import typer
+from pydantic import ValidationError
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from ragrec.cli.app import app, recommender_of, settings_of, split
 from ragrec.cli.console import RateColumn, console, err, fail
+from ragrec.cli.errors import validation_message
 from ragrec.cli.output import print_items
 from ragrec.config import Settings
-from ragrec.ingestion import FieldSpec, IngestError, IngestOptions, IngestReport, delete_items, ingest
+from ragrec.ingestion import FieldSpec, IngestOptions, IngestReport, delete_items, ingest
+from ragrec.io import MAX_BATCH_SIZE
 from ragrec.store import StoreError, open_store, point_id
 
 
@@ -31,6 +34,9 @@ def print_report(report: IngestReport, as_json: bool = False) -> None:
         console.print(f"rejected rows (line, id, reason): {report.rejects_file}")
     if report.truncated:
         console.print(f"[yellow]warning:[/] {report.truncated} texts were longer than max_text_chars and were truncated")
+    if report.payload_truncated:
+        console.print(f"[yellow]warning:[/] {report.payload_truncated} items had payload strings longer than "
+                      "max_payload_chars; they were cut")
 
 
 def run_ingest(settings: Settings, path: Path, options: IngestOptions) -> IngestReport:
@@ -41,11 +47,8 @@ def run_ingest(settings: Settings, path: Path, options: IngestOptions) -> Ingest
         def on_progress(done: int, total: int | None) -> None:
             progress.update(task, completed=done, total=max(total or 0, done) or None)
 
-        try:
-            return ingest(path, options, settings=settings, on_progress=on_progress)
-        except (IngestError, StoreError) as exc:
-            progress.stop()
-            fail(str(exc))
+        # errors (a refused --sync, an unusable file, the store) leave through the CLI's one handler (errors.py)
+        return ingest(path, options, settings=settings, on_progress=on_progress)
 
 
 @app.command("ingest")
@@ -59,8 +62,11 @@ def ingest_cmd(
                                        help="Columns kept for filters and display, optionally typed: "
                                             "year:int,price:float,genres:list,title (bare = typed by value)."),
     list_separator: Optional[str] = typer.Option(None, "--list-separator", help="Separator of multi-value CSV fields [default: |]"),
-    batch_size: Optional[int] = typer.Option(None, "--batch-size", min=1),
+    batch_size: Optional[int] = typer.Option(None, "--batch-size", min=1, max=MAX_BATCH_SIZE),
     sync: bool = typer.Option(False, "--sync", help="Delete items that are not in the file."),
+    allow_mass_delete: bool = typer.Option(
+        False, "--allow-mass-delete", help="Let --sync/--rebuild remove more than sync_max_delete_share of the items "
+        "(or run on a file that yielded no valid rows)."),
     rebuild: bool = typer.Option(False, "--rebuild", help="Re-embed everything into a new collection, then switch the alias."),
     rejects: Optional[Path] = typer.Option(None, "--rejects", help="Where rejected rows go (JSON Lines)."),
     collection: Optional[str] = typer.Option(None, "--collection"),
@@ -72,9 +78,12 @@ def ingest_cmd(
         options = IngestOptions(
             format=format, id_field=id_field, text_fields=split(text_fields),
             payload_fields=[FieldSpec.parse(f) for f in split(payload_fields)], list_separator=list_separator,
-            batch_size=batch_size, sync=sync, rebuild=rebuild, rejects=rejects, collection=collection,
+            batch_size=batch_size, sync=sync, allow_mass_delete=allow_mass_delete, rebuild=rebuild, rejects=rejects,
+            collection=collection,
             long_text=long_text,
         )
+    except ValidationError as exc:
+        fail(validation_message(exc), 2)
     except ValueError as exc:
         fail(str(exc), 2)
     print_report(run_ingest(settings_of(ctx), path, options), as_json)

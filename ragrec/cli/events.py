@@ -10,22 +10,25 @@ from pathlib import Path
 from typing import Optional
 
 import typer
+from pydantic import ValidationError
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from ragrec.cli.app import settings_of
 from ragrec.cli.console import RateColumn, console, err, fail
+from ragrec.cli.errors import validation_message
 from ragrec.config import Settings
 from ragrec.events.load import EventLoadError, EventLoadReport, EventMapping, catalog_items, load_events
-from ragrec.events.log import EventLog, EventLogError, events_url
+from ragrec.events.log import EventLog, EventLogError, open_event_log
 from ragrec.events.models import EventType
+from ragrec.io import MAX_BATCH_SIZE
 
 events_app = typer.Typer(help="The event log: feedback events (views, ratings, purchases...).", no_args_is_help=True)
 
 
 def open_log(settings: Settings) -> EventLog:
     try:
-        return EventLog(events_url(settings))
+        return open_event_log(settings)
     except EventLogError as exc:
         fail(str(exc))
 
@@ -57,7 +60,7 @@ def load_cmd(
                                                    help="epoch (seconds), iso (ISO 8601) or auto. (default: auto)"),
     event_id_field: Optional[str] = typer.Option(None, "--event-id-field",
                                                  help="Column of client event ids (default: none: a hash of the row)"),
-    batch_size: int = typer.Option(5000, "--batch-size", min=1, help="Rows per transaction."),
+    batch_size: int = typer.Option(5000, "--batch-size", min=1, max=MAX_BATCH_SIZE, help="Rows per transaction."),
     rejects: Optional[Path] = typer.Option(None, "--rejects", help="Where rejected rows go (JSON Lines)."),
 ) -> None:
     """Load events from a file: streamed, idempotent (known event ids are skipped), bad rows reported."""
@@ -115,8 +118,8 @@ def _mapping(preset: str | None, options: dict) -> EventMapping:
         fail(f"unknown event type {given['type']!r}: use one of {', '.join(EventType.__members__)}", 2)
     try:
         return EventMapping(**{**base, **given})
-    except ValueError as exc:  # pydantic's ValidationError is a ValueError
-        fail(str(exc), 2)
+    except ValidationError as exc:
+        fail(validation_message(exc), 2)
 
 
 @events_app.command("count")

@@ -8,6 +8,7 @@ import typer
 
 from ragrec.cli.app import app, recommender_of, split
 from ragrec.cli.console import fail
+from ragrec.cli.errors import validation_message
 from ragrec.cli.output import print_items
 from ragrec.store import StoreError
 
@@ -44,7 +45,7 @@ def recommend_cmd(
                                    positive=split(positive), negative=split(negative), strategy=strategy,
                                    exclude_seen=False if include_seen else None, explain=explain, rerank=rerank)
     except ValidationError as exc:
-        fail("; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()), 2)
+        fail(validation_message(exc), 2)
     if llm is not None and llm not in ("local", "openai", "none"):
         fail(f"unknown LLM backend {llm!r}: use local, openai or none", 2)
     with recommender_of(ctx, llm=llm) as rec:

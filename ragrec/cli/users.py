@@ -10,6 +10,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from ragrec.cli.app import app, recommender_of
 from ragrec.cli.console import console, err, fail
+from ragrec.cli.errors import validation_message
 from ragrec.store import StoreError
 
 users_app = typer.Typer(help="Inspect or erase users.", no_args_is_help=True)
@@ -33,7 +34,7 @@ def feedback_cmd(
     try:
         event = Event(user_id=user, item_id=item, type=type, value=value, **({"event_id": event_id} if event_id else {}))
     except ValidationError as exc:
-        fail("; ".join(e["msg"] for e in exc.errors()), 2)
+        fail(validation_message(exc), 2)
     with recommender_of(ctx) as rec:
         try:
             result = rec.record_feedback([event])
@@ -59,6 +60,9 @@ def users_show(ctx: typer.Context, user: str = typer.Argument(...)) -> None:
 def users_forget(ctx: typer.Context, user: str = typer.Argument(...)) -> None:
     """Erase a user's events and vector."""
     with recommender_of(ctx) as rec:
+        info = rec.user(user)
+        if info.profile is None and not info.events:
+            fail(f"no user {user!r}: nothing to forget", 2)
         erased = rec.forget_user(user)
     console.print(f"forgot {user}: {erased} events erased, vector removed")
 

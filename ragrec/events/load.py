@@ -24,8 +24,8 @@ from pydantic import BaseModel, Field, ValidationError, model_validator
 
 from ragrec.config import Settings
 from ragrec.events.log import EPOCH, EventLog, to_us
-from ragrec.events.models import Event, EventReject, EventType
-from ragrec.io import CatalogFileError, Format, RawRow, RejectsWriter, batched, detect_format, open_rows
+from ragrec.events.models import Event, EventReject, EventType, event_problem
+from ragrec.io import MAX_BATCH_SIZE, CatalogFileError, Format, RawRow, RejectsWriter, batched, detect_format, open_rows
 
 if TYPE_CHECKING:
     from ragrec.store import VectorStore
@@ -115,8 +115,12 @@ def load_events(
     """
     started = time.perf_counter()
     path = Path(path)
-    if batch_size < 1:
-        raise EventLoadError("batch_size must be at least 1")
+    settings = settings or Settings()
+    if not 1 <= batch_size <= MAX_BATCH_SIZE:
+        raise EventLoadError(f"batch_size must be 1 to {MAX_BATCH_SIZE:,}, not {batch_size}")
+    if rejects_path is None:
+        rejects_path = settings.data_dir / "rejects" / f"{path.stem}.events.rejects.jsonl"
+    rejects = RejectsWriter(Path(rejects_path))  # checks the path before anything is read
     try:
         fmt = detect_format(path, mapping.format)
         rows, estimate = open_rows(path, fmt, mapping.columns() if fmt != "jsonl" else mapping.row_fields())
@@ -125,11 +129,8 @@ def load_events(
     except CatalogFileError as exc:
         raise EventLoadError(str(exc)) from exc
 
-    if rejects_path is None:
-        rejects_path = (settings or Settings()).data_dir / "rejects" / f"{path.stem}.events.rejects.jsonl"
-    rejects = RejectsWriter(Path(rejects_path))
     report = EventLoadReport(log=log.url)
-    parse = _RowParser(mapping)
+    parse = _RowParser(mapping, settings)
     try:
         for batch in batched(rows, batch_size):
             events: list[tuple[int, Event]] = []
@@ -194,8 +195,8 @@ class _Bad(Exception):
 
 
 class _RowParser:
-    def __init__(self, mapping: EventMapping):
-        self.m = mapping
+    def __init__(self, mapping: EventMapping, settings: Settings):
+        self.m, self.settings = mapping, settings
         self.ts = {"epoch": _epoch, "iso": _iso, "auto": _auto_time}[mapping.timestamp_format]
         self.ts_words = _TS_WORDS[mapping.timestamp_format]
 
@@ -234,10 +235,14 @@ class _RowParser:
         except (ValueError, OverflowError, OSError, TypeError):
             raise _Bad(f"timestamp {raw_ts!r} is not {self.ts_words}") from None
         try:
-            return Event(event_id=event_id or _hash_id(user, item, kind, ts, value), user_id=user, item_id=item,
-                         type=kind, value=value, timestamp=ts)
+            event = Event(event_id=event_id or _hash_id(user, item, kind, ts, value), user_id=user, item_id=item,
+                          type=kind, value=value, timestamp=ts)
         except ValidationError as exc:
             raise _Bad("; ".join(e["msg"] for e in exc.errors())) from None
+        problem = event_problem(event, self.settings)
+        if problem:
+            raise _Bad(problem)
+        return event
 
     def _type(self, data: dict[str, Any]) -> EventType:
         name = _text(data.get(self.m.type_field))

@@ -34,6 +34,7 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.engine import Engine, create_engine, make_url
+from sqlalchemy.exc import ArgumentError
 
 from ragrec.events.models import AppendResult, Event, EventReject, EventType
 
@@ -121,6 +122,18 @@ def events_url(settings: Any) -> str:
     return f"sqlite:///{Path(settings.data_dir).resolve() / 'events.db'}"
 
 
+def open_event_log(settings: Any) -> EventLog:
+    """The event log Settings name. A SQLite file is created only in the data dir (the default) or in a folder
+    that exists: a mistyped RAGREC_EVENTS_URL must not start a new, empty log beside the real one."""
+    return EventLog(events_url(settings), create_folder=not getattr(settings, "events_url", None))
+
+
+def db_error(exc: BaseException) -> str:
+    """A database error in one line: the driver's own message, without SQLAlchemy's statement and help link."""
+    text = str(getattr(exc, "orig", None) or exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
 def to_us(ts: datetime) -> int:
     """A timezone-aware datetime as integer microseconds since the epoch (naive = UTC), exactly."""
     if ts.tzinfo is None:
@@ -135,17 +148,28 @@ def from_us(us: int) -> datetime:
 class EventLog:
     """The durable, append-only event log at a SQLAlchemy URL (`sqlite:///path` or `postgresql+psycopg://...`)."""
 
-    def __init__(self, url: str, *, busy_timeout: float = 30.0):
-        parsed = make_url(url)
+    def __init__(self, url: str, *, busy_timeout: float = 30.0, create_folder: bool = True):
+        """`create_folder=False`: a SQLite file may only be created in a folder that already exists."""
+        try:
+            parsed = make_url(url)
+        except ArgumentError:
+            raise EventLogError(f"cannot read the event log URL {url!r}: use sqlite:///path/events.db or "
+                                "postgresql://user@host/db (RAGREC_EVENTS_URL)") from None
         if parsed.drivername == "postgresql":  # SQLAlchemy's default driver is psycopg2; ragrec ships psycopg 3
             parsed = parsed.set(drivername="postgresql+psycopg")
         self.dialect = parsed.get_backend_name()
         if self.dialect not in ("sqlite", "postgresql"):
-            raise EventLogError(f"unsupported event log database {parsed.drivername!r}: use sqlite:/// or postgresql://")
+            raise EventLogError(f"unsupported event log database {parsed.drivername!r} in "
+                                f"{parsed.render_as_string(hide_password=True)!r}: use sqlite:/// or postgresql://")
         if self.dialect == "sqlite":
             if not parsed.database or parsed.database == ":memory:":
                 raise EventLogError("the event log needs a SQLite file (sqlite:///path/events.db), not an in-memory db")
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            folder = Path(parsed.database).parent
+            if create_folder:
+                folder.mkdir(parents=True, exist_ok=True)
+            elif not folder.is_dir():
+                raise EventLogError(f"no folder {folder} for the SQLite event log {url!r}: check RAGREC_EVENTS_URL, "
+                                    "or create the folder")
             self.engine: Engine = create_engine(parsed, connect_args={"timeout": busy_timeout})
             event.listen(self.engine, "connect", _sqlite_pragmas)
         else:
@@ -156,7 +180,7 @@ class EventLog:
             _upgrade(self.engine)
         except Exception as exc:  # OperationalError and driver variants: unreachable server, bad path
             self.engine.dispose()
-            raise EventLogError(f"cannot open the event log at {self.url}: {exc}") from exc
+            raise EventLogError(f"cannot open the event log at {self.url}: {db_error(exc)}") from exc
         self._insert_events, self._insert_users = _STATEMENTS[self.dialect]
 
     # --- writing -----------------------------------------------------------------------------------------------
@@ -339,4 +363,4 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-__all__ = ["POSITIVE_TYPES", "EventLog", "EventLogError", "events_url", "from_us", "to_us"]
+__all__ = ["POSITIVE_TYPES", "EventLog", "EventLogError", "events_url", "from_us", "open_event_log", "to_us"]

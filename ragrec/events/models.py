@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import math
 import uuid
 from datetime import datetime, timezone
 from enum import Enum
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, Field, model_validator
+
+if TYPE_CHECKING:
+    from ragrec.config import Settings
 
 
 class EventType(str, Enum):
@@ -37,6 +42,27 @@ class Event(BaseModel):
         if self.timestamp.tzinfo is None:  # naive times are taken as UTC, so ordering is well defined
             self.timestamp = self.timestamp.replace(tzinfo=timezone.utc)
         return self
+
+
+def event_problem(event: Event, settings: Settings, now: datetime | None = None) -> str | None:
+    """Why ragrec does not accept `event` (None: it does). Checked where events come in (feedback, event files)
+    and again by reindex, which skips stored events that fail it: one extreme value must not poison a user.
+
+    The model itself stays lenient, so that events stored by an older ragrec can always be read back."""
+    value = event.value
+    if value is not None:
+        if not math.isfinite(value):
+            return f"value {value} is not a finite number"
+        if event.type is not EventType.rating:
+            return f"a {event.type.value} event has no value (only ratings do), got {value:g}"
+        if not settings.rating_min <= value <= settings.rating_max:
+            return (f"rating {value:g} is outside the rating range {settings.rating_min:g}-{settings.rating_max:g} "
+                    "(settings rating_min, rating_max)")
+    now = now or datetime.now(timezone.utc)
+    if event.timestamp.timestamp() > now.timestamp() + settings.max_clock_skew_seconds:
+        return (f"timestamp {event.timestamp.isoformat()} is in the future (more than max_clock_skew_seconds="
+                f"{settings.max_clock_skew_seconds:g} ahead of now)")
+    return None
 
 
 class EventReject(BaseModel):

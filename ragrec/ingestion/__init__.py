@@ -3,11 +3,14 @@
 from ragrec.ingestion.job import (
     DeleteReport,
     IngestError,
+    IngestFileError,
     IngestOptions,
     IngestReport,
+    MassDeleteRefused,
     delete_items,
     ingest,
 )
 from ragrec.ingestion.rows import FieldSpec
 
-__all__ = ["DeleteReport", "FieldSpec", "IngestError", "IngestOptions", "IngestReport", "delete_items", "ingest"]
+__all__ = ["DeleteReport", "FieldSpec", "IngestError", "IngestFileError", "IngestOptions", "IngestReport",
+           "MassDeleteRefused", "delete_items", "ingest"]

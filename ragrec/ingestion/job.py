@@ -18,8 +18,8 @@ from pydantic import BaseModel, Field
 from ragrec.config import Settings
 from ragrec.embedding import Embedder, LazyEmbedder
 from ragrec.ingestion.rows import FieldSpec, ItemDoc, Reject, RowRules, content_hash, item_id_of, to_doc
-from ragrec.io import CatalogFileError, Format, RawRow, RejectsWriter, batched, detect_format, open_rows
-from ragrec.schema import COLLAB, CONTENT, CONTENT_HASH, RESERVED, SYSTEM_FIELDS, TEXT_HASH
+from ragrec.io import MAX_BATCH_SIZE, CatalogFileError, Format, RawRow, RejectsWriter, batched, detect_format, open_rows
+from ragrec.schema import COLLAB_SLOTS, CONTENT, CONTENT_HASH, ITEM_ID, POPULARITY, RESERVED, SYSTEM_FIELDS, TEXT_HASH
 from ragrec.store import PointIn, VectorStore, open_store, point_id
 from ragrec.store.base import CollectionNotFound
 
@@ -30,14 +30,24 @@ class IngestError(ValueError):
     """The job cannot start (bad options, unusable file, wrong collection); nothing was written."""
 
 
+class IngestFileError(IngestError):
+    """The catalog file is unusable as a whole (missing, a folder, unreadable, no id or text column)."""
+
+
+class MassDeleteRefused(IngestError):
+    """`--sync` (or `--rebuild`) would remove too much of the catalog: nothing was deleted, the alias was not
+    switched. Rows of the file that were valid may have been written (as by any run)."""
+
+
 class IngestOptions(BaseModel):
     format: Format | None = None
     id_field: str = "id"
     text_fields: list[str]
     payload_fields: list[FieldSpec] = Field(default_factory=list)
     list_separator: str | None = None  # None: Settings.list_separator
-    batch_size: int | None = None  # None: Settings.ingest_batch_size
+    batch_size: int | None = Field(None, ge=1, le=MAX_BATCH_SIZE)  # None: Settings.ingest_batch_size
     sync: bool = False
+    allow_mass_delete: bool = False  # let --sync / --rebuild remove more than Settings.sync_max_delete_share
     rebuild: bool = False
     rejects: Path | None = None
     collection: str | None = None  # None: Settings.items_collection
@@ -55,6 +65,7 @@ class IngestReport(BaseModel):
     deleted: int = 0
     rejected: int = 0
     truncated: int = 0
+    payload_truncated: int = 0  # items with a payload string cut to max_payload_chars
     seconds: float = 0.0
     rejects_file: Path | None = None
 
@@ -78,12 +89,16 @@ def _exists(store: VectorStore, name: str) -> bool:
 
 
 def _target_collection(store: VectorStore, alias: str, embedder: Embedder, rebuild: bool,
-                       collab_dim: int, rules: dict[str, Any]) -> tuple[str, bool]:
+                       settings: Settings, rules: dict[str, Any]) -> tuple[str, bool]:
     """The physical collection to write into, and whether it is a new build to switch the alias to at the end.
     A new collection records `rules` (the job's field options) in its metadata.
 
     Generations are named `<alias>-g<N>`; a rebuild killed half way is found again by name and resumed.
     """
+    users = settings.users_collection
+    if alias == users or alias.startswith(f"{users}-g"):
+        raise IngestError(f"{alias!r} is the users collection (user vectors), not an items collection: ingest "
+                          f"catalogs into an items collection such as {settings.items_collection!r}")
     current = store.resolve(alias)
     if current is None and _exists(store, alias):  # a physical collection named directly: write into it
         if rebuild:
@@ -91,8 +106,8 @@ def _target_collection(store: VectorStore, alias: str, embedder: Embedder, rebui
                               "an alias (e.g. the default 'items')")
         current = alias
     if current and "model" not in store.metadata(current):
-        raise IngestError(f"collection {alias!r} is not an items collection (it was not made by ingest; "
-                          f"users live in {alias!r}?): ingest catalogs into an items collection such as 'items'")
+        raise IngestError(f"collection {alias!r} is not an items collection (ingest did not make it): ingest "
+                          f"catalogs into an items collection such as {settings.items_collection!r}")
     if current and not rebuild:
         meta = store.metadata(current)
         if meta.get("model") != embedder.name:  # the name settles it: no need to load the model for its dim
@@ -102,14 +117,14 @@ def _target_collection(store: VectorStore, alias: str, embedder: Embedder, rebui
                 "behind the alias"
             )
         return current, False
-    wanted = {"model": embedder.name, "dim": embedder.dim, "collab_dim": collab_dim}
+    wanted = {"model": embedder.name, "dim": embedder.dim, "collab_dim": settings.collab_dim}
     generation = int(current.rsplit("-g", 1)[1]) + 1 if current and "-g" in current else 1
     target = f"{alias}-g{generation}"
     if _exists(store, target) and {k: store.metadata(target).get(k) for k in wanted} != wanted:
         store.drop_collection(target)  # a half-built generation for another model: start it again
     if not _exists(store, target):
         store.create_collection(
-            target, {CONTENT: embedder.dim, COLLAB: collab_dim},
+            target, {CONTENT: embedder.dim, **{slot: settings.collab_dim for slot in COLLAB_SLOTS}},
             metadata={**wanted, "created": datetime.now(timezone.utc).isoformat(timespec="seconds"), "ingest": rules},
         )
     if current is None:  # the very first build is visible at once; later ones switch when complete
@@ -119,8 +134,10 @@ def _target_collection(store: VectorStore, alias: str, embedder: Embedder, rebui
 
 
 def _index_payload(store: VectorStore, collection: str, docs: list[ItemDoc], specs: list[FieldSpec]) -> None:
-    """Payload indexes keep filtered queries fast; each field's index type follows its first value."""
-    store.create_payload_index(collection, "item_id", "keyword")
+    """Payload indexes keep filtered queries fast; each field's index type follows its first value. The
+    `popularity` index exists from the start, so the popular path can order by it before any reindex."""
+    store.create_payload_index(collection, ITEM_ID, "keyword")
+    store.create_payload_index(collection, POPULARITY, "integer")
     for spec in specs:
         value = next((d.payload[spec.name] for d in docs if spec.name in d.payload), None)
         if isinstance(value, list):
@@ -154,12 +171,13 @@ def ingest(
         raise IngestError("name at least one text field to embed (--text-fields)")
 
     started = time.perf_counter()
-    fmt = detect_format(path, options.format)
+    rejects_path = options.rejects or settings.data_dir / "rejects" / f"{path.stem}.rejects.jsonl"
+    rejects = RejectsWriter(rejects_path)  # checks the path: a bad one fails here, not at the first bad row
     required = [options.id_field] + options.text_fields
     try:
-        rows, estimate = open_rows(path, fmt, required)
+        rows, estimate = open_rows(path, detect_format(path, options.format), required)
     except CatalogFileError as exc:
-        raise IngestError(str(exc)) from exc
+        raise IngestFileError(str(exc)) from exc
 
     embedder = embedder or LazyEmbedder(settings)
     own_store = store is None
@@ -172,16 +190,14 @@ def ingest(
         max_text_chars=settings.max_text_chars,
         long_text=options.long_text or settings.long_text,
         store_text=settings.store_text,
+        max_payload_chars=settings.max_payload_chars,
         model=embedder.name,
     )
-    rejects_path = options.rejects or settings.data_dir / "rejects" / f"{path.stem}.rejects.jsonl"
-    rejects = RejectsWriter(rejects_path)
     report = IngestReport(collection=alias)
     try:
         # the catalog's field options, kept with the collection: a later upsert of single items (the API) reuses them
         fields = options.model_dump(mode="json", include={"id_field", "text_fields", "payload_fields", "list_separator"})
-        collection, switch_alias = _target_collection(store, alias, embedder, options.rebuild, settings.collab_dim,
-                                                      fields)
+        collection, switch_alias = _target_collection(store, alias, embedder, options.rebuild, settings, fields)
         seen: dict[str, int] = {}  # item id -> line, for duplicates and --sync
         indexed = False
         for batch in batched(rows, options.batch_size or settings.ingest_batch_size):
@@ -195,17 +211,25 @@ def ingest(
             if on_progress:
                 on_progress(report.read, estimate)
 
+        valid = report.read - rejects.count
+        guard = _MassDeleteGuard(options, settings, alias, valid, rejects)
         if options.sync:
             keep = {point_id(i) for i in seen}
             stale = [r.id for r in store.scroll(collection, payload=False) if r.id not in keep]
+            guard.check("--sync would delete", len(stale), store.count(collection), "nothing was deleted")
             for chunk in batched(stale, 1000):
                 store.delete(collection, chunk)
             report.deleted = len(stale)
+        previous = store.resolve(alias) if switch_alias else None
+        if previous:
+            built = {r.id for r in store.scroll(collection, payload=False)}
+            lost = sum(r.id not in built for r in store.scroll(previous, payload=False))
+            guard.check("--rebuild would drop", lost, store.count(previous),
+                        f"{alias!r} still points at {previous!r}")
         if options.optimize or switch_alias:
             store.optimize(collection)
         store.flush(collection)
         if switch_alias:
-            previous = store.resolve(alias)
             store.set_alias(alias, collection)
             if previous and previous != collection:
                 store.drop_collection(previous)
@@ -217,6 +241,29 @@ def ingest(
     report.rejects_file = rejects_path if rejects.count else None
     report.seconds = time.perf_counter() - started
     return report
+
+
+class _MassDeleteGuard:
+    """Refuses a sync or rebuild that would remove most of the catalog: a file that yielded no valid rows (empty,
+    binary, wrong columns mapped), or deletions over `sync_max_delete_share`, unless `allow_mass_delete`."""
+
+    def __init__(self, options: IngestOptions, settings: Settings, alias: str, valid_rows: int,
+                 rejects: RejectsWriter):
+        self.allowed, self.share, self.alias = options.allow_mass_delete, settings.sync_max_delete_share, alias
+        self.valid_rows, self.rejects = valid_rows, rejects
+
+    def check(self, action: str, doomed: int, total: int, outcome: str) -> None:
+        if doomed == 0 or self.allowed:
+            return
+        if self.valid_rows == 0:
+            why = "the file yielded no valid rows"
+        elif doomed > self.share * total:
+            why = f"more than sync_max_delete_share = {self.share:.0%} of them"
+        else:
+            return
+        rejected = f"; {self.rejects.count:,} rows rejected, see {self.rejects.path}" if self.rejects.count else ""
+        raise MassDeleteRefused(f"{action} {doomed:,} of the {total:,} items in {self.alias!r} ({why}{rejected}): "
+                                f"refused, {outcome}. Check the file, or pass --allow-mass-delete if this is meant")
 
 
 class _Doc(NamedTuple):
@@ -255,6 +302,7 @@ def _read_batch(store: VectorStore, collection: str, batch: list[RawRow], rules:
         else:
             docs.append(_Doc(result, old))
             report.truncated += result.truncated
+            report.payload_truncated += result.payload_truncated
     for reject in sorted(found, key=lambda r: r.line):
         rejects.add(reject)
     return docs

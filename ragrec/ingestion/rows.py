@@ -45,6 +45,7 @@ class RowRules(BaseModel):
     max_text_chars: int = 2000
     long_text: Literal["truncate", "reject"] = "truncate"
     store_text: bool = True  # keep the embedded text in the payload (for display and the LLM stage)
+    max_payload_chars: int = 10_000  # longer payload strings are cut: every query returns the payload
     model: str = ""  # part of the text hash: a new model means new vectors
 
     @cached_property
@@ -62,7 +63,8 @@ class ItemDoc(BaseModel):
     item_id: str
     text: str
     payload: dict[str, Any]
-    truncated: bool = False
+    truncated: bool = False  # the text was cut to max_text_chars
+    payload_truncated: bool = False  # a payload string was cut to max_payload_chars
 
 
 class Reject(BaseModel):
@@ -141,6 +143,19 @@ def _text_value(value: Any, sep: str, is_list: bool) -> str:
     return " ".join(text.split())
 
 
+def _capped(value: Any, limit: int) -> tuple[Any, bool]:
+    """`value` with every string in it cut to `limit` characters, and whether anything was cut."""
+    if isinstance(value, str):
+        return (value[:limit], True) if len(value) > limit else (value, False)
+    if isinstance(value, list):
+        pairs = [_capped(v, limit) for v in value]
+        return [v for v, _ in pairs], any(cut for _, cut in pairs)
+    if isinstance(value, dict):
+        pairs = {k: _capped(v, limit) for k, v in value.items()}
+        return {k: v for k, (v, _) in pairs.items()}, any(cut for _, cut in pairs.values())
+    return value, False
+
+
 def item_id_of(data: dict[str, Any] | None, id_field: str) -> str | None:
     value = (data or {}).get(id_field)
     if value is None:
@@ -181,11 +196,13 @@ def to_doc(line: int, data: dict[str, Any], rules: RowRules) -> ItemDoc | Reject
         text = text[: rules.max_text_chars]
 
     payload: dict[str, Any] = {}
+    payload_truncated = False
     try:
         for spec in rules.payload_fields:
             value = _convert(data.get(spec.name), spec.type, rules.list_separator, spec.name)
             if value is not None:
-                payload[spec.name] = value
+                payload[spec.name], cut = _capped(value, rules.max_payload_chars)
+                payload_truncated |= cut
     except BadValue as exc:
         return Reject(line=line, id=item_id, reason=str(exc))
 
@@ -194,4 +211,5 @@ def to_doc(line: int, data: dict[str, Any], rules: RowRules) -> ItemDoc | Reject
         payload[TEXT] = text
     payload[TEXT_HASH] = hashlib.sha1(f"{rules.model}\0{text}".encode()).hexdigest()
     payload[CONTENT_HASH] = content_hash(data, rules)
-    return ItemDoc(line=line, item_id=item_id, text=text, payload=payload, truncated=truncated)
+    return ItemDoc(line=line, item_id=item_id, text=text, payload=payload, truncated=truncated,
+                   payload_truncated=payload_truncated)

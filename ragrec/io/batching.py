@@ -7,11 +7,13 @@ from typing import Iterable, Iterator, TypeVar
 
 T = TypeVar("T")
 
+MAX_BATCH_SIZE = 1_000_000  # rows held in memory at once; beyond this a batch is a mistake, not a tuning
+
 
 def batched(items: Iterable[T], n: int) -> Iterator[list[T]]:
     """Lists of `n` items (the last may be shorter), read lazily."""
-    if n < 1:
-        raise ValueError(f"a batch holds at least one item, not {n}")
+    if not 1 <= n <= MAX_BATCH_SIZE:
+        raise ValueError(f"a batch holds 1 to {MAX_BATCH_SIZE:,} items, not {n}")
     it = iter(items)
     while batch := list(islice(it, n)):
         yield batch

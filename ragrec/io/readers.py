@@ -24,6 +24,21 @@ class CatalogFileError(ValueError):
     """The whole file is unusable (missing, unreadable, wrong format, no id column)."""
 
 
+def printable(text: str, limit: int = 2000) -> str:
+    """`text` safe for a terminal and a log line: control characters and undecodable bytes (lone surrogates)
+    as escapes, and at most `limit` characters."""
+    text = text if len(text) <= limit else text[:limit] + "..."
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
+def check_file(path: Path) -> None:
+    """A file ragrec can read rows from: it exists and is not a folder."""
+    if path.is_dir():
+        raise CatalogFileError(f"{path}: is a folder, not a file")
+    if not path.is_file():
+        raise CatalogFileError(f"{path}: no such file")
+
+
 class RawRow(NamedTuple):
     line: int
     data: dict[str, Any] | None
@@ -31,6 +46,7 @@ class RawRow(NamedTuple):
 
 
 def detect_format(path: Path, fmt: str | None) -> Format:
+    check_file(path)  # "no such file" says more than "cannot tell the format" of a mistyped name
     if fmt:
         if fmt not in ("csv", "jsonl", "parquet"):
             raise CatalogFileError(f"unknown format {fmt!r}: use csv, jsonl or parquet")
@@ -44,8 +60,7 @@ def detect_format(path: Path, fmt: str | None) -> Format:
 def open_rows(path: Path, fmt: Format, required: list[str]) -> tuple[Iterator[RawRow], int | None]:
     """Check the file up front (readable, has the `required` columns) and return its rows and a row estimate."""
     path = Path(path)
-    if not path.is_file():
-        raise CatalogFileError(f"{path}: no such file")
+    check_file(path)
     try:
         if fmt == "parquet":
             return _parquet_rows(path, required)
@@ -64,9 +79,9 @@ def _count_lines(path: Path) -> int:
 def _missing(columns: list[str], required: list[str], path: Path) -> None:
     missing = [c for c in required if c not in columns]
     if missing:
-        raise CatalogFileError(
+        raise CatalogFileError(printable(
             f"{path.name}: no column {', '.join(map(repr, missing))}; the file has: {', '.join(columns[:30])}"
-        )
+        ))
 
 
 # surrogateescape maps each undecodable byte to a lone surrogate U+DC80..U+DCFF
@@ -80,7 +95,7 @@ def _csv_rows(path: Path, required: list[str]) -> Iterator[RawRow]:
         header = next(reader)
     except (StopIteration, csv.Error) as exc:
         f.close()
-        raise CatalogFileError(f"{path.name}: no CSV header ({exc or 'empty file'})") from None
+        raise CatalogFileError(f"{path.name}: no CSV header ({str(exc) or 'empty file'})") from None
     header = [h.strip() for h in header]
     _missing(header, required, path)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from pathlib import Path
 
 from pydantic import BaseModel
@@ -11,12 +12,26 @@ from pydantic import BaseModel
 log = logging.getLogger("ragrec.rejects")
 
 
+class RejectsPathError(ValueError):
+    """The rejects file cannot be written where it was asked for (a folder, or under a file)."""
+
+
 class RejectsWriter:
     """Appends rejects to `path` as JSON Lines; the file (and its folder) appear with the first reject, so a clean
-    run leaves no file behind. Each line is flushed, so a killed job's rejects are on disk."""
+    run leaves no file behind. Each line is flushed, so a killed job's rejects are on disk.
+
+    The path is checked up front: a job must not fail at its first bad row because of where rejects go."""
 
     def __init__(self, path: Path):
         self.path, self.count, self._file = Path(path), 0, None
+        if self.path.is_dir():
+            raise RejectsPathError(f"{self.path}: is a folder; the rejects file needs a file name (--rejects FILE)")
+        folder = self.path.parent
+        while not folder.exists() and folder != folder.parent:  # the nearest existing ancestor must be a folder
+            folder = folder.parent
+        if not folder.is_dir() or not os.access(folder, os.W_OK | os.X_OK):
+            raise RejectsPathError(f"{self.path}: cannot write the rejects file there ({folder} is not a writable "
+                                   "folder)")
 
     def add(self, reject: BaseModel) -> None:
         if self._file is None:

@@ -38,6 +38,7 @@ class Sources(BaseModel):
     path: Path
     user: np.ndarray | None = None  # the user's unit content vector
     collab: np.ndarray | None = None  # the user's unit collab vector (hybrid only)
+    collab_slot: str = COLLAB  # the items' collab vector it is scored against (the one the user's sum is over)
     query: np.ndarray | None = None  # the query's embedding
     query_weight: float = 0.0  # the query's share of the content target
     positive: list[np.ndarray] = Field(default_factory=list)  # example items' content vectors
@@ -90,6 +91,7 @@ def candidate_sources(request: RecommendRequest, history: History, *, store: Vec
     elif user is not None:
         collab = profile.vector(COLLAB) if settings.hybrid else None
         sources.path, sources.collab = ("hybrid", collab) if collab is not None else ("content", None)
+        sources.collab_slot = profile.collab_slot or COLLAB
     elif query is not None:
         sources.path = "query"
     return sources

@@ -19,8 +19,9 @@ from pydantic import BaseModel
 
 from ragrec.config import Settings
 from ragrec.events.log import POSITIVE_TYPES
-from ragrec.schema import COLLAB
-from ragrec.store import VectorStore, point_id
+from ragrec.schema import COLLAB, COLLAB_SLOTS, ITEM_ID, POPULARITY
+from ragrec.store import StoreError, VectorStore, point_id
+from ragrec.store.base import CollectionNotFound, copy_points
 
 
 class CollabReport(BaseModel):
@@ -63,8 +64,43 @@ def train_item_factors(log, settings: Settings) -> tuple[dict[str, np.ndarray], 
     return {item: z[i] for item, i in items.items()}, report
 
 
-def store_item_factors(store: VectorStore, items: str, factors: dict[str, np.ndarray]) -> None:
+def store_item_factors(store: VectorStore, items: str, factors: dict[str, np.ndarray], slot: str) -> None:
+    """Write the factors into the items' collab `slot`, emptied first: an item that got no factor this time
+    (nobody engages with it any more, or only a forgotten user did) keeps none from an earlier training."""
+    store.delete_vectors(items, [slot])
     ids = list(factors)
     for start in range(0, len(ids), 500):
         chunk = ids[start:start + 500]
-        store.update_vectors_many(items, {point_id(i): {COLLAB: factors[i]} for i in chunk})
+        store.update_vectors_many(items, {point_id(i): {slot: factors[i]} for i in chunk})
+
+
+def ensure_collab_slots(store: VectorStore, items: str) -> None:
+    """Give an items collection made before there were two collab slots (one `collab` vector) the second one.
+
+    Neither engine adds a named vector to an existing collection, so the points (vectors, payload, payload
+    indexes) are copied into the next generation behind the alias, which then switches. `collab` is copied as it
+    is, so the users generation built on it keeps serving until the reindex switches to the new slot."""
+    sizes = store.vector_sizes(items)
+    if all(slot in sizes for slot in COLLAB_SLOTS):
+        return
+    current = store.resolve(items)
+    if current is None or "-g" not in current:
+        raise StoreError(f"the items collection {items!r} has one collab vector (made by an older ragrec) and is "
+                         "not an alias that ragrec can move to a new generation: re-ingest the catalog into a new "
+                         "items collection")
+    target = f"{items}-g{int(current.rsplit('-g', 1)[1]) + 1}"
+    try:
+        store.drop_collection(target)  # left by a migration (or a rebuild) that was killed
+    except CollectionNotFound:
+        pass
+    dim = sizes.get(COLLAB) or store.metadata(current)["collab_dim"]
+    store.create_collection(target, {**sizes, **{slot: dim for slot in COLLAB_SLOTS}}, metadata=store.metadata(current))
+    indexes = {ITEM_ID: "keyword", POPULARITY: "integer"} | store.payload_indexes(current)
+    for key, kind in indexes.items():
+        if kind != "other":
+            store.create_payload_index(target, key, kind)
+    copy_points(store, current, store, target)
+    store.optimize(target)
+    store.set_alias(items, target)
+    store.drop_collection(current)
+

@@ -9,7 +9,7 @@ import numpy as np
 from pydantic import BaseModel, Field
 
 from ragrec.config import Settings
-from ragrec.events.models import Event, EventReject
+from ragrec.events.models import Event, EventReject, event_problem
 from ragrec.retrieval.profiles import Profile, apply_event
 from ragrec.retrieval.users import UserGate, UserProfiles
 from ragrec.schema import ITEM_ID
@@ -32,35 +32,47 @@ def known_items(store: VectorStore, collection: str) -> Callable[[list[str]], se
     return check
 
 
-def item_vectors(store: VectorStore, collection: str, item_ids: list[str], spaces: list[str]) -> dict[str, dict[str, np.ndarray]]:
-    """item id -> {space: vector}, for the items that exist."""
+def item_vectors(store: VectorStore, collection: str, item_ids: list[str],
+                 names: dict[str, str]) -> dict[str, dict[str, np.ndarray]]:
+    """item id -> {space: vector}, for the items that exist; `names` maps each space to the item vector it is
+    read from (`UserProfiles.item_vector_names`)."""
     out: dict[str, dict[str, np.ndarray]] = {}
     unique = list(dict.fromkeys(item_ids))
+    space_of = {name: space for space, name in names.items()}
     for start in range(0, len(unique), 1000):
         chunk = unique[start:start + 1000]
-        for r in store.retrieve(collection, [point_id(i) for i in chunk], payload=[ITEM_ID], vectors=spaces):
-            out[r.payload[ITEM_ID]] = {s: np.asarray(v, dtype=np.float32) for s, v in (r.vectors or {}).items()}
+        for r in store.retrieve(collection, [point_id(i) for i in chunk], payload=[ITEM_ID], vectors=list(space_of)):
+            out[r.payload[ITEM_ID]] = {space_of[n]: np.asarray(v, dtype=np.float32) for n, v in (r.vectors or {}).items()}
     return out
 
 
 def fold(profiles: dict[str, Profile], events: list[Event], vectors: dict[str, dict[str, np.ndarray]],
-         settings: Settings) -> dict[str, Profile]:
-    """Apply events (any order) to the given profiles, creating profiles for new users."""
+         settings: Settings, slot: str) -> dict[str, Profile]:
+    """Apply events (any order) to the given profiles, creating profiles for new users; `vectors` were read from
+    the items' collab `slot`, which the profiles record."""
     for event in sorted(events, key=lambda e: e.timestamp):
         profile = profiles.setdefault(event.user_id, Profile(user_id=event.user_id))
         apply_event(profile, event, vectors.get(event.item_id, {}), settings)
+        profile.collab_slot = slot
     return profiles
 
 
 def record_feedback(events: list[Event], *, log, store: VectorStore, profiles: UserProfiles, settings: Settings,
                     gate: UserGate) -> FeedbackResult:
-    """Append events to the log (duplicates ignored, unknown items rejected) and update their users' vectors.
+    """Append events to the log (duplicates ignored; unknown items, values out of range and future timestamps
+    rejected with a reason) and update their users' vectors.
 
     Both under the gate: a reindex finishing meanwhile either replays these events into its new generation or
     sees this update land on it, never neither."""
     check = known_items(store, settings.items_collection)
+    invalid = [EventReject(event_id=e.event_id, reason=problem) for e in events
+               if (problem := event_problem(e, settings))]
+    if invalid:
+        bad = {r.event_id for r in invalid}
+        events = [e for e in events if e.event_id not in bad]
     with gate.lock:
         result = log.append(events, check)
+        result.rejected = invalid + result.rejected
         by_user: dict[str, list[Event]] = defaultdict(list)
         for event in result.accepted:
             by_user[event.user_id].append(event)
@@ -77,9 +89,11 @@ def apply_events(events: list[Event], *, store: VectorStore, profiles: UserProfi
         return 0
     if collection is None:
         profiles.ensure()
-    vectors = item_vectors(store, settings.items_collection, [e.item_id for e in events], list(profiles.spaces))
+    slot = profiles.slot(collection)  # the generation's: a reindex fills the other slot for its new one
+    vectors = item_vectors(store, settings.items_collection, [e.item_id for e in events],
+                           profiles.item_vector_names(slot))
     known = [e for e in events if e.item_id in vectors]  # items since deleted from the catalog
     current = profiles.get_many(list(dict.fromkeys(e.user_id for e in known)), collection)
-    updated = fold(current, known, vectors, settings)
+    updated = fold(current, known, vectors, settings, slot)
     profiles.save(list(updated.values()), collection)
     return len(known)

@@ -6,16 +6,18 @@
     year>=1990  year<2000   ranges: >=, >, <=, <
     year=1995               numbers are numbers, `true`/`false` are booleans
 
-Several expressions are ANDed. A value may be quoted ("Sci-Fi, Action" keeps its comma).
+Several expressions are ANDed. A value may be quoted ("Sci-Fi, Action" keeps its comma). Numbers must be finite
+(`year>=nan` is refused, not ignored) and every expression needs a value.
 """
 
 from __future__ import annotations
 
+import math
 import re
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from ragrec.store import Filter, Match, MatchAny, Range
+from ragrec.store import Filter, IsEmpty, Match, MatchAny, Range, VectorStore
 
 _EXPR = re.compile(r"^\s*([A-Za-z_][\w.\-]*)\s*(>=|<=|!=|=|>|<)\s*(.+?)\s*$")
 
@@ -33,6 +35,9 @@ def _value(text: str) -> str | int | float | bool:
         return float(text)
     except ValueError:
         return text
+
+
+_INT64 = 2**63
 
 
 def _values(text: str) -> list:
@@ -54,16 +59,23 @@ def parse_filter(expressions: list[str] | str | None) -> Filter | None:
                 f"cannot read filter {expr!r}: write field=value, field!=value or field>=number (also >, <=, <)"
             )
         key, op, raw = m.groups()
+        if raw[0] in "=<>":  # `genres==Comedy`, `year=>1990`: a typo, not a value (quote it if it is one)
+            raise FilterSyntaxError(f"filter {expr!r}: one operator please: field=value, field!=value or "
+                                    "field>=number (also >, <=, <)")
         if op in (">=", ">", "<=", "<"):
             try:
                 bound = float(raw)
             except ValueError:
                 raise FilterSyntaxError(f"filter {expr!r}: {raw!r} is not a number") from None
+            if not math.isfinite(bound):
+                raise FilterSyntaxError(f"filter {expr!r}: {raw!r} is not a finite number")
             result.must.append(Range(key=key, **{{">=": "gte", ">": "gt", "<=": "lte", "<": "lt"}[op]: bound}))
             continue
         values = _values(raw)
-        if not values:
+        if not values or "" in values:
             raise FilterSyntaxError(f"filter {expr!r} has no value")
+        if any(isinstance(v, int) and not isinstance(v, bool) and not -_INT64 <= v < _INT64 for v in values):
+            raise FilterSyntaxError(f"filter {expr!r}: the number is out of range (64-bit integers)")
         if any(isinstance(v, float) for v in values):
             raise FilterSyntaxError(f"filter {expr!r}: match a decimal with a range (>=, <=) instead of =")
         if len(values) == 1:
@@ -74,6 +86,25 @@ def parse_filter(expressions: list[str] | str | None) -> Filter | None:
             raise FilterSyntaxError(f"filter {expr!r}: mix of text and numbers in one list")
         (result.must_not if op == "!=" else result.must).append(condition)
     return result
+
+
+def filter_keys(expressions: list[str] | str | None) -> list[str]:
+    """The payload fields the filter expressions name (after they parsed), in order."""
+    if isinstance(expressions, str):
+        expressions = [expressions]
+    return list(dict.fromkeys(m.group(1) for e in expressions or [] if (m := _EXPR.match(e))))
+
+
+def unknown_field_warnings(store: VectorStore, collection: str, expressions: list[str]) -> list[str]:
+    """A warning for each filtered field that no item of the collection has (a typo, or a field the catalog was
+    not ingested with): such a filter matches nothing, which an empty list alone does not explain."""
+    warnings = []
+    for key in filter_keys(expressions):
+        if store.count(collection, Filter(must_not=[IsEmpty(key=key)])) == 0:
+            named = ", ".join(repr(e) for e in expressions if (m := _EXPR.match(e)) and m.group(1) == key)
+            warnings.append(f"no item has a field {key!r}, so the filter {named} matches nothing "
+                            "(a typo, or a field the catalog was not ingested with: --payload-fields)")
+    return warnings
 
 
 # --- the same filters as an object (the HTTP API's structured form) ----------------------------------------------

@@ -41,6 +41,7 @@ class Profile(BaseModel):
     n_positive: int = 0  # the position clock: a dislike does not make the user's likes older
     last_event: float | None = None
     recent: list[RecentItem] = Field(default_factory=list)  # positive items, newest first
+    collab_slot: str | None = None  # the items' collab slot the collab sum is over (None: made before slots: collab)
 
     def vector(self, space: str) -> np.ndarray | None:
         """The unit user vector in `space`, or None for a user with no positive signal (a cold user)."""
@@ -48,14 +49,21 @@ class Profile(BaseModel):
         if raw is None or self.positive_weight <= 0:
             return None
         v = np.asarray(raw, dtype=np.float64)
-        norm = np.linalg.norm(v)
+        with np.errstate(over="ignore", invalid="ignore"):  # a sum that is not finite is refused when saved
+            norm = np.linalg.norm(v)
         return (v / norm).astype(np.float32) if norm > 1e-12 else None
 
 
 def event_weight(event: Event, settings: Settings) -> float:
+    """The event's weight, within ±max_event_weight (events are checked where they come in; this bound also
+    holds for whatever an older ragrec stored)."""
     if event.type is EventType.rating:
-        return (float(event.value) - settings.rating_center) / settings.rating_scale
-    return settings.event_weights.get(event.type.value, 0.0)
+        w = (float(event.value) - settings.rating_center) / settings.rating_scale
+    else:
+        w = settings.event_weights.get(event.type.value, 0.0)
+    if not math.isfinite(w):
+        return 0.0
+    return max(-settings.max_event_weight, min(settings.max_event_weight, w))
 
 
 def _epoch(ts: datetime) -> float:

@@ -22,8 +22,8 @@ import numpy as np
 from ragrec.config import Settings
 from ragrec.retrieval.candidates import Sources
 from ragrec.retrieval.models import Candidate, Evidence, RecommendRequest, SourceScores
-from ragrec.schema import COLLAB, CONTENT, ITEM_ID, POPULARITY, TEXT, public_payload
-from ragrec.store import Blend, Filter, Hit, MatchAny, Mmr, Nearest, OrderBy, Prefetch, Recommend, VectorStore
+from ragrec.schema import CONTENT, ITEM_ID, POPULARITY, TEXT, public_payload
+from ragrec.store import Blend, Filter, Hit, MatchAny, Mmr, Nearest, OrderBy, Prefetch, Recommend, StoreError, VectorStore
 
 
 def _unit(v: np.ndarray) -> np.ndarray:
@@ -43,7 +43,7 @@ def rank(sources: Sources, request: RecommendRequest, *, store: VectorStore, set
     if sources.path == "hybrid":
         pool = max(settings.blend_candidates, limit)
         by_content = Nearest(using=CONTENT, vector=sources.content_target.tolist())
-        by_collab = Nearest(using=COLLAB, vector=sources.collab.tolist())
+        by_collab = Nearest(using=sources.collab_slot, vector=sources.collab.tolist())
         union = [Prefetch(query=by_content, limit=pool, filter=sources.filter),
                  Prefetch(query=by_collab, limit=pool, filter=sources.filter)]
         prefetch = [Prefetch(query=by_content, limit=2 * pool, prefetch=union),
@@ -111,7 +111,14 @@ def _from_payload(hit: Hit, path: str, scores: SourceScores) -> Candidate:
 
 def _popular(store: VectorStore, items: str, flt: Filter, limit: int) -> list[Candidate]:
     """Most popular first (popularity is refreshed by reindex); items never interacted with fill the rest."""
-    hits = store.query(items, OrderBy(key=POPULARITY), limit=limit, filter=flt)
+    try:
+        hits = store.query(items, OrderBy(key=POPULARITY), limit=limit, filter=flt)
+    except StoreError:
+        # ordering needs the payload index, which ingest creates (reindex too, before it writes a popularity);
+        # an older collection without one has no popularity yet: every item ranks the same
+        if POPULARITY in store.payload_indexes(items):
+            raise
+        hits = []
     if len(hits) < limit:
         taken = [h.payload[ITEM_ID] for h in hits]
         rest = flt.and_(Filter(must_not=[MatchAny(key=ITEM_ID, any=taken)])) if taken else flt

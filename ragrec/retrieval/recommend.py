@@ -20,6 +20,7 @@ import numpy as np
 from ragrec.config import Settings
 from ragrec.retrieval.candidates import candidate_sources
 from ragrec.retrieval.evidence import attach_evidence
+from ragrec.retrieval.filters import unknown_field_warnings
 from ragrec.retrieval.models import History, RecommendRequest, Recommendations
 from ragrec.retrieval.rank import rank
 from ragrec.retrieval.rerank import NoRerank, Reranker
@@ -35,5 +36,9 @@ def recommend(request: RecommendRequest, history: History, *, store: VectorStore
     candidates = attach_evidence(rank(sources, request, store=store, settings=settings, limit=limit), history,
                                  settings)
     reranked = reranker(request, history, candidates)
-    return Recommendations(items=reranked.items[: request.k], reranked=reranked.reranked,
-                           rerank_error=reranked.error)
+    items = reranked.items[: request.k]
+    # a short list under filters: say so if a filtered field does not exist at all (checked only then: it costs
+    # a count per field)
+    warnings = unknown_field_warnings(store, settings.items_collection, request.filters) \
+        if request.filters and len(items) < request.k else []
+    return Recommendations(items=items, reranked=reranked.reranked, rerank_error=reranked.error, warnings=warnings)

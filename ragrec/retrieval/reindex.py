@@ -1,8 +1,12 @@
-"""Reindex: rebuild every user vector and the items' popularity from the event log (the source of truth).
+"""Reindex: rebuild every user vector, the items' collab factors and popularity from the event log (the source of
+truth).
 
 User vectors go into a fresh `users` generation that replaces the old one only when complete, so a reindex
-after a change of embedding model (new items collection behind the alias) rebuilds users in the new space,
-and a reindex killed half way leaves the old vectors serving.
+after a change of embedding model (new items collection behind the alias) rebuilds users in the new space.
+The item factors go into the items' collab slot the live users do not use (`schema.COLLAB_SLOTS`), and the new
+users generation records that slot: the alias switch moves users and item factors together, so a reindex killed
+at any point leaves the old pair serving. The old slot is emptied after the switch, and the new one before it is
+filled, so no factor outlives the events it was trained on (a forgotten user's included).
 
 It reads the log up to the newest event at its start; at the end, under the user gate, it replays the events
 that arrived meanwhile into the new generation, drops users forgotten meanwhile, and only then switches: feedback
@@ -11,6 +15,7 @@ and forgetting never get lost in a generation that is about to be replaced.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections import defaultdict
 from itertools import groupby
@@ -19,25 +24,29 @@ from typing import Callable
 from pydantic import BaseModel
 
 from ragrec.config import Settings
-from ragrec.retrieval.collab import store_item_factors, train_item_factors
+from ragrec.events.models import event_problem
+from ragrec.retrieval.collab import ensure_collab_slots, store_item_factors, train_item_factors
 from ragrec.retrieval.feedback import apply_events, fold, item_vectors
 from ragrec.retrieval.users import UserGate, UserProfiles
-from ragrec.schema import COLLAB, ITEM_ID, POPULARITY
+from ragrec.schema import COLLAB, ITEM_ID, POPULARITY, other_slot
 from ragrec.store import VectorStore
 
 USERS_PER_CHUNK = 500  # users folded and saved together (progress is reported after each chunk)
+logger = logging.getLogger("ragrec.reindex")
 
 
 class ReindexReport(BaseModel):
     users: int = 0
     events: int = 0
     events_unknown_item: int = 0
+    events_invalid: int = 0  # stored events that ragrec rejects today (a value out of range, a future time): skipped
     items_popularity_changed: int = 0
     collab_items: int = 0
     collab_seconds: float = 0.0
     events_replayed: int = 0  # arrived while the reindex ran
     users_dropped: int = 0  # forgotten while the reindex ran
     users_collection: str = ""
+    collab_slot: str = ""  # the items' collab slot the new users generation is built on
     seconds: float = 0.0
 
 
@@ -71,24 +80,28 @@ def _reindex(log, store: VectorStore, profiles: UserProfiles, settings: Settings
     report = ReindexReport()
     items = settings.items_collection
     upto = log.last_seq()
+    live_slot = profiles.slot()
+    slot = other_slot(live_slot) if COLLAB in profiles.spaces else live_slot
     report.items_popularity_changed, catalog = refresh_popularity(store, items, log.popularity())
     if COLLAB in profiles.spaces:
+        ensure_collab_slots(store, items)
         factors, collab = train_item_factors(log, settings)
-        store_item_factors(store, items, {i: f for i, f in factors.items() if i in catalog})
+        store_item_factors(store, items, {i: f for i, f in factors.items() if i in catalog}, slot)
         report.collab_items, report.collab_seconds = len(factors), collab.seconds
     # payload and vector updates move points out of indexed segments: rebuild the index for fast queries again
     store.optimize(items)
 
-    target = profiles.new_generation()
+    target = profiles.new_generation(slot)
+    names = profiles.item_vector_names(slot)
     total_users = log.user_count()
     written: set[str] = set()
     chunk: list = []
 
     def flush() -> None:
-        vectors = item_vectors(store, items, [e.item_id for e in chunk], list(profiles.spaces))
+        vectors = item_vectors(store, items, [e.item_id for e in chunk], names)
         known = [e for e in chunk if e.item_id in vectors]  # events of items since deleted from the catalog
         report.events_unknown_item += len(chunk) - len(known)
-        built = fold({}, known, vectors, settings)
+        built = fold({}, known, vectors, settings, slot)
         profiles.save(list(built.values()), collection=target)
         written.update(built)
         report.events += len(known)
@@ -96,12 +109,16 @@ def _reindex(log, store: VectorStore, profiles: UserProfiles, settings: Settings
 
     users_in_chunk = 0
     for user_id, events in groupby(log.iter_events(upto=upto), key=lambda e: e.user_id):
-        chunk.extend(events)
+        events = list(events)
+        valid = [e for e in events if event_problem(e, settings) is None]
+        report.events_invalid += len(events) - len(valid)
+        chunk.extend(valid)
         users_in_chunk += 1
         report.users += 1
         if users_in_chunk >= USERS_PER_CHUNK:
             flush()
             users_in_chunk = 0
+            logger.info("users written: %d of %d", report.users, total_users)
             if on_progress:
                 on_progress(report.users, total_users)
     if chunk:
@@ -120,8 +137,10 @@ def _reindex(log, store: VectorStore, profiles: UserProfiles, settings: Settings
         store.set_alias(profiles.alias, target)
     if previous and previous != target:
         store.drop_collection(previous)
+    if slot != live_slot:  # the factors the old generation was built on serve nobody now
+        store.delete_vectors(items, [live_slot])
     if on_progress:
         on_progress(report.users, total_users)
-    report.users_collection = target
+    report.users_collection, report.collab_slot = target, slot
     report.seconds = time.perf_counter() - started
     return report

@@ -107,7 +107,14 @@ class HasId(BaseModel):
     ids: list[str]
 
 
-Condition = Union[Match, MatchAny, Range, HasId, "Filter"]
+class IsEmpty(BaseModel):
+    """`key` is missing, null or an empty list."""
+
+    kind: Literal["is_empty"] = "is_empty"
+    key: str
+
+
+Condition = Union[Match, MatchAny, Range, HasId, IsEmpty, "Filter"]
 
 
 class Filter(BaseModel):
@@ -262,6 +269,11 @@ class VectorStore(ABC):
     def create_payload_index(self, collection: str, key: str, kind: Literal["keyword", "integer", "float"]) -> None: ...
 
     @abstractmethod
+    def payload_indexes(self, collection: str) -> dict[str, str]:
+        """The indexed payload keys and the kind of each index (`keyword`, `integer`, `float`; other kinds, which
+        ragrec does not create, as `other`)."""
+
+    @abstractmethod
     def update_payload(self, collection: str, ids: list[str], payload: dict[str, Any]) -> None:
         """Merge `payload` into the payload of every point in `ids` (other keys stay)."""
 
@@ -279,6 +291,10 @@ class VectorStore(ABC):
 
     def update_vectors(self, collection: str, point_id: str, vectors: dict[str, Any]) -> None:
         self.update_vectors_many(collection, {point_id: vectors})
+
+    @abstractmethod
+    def delete_vectors(self, collection: str, names: list[str]) -> None:
+        """Remove the named vectors from every point (the points and their other vectors stay)."""
 
     @abstractmethod
     def delete(self, collection: str, ids: list[str]) -> None: ...

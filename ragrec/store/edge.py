@@ -42,6 +42,7 @@ from ragrec.store.base import (
     HasId,
     Hit,
     Hnsw,
+    IsEmpty,
     Match,
     MatchAny,
     Mmr,
@@ -76,6 +77,8 @@ def _condition(c) -> Any:
         return qe.FieldCondition(key=c.key, range=qe.RangeFloat(gte=c.gte, gt=c.gt, lte=c.lte, lt=c.lt))
     if isinstance(c, HasId):
         return qe.HasIdCondition(point_ids=set(c.ids))
+    if isinstance(c, IsEmpty):
+        return qe.IsEmptyCondition(key=c.key)
     raise TypeError(f"unsupported condition {c!r}")
 
 
@@ -137,6 +140,10 @@ def _selector(x: bool | list[str]) -> bool | list[str]:
 def _record(p, cls=Record, **extra) -> Record:
     vectors = p.vector if isinstance(p.vector, dict) and p.vector else None
     return cls(id=str(p.id), payload=p.payload or {}, vectors=vectors, **extra)
+
+
+_SCHEMAS = {"keyword": qe.PayloadSchemaType.Keyword, "integer": qe.PayloadSchemaType.Integer,
+            "float": qe.PayloadSchemaType.Float}
 
 
 def _load_shard(path: Path) -> qe.EdgeShard:
@@ -305,6 +312,10 @@ class EdgeStore(VectorStore):
             ref.in_use += 1
         try:
             yield ref.shard
+        except Exception as exc:
+            if type(exc) is Exception:  # the binding's own errors are bare Exceptions: say where they came from
+                raise StoreError(f"Qdrant Edge refused the request on {name!r}: {exc}") from exc
+            raise
         finally:
             with d.lock:
                 ref.in_use -= 1
@@ -417,12 +428,13 @@ class EdgeStore(VectorStore):
             return dict(d.catalog["collections"][self._physical(collection)]["vectors"])
 
     def create_payload_index(self, collection: str, key: str, kind: Literal["keyword", "integer", "float"]) -> None:
-        schema = {
-            "keyword": qe.PayloadSchemaType.Keyword,
-            "integer": qe.PayloadSchemaType.Integer,
-            "float": qe.PayloadSchemaType.Float,
-        }[kind]
-        self._update(collection, qe.UpdateOperation.create_field_index(key, schema))
+        self._update(collection, qe.UpdateOperation.create_field_index(key, _SCHEMAS[kind]))
+
+    def payload_indexes(self, collection: str) -> dict[str, str]:
+        with self._using(collection) as shard:
+            schema = shard.info().payload_schema
+        return {key: next((kind for kind, t in _SCHEMAS.items() if t == info.data_type), "other")
+                for key, info in schema.items()}
 
     def clone_collection(self, source: str, target: str) -> None:
         """A new physical collection `target` holding a copy of `source` (index included), made by copying the
@@ -461,6 +473,10 @@ class EdgeStore(VectorStore):
         if updates:
             self._update(collection, qe.UpdateOperation.update_vectors(
                 [qe.PointVectors(id=pid, vector=plain_vectors(vectors)) for pid, vectors in updates.items()]))
+
+    def delete_vectors(self, collection: str, names: list[str]) -> None:
+        if names:  # an empty filter matches every point
+            self._update(collection, qe.UpdateOperation.delete_vectors_by_filter(qe.Filter(), list(names)))
 
     def delete(self, collection: str, ids: list[str]) -> None:
         if ids:

@@ -20,6 +20,7 @@ from ragrec.store.base import (
     HasId,
     Hit,
     Hnsw,
+    IsEmpty,
     Match,
     MatchAny,
     Mmr,
@@ -57,6 +58,8 @@ def _condition(c) -> Any:
         return models.FieldCondition(key=c.key, range=models.Range(gte=c.gte, gt=c.gt, lte=c.lte, lt=c.lt))
     if isinstance(c, HasId):
         return models.HasIdCondition(has_id=list(c.ids))
+    if isinstance(c, IsEmpty):
+        return models.IsEmptyCondition(is_empty=models.PayloadField(key=c.key))
     raise TypeError(f"unsupported condition {c!r}")
 
 
@@ -127,8 +130,12 @@ class ServerStore(VectorStore):
         """`hnsw=None`: no HNSW graph, exact search (as on Qdrant Edge)."""
         # qdrant-client rounds a fractional timeout up to whole seconds itself (0.5 s -> 1 s; int() made it 0).
         # No version check at start-up: it is one more request, and a warning when the server is down.
-        self.client = client or QdrantClient(url=url, api_key=api_key, timeout=timeout,  # type: ignore[arg-type]
-                                             check_compatibility=False)
+        try:
+            self.client = client or QdrantClient(url=url, api_key=api_key, timeout=timeout,  # type: ignore[arg-type]
+                                                 check_compatibility=False)
+        except Exception as exc:  # urllib3's LocationParseError, ValueError("Unknown scheme"), ...
+            raise StoreError(f"cannot use the Qdrant URL {url!r} ({exc}): give http(s)://host:port "
+                             "(RAGREC_QDRANT_URL)") from exc
         self.retries = retries
         self.hnsw = hnsw
         self._params = None
@@ -219,6 +226,11 @@ class ServerStore(VectorStore):
         }[kind]
         self._call(lambda: self.client.create_payload_index(collection, key, field_schema=schema))
 
+    def payload_indexes(self, collection: str) -> dict[str, str]:
+        schema = self._call(lambda: self.client.get_collection(self._physical(collection))).payload_schema or {}
+        kinds = {key: str(getattr(info.data_type, "value", info.data_type)) for key, info in schema.items()}
+        return {key: kind if kind in ("keyword", "integer", "float") else "other" for key, kind in kinds.items()}
+
     def upsert(self, collection: str, points: list[PointIn]) -> None:
         if points:
             structs = [models.PointStruct(id=p.id, vector=plain_vectors(p.vectors), payload=p.payload) for p in points]
@@ -235,6 +247,12 @@ class ServerStore(VectorStore):
         if updates:
             points = [models.PointVectors(id=pid, vector=plain_vectors(vectors)) for pid, vectors in updates.items()]
             self._call(lambda: self.client.update_vectors(collection, points=points, wait=True))
+
+    def delete_vectors(self, collection: str, names: list[str]) -> None:
+        if names:
+            everything = models.FilterSelector(filter=models.Filter())
+            self._call(lambda: self.client.delete_vectors(collection, vectors=list(names), points=everything,
+                                                          wait=True))
 
     def delete(self, collection: str, ids: list[str]) -> None:
         if ids:

@@ -150,3 +150,30 @@ def test_constant_type_and_on_stored_see_only_new_events(event_log, tmp_path):
 def test_a_mapping_needs_an_event_type():
     with pytest.raises(ValueError, match="map the event type"):
         EventMapping(type_field=None)
+
+
+def test_values_out_of_range_and_future_times_are_rejected_with_reasons(event_log, tmp_path):
+    path = write(tmp_path / "events.csv", "\n".join([
+        "user,item,kind,stars,when",
+        "u1,m1,rating,4.5,1700000000",       # 2 ok
+        "u1,m1,rating,1e308,1700000001",     # 3 far out of range
+        "u1,m1,rating,99,1700000002",        # 4 out of range
+        "u1,m1,rating,0.4,1700000003",       # 5 below the range
+        "u1,m1,rating,nan,1700000004",       # 6 not finite
+        "u1,m1,rating,inf,1700000005",       # 7 not finite
+        "u1,m1,like,5,1700000006",           # 8 a like has no value
+        "u2,m1,like,,4102444800",            # 9 year 2100
+        "u2,m1,like,,1700000008",            # 10 ok
+    ]) + "\n")
+    mapping = EventMapping(user_field="user", item_field="item", type_field="kind", value_field="stars",
+                           timestamp_field="when", timestamp_format="epoch")
+    report = load_events(path, mapping, event_log, catalog("m1"), rejects_path=tmp_path / "r.jsonl")
+    assert (report.stored, report.rejected) == (2, 7)
+    got = {line: r["reason"] for line, r in rejects_of(report).items()}
+    assert got[3].startswith("rating 1e+308 is outside the rating range 0.5-5")
+    assert got[4].startswith("rating 99 is outside the rating range 0.5-5")
+    assert got[5].startswith("rating 0.4 is outside")
+    assert "is not a finite number" in got[6] and "is not a finite number" in got[7]
+    assert got[8] == "a like event has no value (only ratings do), got 5"
+    assert got[9].startswith("timestamp 2100-01-01T00:00:00+00:00 is in the future")
+    assert [e.value for e in event_log.user_events("u1")] == [4.5]

@@ -8,6 +8,7 @@ import pytest
 
 from ragrec.config import Settings
 from ragrec.events import POSITIVE_TYPES, Event, EventLog, EventLogError, EventType, events_url
+from ragrec.events.log import open_event_log
 
 T0 = datetime(2024, 5, 1, 12, 0, 0, tzinfo=timezone.utc)
 
@@ -173,3 +174,25 @@ def test_a_log_from_an_earlier_version_is_upgraded_in_place(tmp_path):
         log.close()
     with sqlite3.connect(path) as db:
         assert "ix_events_user_item" in {row[1] for row in db.execute("PRAGMA index_list(events)")}
+
+
+@pytest.mark.parametrize("url, message", [
+    ("garbage", "cannot read the event log URL 'garbage'"),
+    ("mysql://u@h/db", "unsupported event log database 'mysql'"),
+])
+def test_unreadable_urls_say_which(url, message):
+    with pytest.raises(EventLogError, match=message):
+        EventLog(url)
+
+
+def test_a_configured_sqlite_url_in_a_missing_folder_is_an_error_not_a_new_log(tmp_path):
+    typo = Settings(data_dir=tmp_path / "d", events_url=f"sqlite:///{tmp_path / 'typo' / 'dir' / 'events.db'}")
+    with pytest.raises(EventLogError, match=r"no folder .*typo/dir"):
+        open_event_log(typo)
+    assert not (tmp_path / "typo").exists()
+    existing = Settings(data_dir=tmp_path / "d", events_url=f"sqlite:///{tmp_path / 'events.db'}")
+    with open_event_log(existing) as log:
+        assert log.count() == 0
+    with open_event_log(Settings(data_dir=tmp_path / "fresh")) as log:  # the default: ragrec's own data dir
+        assert log.count() == 0
+    assert (tmp_path / "fresh" / "events.db").is_file()

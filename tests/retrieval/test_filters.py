@@ -1,6 +1,6 @@
 import pytest
 
-from ragrec.retrieval.filters import FilterSyntaxError, parse_filter
+from ragrec.retrieval.filters import FilterSyntaxError, filter_keys, parse_filter
 from ragrec.store import Match, MatchAny, Range
 
 
@@ -14,7 +14,14 @@ def test_filter_syntax():
     assert parse_filter([]) is None
 
 
-@pytest.mark.parametrize("bad", ["genres", "year>=nineteen", "=Comedy", "rating=4.5", "x=1,a"])
+@pytest.mark.parametrize("bad", ["genres", "year>=nineteen", "=Comedy", "rating=4.5", "x=1,a",
+                                 # not silently ignored (nan, inf) nor silently matching nothing (an empty value, ==)
+                                 "year>=nan", "year<inf", "year>-inf", "genres==", "genres==Comedy", "year=>1990",
+                                 'genres=""', "genres= , ", "year=99999999999999999999"])
 def test_bad_filters_say_why(bad):
     with pytest.raises(FilterSyntaxError):
         parse_filter(bad)
+
+
+def test_filter_keys_name_each_field_once():
+    assert filter_keys(["genres=Comedy", "year>=1990", "genres!=Horror"]) == ["genres", "year"]

@@ -8,7 +8,7 @@ from hypothesis import given, settings as hsettings, strategies as st
 from hypothesis.extra.numpy import arrays
 
 from ragrec.config import Settings
-from ragrec.events.models import Event
+from ragrec.events.models import Event, EventType
 from ragrec.retrieval.profiles import Profile, apply_event, event_weight
 
 SETTINGS = Settings()
@@ -110,3 +110,33 @@ def test_position_decay_halves_per_later_event():
     p = build([(e[0], "like", 0), (e[1], "like", 0), (e[2], "like", 0)], BY_POSITION)  # same second, by position
     s = raw_sum(p)
     assert s[1] == pytest.approx(2 * s[0]) and s[2] == pytest.approx(2 * s[1])
+
+
+@given(st.floats(allow_nan=True, allow_infinity=True))
+def test_no_rating_value_gives_a_weight_beyond_the_bound(value):
+    """Whatever an older ragrec stored (1e308, inf, nan), one event weighs at most max_event_weight."""
+    w = event_weight(Event.model_construct(user_id="u", item_id="i", type=EventType.rating, value=value), SETTINGS)
+    assert np.isfinite(w) and abs(w) <= SETTINGS.max_event_weight
+    p = Profile(user_id="u")
+    apply_event(p, Event.model_construct(user_id="u", item_id="i", type=EventType.rating, value=value,
+                                         timestamp=T0), {"content": np.eye(DIM)[0]}, SETTINGS)
+    assert np.all(np.isfinite(raw_sum(p)))
+
+
+def test_a_profile_that_is_not_finite_is_never_saved(tmp_path):
+    from ragrec.retrieval.users import NonFiniteProfile, UserProfiles
+    from ragrec.store.edge import EdgeStore
+
+    store = EdgeStore(tmp_path)
+    try:
+        profiles = UserProfiles(store, "users", {"content": DIM})
+        profiles.ensure()
+        good = build([(np.eye(DIM)[0], "like", 0)])
+        bad = good.model_copy(update={"user_id": "nan", "sums": {"content": [float("nan")] * DIM}})
+        huge = good.model_copy(update={"user_id": "huge", "sums": {"content": [1e300] * DIM}})  # inf as float32
+        for profile in (bad, huge):
+            with pytest.raises(NonFiniteProfile, match=profile.user_id):
+                profiles.save([good.model_copy(update={"user_id": "ok"}), profile])
+        assert store.count("users") == 0  # the batch is refused as a whole
+    finally:
+        store.close()

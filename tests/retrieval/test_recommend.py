@@ -278,3 +278,69 @@ def test_hybrid_serves_single_event_users_and_new_items(rec):
     top = rec.recommend(RecommendRequest(user_id="solo", k=10)).items
     twin_hit = next(r for r in top if r.item_id == "twin")
     assert twin_hit.path == "hybrid" and twin_hit.scores.collab is None and twin_hit.scores.content > 0.9
+
+
+# --- robustness ----------------------------------------------------------------------------------------------------
+
+
+def test_extreme_feedback_is_rejected_with_a_reason_and_never_poisons_the_user(rec):
+    bad = [Event(user_id="wes", item_id="1", type="rating", value=1e308),
+           Event(user_id="wes", item_id="1", type="rating", value=99),
+           Event(user_id="wes", item_id="1", type="rating", value=float("nan")),
+           Event(user_id="wes", item_id="1", type="rating", value=float("-inf")),
+           Event(user_id="wes", item_id="1", type="like", value=5),
+           Event(user_id="wes", item_id="1", type="like", timestamp=datetime(2100, 1, 1, tzinfo=timezone.utc))]
+    result = rec.record_feedback(bad)
+    assert result.accepted == 0 and len(result.rejected) == len(bad)
+    reasons = [r.reason for r in result.rejected]
+    assert "outside the rating range 0.5-5" in reasons[0] and "outside" in reasons[1]
+    assert "not a finite number" in reasons[2] and "not a finite number" in reasons[3]
+    assert "has no value" in reasons[4] and "in the future" in reasons[5]
+    assert rec.log.count("wes") == 0 and rec.user("wes").profile is None
+
+    rec.record_feedback(likes("wes", ANIMATED[:3]) + [Event(user_id="wes", item_id="2355", type="rating", value=0.5,
+                                                             timestamp=T0 + timedelta(hours=5))])
+    top = rec.recommend(RecommendRequest(user_id="wes", k=5)).items
+    assert len(top) == 5 and all(np.isfinite(r.score) for r in top)
+    rec.record_feedback(likes("wes", HORROR, start=10))  # later likes still move the user
+    assert sum("Horror" in g for g in genres(rec.recommend(RecommendRequest(user_id="wes", k=10)).items)) >= 5
+
+
+def test_cold_start_works_before_any_reindex_with_and_without_filters(rec):
+    """A fresh catalog (no popularity written yet): a new user, and a user whose events were bulk-loaded but who
+    has no vector until reindex, both get the popular path."""
+    rec.log.append(likes("loaded", ANIMATED), lambda ids: set(ids))  # as `ragrec events load` stores them
+    for user in ("nobody", "loaded", None):
+        plain = rec.recommend(RecommendRequest(user_id=user, k=5)).items
+        assert len(plain) == 5 and {r.path for r in plain} == {"popular"}
+        dramas = rec.recommend(RecommendRequest(user_id=user, k=5, filters=["genres=Drama", "year>=1990"])).items
+        assert len(dramas) == 5 and all("Drama" in r.payload["genres"] and r.payload["year"] >= 1990 for r in dramas)
+
+
+def test_the_popular_path_works_on_a_collection_made_without_the_popularity_index(rec):
+    """Catalogs ingested before ingest created the `popularity` index: nothing to order by, the items still come."""
+    store, name = rec.store, f"old-{uuid.uuid4().hex[:8]}"
+    store.create_collection(name, {"content": 384}, metadata={"model": "m", "dim": 384})
+    try:
+        store.upsert(name, [PointIn(id=point_id(str(i)), vectors={"content": np.eye(384)[i]},
+                                    payload={"item_id": str(i), "title": f"t{i}", "year": 1990 + i}) for i in range(6)])
+        old = Recommender(rec.settings.model_copy(update={"items_collection": name}), store=store, log=rec.log,
+                          embedder=rec.embedder)
+        assert "popularity" not in store.payload_indexes(name)
+        assert len(old.recommend(RecommendRequest(user_id="new", k=4)).items) == 4
+        assert {r.payload["year"] for r in old.recommend(RecommendRequest(k=4, filters=["year>=1994"])).items} == \
+            {1994, 1995}
+    finally:
+        store.drop_collection(name)
+
+
+def test_a_filter_on_a_field_no_item_has_says_so(rec):
+    rec.record_feedback(likes("zed", ANIMATED))
+    result = rec.recommend(RecommendRequest(user_id="zed", k=5, filters=["nosuchfield=1", "year>=1990"]))
+    assert result.items == []
+    assert len(result.warnings) == 1 and "no item has a field 'nosuchfield'" in result.warnings[0]
+    assert "'nosuchfield=1'" in result.warnings[0]
+    known = rec.recommend(RecommendRequest(user_id="zed", k=5, filters=["genres=NoSuchGenre"]))
+    assert known.items == [] and known.warnings == []  # the field exists: nothing to warn about
+    full = rec.recommend(RecommendRequest(user_id="zed", k=5, filters=["genres=Comedy"]))
+    assert len(full.items) == 5 and full.warnings == []

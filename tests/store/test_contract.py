@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 from qdrant_client import QdrantClient
 
 from ragrec.store import (
-    Blend, Filter, Fusion, HasId, Hnsw, Match, MatchAny, Mmr, Nearest, OrderBy, PointIn, Prefetch, Range, Recommend,
-    StoreError, point_id,
+    Blend, Filter, Fusion, HasId, Hnsw, IsEmpty, Match, MatchAny, Mmr, Nearest, OrderBy, PointIn, Prefetch, Range,
+    Recommend, StoreError, point_id,
 )
 from ragrec.store.base import _NAMESPACE
 from ragrec.store.edge import EdgeStore
@@ -177,6 +177,43 @@ def test_blend_formula_over_prefetches(filled):
     assert one.score == pytest.approx(1.0, abs=1e-4)  # not among prefetch 2's candidates: $score[1] = 0
     popular = filled.query("items", Blend(weights=[0.1, 1.0], log_payload={"popularity": 1.0}), limit=1, prefetch=prefetch)
     assert ids(popular) == ["4"] and popular[0].score == pytest.approx(1.0 + np.log(1001), abs=1e-3)
+
+
+def test_named_vectors_can_be_emptied_on_every_point(store):
+    store.create_collection("two", {"a": DIM, "b": DIM})
+    store.upsert("two", [PointIn(id=point_id(str(i)), vectors={"a": basis(i), "b": basis(i + 1)},
+                                 payload={"item_id": str(i)}) for i in range(5)])
+    store.delete_vectors("two", ["b"])
+    records = store.retrieve("two", [point_id(str(i)) for i in range(5)], vectors=True)
+    assert len(records) == 5 and all(set(r.vectors) == {"a"} for r in records)  # the points and `a` stay
+    assert ids(store.query("two", Nearest(using="b", vector=basis(1)), limit=3)) == []
+
+
+def test_payload_indexes_and_is_empty(filled):
+    filled.create_payload_index("items", "year", "integer")
+    filled.create_payload_index("items", "genres", "keyword")
+    indexes = filled.payload_indexes("items")
+    if filled.name == "edge":  # qdrant-client's local mode keeps no payload indexes
+        assert indexes == {"item_id": "keyword", "year": "integer", "genres": "keyword"}
+    filled.update_payload("items", [point_id("3")], {"tags": ["x"]})
+    assert filled.count("items", Filter(must_not=[IsEmpty(key="tags")])) == 1
+    assert filled.count("items", Filter(must_not=[IsEmpty(key="no-such-field")])) == 0
+
+
+def test_qdrant_edge_errors_are_store_errors_that_say_where(tmp_path):
+    store = EdgeStore(tmp_path / "data")
+    try:
+        store.create_collection("c", {"content": DIM})
+        with pytest.raises(StoreError, match="Qdrant Edge refused the request on 'c': No range index"):
+            store.query("c", OrderBy(key="year"), limit=3)  # the binding raises a bare Exception
+    finally:
+        store.close()
+
+
+@pytest.mark.parametrize("url", ["not a url", "ftp://example.org", "::::"])
+def test_an_unusable_server_url_is_a_clear_error(url):
+    with pytest.raises(StoreError, match="cannot use the Qdrant URL"):
+        ServerStore(url)
 
 
 @given(st.text())

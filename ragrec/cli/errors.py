@@ -1,0 +1,90 @@
+"""Every failure of a `ragrec` command ends as one line on stderr and an exit code, never a Python traceback.
+
+Commands catch what they can say better themselves; whatever escapes them reaches the root command's group, which
+maps ragrec's own exception types here: 2 for bad input or a bad invocation, 1 for a failure of the environment
+(store unreachable, data dir in use, unreadable file). Anything else is a bug: it is reported as an internal error
+(the traceback is logged with -v).
+"""
+
+from __future__ import annotations
+
+import logging
+
+import click
+import typer
+from pydantic import ValidationError
+from typer.core import TyperGroup
+
+try:  # typer >= 0.20 vendors click: its usage errors are its own copy's
+    from typer._click.exceptions import ClickException as _VendoredClickException
+except ImportError:  # pragma: no cover - older typer uses click itself
+    _VendoredClickException = click.exceptions.ClickException
+
+log = logging.getLogger("ragrec.cli")
+
+# how a command ends on purpose (an exit code, a usage error): never turned into an error message here
+_CONTROL = (typer.Exit, typer.Abort, _VendoredClickException, click.exceptions.ClickException, click.exceptions.Exit,
+            click.exceptions.Abort)
+
+
+def describe(exc: BaseException) -> tuple[str, int]:
+    """The message and exit code for an exception that reached the top of a command."""
+    from ragrec.events.load import EventLoadError
+    from ragrec.events.log import EventLogError
+    from ragrec.ingestion import IngestError, IngestFileError
+    from ragrec.io import CatalogFileError
+    from ragrec.retrieval.candidates import UnknownItems
+    from ragrec.retrieval.filters import FilterSyntaxError
+    from ragrec.store import StoreError
+
+    from sqlalchemy.exc import SQLAlchemyError
+
+    if isinstance(exc, (StoreError, EventLogError)):
+        return str(exc), 1
+    if isinstance(exc, SQLAlchemyError):  # the event log failed after it was opened (server gone, disk full)
+        from ragrec.events.log import db_error
+
+        return f"the event log failed: {db_error(exc)}", 1
+    if isinstance(exc, (IngestFileError, EventLoadError, CatalogFileError)):  # an unusable file
+        return str(exc), 1
+    if isinstance(exc, IngestError):  # the options: a reserved field, the wrong collection, a refused --sync
+        return str(exc), 2
+    if isinstance(exc, UnknownItems):
+        return str(exc.args[0]), 2
+    if isinstance(exc, ValidationError):
+        return validation_message(exc), 2
+    if isinstance(exc, FilterSyntaxError):
+        return str(exc), 2
+    if isinstance(exc, OSError):
+        where = f"{exc.filename}: " if exc.filename else ""
+        return f"{where}{exc.strerror or exc}", 1
+    if isinstance(exc, ValueError):
+        return str(exc), 2
+    log.info("internal error", exc_info=exc)
+    return f"internal error: {type(exc).__name__}: {exc} (run with -v for the traceback, and please report it)", 1
+
+
+def validation_message(exc: ValidationError) -> str:
+    """A pydantic error in one line; for Settings, each field's environment variable is named."""
+    def where(loc: tuple) -> str:
+        name = ".".join(map(str, loc))
+        return f"{name} (RAGREC_{name.upper()})" if exc.title == "Settings" and loc else name
+
+    parts = [f"{where(e['loc'])}: {e['msg']}" if e["loc"] else e["msg"] for e in exc.errors()]
+    prefix = "invalid setting " if exc.title == "Settings" else ""
+    return prefix + "; ".join(parts)
+
+
+class RagrecGroup(TyperGroup):
+    """The root command: turns what escapes a command (or the global options) into a one-line error."""
+
+    def invoke(self, ctx):
+        from ragrec.cli.console import fail
+
+        try:
+            return super().invoke(ctx)
+        except _CONTROL:
+            raise
+        except Exception as exc:  # noqa: BLE001: the one place that turns any failure into a message
+            message, code = describe(exc)
+            fail(message, code)

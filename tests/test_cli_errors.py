@@ -1,0 +1,156 @@
+"""Every bad input and broken environment ends in one line naming the cause and a non-zero exit, never a Python
+traceback, and loses nothing: the `ragrec` command run as a user runs it (a real subprocess, real files, real
+Qdrant Edge). Exit codes: 2 for bad input or a bad invocation, 1 for a failure of the environment."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+
+from test_cli import ragrec
+from test_ingestion import write_csv
+
+from ragrec.config import Settings
+from ragrec.events.log import EventLog, events_url
+from ragrec.ingestion import IngestOptions, ingest
+from ragrec.ingestion.rows import FieldSpec
+from ragrec.store.edge import EdgeStore
+
+MOVIES = 30
+
+
+@pytest.fixture(scope="module")
+def catalog(tmp_path_factory, embedder, demo_movies):
+    """A data dir with 30 demo movies; tests that change it take a copy."""
+    folder = tmp_path_factory.mktemp("cli-errors")
+    path = write_csv(folder / "m.csv", demo_movies[:MOVIES])
+    options = IngestOptions(id_field="movieId", text_fields=["title", "genres"],
+                            payload_fields=[FieldSpec.parse(f) for f in ("title", "year:int", "genres:list")])
+    ingest(path, options, settings=Settings(data_dir=folder / "data"), embedder=embedder)
+    return folder / "data"
+
+
+@pytest.fixture
+def data(catalog, tmp_path):
+    shutil.copytree(catalog, tmp_path / "data")
+    return tmp_path / "data"
+
+
+def assert_clean_error(out, code: int, *fragments: str) -> None:
+    """Exit `code`, one `error:` line naming the cause (or Typer's usage panel for a malformed option), no
+    traceback."""
+    assert out.returncode == code, (out.returncode, out.stdout, out.stderr)
+    assert "Traceback" not in out.stderr and "internal error" not in out.stderr, out.stderr
+    lines = [line for line in out.stderr.splitlines() if line.startswith("error:")]
+    if not lines and code == 2 and "Usage:" in out.stderr:
+        lines = [out.stderr]
+    [line] = lines
+    for fragment in fragments:
+        assert fragment in line, (fragment, line)
+
+
+def counts(data):
+    store = EdgeStore(data)
+    try:
+        items = store.count("items")
+    finally:
+        store.close()
+    with EventLog(events_url(Settings(data_dir=data))) as log:
+        return items, log.count()
+
+
+# --- the issue's table: tracebacks that became messages -----------------------------------------------------------
+
+BROKEN_ENVIRONMENTS = [
+    ({"RAGREC_EVENTS_URL": "garbage"}, ["recommend", "--user", "1"], "cannot read the event log URL 'garbage'"),
+    ({"RAGREC_EVENTS_URL": "mysql://u@localhost/db"}, ["recommend", "--user", "1"], "unsupported event log database"),
+    ({"RAGREC_EVENTS_URL": "postgresql://nobody@127.0.0.1:1/none?connect_timeout=2"}, ["recommend", "--user", "1"],
+     "cannot open the event log at postgresql"),
+    ({"RAGREC_QDRANT_URL": "http://127.0.0.1:9", "RAGREC_QDRANT_RETRIES": "0"}, ["users", "show", "u"],
+     "Qdrant server unreachable"),
+    ({"RAGREC_QDRANT_URL": "http://127.0.0.1:9", "RAGREC_QDRANT_RETRIES": "0"}, ["users", "forget", "u"],
+     "Qdrant server unreachable"),
+    ({"RAGREC_QDRANT_URL": "not a url"}, ["collections"], "cannot use the Qdrant URL 'not a url'"),
+    ({"RAGREC_QDRANT_TIMEOUT": "soon"}, ["collections"], "RAGREC_QDRANT_TIMEOUT"),
+]
+
+
+@pytest.mark.parametrize("env, args, message", BROKEN_ENVIRONMENTS, ids=[" ".join(a) + " " + ",".join(e.values())
+                                                                        for e, a, _ in BROKEN_ENVIRONMENTS])
+def test_a_broken_environment_is_one_line_and_exit_1(data, env, args, message):
+    code = 2 if "RAGREC_QDRANT_TIMEOUT" in env else 1  # a setting that cannot be read is bad input
+    assert_clean_error(ragrec(*args, data_dir=data, env_extra=env), code, message)
+    assert counts(data) == (MOVIES, 0)
+
+
+def test_an_empty_or_broken_data_dir_is_one_line(tmp_path, catalog):
+    assert_clean_error(ragrec("users", "show", "u", data_dir=tmp_path / "empty"), 1, "no 'items' collection yet")
+    broken = tmp_path / "broken"
+    shutil.copytree(catalog, broken)
+    (broken / "collections.json").write_text((broken / "collections.json").read_text()[:60])  # truncated
+    for args in (["collections"], ["recommend", "--user", "1"]):
+        assert_clean_error(ragrec(*args, data_dir=broken), 1, "collections.json is unreadable")
+
+
+def test_bad_files_and_options_are_one_line(tmp_path, data):
+    (tmp_path / "somedir").mkdir()
+    events = tmp_path / "ev.csv"
+    events.write_text("user_id,item_id,type,timestamp\nu1,1,like,1700000000\nu1,nope,like,1700000000\n")
+    ok = write_csv(tmp_path / "ok.csv", [])
+    cases = [
+        (["events", "load", str(events), "--rejects", str(tmp_path / "somedir")], 2, "is a folder"),
+        (["ingest", str(tmp_path / "somedir"), "--text-fields", "title"], 1, "somedir: is a folder, not a file"),
+        (["ingest", str(tmp_path / "somedir"), "--text-fields", "title", "--format", "csv"], 1, "is a folder"),
+        (["ingest", str(ok), "--text-fields", "title", "--batch-size", "1" + "0" * 29], 2, "--batch-size"),
+        (["ingest", str(ok), "--id-field", "movieId", "--text-fields", "title", "--collection", "users"], 2,
+         "'users' is the users collection"),
+        (["feedback", "--user", "w", "--item", "1", "--type", "rating", "--value", "nan"], 2, "not a finite number"),
+        (["feedback", "--user", "w", "--item", "1", "--type", "rating", "--value", "1e308"], 2,
+         "outside the rating range"),
+        (["feedback", "--user", "w", "--item", "1", "--type", "rating", "--value", "99"], 2, "outside the rating range"),
+        (["feedback", "--user", "w", "--item", "1", "--type", "like", "--value", "5"], 2, "a like event has no value"),
+        (["recommend", "--filter", "year>=nan"], 2, "is not a finite number"),
+        (["recommend", "--filter", "genres=="], 2, "one operator"),
+        (["users", "forget", "nosuchuser"], 2, "no user 'nosuchuser'"),
+    ]
+    for args, code, message in cases:
+        assert_clean_error(ragrec(*args, data_dir=data), code, message)
+    assert counts(data) == (MOVIES, 0)  # nothing was stored, nothing lost
+
+
+def test_a_binary_file_is_named_with_its_bytes_escaped(tmp_path, data):
+    binary = tmp_path / "bin.csv"
+    binary.write_bytes(b"\x7fELF\x02\x01\x1b[2J\x00\x00\x9b\xff,\x07\n" * 50)
+    out = ragrec("ingest", str(binary), "--text-fields", "title", data_dir=data)
+    assert_clean_error(out, 1, "bin.csv: no column 'id'", "\\x1b[2J", "\\x7fELF")
+    assert not any(ch in out.stderr for ch in "\x1b\x07\x00\x7f\x9b")
+
+
+def test_a_sync_from_an_empty_or_binary_file_deletes_nothing(tmp_path, data):
+    empty, binary = tmp_path / "empty.jsonl", tmp_path / "bin.jsonl"
+    empty.write_bytes(b"")
+    binary.write_bytes(bytes(range(256)) * 40)
+    for path in (empty, binary):
+        out = ragrec("ingest", str(path), "--id-field", "movieId", "--text-fields", "title", "--sync", data_dir=data)
+        assert_clean_error(out, 2, f"--sync would delete {MOVIES} of the {MOVIES} items", "--allow-mass-delete")
+    assert counts(data) == (MOVIES, 0)
+    out = ragrec("ingest", str(empty), "--id-field", "movieId", "--text-fields", "title", "--sync",
+                 "--allow-mass-delete", "--json", data_dir=data)
+    assert out.returncode == 0 and json.loads(out.stdout)["deleted"] == MOVIES  # when it is really meant
+
+
+def test_a_typo_in_the_events_url_records_nothing_anywhere(tmp_path, data):
+    typo = {"RAGREC_EVENTS_URL": f"sqlite:///{tmp_path / 'tpyo' / 'events.db'}"}
+    out = ragrec("feedback", "--user", "w", "--item", "1", "--type", "like", data_dir=data, env_extra=typo)
+    assert_clean_error(out, 1, "no folder", "tpyo")
+    assert not (tmp_path / "tpyo").exists()
+    assert ragrec("users", "show", "w", data_dir=data).returncode == 2  # and the vector did not move either
+
+
+def test_a_filter_on_a_field_no_item_has_warns(data):
+    out = ragrec("recommend", "--filter", "nosuchfield=1", data_dir=data)
+    assert out.returncode == 0 and "warning: no item has a field 'nosuchfield'" in out.stdout
+    out = ragrec("recommend", "--filter", "nosuchfield=1", "--json", data_dir=data)
+    assert json.loads(out.stdout)["warnings"] and json.loads(out.stdout)["items"] == []
