@@ -20,10 +20,15 @@ def eval_cmd(
     seed: int = typer.Option(0, "--seed", help="Seed of the random user sample."),
     no_content: bool = typer.Option(False, "--no-content", help="Skip content vectors (no ILD, no model load)."),
     no_ragrec: bool = typer.Option(False, "--no-ragrec", help="Baselines only."),
+    no_baselines: bool = typer.Option(False, "--no-baselines", help="ragrec only (e.g. with --rerank)."),
     protocols: str = typer.Option("temporal,random", "--protocols", help="Comma-separated: temporal, random."),
     data_dir: Optional[Path] = typer.Option(None, "--data-dir",
                                             help="Parent of the run's fresh data dir [default: the system temp dir]."),
     keep_data_dir: bool = typer.Option(False, "--keep-data-dir", help="Keep the run's data dir afterwards."),
+    rerank: bool = typer.Option(False, "--rerank", help="Also measure the LLM rerank (weight tuned on validation) "
+                                "and the descriptions on a sample of users; adds its own time."),
+    rerank_users: int = typer.Option(50, "--rerank-users", metavar="N", min=1,
+                                     help="The seeded sample of users --rerank measures."),
 ) -> None:
     """Offline evaluation on two protocols (temporal, random holdout): every method tuned on validation, reported
     once on test; ragrec runs through its real path with its one configuration (Settings, env and .env)."""
@@ -35,5 +40,7 @@ def eval_cmd(
     argv += ["--data-dir", str(data_dir)] if data_dir else []
     argv += ["--no-content"] if no_content else []
     argv += ["--no-ragrec"] if no_ragrec else []
+    argv += ["--no-baselines"] if no_baselines else []
     argv += ["--keep-data-dir"] if keep_data_dir else []
+    argv += ["--rerank", "--rerank-users", str(rerank_users)] if rerank else []
     evaluation_main(argv)

@@ -9,9 +9,14 @@ Options (the `ragrec eval` CLI mirrors them):
   --protocols LIST     comma-separated, default temporal,random
   --no-content         skip content vectors (no ILD, no content-last-item baseline, no model load)
   --no-ragrec          baselines only
+  --no-baselines       ragrec only (e.g. with --rerank, to tune the rerank weight for another LLM)
   --data-dir DIR       parent of the run's fresh data dir (default: the system temp dir); every run ingests the
                        catalog into a new directory, so nothing of an earlier run is seen
   --keep-data-dir      keep that directory afterwards (it is removed by default)
+  --rerank             also measure the generation stage on each protocol (adds its own time, ~5-10 min per
+                       protocol for 50 users on 2 CPU cores): the LLM rerank of ragrec's top N with the fusion weight
+                       chosen on validation, and the descriptions of each user's top 5; report eval-*-rerank.*
+  --rerank-users N     the seeded sample of evaluated users --rerank measures (default 50)
 
 Every method is tuned on each protocol's own validation phase; test numbers are computed only for the setting
 chosen there. ragrec runs with its one configuration: the Settings defaults plus environment and `.env`, recorded
@@ -33,9 +38,10 @@ import numpy as np
 from ragrec.evaluation.baselines import EASE, ItemKNN, LastItemContent, Popularity, RandomScores
 from ragrec.evaluation.content import content_vectors
 from ragrec.evaluation.data import DEFAULT_DATASET, load_movielens
+from ragrec.evaluation.generation import evaluate_generation, sample_users
 from ragrec.evaluation.protocol import make_split
 from ragrec.evaluation.report import write_report
-from ragrec.evaluation.runner import Candidate, EvalConfig, EvalSuite, run
+from ragrec.evaluation.runner import Candidate, EvalConfig, EvalRun, EvalSuite, run, select_users
 
 EASE_GRID = [50.0, 200.0, 500.0]  # each point is one ~15 s Cholesky inverse, shared by ease and ease-recency
 KNN_GRID = [20, 50, 100, 200]
@@ -88,7 +94,17 @@ def effective_settings(data_dir: Path) -> tuple[dict[str, Any], dict[str, Any]]:
     return current, changed
 
 
-def main(argv: list[str] | None = None) -> None:
+def ragrec_per_user(run_result: EvalRun, users: np.ndarray) -> dict[int, dict[str, float]] | None:
+    """ragrec's per-user test NDCG@10 and novelty@10 of the main run, by user index (rows follow `users`)."""
+    rag = next((r for r in run_result.test if r.name == "ragrec"), None)
+    if rag is None or not rag.per_user:
+        return None
+    keys = ("ndcg@10", "novelty@10")
+    return {u: {k: rag.per_user[k][row] for k in keys} for row, u in enumerate(users.tolist())}
+
+
+def parser() -> argparse.ArgumentParser:
+    """The harness's options (`ragrec eval` mirrors every one of them)."""
     ap = argparse.ArgumentParser(prog="python -m ragrec.evaluation", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--dataset", type=Path, default=DEFAULT_DATASET)
@@ -99,10 +115,31 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--protocols", default=",".join(PROTOCOLS), help="comma-separated: temporal,random")
     ap.add_argument("--no-content", action="store_true", help="skip content vectors (no ILD, no model load)")
     ap.add_argument("--no-ragrec", action="store_true", help="baselines only")
+    ap.add_argument("--no-baselines", action="store_true", help="ragrec only")
     ap.add_argument("--data-dir", type=Path, default=None,
                     help="parent of the run's fresh data dir (Qdrant Edge shards, event logs); default: temp dir")
     ap.add_argument("--keep-data-dir", action="store_true", help="do not remove the run's data dir afterwards")
+    ap.add_argument("--rerank", action="store_true",
+                    help="also measure the LLM rerank (weight tuned on validation) and the descriptions")
+    ap.add_argument("--rerank-users", type=int, default=50, metavar="N",
+                    help="the seeded sample of users --rerank measures (default 50)")
+    return ap
+
+
+def main(argv: list[str] | None = None) -> EvalSuite:
+    ap = parser()
     args = ap.parse_args(argv)
+    if args.no_ragrec and args.no_baselines:
+        ap.error("--no-ragrec and --no-baselines leave nothing to evaluate")
+    if args.rerank and args.no_ragrec:
+        ap.error("--rerank measures ragrec's own lists: it cannot go with --no-ragrec")
+    if args.rerank_users < 1:
+        ap.error("--rerank-users must be at least 1")
+    if args.rerank:
+        from ragrec.config import Settings
+
+        if Settings().llm == "none":
+            ap.error("--rerank measures the LLM stage: RAGREC_LLM is none")
     protocols = [p.strip() for p in args.protocols.split(",") if p.strip()]
     unknown = set(protocols) - set(PROTOCOLS)
     if unknown or not protocols:
@@ -119,22 +156,31 @@ def main(argv: list[str] | None = None) -> None:
         quick = args.quick is not None
         config = EvalConfig(quick_users=args.quick, quick_sample=args.sample, seed=args.seed,
                             validate_untuned=not quick)
-        runs = []
+        runs, generation = [], []
         for protocol in protocols:
-            candidates = baseline_candidates(quick, vectors)
+            candidates = [] if args.no_baselines else baseline_candidates(quick, vectors)
             if not args.no_ragrec:
                 candidates.append(ragrec_candidate(data_dir))
-            runs.append(run(candidates, splits.pop(protocol), config, vectors))  # pop: frees its EASE cache after
+            split = splits.pop(protocol)  # dropped after this protocol: frees its EASE cache
+            runs.append(run(candidates, split, config, vectors))
+            if args.rerank:
+                users = select_users(split, config)
+                generation.append(evaluate_generation(
+                    data_dir, split, sample_users(users, args.rerank_users, args.seed), seed=args.seed,
+                    reference=ragrec_per_user(runs[-1], users)))
+            del split
         settings, changed = effective_settings(data_dir)
         suite = EvalSuite(runs=runs, settings=settings, settings_changed=changed, started_at=started,
-                          runtime_seconds=time.perf_counter() - t0)
+                          runtime_seconds=time.perf_counter() - t0, generation=generation)
     finally:
         if args.keep_data_dir:
             print(f"data dir kept: {data_dir}")
         else:
             shutil.rmtree(data_dir, ignore_errors=True)
-    for kind, path in write_report(suite, args.out, "eval-quick" if quick else "eval-full").items():
+    stem = ("eval-quick" if quick else "eval-full") + ("-rerank" if args.rerank else "")
+    for kind, path in write_report(suite, args.out, stem).items():
         print(f"{kind}: {path}")
+    return suite
 
 
 if __name__ == "__main__":

@@ -56,9 +56,12 @@ def ensure_catalog(catalog_dir: Path, **overrides: Any) -> None:
 class RagrecPipeline:
     name = "ragrec"
 
-    def __init__(self, data_dir: Path, **overrides: Any):
+    def __init__(self, data_dir: Path, *, llm: Any = None, **overrides: Any):
+        """`overrides`: Settings fields of the grid point; `llm`: one loaded LLM backend shared by every phase
+        (`--rerank`), so each fit's Recommender does not load or convert the model again."""
         self.data_dir = Path(data_dir)
         self.overrides = overrides
+        self.llm = llm
         self.catalog_dir = self.data_dir / "catalog"
         ensure_catalog(self.catalog_dir, **overrides)
         self.rec: Recommender | None = None
@@ -79,7 +82,8 @@ class RagrecPipeline:
                     value=None, timestamp=datetime.fromtimestamp(int(ts), tz=timezone.utc)))
         log = EventLog(f"sqlite:///{run / 'events.db'}")
         log.append(events, known_items=lambda ids: set(ids))  # every rated movie is in the catalog
-        self.rec = Recommender(settings, store=open_store(settings), log=log)  # the model loads only for queries
+        # the embedding model loads only for queries
+        self.rec = Recommender(settings, store=open_store(settings), log=log, llm=self.llm)
         self.rec.reindex()
         self._run = run
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ragrec.evaluation.generation import report_section
 from ragrec.evaluation.runner import EvalRun, EvalSuite, MethodResult
 
 COLUMNS = ("ndcg@10", "hr@10", "recall@50", "recall@100", "coverage@10", "ild@10", "novelty@10")
@@ -107,14 +108,18 @@ def markdown(suite: EvalSuite) -> str:
         f"- protocols: {', '.join(r.protocol for r in suite.runs)}; each tunes every method on its own validation "
         "phase; test numbers exist only for the setting chosen on validation",
         f"- harness config: {config.model_dump_json()}",
-        f"- started {suite.started_at}, runtime {suite.runtime_seconds:.1f} s, {suite.environment}",
+        f"- started {suite.started_at}, runtime {suite.runtime_seconds:.1f} s"
+        + (f" (of which `--rerank` {sum(g.seconds.get('total', 0) for g in suite.generation):.1f} s)"
+           if suite.generation else "") + f", {suite.environment}",
         "- ± is the standard error of the per-user mean (of the per-user difference where paired); Recall@k with one "
         "held-out item equals HR@k; coverage@10 is a set metric; novelty is the mean -log2 popularity share of the "
         "top 10.",
     ]
-    if any(_ragrec(r) for r in suite.runs):
+    if any(_ragrec(r) and _baselines(r) for r in suite.runs):  # nothing to compare with `--no-baselines`
         lines += ["", "## ragrec's one configuration on every protocol (test)", "", *summary(suite),
                   "", "## Where ragrec loses (test; accuracy metrics, every baseline)", "", *losses(suite)]
+    if suite.generation:
+        lines += ["", *report_section(suite.generation)]
     for run in suite.runs:
         lines += [
             "", f"## Protocol: {run.protocol}", "", run.description, "",

@@ -16,6 +16,7 @@ import numpy as np
 from pydantic import BaseModel, Field
 
 from ragrec.evaluation import metrics as M
+from ragrec.evaluation.generation import GenerationRun
 from ragrec.evaluation.method import Recommender, ScoringMethod
 from ragrec.evaluation.protocol import Interactions, Phase, Split
 
@@ -287,3 +288,5 @@ class EvalSuite(BaseModel):
     started_at: str
     runtime_seconds: float
     environment: dict[str, Any] = Field(default_factory=environment)
+    generation: list[GenerationRun] = Field(default_factory=list, description="`--rerank`: the LLM stage measured "
+                                            "on each protocol (empty without it)")

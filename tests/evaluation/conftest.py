@@ -1,3 +1,6 @@
+import os
+import shutil
+
 import numpy as np
 import pytest
 
@@ -25,3 +28,36 @@ def make_dataset(rows: list[tuple[int, int, int]], n_movies: int | None = None) 
 @pytest.fixture
 def tiny() -> Dataset:
     return make_dataset([(1, 0, 10), (1, 1, 20), (1, 2, 30), (1, 3, 30), (2, 4, 5), (2, 0, 6), (2, 1, 7)], 6)
+
+
+@pytest.fixture(scope="session")
+def harness_catalog(tmp_path_factory):
+    """The bundled catalog ingested once per session exactly as the harness ingests it (`ensure_catalog`, with the
+    code defaults: no RAGREC_* variables, no .env); 1-4 min on 2 shared cores, so the harness's runs in these tests
+    share it."""
+    from ragrec.evaluation.pipeline import ensure_catalog
+
+    root = tmp_path_factory.mktemp("harness-catalog")
+    with pytest.MonkeyPatch.context() as mp:
+        for key in [k for k in os.environ if k.startswith("RAGREC_")]:
+            mp.delenv(key)
+        mp.chdir(root)
+        ensure_catalog(root / "catalog")
+    return root / "catalog"
+
+
+@pytest.fixture
+def shared_catalog(harness_catalog, monkeypatch):
+    """A harness run in this test copies the session's ingested catalog into its fresh data dir instead of
+    ingesting it again (a copy of the catalog is what every phase starts from anyway)."""
+    from ragrec.evaluation import pipeline
+
+    ingest = pipeline.ensure_catalog
+
+    def ensure(catalog_dir, **overrides):
+        if overrides or (catalog_dir / "collections.json").exists():
+            return ingest(catalog_dir, **overrides)
+        shutil.copytree(harness_catalog, catalog_dir)
+
+    monkeypatch.setattr(pipeline, "ensure_catalog", ensure)
+    return harness_catalog
