@@ -21,10 +21,11 @@ demo: install
 	HF_HUB_OFFLINE=1 $(VENV)/bin/ragrec demo
 
 # The event-log tests also run on PostgreSQL: infra/postgres-test.sh installs (apt, as root) and starts a throwaway
-# local cluster; infra/chromium-test.sh installs Debian's Chromium for the chat page's browser test. Where they
-# cannot, those tests skip with a message.
+# local cluster; infra/chromium-test.sh installs Debian's Chromium for the chat page's browser test;
+# infra/compose-test.sh installs Debian's docker-compose to validate infra/docker-compose.yml. Where they cannot,
+# those tests skip with a message.
 test: install
-	@infra/chromium-test.sh; \
+	@infra/chromium-test.sh; infra/compose-test.sh; \
 	url=$$(infra/postgres-test.sh || true); \
 	RAGREC_TEST_POSTGRES_URL="$$url" HF_HUB_OFFLINE=1 $(PY) -m pytest; status=$$?; \
 	[ -z "$$url" ] || infra/postgres-test.sh stop >/dev/null 2>&1 || true; exit $$status
