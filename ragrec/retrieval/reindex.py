@@ -139,6 +139,8 @@ def _reindex(log, store: VectorStore, profiles: UserProfiles, settings: Settings
         store.drop_collection(previous)
     if slot != live_slot:  # the factors the old generation was built on serve nobody now
         store.delete_vectors(items, [live_slot])
+        # deleting them moved every point out of the indexed segments: index again, or queries go exact
+        store.optimize(items)
     if on_progress:
         on_progress(report.users, total_users)
     report.users_collection, report.collab_slot = target, slot
