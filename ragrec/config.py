@@ -27,6 +27,15 @@ class Settings(BaseSettings):
     qdrant_api_key: str | None = None
     qdrant_timeout: float = Field(30.0, gt=0, description="Seconds per Qdrant server request (qdrant-client rounds up to whole seconds).")
     qdrant_retries: int = Field(3, description="Retries of a failed Qdrant server request (with backoff).")
+    qdrant_shard_number: int | None = Field(
+        None, ge=1, description="Server: shards of each collection ragrec creates (a multiple of the node count "
+        "spreads them evenly; more shards than nodes lets a cluster grow). None: the server's default (1).")
+    qdrant_replication_factor: int | None = Field(
+        None, ge=1, description="Server: copies of each shard on different nodes (2: one node can go down). "
+        "None: the server's default.")
+    qdrant_write_consistency_factor: int | None = Field(
+        None, ge=1, description="Server: replicas that must acknowledge a write before it succeeds (at most the "
+        "replication factor). None: the server's default (1).")
     items_collection: str = "items"
     hnsw: bool = Field(
         True,
