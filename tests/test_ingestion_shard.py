@@ -158,3 +158,18 @@ def test_sync_and_rebuild_are_refused_with_shard(flag, why, tmp_path):
     catalog_file.write_text('{"movieId": 1, "title": "x"}\n')
     assert_exit_2(["ingest", str(catalog_file), "--text-fields", "title", "--shard", "1/3", flag], tmp_path, why,
                   "one shard sees only its share of the file")
+
+
+def test_the_cli_reports_the_other_shards_rows(tmp_path, demo_movies):
+    catalog_file = catalog(tmp_path / "m.jsonl", demo_movies[:12])
+    args = ["ingest", str(catalog_file), "--id-field", "movieId", "--text-fields", "title,genres", "--json"]
+    env = {"RAGREC_DATA_DIR": str(tmp_path / "data")}
+    reports = []
+    for i in range(2):
+        result = runner.invoke(app, [*args, "--shard", f"{i}/2"], env=env)
+        assert result.exit_code == 0, result.output
+        reports.append(json.loads(result.stdout))
+    assert [r["read"] for r in reports] == [15, 15]
+    assert sum(r["other_shards"] for r in reports) == 15 and sum(r["upserted"] for r in reports) == 13
+    assert sum(r["rejected"] for r in reports) == 2  # no id, duplicate id (the year is not a payload field here)
+    assert all("shard-" in r["rejects_file"] for r in reports if r["rejects_file"])
