@@ -19,6 +19,7 @@ from ragrec.ingestion import (
     IngestOptions,
     IngestReport,
     MassDeleteRefused,
+    Shard,
     delete_items,
     ingest,
 )
@@ -62,6 +63,7 @@ __all__ = [
     "Recommender",
     "ReindexReport",
     "Settings",
+    "Shard",
     "SourceScores",
     "StoreError",
     "StoreLockedError",

@@ -13,6 +13,7 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from ragrec.devices import DEVICE_PATTERN
 from ragrec.io.batching import MAX_BATCH_SIZE
 
 BUNDLED_MINILM = "bundled:all-MiniLM-L6-v2"
@@ -27,6 +28,15 @@ class Settings(BaseSettings):
     qdrant_api_key: str | None = None
     qdrant_timeout: float = Field(30.0, gt=0, description="Seconds per Qdrant server request (qdrant-client rounds up to whole seconds).")
     qdrant_retries: int = Field(3, description="Retries of a failed Qdrant server request (with backoff).")
+    qdrant_shard_number: int | None = Field(
+        None, ge=1, description="Server: shards of each collection ragrec creates (a multiple of the node count "
+        "spreads them evenly; more shards than nodes lets a cluster grow). None: the server's default (1).")
+    qdrant_replication_factor: int | None = Field(
+        None, ge=1, description="Server: copies of each shard on different nodes (2: one node can go down). "
+        "None: the server's default.")
+    qdrant_write_consistency_factor: int | None = Field(
+        None, ge=1, description="Server: replicas that must acknowledge a write before it succeeds (at most the "
+        "replication factor). None: the server's default (1).")
     items_collection: str = "items"
     hnsw: bool = Field(
         True,
@@ -60,7 +70,10 @@ class Settings(BaseSettings):
         "openvino = int8 weights (0.9997). none = fp32 (same vectors as torch).",
     )
     embedding_batch_size: int = 64
-    embedding_device: str = "cpu"
+    embedding_device: str = Field(
+        "auto", pattern=DEVICE_PATTERN,
+        description="auto: a CUDA GPU when torch sees one, else cpu; or cpu, cuda, cuda:N (an error when absent). "
+        "The onnx/openvino backends run on cpu (auto picks it; naming cuda with them is an error).")
 
     # --- ingestion -----------------------------------------------------------------------------------------
     ingest_batch_size: int = Field(
@@ -114,6 +127,10 @@ class Settings(BaseSettings):
     collab_regularization: float = 10.0
     collab_alpha: float = 10.0
     collab_iterations: int = 15
+    collab_device: Literal["auto", "cpu", "cuda"] = Field(
+        "auto", description="Where reindex trains ALS. auto: implicit's CUDA ALS when it can run here "
+        "(implicit.gpu.HAS_CUDA: a GPU, implicit built with CUDA, RMM installed), else the CPU; cuda: the GPU or an "
+        "error. The factors come back to numpy either way.")
 
     # --- recommendation ------------------------------------------------------------------------------------
     query_weight: float = Field(0.5, ge=0, le=1, description="Share of a free-text query in the blended target.")

@@ -30,6 +30,7 @@ from typing import Callable, Protocol
 import numpy as np
 
 from ragrec.config import BUNDLED_MINILM, Settings
+from ragrec.devices import DeviceError, embedding_device
 
 _INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 
@@ -60,7 +61,8 @@ def _load_sentence_transformer(model: str, device: str = "cpu"):
 
 
 class SentenceTransformerEmbedder:
-    """sentence-transformers on CPU; it does the batching, we ask for normalized float32 rows."""
+    """sentence-transformers on `device` (a torch device name); it does the batching, we ask for normalized float32
+    rows, back on the CPU as numpy."""
 
     def __init__(self, model: str, *, batch_size: int = 64, device: str = "cpu"):
         self.name = model
@@ -255,10 +257,11 @@ def get_embedder(settings: Settings) -> Embedder:
                 _cache[key] = SentenceTransformerEmbedder(
                     settings.embedding_model,
                     batch_size=settings.embedding_batch_size,
-                    device=settings.embedding_device,
+                    device=embedding_device(settings.embedding_device),
                 )
-            elif settings.embedding_device != "cpu":
-                raise ValueError(f"embedding_backend={settings.embedding_backend!r} runs on cpu only")
+            elif settings.embedding_device not in ("auto", "cpu"):
+                raise DeviceError(f"embedding_backend={settings.embedding_backend!r} runs on cpu only: set "
+                                  "RAGREC_EMBEDDING_DEVICE=auto or cpu, or RAGREC_EMBEDDING_BACKEND=torch for a GPU")
             elif settings.embedding_backend == "openvino":
                 _cache[key] = openvino_embedder(settings)
             else:

@@ -16,7 +16,7 @@ from ragrec.cli.console import RateColumn, console, err, fail
 from ragrec.cli.errors import validation_message
 from ragrec.cli.output import print_items
 from ragrec.config import Settings
-from ragrec.ingestion import FieldSpec, IngestOptions, IngestReport, delete_items, ingest
+from ragrec.ingestion import FieldSpec, IngestOptions, IngestReport, Shard, delete_items, ingest
 from ragrec.io import MAX_BATCH_SIZE
 from ragrec.store import StoreError, open_store, point_id
 
@@ -28,6 +28,8 @@ def print_report(report: IngestReport, as_json: bool = False) -> None:
     table = Table(title=f"ingested into {report.collection!r}", show_header=False)
     for name in ("read", "upserted", "updated_payload", "unchanged", "deleted", "rejected", "truncated"):
         table.add_row(name.replace("_", " "), f"{getattr(report, name):,}")
+    if report.other_shards:
+        table.add_row("other shards' rows", f"{report.other_shards:,}")
     table.add_row("seconds", f"{report.seconds:.1f} ({report.items_per_second:,.0f} rows/s)")
     console.print(table)
     if report.rejects_file:
@@ -71,11 +73,16 @@ def ingest_cmd(
     rejects: Optional[Path] = typer.Option(None, "--rejects", help="Where rejected rows go (JSON Lines)."),
     collection: Optional[str] = typer.Option(None, "--collection"),
     long_text: Optional[str] = typer.Option(None, "--long-text", help="truncate or reject texts over max_text_chars"),
+    shard: Optional[str] = typer.Option(
+        None, "--shard", metavar="I/N", help="Ingest only shard I (0-based) of N, the rows whose item id hashes to "
+        "I: N workers (e.g. a Kubernetes Indexed Job, I = $JOB_COMPLETION_INDEX) share one file and collection. "
+        "Not with --sync or --rebuild, which need the whole file."),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as one JSON object."),
 ) -> None:
     """Embed a catalog file and upsert it into Qdrant: idempotent, resumable, bad rows reported."""
     try:
         options = IngestOptions(
+            shard=Shard.parse(shard) if shard is not None else None,
             format=format, id_field=id_field, text_fields=split(text_fields),
             payload_fields=[FieldSpec.parse(f) for f in split(payload_fields)], list_separator=list_separator,
             batch_size=batch_size, sync=sync, allow_mass_delete=allow_mass_delete, rebuild=rebuild, rejects=rejects,

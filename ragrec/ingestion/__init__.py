@@ -11,6 +11,7 @@ from ragrec.ingestion.job import (
     ingest,
 )
 from ragrec.ingestion.rows import FieldSpec
+from ragrec.ingestion.shard import Shard
 
 __all__ = ["DeleteReport", "FieldSpec", "IngestError", "IngestFileError", "IngestOptions", "IngestReport",
-           "MassDeleteRefused", "delete_items", "ingest"]
+           "MassDeleteRefused", "Shard", "delete_items", "ingest"]

@@ -11,16 +11,18 @@ import logging
 import time
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Literal, NamedTuple
+from typing import Any, Callable, Iterator, Literal, NamedTuple
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
+from pydantic_core import PydanticCustomError
 
 from ragrec.config import Settings
 from ragrec.embedding import Embedder, LazyEmbedder
 from ragrec.ingestion.rows import FieldSpec, ItemDoc, Reject, RowRules, content_hash, item_id_of, to_doc
+from ragrec.ingestion.shard import Shard
 from ragrec.io import MAX_BATCH_SIZE, CatalogFileError, Format, RawRow, RejectsWriter, batched, detect_format, open_rows
 from ragrec.schema import COLLAB_SLOTS, CONTENT, CONTENT_HASH, ITEM_ID, POPULARITY, RESERVED, SYSTEM_FIELDS, TEXT_HASH
-from ragrec.store import PointIn, VectorStore, open_store, point_id
+from ragrec.store import PointIn, StoreError, VectorStore, open_store, point_id
 from ragrec.store.base import CollectionNotFound
 
 log = logging.getLogger("ragrec.ingestion")
@@ -54,11 +56,24 @@ class IngestOptions(BaseModel):
     long_text: Literal["truncate", "reject"] | None = None
     optimize: bool = Field(True, description="build the index at the end (off for small upserts: new points are "
                                             "searched exactly until the next bulk job builds it)")
+    shard: Shard | None = Field(None, description="only this shard's rows (by item id): N workers, one shard each, "
+                                                  "ingest one file in parallel into one collection")
+
+    @model_validator(mode="after")
+    def _whole_file_options_are_not_sharded(self) -> IngestOptions:
+        if self.shard and (self.sync or self.rebuild):
+            flag = "--sync deletes the items that are not in the file" if self.sync else \
+                "--rebuild builds a new collection from the whole file and switches the alias to it"
+            raise PydanticCustomError("sharded", f"{flag}, and one shard sees only its share of the file: run it "
+                                      "without --shard, in one process (after sharded runs, a --sync run skips "
+                                      "the unchanged rows)")
+        return self
 
 
 class IngestReport(BaseModel):
     collection: str
-    read: int = 0
+    read: int = 0  # rows read from the file, other shards' included
+    other_shards: int = 0  # rows left to the other workers of a sharded ingestion (not rejects)
     upserted: int = 0
     updated_payload: int = 0
     unchanged: int = 0
@@ -123,14 +138,35 @@ def _target_collection(store: VectorStore, alias: str, embedder: Embedder, rebui
     if _exists(store, target) and {k: store.metadata(target).get(k) for k in wanted} != wanted:
         store.drop_collection(target)  # a half-built generation for another model: start it again
     if not _exists(store, target):
-        store.create_collection(
-            target, {CONTENT: embedder.dim, **{slot: settings.collab_dim for slot in COLLAB_SLOTS}},
-            metadata={**wanted, "created": datetime.now(timezone.utc).isoformat(timespec="seconds"), "ingest": rules},
-        )
+        try:
+            store.create_collection(
+                target, {CONTENT: embedder.dim, **{slot: settings.collab_dim for slot in COLLAB_SLOTS}},
+                metadata={**wanted, "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                          "ingest": rules},
+            )
+        except StoreError:
+            # another worker of a sharded ingestion created it a moment ago (same model: same metadata): use it
+            if not _exists(store, target) or {k: store.metadata(target).get(k) for k in wanted} != wanted:
+                raise
     if current is None:  # the very first build is visible at once; later ones switch when complete
-        store.set_alias(alias, target)
+        try:
+            store.set_alias(alias, target)
+        except StoreError:
+            if store.resolve(alias) != target:  # not a concurrent worker's identical alias: a real failure
+                raise
         return target, False
     return target, True
+
+
+def _own_rows(rows: Iterator[RawRow], shard: Shard | None, id_field: str,
+              report: IngestReport) -> Iterator[RawRow]:
+    """The rows this worker ingests, counting every row read and those left to other shards."""
+    for raw in rows:
+        report.read += 1
+        if shard and not shard.owns(item_id_of(raw.data, id_field)):
+            report.other_shards += 1
+            continue
+        yield raw
 
 
 def _index_payload(store: VectorStore, collection: str, docs: list[ItemDoc], specs: list[FieldSpec]) -> None:
@@ -171,7 +207,8 @@ def ingest(
         raise IngestError("name at least one text field to embed (--text-fields)")
 
     started = time.perf_counter()
-    rejects_path = options.rejects or settings.data_dir / "rejects" / f"{path.stem}.rejects.jsonl"
+    part = f".shard-{options.shard.index}-of-{options.shard.count}" if options.shard else ""  # workers may share a dir
+    rejects_path = options.rejects or settings.data_dir / "rejects" / f"{path.stem}{part}.rejects.jsonl"
     rejects = RejectsWriter(rejects_path)  # checks the path: a bad one fails here, not at the first bad row
     required = [options.id_field] + options.text_fields
     try:
@@ -200,8 +237,8 @@ def ingest(
         collection, switch_alias = _target_collection(store, alias, embedder, options.rebuild, settings, fields)
         seen: dict[str, int] = {}  # item id -> line, for duplicates and --sync
         indexed = False
-        for batch in batched(rows, options.batch_size or settings.ingest_batch_size):
-            report.read += len(batch)
+        own = _own_rows(rows, options.shard, options.id_field, report)
+        for batch in batched(own, options.batch_size or settings.ingest_batch_size):
             docs = _read_batch(store, collection, batch, rules, seen, rejects, report)
             if docs and not indexed:
                 _index_payload(store, collection, [d.doc for d in docs], options.payload_fields)
@@ -211,7 +248,7 @@ def ingest(
             if on_progress:
                 on_progress(report.read, estimate)
 
-        valid = report.read - rejects.count
+        valid = report.read - report.other_shards - rejects.count
         guard = _MassDeleteGuard(options, settings, alias, valid, rejects)
         if options.sync:
             keep = {point_id(i) for i in seen}

@@ -18,6 +18,7 @@ import numpy as np
 from pydantic import BaseModel
 
 from ragrec.config import Settings
+from ragrec.devices import collab_on_gpu
 from ragrec.events.log import POSITIVE_TYPES
 from ragrec.schema import COLLAB, COLLAB_SLOTS, ITEM_ID, POPULARITY
 from ragrec.store import StoreError, VectorStore, point_id
@@ -33,9 +34,9 @@ class CollabReport(BaseModel):
 def train_item_factors(log, settings: Settings) -> tuple[dict[str, np.ndarray], CollabReport]:
     """ALS item factors for every item with at least one positive event."""
     import scipy.sparse as sp
-    from implicit.cpu.als import AlternatingLeastSquares
     from threadpoolctl import threadpool_limits
 
+    on_gpu = collab_on_gpu(settings.collab_device)  # a GPU asked for and absent fails before the event scan
     started = time.perf_counter()
     positive = {t.value for t in POSITIVE_TYPES}
     users: dict[str, int] = {}
@@ -50,11 +51,8 @@ def train_item_factors(log, settings: Settings) -> tuple[dict[str, np.ndarray], 
     rows, cols = zip(*cells)
     matrix = sp.csr_matrix((np.ones(len(cells), dtype=np.float32), (rows, cols)), shape=(len(users), len(items)))
     with threadpool_limits(1, "blas"):  # implicit parallelises itself; nested BLAS threads thrash
-        model = AlternatingLeastSquares(factors=settings.collab_dim, regularization=settings.collab_regularization,
-                                        alpha=settings.collab_alpha, iterations=settings.collab_iterations,
-                                        random_state=0)
-        model.fit(matrix, show_progress=False)
-    y = np.asarray(model.item_factors, dtype=np.float64)[:, : settings.collab_dim]
+        y = _als_item_factors(matrix, settings, on_gpu)
+    y = y.astype(np.float64)[:, : settings.collab_dim]
     # ALS folds a user in as u = M·Σ Y[h] with M = (YᵀY + λI)⁻¹ (up to a scale). With M = L·Lᵀ (Cholesky) and
     # items stored as Z = Y·L, the plain sum of Z over the history scores exactly like the fold-in:
     # (Σ Z[h])·Z[i] = (Σ Y[h])ᵀ M Y[i]. So the user vector stays a decayed sum of item vectors.
@@ -62,6 +60,23 @@ def train_item_factors(log, settings: Settings) -> tuple[dict[str, np.ndarray], 
     z = (y @ np.linalg.cholesky(m)).astype(np.float32)
     report.seconds = time.perf_counter() - started
     return {item: z[i] for item, i in items.items()}, report
+
+
+def _als_item_factors(matrix, settings: Settings, on_gpu: bool) -> np.ndarray:
+    """implicit's ALS item factors as a numpy array, trained on the GPU (implicit.gpu) or the CPU."""
+    options = dict(factors=settings.collab_dim, regularization=settings.collab_regularization,
+                   alpha=settings.collab_alpha, iterations=settings.collab_iterations, random_state=0)
+    if on_gpu:
+        from implicit.gpu.als import AlternatingLeastSquares as GpuALS
+
+        gpu = GpuALS(**options)
+        gpu.fit(matrix, show_progress=False)
+        return np.asarray(gpu.to_cpu().item_factors)  # from the GPU's memory into numpy
+    from implicit.cpu.als import AlternatingLeastSquares
+
+    model = AlternatingLeastSquares(**options)
+    model.fit(matrix, show_progress=False)
+    return np.asarray(model.item_factors)
 
 
 def store_item_factors(store: VectorStore, items: str, factors: dict[str, np.ndarray], slot: str) -> None:

@@ -24,6 +24,7 @@ from typing import Callable
 from pydantic import BaseModel
 
 from ragrec.config import Settings
+from ragrec.devices import collab_on_gpu
 from ragrec.events.models import event_problem
 from ragrec.retrieval.collab import ensure_collab_slots, store_item_factors, train_item_factors
 from ragrec.retrieval.feedback import apply_events, fold, item_vectors
@@ -76,6 +77,8 @@ def reindex(*, log, store: VectorStore, profiles: UserProfiles, settings: Settin
 
 def _reindex(log, store: VectorStore, profiles: UserProfiles, settings: Settings, gate: UserGate,
              forgotten: set[str], on_progress: Callable[[int, int], None] | None) -> ReindexReport:
+    if COLLAB in profiles.spaces:
+        collab_on_gpu(settings.collab_device)  # a GPU asked for and absent: fail before anything is written
     started = time.perf_counter()
     report = ReindexReport()
     items = settings.items_collection

@@ -36,14 +36,18 @@ def open_store(settings: Settings) -> VectorStore:
                 int8=settings.quantization == "int8", oversampling=settings.quantization_oversampling) \
         if settings.hnsw else None
     if settings.qdrant_url:
-        from ragrec.store.server import ServerStore
+        from ragrec.store.server import Placement, ServerStore
 
+        placement = Placement(shard_number=settings.qdrant_shard_number,
+                              replication_factor=settings.qdrant_replication_factor,
+                              write_consistency_factor=settings.qdrant_write_consistency_factor)
         return ServerStore(
             settings.qdrant_url,
             api_key=settings.qdrant_api_key,
             timeout=settings.qdrant_timeout,
             retries=settings.qdrant_retries,
             hnsw=hnsw,
+            placement=placement,
         )
     from ragrec.store.edge import EdgeStore
 

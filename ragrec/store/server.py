@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Literal, TypeVar
 
+from pydantic import BaseModel, Field
 from qdrant_client import QdrantClient, models
 from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedResponse
 
@@ -41,9 +42,20 @@ from ragrec.store.base import (
 T = TypeVar("T")
 
 
+class Placement(BaseModel):
+    """How each collection ragrec creates is spread over a Qdrant cluster (Settings.qdrant_shard_number, ...);
+    None leaves a parameter to the server's default. Fixed at creation: a rebuild or reindex creates the next
+    generation with the current settings, so changing them takes effect there."""
+
+    shard_number: int | None = Field(None, ge=1)
+    replication_factor: int | None = Field(None, ge=1)
+    write_consistency_factor: int | None = Field(None, ge=1)
+
+
 def _transient(exc: BaseException) -> bool:
+    """Worth another try: no answer, a timeout, a 5xx, or 429 (a rate limit): the LLM client's rule too."""
     if isinstance(exc, UnexpectedResponse):
-        return exc.status_code >= 500
+        return exc.status_code == 429 or exc.status_code >= 500
     return isinstance(exc, (ResponseHandlingException, ConnectionError, TimeoutError))
 
 
@@ -126,8 +138,10 @@ class ServerStore(VectorStore):
         retries: int = 3,
         client: QdrantClient | None = None,
         hnsw: Hnsw | None = None,
+        placement: Placement | None = None,
     ):
-        """`hnsw=None`: no HNSW graph, exact search (as on Qdrant Edge)."""
+        """`hnsw=None`: no HNSW graph, exact search (as on Qdrant Edge). `placement`: shards and replicas of the
+        collections it creates (None: the server's defaults)."""
         # qdrant-client rounds a fractional timeout up to whole seconds itself (0.5 s -> 1 s; int() made it 0).
         # No version check at start-up: it is one more request, and a warning when the server is down.
         try:
@@ -138,6 +152,7 @@ class ServerStore(VectorStore):
                              "(RAGREC_QDRANT_URL)") from exc
         self.retries = retries
         self.hnsw = hnsw
+        self.placement = placement or Placement()
         self._params = None
         if hnsw:
             rescore = models.QuantizationSearchParams(rescore=True, oversampling=hnsw.oversampling) if hnsw.int8 \
@@ -180,7 +195,8 @@ class ServerStore(VectorStore):
             type=models.ScalarType.INT8, quantile=0.99, always_ram=True)) if self.hnsw and self.hnsw.int8 and searched \
             else None
         self._call(lambda: self.client.create_collection(name, vectors_config=config, hnsw_config=hnsw,
-                                                         quantization_config=int8, metadata=metadata or {}))
+                                                         quantization_config=int8, metadata=metadata or {},
+                                                         **self.placement.model_dump()))
 
     def drop_collection(self, name: str) -> None:
         target = self.resolve(name) or name

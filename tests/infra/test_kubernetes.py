@@ -145,3 +145,21 @@ def test_api_probes_autoscaling_jobs_and_vllm():
     assert int(config["RAGREC_LLM_TOP_LOGPROBS"]) <= int(args[args.index("--max-logprobs") + 1])
     port = by_kind("Service")["vllm"]["spec"]["ports"][0]["port"]
     assert config["RAGREC_LLM_BASE_URL"].startswith(f"http://vllm:{port}/")
+
+
+def test_ingest_job_pods_each_take_one_shard():
+    """Pod I of the Indexed Job runs `ingest --shard I/N` with N = completions: every index parses as a shard (as
+    Kubernetes expands $(JOB_COMPLETION_INDEX) from the container's env), and together they cover the catalog."""
+    from ragrec.ingestion import Shard
+
+    job = by_kind("Job")["ragrec-ingest"]
+    spec, [container] = job["spec"], containers(job)
+    args = container["args"]
+    template = args[args.index("--shard") + 1]
+    assert "$(JOB_COMPLETION_INDEX)" in template
+    env = {e["name"]: e for e in container["env"]}
+    assert env["JOB_COMPLETION_INDEX"]["valueFrom"]["fieldRef"]["fieldPath"] == \
+        "metadata.annotations['batch.kubernetes.io/job-completion-index']"
+    shards = [Shard.parse(template.replace("$(JOB_COMPLETION_INDEX)", str(i))) for i in range(spec["completions"])]
+    assert {s.count for s in shards} == {spec["completions"]} and 1 <= spec["parallelism"] <= spec["completions"]
+    assert "--sync" not in args and "--rebuild" not in args
