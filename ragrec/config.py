@@ -86,6 +86,10 @@ class Settings(BaseSettings):
 
     # --- events and user vectors ---------------------------------------------------------------------------
     events_url: str | None = Field(None, description="SQLAlchemy URL of the event log; unset = SQLite in the data dir.")
+    events_migrate: bool = Field(
+        True, description="Apply the event log's schema migrations (Alembic) when a process opens it; concurrent "
+        "openers are safe (one waits on a lock). false: a log behind the code is refused, and `ragrec events "
+        "migrate` runs them as a deploy step (many API pods on one PostgreSQL).")
     users_collection: str = "users"
     event_weights: dict[str, float] = Field(
         default_factory=lambda: {
