@@ -225,3 +225,7 @@ class Settings(BaseSettings):
     describe_min_chars: int = Field(20, description="A shorter description fails its checks.")
     describe_max_chars: int = Field(300, description="A longer description fails its checks.")
     describe_cache_size: int = Field(10_000, ge=0, description="Descriptions kept in memory (per process).")
+    describe_catalog_batch: int = Field(
+        16, ge=1, le=4096, description="`ragrec describe-catalog`: items sent to the LLM at once: one batched forward "
+        "pass (local), or concurrent requests up to llm_concurrency (openai; vLLM batches them itself: raise both "
+        "on a GPU server).")
