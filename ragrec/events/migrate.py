@@ -64,7 +64,10 @@ def current(engine: Engine) -> tuple[str | None, bool]:
     """(the log's revision, whether it is a pre-Alembic log not stamped yet); (None, False) for an empty database."""
     with engine.connect() as conn:
         stamped = _stamped(conn)
-        return (stamped, False) if stamped else (_legacy(conn), _legacy(conn) is not None)
+        if stamped:
+            return stamped, False
+        legacy = _legacy(conn)
+        return legacy, legacy is not None
 
 
 def _lock(conn: Connection) -> None:

@@ -13,7 +13,6 @@ stops the job: the report says which and why.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 import time
@@ -25,7 +24,7 @@ from pydantic import BaseModel, Field
 from ragrec.config import Settings
 from ragrec.generation import prompts as P
 from ragrec.generation.base import LLM, LLMError
-from ragrec.generation.describe import Vocabulary, check, whole_sentences
+from ragrec.generation.describe import Vocabulary, _run, check, whole_sentences
 from ragrec.generation.local import as_chat
 from ragrec.retrieval.models import Candidate
 from ragrec.schema import BLURB, BLURB_HASH, ITEM_ID, TEXT, public_payload
@@ -193,7 +192,7 @@ def _describe_batch(job: _Job, llm: LLM, batch: list[tuple[Candidate, str]]) -> 
                     job.fail(item.item_id, str(exc) if isinstance(exc, LLMError) else f"error: {exc!r}")
         return answered
 
-    answered = asyncio.run(run())
+    answered = _run(run())  # also from code already inside an event loop
     for j, (item, _) in enumerate(batch):
         if j not in answered:
             job.fail(item.item_id, "bad_output: the backend gave no answer for this item")
@@ -247,34 +246,50 @@ def import_blurbs(store: VectorStore, settings: Settings, path: Path, *, force: 
     job.total = None
     models: set[str] = set()
     with open(path, encoding="utf-8") as lines:
-        for n, line in enumerate(lines, 1):
-            if not line.strip():
-                continue
-            job.report.items += 1
-            try:
-                row = BlurbLine.model_validate_json(line)
-            except ValueError as exc:
-                job.fail(f"line {n}", f"unreadable line: {str(exc).splitlines()[0]}")
-                continue
-            models.add(row.model)
-            if row.description is None:
-                job.fail(row.item_id, row.error or "no description in the line")
-                continue
-            found = store.retrieve(job.collection, [point_id(row.item_id)])
-            if not found:
-                job.fail(row.item_id, "no such item in the catalog")
-                continue
-            item = item_candidate(found[0].payload)
-            if source_key(item, kind) != row.key:
-                job.fail(row.item_id, "the item (or the catalog prompt) changed since its prompt was exported")
-                continue
-            digest = blurb_hash(row.key, row.model)
-            if not _wanted(found[0].payload, digest, force, False):
-                job.skip()
-                continue
-            job.store_checked(item, row.description, digest)
+        numbered = ((n, line) for n, line in enumerate(lines, 1) if line.strip())
+        for chunk in _chunks(numbered, _IMPORT_CHUNK):
+            rows: list[BlurbLine] = []
+            for n, line in chunk:
+                job.report.items += 1
+                try:
+                    rows.append(BlurbLine.model_validate_json(line))
+                except ValueError as exc:
+                    job.fail(f"line {n}", f"unreadable line: {str(exc).splitlines()[0]}")
+            ids = [point_id(row.item_id) for row in rows]
+            found = {r.payload[ITEM_ID]: r.payload for r in store.retrieve(job.collection, ids)} if ids else {}
+            for row in rows:
+                models.add(row.model)
+                _import_one(job, row, found.get(row.item_id), force)
     job.report.model = ", ".join(sorted(models))
     return job.done()
+
+
+def _import_one(job: _Job, row: BlurbLine, payload: dict[str, Any] | None, force: bool) -> None:
+    if row.description is None:
+        return job.fail(row.item_id, row.error or "no description in the line")
+    if payload is None:
+        return job.fail(row.item_id, "no such item in the catalog")
+    item = item_candidate(payload)
+    if source_key(item, job.kind) != row.key:
+        return job.fail(row.item_id, "the item (or the catalog prompt) changed since its prompt was exported")
+    digest = blurb_hash(row.key, row.model)
+    if not _wanted(payload, digest, force, False):
+        return job.skip()
+    job.store_checked(item, row.description, digest)
+
+
+_IMPORT_CHUNK = 256  # lines whose items are read from the store in one call
+
+
+def _chunks(rows: Iterator[Any], n: int) -> Iterator[list[Any]]:
+    chunk: list[Any] = []
+    for row in rows:
+        chunk.append(row)
+        if len(chunk) == n:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
 
 
 __all__ = ["BLURB_SCHEMA", "BlurbFailure", "BlurbLine", "CatalogReport", "blurb_hash", "catalog_messages",
