@@ -1,4 +1,4 @@
-"""`ragrec events ...`: bulk-load feedback events into the event log, count them, migrate its schema.
+"""`ragrec events ...`: bulk-load feedback events, count them, migrate its schema.
 
 Mounted in ragrec/cli/__init__.py with `app.add_typer(events_app, name="events")`; the main callback's Settings arrive in
 `ctx.obj` (a fresh `Settings()` when this app runs on its own).

@@ -12,6 +12,7 @@ The migrations ship in `ragrec/events/migrations/` and Alembic is configured her
 from __future__ import annotations
 
 from pathlib import Path
+
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
