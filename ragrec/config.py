@@ -99,6 +99,10 @@ class Settings(BaseSettings):
 
     # --- events and user vectors ---------------------------------------------------------------------------
     events_url: str | None = Field(None, description="SQLAlchemy URL of the event log; unset = SQLite in the data dir.")
+    events_migrate: bool = Field(
+        True, description="Apply the event log's schema migrations (Alembic) when a process opens it; concurrent "
+        "openers are safe (one waits on a lock). false: a log behind the code is refused, and `ragrec events "
+        "migrate` runs them as a deploy step (many API pods on one PostgreSQL).")
     users_collection: str = "users"
     event_weights: dict[str, float] = Field(
         default_factory=lambda: {
@@ -238,3 +242,7 @@ class Settings(BaseSettings):
     describe_min_chars: int = Field(20, description="A shorter description fails its checks.")
     describe_max_chars: int = Field(300, description="A longer description fails its checks.")
     describe_cache_size: int = Field(10_000, ge=0, description="Descriptions kept in memory (per process).")
+    describe_catalog_batch: int = Field(
+        16, ge=1, le=4096, description="`ragrec describe-catalog`: items sent to the LLM at once: one batched forward "
+        "pass (local), or concurrent requests up to llm_concurrency (openai; vLLM batches them itself: raise both "
+        "on a GPU server).")

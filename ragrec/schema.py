@@ -26,10 +26,15 @@ TEXT = "text"  # the text that was embedded (title: ...\ngenres: ...), for displ
 TEXT_HASH = "text_hash"  # of the embedded text and model: an equal hash means the vector is still right
 CONTENT_HASH = "content_hash"  # of the row's source fields as read: an equal hash means nothing to redo
 POPULARITY = "popularity"  # distinct users who engaged with the item, written by reindex
+# the item's catalog blurb (`ragrec describe-catalog`): shown to every user, and the hash of what it was written
+# from (the item's facts, the catalog prompt's version, the model). Not carried over when ingest changes an item:
+# a blurb of the old facts could state what is no longer true, and the next describe-catalog run writes a new one.
+BLURB = "blurb"
+BLURB_HASH = "blurb_hash"
 
-RESERVED = (ITEM_ID, TEXT, TEXT_HASH, CONTENT_HASH, POPULARITY)
+RESERVED = (ITEM_ID, TEXT, TEXT_HASH, CONTENT_HASH, POPULARITY, BLURB, BLURB_HASH)
 SYSTEM_FIELDS = (POPULARITY,)  # written by reindex, not the catalog file: a catalog update carries them over
-HIDDEN = (TEXT_HASH, CONTENT_HASH, TEXT)  # not part of an item's public payload (the text is shown on its own)
+HIDDEN = (TEXT_HASH, CONTENT_HASH, TEXT, BLURB_HASH)  # not part of an item's public payload (the text is shown on its own)
 
 
 def public_payload(payload: dict[str, Any]) -> dict[str, Any]:

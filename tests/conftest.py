@@ -159,3 +159,20 @@ def server(model_dir):
         stop(proc)
 
 
+
+
+def tiny_catalog(root: Path, embedder, n: int = 6, **settings) -> Settings:
+    """The first `n` movies of the demo catalog ingested into a fresh data dir under `root` (store closed again,
+    so a CLI command in the same process can open it): its Settings."""
+    import itertools
+
+    subset = root / "movies.jsonl"
+    with open(DEMO_CATALOG, encoding="utf-8") as src:
+        subset.write_text("".join(itertools.islice(src, n)), encoding="utf-8")
+    s = Settings(data_dir=root / "data", llm_cache_dir=MODEL_CACHE, **settings)
+    store = open_store(s)
+    try:
+        ingest(subset, demo_options(), settings=s, store=store, embedder=embedder)
+    finally:
+        store.close()
+    return s

@@ -1,4 +1,4 @@
-"""Catalog commands: `ragrec ingest | delete | similar | collections | demo`."""
+"""Catalog commands: `ragrec ingest | delete | similar | collections | demo | describe-catalog`."""
 
 from __future__ import annotations
 
@@ -201,3 +201,78 @@ def demo_cmd(
         print_items(result, title=f"for {DEMO_USER}, described", descriptions=True)
         print_items(rec.similar(query="space opera with epic battles", k=5),
                     title="query: space opera with epic battles")
+
+
+@app.command("describe-catalog")
+def describe_catalog_cmd(
+    ctx: typer.Context,
+    limit: Optional[int] = typer.Option(None, "--limit", min=1, help="Describe at most N items (a sample)."),
+    force: bool = typer.Option(False, "--force", help="Rewrite every blurb, even those already written."),
+    retry_failed: bool = typer.Option(False, "--retry-failed",
+                                      help="Ask again for items whose blurb failed its checks."),
+    llm: Optional[str] = typer.Option(None, "--llm", help="local or openai [default: RAGREC_LLM]"),
+    export: Optional[Path] = typer.Option(
+        None, "--export", help="Write the prompts of the items to describe as JSON Lines, for the offline batch on "
+        "a GPU box (infra/vllm/describe_catalog.py), instead of describing them here."),
+    model: Optional[str] = typer.Option(None, "--model", help="With --export: the model the GPU box will run (its "
+                                        "blurbs are skipped when already written) [default: RAGREC_LLM_MODEL]"),
+    from_file: Optional[Path] = typer.Option(
+        None, "--from-file", help="Import the offline batch's blurbs (JSON Lines), with the same checks."),
+    collection: Optional[str] = typer.Option(None, "--collection"),
+    as_json: bool = typer.Option(False, "--json", help="Print the report as one JSON object."),
+) -> None:
+    """Precompute every item's catalog blurb (not personalized) into its payload with the configured LLM:
+    resumable and idempotent (items already described with this model and prompt are skipped), checked like
+    descriptions; a failed item is reported and never stops the job."""
+    from ragrec.generation import catalog as C
+    from ragrec.generation import get_llm
+
+    settings = settings_of(ctx)
+    if export and from_file:
+        fail("give --export or --from-file, not both", 2)
+    if from_file and not from_file.is_file():
+        fail(f"{from_file}: no such file", 2)
+    if (llm or settings.llm) == "none" and not (export or from_file):
+        fail("describe-catalog needs an LLM: set RAGREC_LLM (local or openai) or --llm, or import blurbs written "
+             "elsewhere with --from-file", 2)
+    store = open_store(settings)
+    try:
+        with Progress(TextColumn("[bold]describe"), BarColumn(), MofNCompleteColumn(), RateColumn("items"),
+                      TimeElapsedColumn(), console=err) as progress:
+            task = progress.add_task("describe", total=None)
+
+            def on_progress(done: int, total: int | None) -> None:
+                progress.update(task, completed=done, total=max(total or 0, done) or None)
+
+            common = {"collection": collection, "on_progress": on_progress}
+            if export:
+                report = C.export_prompts(store, settings, export, model=model or settings.llm_model, limit=limit,
+                                          force=force, retry_failed=retry_failed, **common)
+            elif from_file:
+                report = C.import_blurbs(store, settings, from_file, force=force, **common)
+            else:
+                backend = get_llm(settings, llm)
+                report = C.describe_catalog(store, backend, settings, limit=limit, force=force,
+                                            retry_failed=retry_failed, **common)
+    finally:
+        store.close()
+    print_blurb_report(report, as_json, exported=export)
+
+
+def print_blurb_report(report, as_json: bool = False, exported: Path | None = None) -> None:
+    if as_json:
+        print(report.model_dump_json(indent=1))
+        return
+    title = f"prompts exported to {exported}" if exported else f"catalog blurbs in {report.collection!r}"
+    table = Table(title=title, show_header=False)
+    table.add_row("model", report.model or "–")
+    rows = [("items", report.items), ("exported" if exported else "described", report.described),
+            ("skipped", report.skipped), ("failed", report.failed)]
+    for name, value in rows:
+        table.add_row(name, f"{value:,}")
+    table.add_row("seconds", f"{report.seconds:.1f}")
+    console.print(table)
+    for f in report.failures[:20]:
+        console.print(f"[yellow]failed[/] {f.item_id}: {f.reason}")
+    if report.failed > 20:
+        console.print(f"... and {report.failed - 20} more (--json lists up to 1,000)")

@@ -1,4 +1,4 @@
-"""`ragrec events ...`: bulk-load feedback events into the event log, and count them.
+"""`ragrec events ...`: bulk-load feedback events, count them, migrate its schema.
 
 Mounted in ragrec/cli/__init__.py with `app.add_typer(events_app, name="events")`; the main callback's Settings arrive in
 `ctx.obj` (a fresh `Settings()` when this app runs on its own).
@@ -19,6 +19,7 @@ from ragrec.cli.console import RateColumn, console, err, fail
 from ragrec.cli.errors import validation_message
 from ragrec.config import Settings
 from ragrec.events.load import EventLoadError, EventLoadReport, EventMapping, catalog_items, load_events
+from ragrec.events import migrate as migrations
 from ragrec.events.log import EventLog, EventLogError, open_event_log
 from ragrec.events.models import EventType
 from ragrec.io import MAX_BATCH_SIZE
@@ -130,3 +131,26 @@ def count_cmd(ctx: typer.Context) -> None:
         console.print(f"{event_log.count():,} events from {event_log.user_count():,} users in {event_log.url}")
     finally:
         event_log.close()
+
+
+@events_app.command("migrate")
+def migrate_cmd(
+    ctx: typer.Context,
+    check: bool = typer.Option(False, "--check", help="Change nothing: exit 1 unless the schema is at head."),
+) -> None:
+    """Bring the event log's schema to this ragrec's (Alembic migrations): the deploy step when
+    RAGREC_EVENTS_MIGRATE=false keeps API processes from migrating on open."""
+    settings = settings_of(ctx)
+    if check:  # opening without migrating refuses a log that is not at head, with the reason
+        event_log = open_log(settings.model_copy(update={"events_migrate": False}))
+        event_log.close()
+        console.print(f"the event log at {event_log.url} is at head ({migrations.head()})")
+        return
+    event_log = open_log(settings.model_copy(update={"events_migrate": True}))
+    event_log.close()
+    before, head = event_log.migrated
+    if before == head:
+        console.print(f"the event log at {event_log.url} is already at head ({head})")
+    else:
+        console.print(f"migrated the event log at {event_log.url}: {before or 'empty'} -> {head}")
+

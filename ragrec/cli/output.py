@@ -24,7 +24,7 @@ def print_items(result: Recommendations, title: str, *, explain_scores: bool = F
         shown = c.title + (f"  [dim]{', '.join(map(str, genres))}[/]" if isinstance(genres, list) else "")
         why = "; ".join(map(str, c.evidence))
         if descriptions and c.description:
-            why = c.description + ("" if c.description_source == "llm" else "  [dim](template)[/]")
+            why = c.description + ("" if c.description_source == "llm" else f"  [dim]({c.description_source})[/]")
         row = [str(rank), c.item_id, f"{c.score:.3f}", shown, why]
         if explain_scores:
             s = c.scores

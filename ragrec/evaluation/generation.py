@@ -196,7 +196,7 @@ def description_metrics(results: Iterable[Described]) -> DescriptionMetrics:
         descriptions=len(results),
         llm_written=len(written),
         passed=sum(r.item.description_source == "llm" for r in results) / n,
-        fell_back=sum(r.item.description_source == "template" for r in results) / n,
+        fell_back=sum(r.item.description_source != "llm" for r in results) / n,
         hallucination_rate=0.0 if not written else rate,
         hallucination_se=0.0 if not written else rate_se,
         failed_checks=dict(failed),

@@ -7,6 +7,9 @@ thing that must be durable. Two tables, SQLAlchemy Core:
   `value` (the rating), `ts_us` (the event time as integer microseconds since the epoch, UTC: exact, and ordered
   the same way by every database).
 - `users`: every user with at least one stored event, created with their first one.
+
+The tables below mirror the schema the Alembic migrations build (`ragrec/events/migrations/`, applied on open by
+`migrate.py`); a schema change is a new migration plus the matching change here.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Engine, create_engine, make_url
 from sqlalchemy.exc import ArgumentError
 
+from ragrec.events import migrate as migrations
 from ragrec.events.models import AppendResult, Event, EventReject, EventType
 
 T = TypeVar("T")
@@ -125,7 +129,8 @@ def events_url(settings: Any) -> str:
 def open_event_log(settings: Any) -> EventLog:
     """The event log Settings name. A SQLite file is created only in the data dir (the default) or in a folder
     that exists: a mistyped RAGREC_EVENTS_URL must not start a new, empty log beside the real one."""
-    return EventLog(events_url(settings), create_folder=not getattr(settings, "events_url", None))
+    return EventLog(events_url(settings), create_folder=not getattr(settings, "events_url", None),
+                    migrate=getattr(settings, "events_migrate", True))
 
 
 def db_error(exc: BaseException) -> str:
@@ -148,8 +153,10 @@ def from_us(us: int) -> datetime:
 class EventLog:
     """The durable, append-only event log at a SQLAlchemy URL (`sqlite:///path` or `postgresql+psycopg://...`)."""
 
-    def __init__(self, url: str, *, busy_timeout: float = 30.0, create_folder: bool = True):
-        """`create_folder=False`: a SQLite file may only be created in a folder that already exists."""
+    def __init__(self, url: str, *, busy_timeout: float = 30.0, create_folder: bool = True, migrate: bool = True):
+        """`create_folder=False`: a SQLite file may only be created in a folder that already exists. `migrate`:
+        bring the schema to head (Alembic); False: refuse a log that is not at head (migrations are a deploy
+        step, `ragrec events migrate`)."""
         try:
             parsed = make_url(url)
         except ArgumentError:
@@ -176,8 +183,14 @@ class EventLog:
             self.engine = create_engine(parsed, pool_pre_ping=True)
         self.url = parsed.render_as_string(hide_password=True)
         try:
-            metadata.create_all(self.engine)
-            _upgrade(self.engine)
+            self.migrated: tuple[str | None, str] | None = None  # (revision before, head) when migrate ran
+            if migrate:
+                self.migrated = migrations.upgrade(self.engine)
+            else:
+                migrations.require_head(self.engine)
+        except migrations.SchemaError as exc:
+            self.engine.dispose()
+            raise EventLogError(f"cannot open the event log at {self.url}: {exc}") from None
         except Exception as exc:  # OperationalError and driver variants: unreachable server, bad path
             self.engine.dispose()
             raise EventLogError(f"cannot open the event log at {self.url}: {db_error(exc)}") from exc
@@ -335,18 +348,6 @@ def _event(row: Any) -> Event:
         event_id=row.event_id, user_id=row.user_id, item_id=row.item_id, type=EventType(row.type),
         value=row.value, timestamp=from_us(row.ts_us), recommendation_id=row.recommendation_id,
     )
-
-
-def _upgrade(engine: Engine) -> None:
-    """Bring a log made by an earlier ragrec up to this schema: the indexes and columns added since."""
-    from sqlalchemy import inspect
-
-    columns = {c["name"] for c in inspect(engine).get_columns("events")}
-    with engine.begin() as conn:
-        if "recommendation_id" not in columns:
-            conn.execute(text("ALTER TABLE events ADD COLUMN recommendation_id VARCHAR(64)"))
-    for index in events_table.indexes:  # create_all skips the indexes of tables that already exist
-        index.create(engine, checkfirst=True)
 
 
 def _chunks(rows: list[T], n: int) -> Iterator[list[T]]:

@@ -11,7 +11,9 @@ year it states is the item's year; any genre it states is one of the item's genr
 nothing that `as_data` cut out of the item's data as an instruction; it does not recite the prompt's markup or
 repeat itself (a 4-word phrase twice); its length is within bounds. A description
 that fails, or an LLM that fails, gives the template ("Because you liked A and B: Title, a 1995 animation and
-comedy movie about pixar.") with `description_source="template"`.
+comedy movie about pixar.") with `description_source="template"`; for an item with a precomputed catalog blurb
+(`ragrec describe-catalog`, checked the same way when it was written) the blurb takes the place of the facts
+sentence, with `description_source="catalog"`.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from ragrec.generation import prompts as P
 from ragrec.generation.base import LLM, LLMError
 from ragrec.metrics import LLM_FALLBACKS
 from ragrec.retrieval.models import Candidate, History
+from ragrec.schema import BLURB
 
 # How a sentence may state each MovieLens genre (a catalog's other genres are matched by their own name).
 GENRE_WORDS: dict[str, tuple[str, ...]] = {
@@ -197,15 +200,31 @@ def whole_sentences(text: str) -> str:
     return m.group(0) if m else text
 
 
+def catalog_blurb(candidate: Candidate) -> str | None:
+    """The item's precomputed catalog blurb (`ragrec describe-catalog`; checked before it was stored), if any."""
+    blurb = candidate.payload.get(BLURB)
+    return blurb.strip() if isinstance(blurb, str) and blurb.strip() else None
+
+
 def template(candidate: Candidate, evidence_titles: list[str], kind: str = "movie") -> str:
-    """The fallback: built from the item's facts alone, so it states nothing the item's data does not."""
-    facts = P.item_facts(candidate)
-    facts["tags"] = [t for t in facts.get("tags", []) if not re.search(r"\d", t)][:3]  # no stray years
-    sentence = P.facts_sentence(facts, kind).replace(" is a", ", a", 1).replace(" is an", ", an", 1)
+    """The fallback: the item's catalog blurb when it has one, else a sentence built from the item's facts alone,
+    so it states nothing the item's data does not; after the evidence ("Because you liked A and B: ...")."""
+    sentence = catalog_blurb(candidate)
+    if sentence is None:
+        facts = P.item_facts(candidate)
+        facts["tags"] = [t for t in facts.get("tags", []) if not re.search(r"\d", t)][:3]  # no stray years
+        sentence = P.facts_sentence(facts, kind).replace(" is a", ", a", 1).replace(" is an", ", an", 1)
     if evidence_titles:
         return f"Because you liked {P._and([P.display_title(t) for t in evidence_titles])}: {sentence}"
     popular = next((e for e in candidate.evidence if e.kind == "popular" and e.users), None)
     return f"Popular with {popular.users:,} users: {sentence}" if popular else sentence
+
+
+def fallback(candidate: Candidate, evidence_titles: list[str], kind: str = "movie") -> dict[str, str]:
+    """The description (and its source) when the LLM's is missing or fails its checks: `template`, marked
+    `catalog` when it carries the item's blurb."""
+    source = "catalog" if catalog_blurb(candidate) else "template"
+    return {"description": template(candidate, evidence_titles, kind), "description_source": source}
 
 
 def evidence_titles(candidate: Candidate, n: int = 2) -> list[str]:
@@ -275,8 +294,7 @@ class Describer:
     def _finish(self, i: int, c: Candidate, liked: list[str], raw: str | LLMError) -> Described:
         if isinstance(raw, LLMError):
             LLM_FALLBACKS.labels("describe", raw.reason).inc()
-            text = template(c, liked, self.kind)
-            item = c.model_copy(update={"description": text, "description_source": "template"})
+            item = c.model_copy(update=fallback(c, liked, self.kind))
             return Described(index=i, item=item, error=str(raw))
         raw = whole_sentences(raw)
         cut = [s for v in [c.text, *map(str, c.payload.get("tags") or [])] for s in P.as_data(v)[1]]
@@ -285,7 +303,7 @@ class Describer:
             update = {"description": raw, "description_source": "llm"}
         else:
             LLM_FALLBACKS.labels("describe", "failed_check").inc()
-            update = {"description": template(c, liked, self.kind), "description_source": "template"}
+            update = fallback(c, liked, self.kind)
         done = Described(index=i, item=c.model_copy(update=update), raw=raw, check=result)
         self.cache.put(self._key(c, liked), done)
         return done

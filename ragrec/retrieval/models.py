@@ -99,7 +99,9 @@ class Candidate(BaseModel):
     path: Path
     evidence: list[Evidence] = Field(default_factory=list)
     description: str | None = Field(None, description="a short personalized description (generation stage)")
-    description_source: Literal["llm", "template"] | None = None
+    description_source: Literal["llm", "catalog", "template"] | None = Field(
+        None, description="llm: written for this user; catalog: the fallback with the item's precomputed blurb; "
+        "template: the fallback built from the item's facts")
     _vector: Any = PrivateAttr(None)  # the item's content vector, for evidence (not part of the output)
 
     @property

@@ -114,3 +114,18 @@ def test_catalog_items_asks_qdrant_once_per_item(data_dir):
         assert [len(ids) for ids in calls] == [3, 1]  # 9 is remembered as unknown, 2 as known
     finally:
         store.close()
+
+
+def test_events_migrate_brings_a_log_to_head_and_check_says_whether_it_is(tmp_path):
+    """The deploy step for RAGREC_EVENTS_MIGRATE=false: --check fails on a log behind, migrate fixes it."""
+    from ragrec.events.migrate import head
+
+    app, data = make_app(), tmp_path / "d"
+    behind = runner.invoke(app, ["--data-dir", str(data), "events", "migrate", "--check"])
+    assert behind.exit_code == 1 and "ragrec events migrate" in behind.output
+    done = runner.invoke(app, ["--data-dir", str(data), "events", "migrate"])
+    assert done.exit_code == 0 and f"empty -> {head()}" in done.output
+    again = runner.invoke(app, ["--data-dir", str(data), "events", "migrate"])
+    assert again.exit_code == 0 and "already at head" in again.output
+    ok = runner.invoke(app, ["--data-dir", str(data), "events", "migrate", "--check"])
+    assert ok.exit_code == 0 and f"is at head ({head()})" in ok.output

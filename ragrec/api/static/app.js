@@ -76,8 +76,11 @@ function describe(node, description, source) {
   const d = node.querySelector(".description");
   d.textContent = description || "";
   d.classList.remove("pending");
-  d.classList.toggle("template", source === "template");
-  d.title = source === "template" ? "written from a template" : "written by the LLM, checked against the item's data";
+  d.classList.toggle("template", source !== "llm");
+  d.title = {
+    llm: "written by the LLM for you, checked against the item's data",
+    catalog: "the item's catalog description (written once by the LLM, checked) after why it is here",
+  }[source] || "written from a template";
 }
 
 async function feedback(itemId, type, turn, button) {
