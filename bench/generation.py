@@ -149,8 +149,8 @@ def latency(repeats: int) -> None:
         t.append(time.perf_counter() - s)
     print("local, one 1-token completion:", ms(t))
 
-    sys.path.insert(0, str(REPO))
-    from tests.generation.conftest import free_port, start_serve, stop
+    sys.path.insert(0, str(REPO / "tests"))  # the server helpers the tests use (tests/conftest.py)
+    from conftest import free_port, start_serve, stop
 
     port = free_port()
     s = time.perf_counter()
