@@ -261,6 +261,23 @@ def test_movielens_ratings_load_end_to_end(rec, tmp_path):
         assert r.score == pytest.approx(s.blend_content * r.scores.content + s.blend_collab * r.scores.collab + prior,
                                         abs=1e-3)
 
+    # the horizon: the collab score is the share's mix of the cosines with the long- and short-term vectors
+    profile = rec.user("1").profile
+    short, long = profile.vector("collab"), profile.long_vector("collab")
+    assert float(short @ long) < 0.9  # 232 movies over years: the latest ones are not the whole history
+    slot = profile.collab_slot
+    for share in (None, 0.0, 1.0):
+        got = rec.recommend(RecommendRequest(user_id="1", k=10, long_term_share=share)).items
+        expected = s.long_term_share_collab if share is None else share
+        records = rec.store.retrieve(s.items_collection, [point_id(r.item_id) for r in got], payload=["item_id"],
+                                     vectors=[slot])
+        item = {x.payload["item_id"]: np.asarray(x.vectors[slot]) for x in records}
+        for r in got:
+            mix = expected * float(item[r.item_id] @ long) + (1 - expected) * float(item[r.item_id] @ short)
+            assert r.scores.collab == pytest.approx(mix, abs=1e-3)
+        if share == 0.0:
+            assert ids(got) != ids(top)  # the latest items alone rank other movies first
+
 
 @pytest.mark.mutates_items
 def test_an_older_users_collection_serves_until_reindex_brings_the_long_term_sums(rec):
