@@ -123,16 +123,10 @@ def _reference(profile: Profile, t: float, n: int, settings: Settings) -> tuple[
     return exponent, 1.0
 
 
-def _count(profile: Profile, event: Event, t: float, decayed: float, settings: Settings) -> None:
-    """Everything an event changes besides the sums: positions, counts, recent items, the last event time."""
+def _count(profile: Profile, event: Event, t: float, decayed: float) -> None:
+    """What an event changes besides the sums and the recent items: positions, counts, the last event time."""
     if decayed > 0:
         profile.n_positive += 1
-        profile.recent = [r for r in profile.recent if r.item_id != event.item_id]
-        profile.recent.append(RecentItem(item_id=event.item_id, ts=t))
-        profile.recent.sort(key=lambda r: -r.ts)
-        del profile.recent[settings.recent_items:]
-    elif decayed < 0:  # a disliked item is no evidence of taste
-        profile.recent = [r for r in profile.recent if r.item_id != event.item_id]
     profile.counts[event.type.value] = profile.counts.get(event.type.value, 0) + 1
     profile.n_events += 1
     profile.last_event = t if profile.last_event is None else max(profile.last_event, t)
@@ -157,7 +151,14 @@ def apply_event(profile: Profile, event: Event, vectors: dict[str, np.ndarray], 
         profile.positive_weight += decayed
     if w > 0:
         profile.long_positive_weight += w
-    _count(profile, event, t, decayed, settings)
+    _count(profile, event, t, decayed)
+    if decayed > 0:
+        profile.recent = [r for r in profile.recent if r.item_id != event.item_id]
+        profile.recent.append(RecentItem(item_id=event.item_id, ts=t))
+        profile.recent.sort(key=lambda r: -r.ts)
+        del profile.recent[settings.recent_items:]
+    elif decayed < 0:  # a disliked item is no evidence of taste
+        profile.recent = [r for r in profile.recent if r.item_id != event.item_id]
     if not math.isfinite(profile.positive_weight):
         raise ValueError("profile weights overflowed")  # cannot happen with rebasing; guards the invariant
     return profile
@@ -172,6 +173,9 @@ def build_profiles(events: list[Event], vectors: dict[str, dict[str, np.ndarray]
     import scipy.sparse as sp
 
     profiles: dict[str, Profile] = {}
+    # recent items per user as item -> time in insertion order: the events come in time order, so the order
+    # apply_event keeps (newest first, ties in insertion order) is this dict's, reversed by time at the end
+    recent: dict[str, dict[str, float]] = {}
     users: dict[str, int] = {}
     items: dict[str, int] = {}
     rows, cols, times, positions, weights, positive = [], [], [], [], [], []
@@ -180,6 +184,7 @@ def build_profiles(events: list[Event], vectors: dict[str, dict[str, np.ndarray]
         if profile is None:
             profile = profiles[event.user_id] = Profile(user_id=event.user_id)
             users[event.user_id] = len(users)
+            recent[event.user_id] = {}
         t, n = _epoch(event.timestamp), profile.n_positive
         exponent, _ = _reference(profile, t, n, settings)  # where the fold's reference ends up
         w = event_weight(event, settings)
@@ -190,9 +195,25 @@ def build_profiles(events: list[Event], vectors: dict[str, dict[str, np.ndarray]
         positions.append(n)
         weights.append(w)
         positive.append(decayed > 0)
-        _count(profile, event, t, decayed, settings)
+        _count(profile, event, t, decayed)
+        kept = recent[event.user_id]
+        if decayed:
+            kept.pop(event.item_id, None)
+        if decayed > 0:
+            kept[event.item_id] = t
+            if len(kept) > settings.recent_items:  # apply_event drops its last: the oldest time, inserted last
+                oldest = next(iter(kept.values()))
+                last = None
+                for item_id, ts in kept.items():
+                    if ts != oldest:
+                        break
+                    last = item_id
+                del kept[last]
     if not profiles:
         return profiles
+    for user_id, kept in recent.items():
+        profiles[user_id].recent = [RecentItem(item_id=i, ts=ts)
+                                    for i, ts in sorted(kept.items(), key=lambda kv: -kv[1])]
 
     ordered = list(profiles.values())  # in user-index order
     rows_, w_ = np.asarray(rows), np.asarray(weights, dtype=np.float64)

@@ -144,7 +144,8 @@ any_event = st.tuples(
     st.sampled_from(["u1", "u2", "u3"]), st.sampled_from(ITEMS + ["gone"]),  # "gone": an item with no vectors
     st.sampled_from(["view", "like", "purchase", "dislike", "skip", "rating"]), st.sampled_from([0.5, 2.5, 3, 5]),
     st.one_of(st.integers(0, 5), st.floats(0, 5000)))  # days: same-second ties, and years (reference moves)
-decays = st.sampled_from([SETTINGS, BY_TIME, Settings(half_life_events=0.2, half_life_days=1.0)])
+decays = st.sampled_from([SETTINGS, BY_TIME, Settings(half_life_events=0.2, half_life_days=1.0),
+                          Settings(recent_items=2), Settings(recent_items=0)])  # small: the recent list overflows
 
 
 def events_of(raw):
@@ -157,12 +158,14 @@ def assert_same_profile(a: Profile, b: Profile):
         b.model_dump(exclude={"sums", "long_sums", "positive_weight"}) | {"long_positive_weight": pytest.approx(
             a.long_positive_weight)}
     assert a.positive_weight == pytest.approx(b.positive_weight, rel=1e-9, abs=1e-300)
-    for field in ("sums", "long_sums"):
+    for field, weight in (("sums", a.positive_weight), ("long_sums", 1.0)):
         sa, sb = getattr(a, field), getattr(b, field)
         assert set(sa) == set(sb)
         for space in sa:
             x, y = np.asarray(sa[space]), np.asarray(sb[space])
-            assert np.allclose(x, y, rtol=1e-9, atol=1e-9 * max(1e-300, np.abs(x).max(), np.abs(y).max()))
+            # rounding relative to the size of what was added (a like and a dislike of one item cancel to ~1e-17)
+            scale = max(1e-300, weight, np.abs(x).max(), np.abs(y).max())
+            assert np.allclose(x, y, rtol=1e-9, atol=1e-9 * scale)
 
 
 @hsettings(max_examples=150)
@@ -175,6 +178,19 @@ def test_the_sparse_rebuild_makes_what_the_event_by_event_fold_makes(raw, vector
     for user, profile in built.items():
         profile.collab_slot = "collab"
         assert_same_profile(profile, folded[user])
+
+
+def test_the_rebuild_keeps_the_recent_items_the_fold_keeps_when_times_tie():
+    """Items liked in the same second: the fold keeps them in arrival order and drops the last one first."""
+    vectors = {i: {"content": np.eye(DIM)[n]} for n, i in enumerate(ITEMS)}
+    raw = [("u1", "i0", "like", 0, 0), ("u1", "i1", "like", 0, 0), ("u1", "i2", "like", 0, 0),
+           ("u1", "i3", "like", 0, 1), ("u1", "i0", "dislike", 0, 2), ("u1", "i4", "like", 0, 2)]
+    for keep in (1, 2, 3):
+        settings = Settings(recent_items=keep)
+        folded = fold({}, events_of(raw), vectors, settings, "collab")["u1"]
+        built = build_profiles(events_of(raw), vectors, settings)["u1"]
+        assert [r.item_id for r in built.recent] == [r.item_id for r in folded.recent]
+    assert [r.item_id for r in folded.recent] == ["i4", "i3", "i1"]  # i0 disliked, i2 dropped before i1
 
 
 @hsettings(max_examples=100)
