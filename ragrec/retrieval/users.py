@@ -24,7 +24,6 @@ from ragrec.schema import COLLAB, COLLAB_SLOTS
 from ragrec.store import PointIn, StoreError, VectorStore, point_id
 from ragrec.store.base import CollectionNotFound
 
-
 PROFILE_LAYOUT = 2  # 1: short-term sums only; 2: + long-term sums
 
 
