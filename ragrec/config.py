@@ -120,16 +120,25 @@ class Settings(BaseSettings):
     max_clock_skew_seconds: float = Field(
         86400.0, ge=0, description="How far in the future an event's timestamp may be (clients' clocks drift); "
         "later events are rejected: they would outweigh everything the user does until then.")
-    half_life_days: float = Field(30.0, gt=0, description="An event's weight halves every half_life_days.")
+    half_life_days: float = Field(30.0, gt=0, description="In the short-term sums, an event's weight halves every "
+                                  "half_life_days.")
     half_life_events: float | None = Field(
         1.0, gt=0, description="...and halves again with every half_life_events later events of the same user "
         "(recency by position: on MovieLens the last few items predict the next one best). None: off.")
+    long_term_share_collab: float = Field(
+        0.74, ge=0, le=1, description="Share of the long-term interest (the undecayed sum of every event) in the "
+        "user's collab query vector: share·unit(long) + (1 − share)·unit(short). 0 = the latest items only, 1 = the "
+        "whole history alike. 0.74 served both the next-item and the random-holdout protocol best on validation "
+        "(reports/quality-research.md); a request can override it (RecommendRequest.long_term_share).")
+    long_term_share_content: float = Field(
+        0.0, ge=0, le=1, description="The same share in the user's content vector (0 was best on validation).")
     recent_items: int = Field(50, description="Recent positive items kept per user, for evidence.")
 
     # --- collaborative vectors (ALS item factors, retrained by reindex) ---------------------------------------
     collab_dim: int = Field(128, description="Size of the `collab` vector on items and users.")
     collab_regularization: float = 10.0
-    collab_alpha: float = 10.0
+    collab_alpha: float = Field(3.0, description="ALS confidence of an interaction (1 + alpha); 3 beat 10 for "
+                                "both the short- and the long-term user vector on validation.")
     collab_iterations: int = 15
     collab_device: Literal["auto", "cpu", "cuda"] = Field(
         "auto", description="Where reindex trains ALS. auto: implicit's CUDA ALS when it can run here "
@@ -149,7 +158,8 @@ class Settings(BaseSettings):
                                   "evidence is chosen from (each is read with its vector on every request).")
     evidence_min_similarity: float = 0.3
     hybrid: bool = Field(True, description="Blend content and collab retrieval once reindex has trained collab.")
-    blend_content: float = Field(0.2, description="Weight of the content score in the hybrid blend.")
+    blend_content: float = Field(0.037, description="Weight of the content score in the hybrid blend (tuned on "
+                                 "validation of both protocols with the long-term shares above).")
     blend_collab: float = Field(1.0, description="Weight of the collaborative score in the hybrid blend.")
     blend_popularity: float = Field(0.0, description="Weight of ln(1 + popularity) in the hybrid blend.")
     blend_candidates: int = Field(200, description="Candidates each of the content and collab prefetches bring.")

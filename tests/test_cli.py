@@ -157,10 +157,16 @@ def test_feedback_recommend_users_reindex(tmp_path, demo_movies):
 
     show = ragrec("users", "show", "u1", data_dir=data)
     assert show.returncode == 0 and json.loads(show.stdout)["events"] == 4
+    assert {"sums", "long_sums"}.isdisjoint(json.loads(show.stdout)["profile"])
     reindexed = ragrec("reindex", data_dir=data)
     assert reindexed.returncode == 0 and "reindexed 1 users from 4 events" in reindexed.stdout
     cold = ragrec("recommend", "-k", "3", "--json", data_dir=data)
     assert json.loads(cold.stdout)["items"][0]["item_id"] in {"1", "2", "13"}  # the popular ones
+    # the horizon reaches the request (its effect on the scores: tests/retrieval, tests/api)
+    horizon = ragrec("recommend", "--user", "u1", "-k", "5", "--long-term-share", "1", "--json", data_dir=data)
+    assert horizon.returncode == 0 and len(json.loads(horizon.stdout)["items"]) == 5, horizon.stderr
+    beyond = ragrec("recommend", "--user", "u1", "--long-term-share", "1.5", data_dir=data)
+    assert beyond.returncode == 2 and "long-term-share" in beyond.stderr
     forgot = ragrec("users", "forget", "u1", data_dir=data)
     assert forgot.returncode == 0 and "4 events erased" in forgot.stdout
     assert ragrec("users", "show", "u1", data_dir=data).returncode == 2

@@ -25,6 +25,10 @@ def recommend_cmd(
     negative: str = typer.Option("", "--negative", help="Example items to move away from."),
     strategy: str = typer.Option("average_vector", "--strategy", help="average_vector, best_score or sum_scores"),
     include_seen: bool = typer.Option(False, "--include-seen", help="Do not exclude items the user interacted with."),
+    long_term_share: Optional[float] = typer.Option(
+        None, "--long-term-share", min=0.0, max=1.0,
+        help="Horizon: 0 = what the user did last, 1 = their whole history alike [default: "
+        "RAGREC_LONG_TERM_SHARE_COLLAB]"),
     explain: bool = typer.Option(False, "--explain", help="Write a short personalized description of each item."),
     rerank: Optional[bool] = typer.Option(None, "--rerank/--no-rerank",
                                           help="Let the LLM rerank the top candidates [default: RAGREC_RERANK]"),
@@ -43,7 +47,8 @@ def recommend_cmd(
     try:
         request = RecommendRequest(user_id=user, k=k, query=query, filters=filter, diversity=diversity,
                                    positive=split(positive), negative=split(negative), strategy=strategy,
-                                   exclude_seen=False if include_seen else None, explain=explain, rerank=rerank)
+                                   exclude_seen=False if include_seen else None, explain=explain, rerank=rerank,
+                                   long_term_share=long_term_share)
     except ValidationError as exc:
         fail(validation_message(exc), 2)
     if llm is not None and llm not in ("local", "openai", "none"):

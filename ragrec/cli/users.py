@@ -52,7 +52,7 @@ def users_show(ctx: typer.Context, user: str = typer.Argument(...)) -> None:
         info = rec.user(user)
     if info.profile is None and not info.events:
         fail(f"no user {user!r}", 2)
-    profile = info.profile.model_dump(exclude={"sums"}) if info.profile else None
+    profile = info.profile.model_dump(exclude={"sums", "long_sums"}) if info.profile else None
     print(json.dumps({"user_id": user, "events": info.events, "profile": profile}, indent=1, default=str))
 
 

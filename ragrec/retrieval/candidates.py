@@ -2,6 +2,12 @@
 
 - `hybrid`: a warm user with trained collaborative vectors: the content vector (blended with the query's
   embedding, if any) and the collab vector, each a prefetch;
+
+A warm user's vector in each space mixes their long- and short-term interest (`Profile.query_vector`) with the
+Settings' share for that space (`long_term_share_content`, `long_term_share_collab`; a request may override the
+collab one: `RecommendRequest.long_term_share`). One vector per space keeps one prefetch per space: the query costs
+what it cost with the short-term vectors alone.
+
 - `content`: a warm user before collab vectors exist (or with hybrid off): the content vector (and query);
 - `query`: a free-text query alone;
 - `examples`: positive / negative example items (with the user's vector and the query as further positives);
@@ -36,8 +42,8 @@ class Sources(BaseModel):
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
     path: Path
-    user: np.ndarray | None = None  # the user's unit content vector
-    collab: np.ndarray | None = None  # the user's unit collab vector (hybrid only)
+    user: np.ndarray | None = None  # the user's content vector (long/short mix of unit vectors)
+    collab: np.ndarray | None = None  # the user's collab vector (the same mix; hybrid only)
     collab_slot: str = COLLAB  # the items' collab vector it is scored against (the one the user's sum is over)
     query: np.ndarray | None = None  # the query's embedding
     query_weight: float = 0.0  # the query's share of the content target
@@ -78,7 +84,7 @@ def exclusion_filter(request: RecommendRequest, history: History) -> Filter:
 def candidate_sources(request: RecommendRequest, history: History, *, store: VectorStore, settings: Settings,
                       embed: Callable[[str], np.ndarray]) -> Sources:
     profile = history.profile
-    user = profile.vector(CONTENT) if profile else None
+    user = profile.query_vector(CONTENT, settings.long_term_share_content) if profile else None
     query = embed(request.query) if request.query else None
     sources = Sources(path="popular", user=user, query=query, filter=exclusion_filter(request, history),
                       query_weight=settings.query_weight if user is not None else 1.0,
@@ -89,7 +95,8 @@ def candidate_sources(request: RecommendRequest, history: History, *, store: Vec
             raise ValueError("only negative examples: give a positive example, a query or a warm user as well")
         sources.path = "examples"
     elif user is not None:
-        collab = profile.vector(COLLAB) if settings.hybrid else None
+        share = settings.long_term_share_collab if request.long_term_share is None else request.long_term_share
+        collab = profile.query_vector(COLLAB, share) if settings.hybrid else None
         sources.path, sources.collab = ("hybrid", collab) if collab is not None else ("content", None)
         sources.collab_slot = profile.collab_slot or COLLAB
     elif query is not None:

@@ -39,6 +39,9 @@ class RecommendRequest(BaseModel):
     where: Filter | None = Field(None, description="a structured filter, ANDed with `filters`")
     explain: bool = Field(False, description="write a short personalized description of each item (the LLM stage)")
     rerank: bool | None = Field(None, description="let the LLM rerank the top candidates; None: Settings.rerank")
+    long_term_share: float | None = Field(
+        None, ge=0.0, le=1.0, description="the horizon: share of the user's long-term interest in their collab "
+        "vector, 0 = what they did last, 1 = their whole history alike; None: Settings.long_term_share_collab")
 
 
 class HistoryItem(BaseModel):
@@ -63,8 +66,10 @@ class History(BaseModel):
 class SourceScores(BaseModel):
     """The score each source gave a candidate (None: that source did not score it).
 
-    `content`, `collab` and `query` are dot products of unit vectors (cosine similarity) with the user's content
-    vector, collaborative vector and the query's embedding; `popularity` is the prior ln(1 + users who engaged).
+    `content`, `collab` and `query` are dot products of the item's unit vectors with the user's content vector,
+    collaborative vector and the query's embedding: cosines for the query, and for the user the same long/short
+    mix of cosines as their vector (`share·cos(long) + (1 − share)·cos(short)`); `popularity` is the prior
+    ln(1 + users who engaged).
     `llm` is the reranker's probability for the item, when an LLM reranked the list.
     """
 

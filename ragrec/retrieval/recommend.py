@@ -41,4 +41,7 @@ def recommend(request: RecommendRequest, history: History, *, store: VectorStore
     # a count per field)
     warnings = unknown_field_warnings(store, settings.items_collection, request.filters) \
         if request.filters and len(items) < request.k else []
+    if sources.path in ("hybrid", "content") and not history.profile.has_long_term:
+        warnings.append("this user's vectors were stored by an older ragrec, without long-term interest: they "
+                        "follow the latest items only until `ragrec reindex` rebuilds them")
     return Recommendations(items=items, reranked=reranked.reranked, rerank_error=reranked.error, warnings=warnings)

@@ -1,7 +1,8 @@
 """Reindex: rebuild every user vector, the items' collab factors and popularity from the event log (the source of
 truth).
 
-User vectors go into a fresh `users` generation that replaces the old one only when complete, so a reindex
+User vectors (each user's short- and long-term sums, rebuilt as sparse products: `profiles.build_profiles`) go
+into a fresh `users` generation that replaces the old one only when complete, so a reindex
 after a change of embedding model (new items collection behind the alias) rebuilds users in the new space.
 The item factors go into the items' collab slot the live users do not use (`schema.COLLAB_SLOTS`), and the new
 users generation records that slot: the alias switch moves users and item factors together, so a reindex killed
@@ -27,7 +28,8 @@ from ragrec.config import Settings
 from ragrec.devices import collab_on_gpu
 from ragrec.events.models import event_problem
 from ragrec.retrieval.collab import ensure_collab_slots, store_item_factors, train_item_factors
-from ragrec.retrieval.feedback import apply_events, fold, item_vectors
+from ragrec.retrieval.feedback import apply_events, item_vectors
+from ragrec.retrieval.profiles import build_profiles
 from ragrec.retrieval.users import UserGate, UserProfiles
 from ragrec.schema import COLLAB, ITEM_ID, POPULARITY, other_slot
 from ragrec.store import VectorStore
@@ -104,7 +106,9 @@ def _reindex(log, store: VectorStore, profiles: UserProfiles, settings: Settings
         vectors = item_vectors(store, items, [e.item_id for e in chunk], names)
         known = [e for e in chunk if e.item_id in vectors]  # events of items since deleted from the catalog
         report.events_unknown_item += len(chunk) - len(known)
-        built = fold({}, known, vectors, settings, slot)
+        built = build_profiles(known, vectors, settings)  # = fold({}, known, ...), as sparse products
+        for profile in built.values():
+            profile.collab_slot = slot
         profiles.save(list(built.values()), collection=target)
         written.update(built)
         report.events += len(known)

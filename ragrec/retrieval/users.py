@@ -1,7 +1,12 @@
 """User profiles in the Qdrant `users` collection, through the same `VectorStore` interface as items.
 
-Each user point carries, per vector space, the unit user vector (`content`) and the profile's running sum
-(`content_sum`, the sufficient statistic); the payload holds counts, recent items and the last update.
+Each user point carries, per vector space, the unit short-term user vector (`content`) and the profile's two
+running sums (`content_sum` decayed, `content_long_sum` not: the sufficient statistics); the payload holds counts,
+recent items and the last update.
+
+The collection's metadata records its profile layout. Layout 1 (made before the long-term sums) has no
+`*_long_sum` vectors: it keeps serving and taking feedback with the short-term sums only, and recommendations say
+that `ragrec reindex` would bring the long-term ones (reindex always writes the current layout).
 """
 
 from __future__ import annotations
@@ -19,9 +24,15 @@ from ragrec.schema import COLLAB, COLLAB_SLOTS
 from ragrec.store import PointIn, StoreError, VectorStore, point_id
 from ragrec.store.base import CollectionNotFound
 
+PROFILE_LAYOUT = 2  # 1: short-term sums only; 2: + long-term sums
+
 
 def sum_name(space: str) -> str:
     return f"{space}_sum"
+
+
+def long_sum_name(space: str) -> str:
+    return f"{space}_long_sum"
 
 
 class UserGate:
@@ -64,6 +75,7 @@ class NonFiniteProfile(ValueError):
 class UserProfiles:
     def __init__(self, store: VectorStore, alias: str, spaces: dict[str, int]):
         self.store, self.alias, self.spaces = store, alias, spaces
+        self._layouts: dict[str, int] = {}  # a generation's layout never changes: read once (a request path)
 
     # --- the items' collab slot each generation is built on ----------------------------------------------------
 
@@ -75,6 +87,15 @@ class UserProfiles:
             return COLLAB_SLOTS[0]
         return self.store.metadata(name).get("collab_slot", COLLAB)
 
+    def layout(self, collection: str | None = None) -> int:
+        """The profile layout of the users generation `collection` (default: the live one)."""
+        name = collection or self.store.resolve(self.alias)
+        if name is None:
+            return PROFILE_LAYOUT
+        if name not in self._layouts:
+            self._layouts[name] = self.store.metadata(name).get("profile_layout", 1)
+        return self._layouts[name]
+
     def item_vector_names(self, slot: str) -> dict[str, str]:
         """The item vector each user space is summed over: `collab` from the given slot."""
         return {space: slot if space == COLLAB else space for space in self.spaces}
@@ -82,7 +103,8 @@ class UserProfiles:
     # --- collection ------------------------------------------------------------------------------------------
 
     def vectors_config(self) -> dict[str, int]:
-        return {name: dim for space, dim in self.spaces.items() for name in (space, sum_name(space))}
+        return {name: dim for space, dim in self.spaces.items()
+                for name in (space, sum_name(space), long_sum_name(space))}
 
     def ensure(self) -> None:
         """Create the first users generation on first use; refuse to mix a collection of other dimensions."""
@@ -110,22 +132,33 @@ class UserProfiles:
 
     def _create(self, name: str, slot: str) -> str:
         # only ever read by id: no HNSW graph to build
-        self.store.create_collection(name, self.vectors_config(), metadata={"spaces": self.spaces, "collab_slot": slot},
-                                     searched=False)
+        self.store.create_collection(name, self.vectors_config(), searched=False,
+                                     metadata={"spaces": self.spaces, "collab_slot": slot,
+                                               "profile_layout": PROFILE_LAYOUT})
+        self._layouts[name] = PROFILE_LAYOUT
         self.store.create_payload_index(name, "user_id", "keyword")
         return name
 
     # --- profiles ----------------------------------------------------------------------------------------------
 
     def get_many(self, user_ids: list[str], collection: str | None = None) -> dict[str, Profile]:
-        if not user_ids or (collection is None and self.store.resolve(self.alias) is None):
+        if not user_ids:
             return {}
-        sums = [sum_name(s) for s in self.spaces]
-        records = self.store.retrieve(collection or self.alias, [point_id(u) for u in user_ids], vectors=sums)
+        live = collection or self.store.resolve(self.alias)
+        if live is None:
+            return {}
+        names = {"sums": sum_name}
+        # read by the alias: a reindex may switch it meanwhile, and only ever to the newest layout
+        if self.layout(live) >= 2:
+            names["long_sums"] = long_sum_name
+        records = self.store.retrieve(collection or self.alias, [point_id(u) for u in user_ids],
+                                      vectors=[name(s) for name in names.values() for s in self.spaces])
         out = {}
         for r in records:
             data = {k: v for k, v in r.payload.items() if k != "updated"}
-            data["sums"] = {s: (r.vectors or {})[sum_name(s)].tolist() for s in self.spaces if sum_name(s) in (r.vectors or {})}
+            vectors = r.vectors or {}
+            for field, name in names.items():
+                data[field] = {s: vectors[name(s)].tolist() for s in self.spaces if name(s) in vectors}
             out[r.payload["user_id"]] = Profile.model_validate(data)
         return out
 
@@ -135,18 +168,22 @@ class UserProfiles:
     def save(self, profiles: list[Profile], collection: str | None = None) -> None:
         """Write the profiles; refuses (NonFiniteProfile) if any would hold a value that is not finite."""
         now = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        long_term = self.layout(collection) >= 2  # layout 1 has no place for them: short-term sums only
         points = []
         for p in profiles:
             vectors = {}
             for space, dim in self.spaces.items():
-                raw = p.sums.get(space)
                 unit = p.vector(space)
                 vectors[space] = unit if unit is not None else np.zeros(dim, dtype=np.float32)
-                vectors[sum_name(space)] = raw if raw is not None else np.zeros(dim, dtype=np.float32)
-            if not (math.isfinite(p.positive_weight) and all(map(_finite32, vectors.values()))):
+                vectors[sum_name(space)] = p.sums.get(space, np.zeros(dim, dtype=np.float32))
+                if long_term:
+                    vectors[long_sum_name(space)] = p.long_sums.get(space, np.zeros(dim, dtype=np.float32))
+            weights = (p.positive_weight, p.long_positive_weight)
+            if not (all(map(math.isfinite, weights)) and all(map(_finite32, vectors.values()))):
                 raise NonFiniteProfile(f"user {p.user_id!r}: the vector would not be finite, so it was not saved "
                                        "(an event value out of range?)")
-            payload = p.model_dump(exclude={"sums"}) | {"updated": now}
+            exclude = {"sums", "long_sums"} | (set() if long_term else {"long_positive_weight"})
+            payload = p.model_dump(exclude=exclude) | {"updated": now}
             points.append(PointIn(id=point_id(p.user_id), vectors=vectors, payload=payload))
         self.store.upsert(collection or self.alias, points)
 

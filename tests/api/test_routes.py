@@ -83,6 +83,19 @@ def test_recommendations_for_a_user_with_filters_and_structured_filters(api):
                for i in structured.json()["items"])
 
 
+def test_the_horizon_of_a_recommendation_request(api):
+    """long_term_share (0 = the user's latest items, 1 = their whole history) reaches the request the core answers
+    (its effect on the scores: tests/retrieval/test_recommend.py)."""
+    from ragrec.api.routes.recommendations import RecommendationsIn
+
+    for share in (0.0, 0.3, 1.0, None):
+        body = {"user_id": "ann", "k": 5} | ({} if share is None else {"long_term_share": share})
+        r = api.post("/v1/recommendations", json=body, headers=C)
+        assert r.status_code == 200, r.text
+        assert len(r.json()["items"]) == 5 and {i["path"] for i in r.json()["items"]} == {"hybrid"}
+        assert RecommendationsIn.model_validate(body).to_request().long_term_share == share
+
+
 def test_recommendations_with_descriptions_name_each_item(api):
     r = api.post("/v1/recommendations", json={"user_id": "ann", "k": 3, "explain": True}, headers=C)
     assert r.status_code == 200, r.text
@@ -96,6 +109,7 @@ def test_recommendations_with_descriptions_name_each_item(api):
     ({"positive": ["1"] * 51}, "positive"), ({"filters": ["x"] * 21}, "filters"), ({"nonsense": 1}, "nonsense"),
     ({"filters": {"year": {"gte": "NaN"}}}, "filters"), ({"filters": {"year": {}}}, "filters"),
     ({"strategy": "magic"}, "strategy"), ({"exclude": [1, 2]}, "exclude"),
+    ({"long_term_share": 1.5}, "long_term_share"), ({"long_term_share": -0.1}, "long_term_share"),
 ])
 def test_bad_recommendation_requests_are_422_with_the_field_named(api, body, field):
     detail = problem(api.post("/v1/recommendations", json=body, headers=C), 422)
@@ -222,7 +236,7 @@ def test_reindex_job_and_users(api):
     done = wait(api, "/v1/reindex-jobs/" + job.json()["job_id"])
     assert done["status"] == "done" and done["report"]["users"] == 2
     ann = api.get("/v1/users/ann", headers=C).json()
-    assert ann["events"] == 5 and "sums" not in ann["profile"]
+    assert ann["events"] == 5 and "sums" not in ann["profile"] and "long_sums" not in ann["profile"]
     problem(api.get("/v1/users/nobody", headers=C), 404)
     assert api.delete("/v1/users/bob", headers=A).json() == {"user_id": "bob", "events_erased": 3}
     problem(api.get("/v1/users/bob", headers=C), 404)

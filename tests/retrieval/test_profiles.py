@@ -9,7 +9,8 @@ from hypothesis.extra.numpy import arrays
 
 from ragrec.config import Settings
 from ragrec.events.models import Event, EventType
-from ragrec.retrieval.profiles import Profile, apply_event, event_weight
+from ragrec.retrieval.feedback import fold
+from ragrec.retrieval.profiles import Profile, apply_event, build_profiles, event_weight
 
 SETTINGS = Settings()
 DIM = 6
@@ -90,6 +91,123 @@ def test_years_of_history_neither_overflow_nor_lose_the_recent_item(vectors):
     u = p.vector("content")
     assert u is not None and np.all(np.isfinite(u))
     assert cos(u, vectors[-1]) > 0.999
+
+
+def long_sum_by_hand(events, settings=SETTINGS):
+    return sum(event_weight(Event(user_id="u", item_id="i", type=kind), settings) * v for v, kind, _ in events)
+
+
+@given(history, st.randoms(use_true_random=False), st.sampled_from([SETTINGS, BY_TIME]))
+def test_the_long_term_sum_is_the_plain_weighted_sum_in_any_order(events, rnd, settings):
+    shuffled = list(events)
+    rnd.shuffle(shuffled)
+    for p in (build(events, settings), build(shuffled, settings)):
+        assert np.allclose(p.long_sums["content"], long_sum_by_hand(events, settings), atol=1e-9)
+        positive = sum(w for v, kind, _ in events
+                       if (w := event_weight(Event(user_id="u", item_id="i", type=kind), settings)) > 0)
+        assert p.long_positive_weight == pytest.approx(positive)
+
+
+@given(history, st.floats(0, 1))
+def test_the_query_vector_mixes_the_unit_long_and_short_vectors(events, share):
+    p = build(events)
+    short, long = p.vector("content"), p.long_vector("content")
+    if short is None or long is None:  # one of them (or both) points nowhere: the other one is used
+        got = p.query_vector("content", share)
+        expected = long if short is None else short
+        assert (got is None and expected is None) or np.array_equal(got, expected)
+        return
+    assert np.array_equal(p.query_vector("content", 0.0), short)
+    assert np.array_equal(p.query_vector("content", 1.0), long)
+    assert np.allclose(p.query_vector("content", share), share * long + (1 - share) * short, atol=1e-6)
+    item = np.asarray(long_sum_by_hand(events), dtype=np.float32)  # any vector: the score mixes the two cosines
+    assert float(p.query_vector("content", share) @ item) == pytest.approx(
+        share * float(long @ item) + (1 - share) * float(short @ item), abs=1e-5)
+
+
+def test_a_profile_without_long_term_sums_is_searched_with_its_short_term_vector():
+    p = build([(np.eye(DIM)[0], "like", 0), (np.eye(DIM)[1], "like", 1)])
+    old = p.model_copy(update={"long_sums": {}, "long_positive_weight": 0.0})  # as users layout 1 stores it
+    assert p.has_long_term and not old.has_long_term and Profile(user_id="cold").has_long_term
+    assert np.array_equal(old.query_vector("content", 0.74), p.vector("content"))
+    assert not np.allclose(p.query_vector("content", 0.74), p.vector("content"))
+
+
+# --- reindex's rebuild (sparse products) against the event-by-event fold ------------------------------------------
+
+ITEMS = [f"i{n}" for n in range(6)]
+COLLAB_DIM = 3
+item_vectors = st.fixed_dictionaries({
+    item: st.fixed_dictionaries({"content": unit_vectors}, optional={"collab": arrays(
+        np.float64, COLLAB_DIM, elements=st.floats(-1, 1))}) for item in ITEMS})
+any_event = st.tuples(
+    st.sampled_from(["u1", "u2", "u3"]), st.sampled_from(ITEMS + ["gone"]),  # "gone": an item with no vectors
+    st.sampled_from(["view", "like", "purchase", "dislike", "skip", "rating"]), st.sampled_from([0.5, 2.5, 3, 5]),
+    st.one_of(st.integers(0, 5), st.floats(0, 5000)))  # days: same-second ties, and years (reference moves)
+decays = st.sampled_from([SETTINGS, BY_TIME, Settings(half_life_events=0.2, half_life_days=1.0),
+                          Settings(recent_items=2), Settings(recent_items=0)])  # small: the recent list overflows
+
+
+def events_of(raw):
+    return [Event(event_id=f"e{n}", user_id=u, item_id=i, type=kind, value=value if kind == "rating" else None,
+                  timestamp=T0 + timedelta(days=days)) for n, (u, i, kind, value, days) in enumerate(raw)]
+
+
+def assert_same_profile(a: Profile, b: Profile):
+    assert a.model_dump(exclude={"sums", "long_sums", "positive_weight"}) == \
+        b.model_dump(exclude={"sums", "long_sums", "positive_weight"}) | {"long_positive_weight": pytest.approx(
+            a.long_positive_weight)}
+    assert a.positive_weight == pytest.approx(b.positive_weight, rel=1e-9, abs=1e-300)
+    for field, weight in (("sums", a.positive_weight), ("long_sums", 1.0)):
+        sa, sb = getattr(a, field), getattr(b, field)
+        assert set(sa) == set(sb)
+        for space in sa:
+            x, y = np.asarray(sa[space]), np.asarray(sb[space])
+            # rounding relative to the size of what was added (a like and a dislike of one item cancel to ~1e-17)
+            scale = max(1e-300, weight, np.abs(x).max(), np.abs(y).max())
+            assert np.allclose(x, y, rtol=1e-9, atol=1e-9 * scale)
+
+
+@hsettings(max_examples=150)
+@given(st.lists(any_event, min_size=1, max_size=40), item_vectors, decays)
+def test_the_sparse_rebuild_makes_what_the_event_by_event_fold_makes(raw, vectors, settings):
+    events = events_of(raw)  # in no time order, with ties: both sort by time, ties in the order given
+    folded = fold({}, events, vectors, settings, "collab")
+    built = build_profiles(events, vectors, settings)
+    assert set(built) == set(folded)
+    for user, profile in built.items():
+        profile.collab_slot = "collab"
+        assert_same_profile(profile, folded[user])
+
+
+def test_the_rebuild_keeps_the_recent_items_the_fold_keeps_when_times_tie():
+    """Items liked in the same second: the fold keeps them in arrival order and drops the last one first."""
+    vectors = {i: {"content": np.eye(DIM)[n]} for n, i in enumerate(ITEMS)}
+    raw = [("u1", "i0", "like", 0, 0), ("u1", "i1", "like", 0, 0), ("u1", "i2", "like", 0, 0),
+           ("u1", "i3", "like", 0, 1), ("u1", "i0", "dislike", 0, 2), ("u1", "i4", "like", 0, 2)]
+    for keep in (1, 2, 3):
+        settings = Settings(recent_items=keep)
+        folded = fold({}, events_of(raw), vectors, settings, "collab")["u1"]
+        built = build_profiles(events_of(raw), vectors, settings)["u1"]
+        assert [r.item_id for r in built.recent] == [r.item_id for r in folded.recent]
+    assert [r.item_id for r in folded.recent] == ["i4", "i3", "i1"]  # i0 disliked, i2 dropped before i1
+
+
+@hsettings(max_examples=100)
+@given(st.lists(any_event, min_size=1, max_size=30), st.lists(any_event, min_size=1, max_size=10), item_vectors,
+       decays)
+def test_a_rebuilt_profile_takes_later_events_as_the_fold_does(raw, later, vectors, settings):
+    """reindex's profiles then live feedback = the fold of everything: the rebuild leaves the same reference."""
+    events = events_of(raw)
+    newer = [e.model_copy(update={"event_id": f"late{n}", "timestamp": e.timestamp + timedelta(days=6000)})
+             for n, e in enumerate(events_of(later))]
+    built = build_profiles(events, vectors, settings)
+    fold(built, newer, vectors, settings, "collab")
+    folded = fold({}, events + newer, vectors, settings, "collab")
+    assert set(built) == set(folded)
+    for user, profile in built.items():
+        profile.collab_slot = "collab"
+        assert_same_profile(profile, folded[user])
 
 
 def test_weights_follow_settings():

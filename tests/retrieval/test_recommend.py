@@ -222,6 +222,9 @@ def test_forget_and_reindex_are_idempotent(rec):
     assert first.users == 2 and first.events == 7 and first.events_replayed == first.users_dropped == 0
     rebuilt = rec.user("hal").profile
     assert np.allclose(rebuilt.sums["content"], live.sums["content"], atol=1e-5)
+    assert np.allclose(rebuilt.long_sums["content"], live.long_sums["content"], atol=1e-5)
+    assert (rebuilt.positive_weight, rebuilt.long_positive_weight) == pytest.approx(
+        (live.positive_weight, live.long_positive_weight))
     second = rec.reindex()
     assert second.users == 2 and second.items_popularity_changed == 0
     assert np.allclose(rec.user("hal").profile.sums["content"], rebuilt.sums["content"])
@@ -257,6 +260,59 @@ def test_movielens_ratings_load_end_to_end(rec, tmp_path):
         prior = s.blend_popularity * (r.scores.popularity or 0.0)
         assert r.score == pytest.approx(s.blend_content * r.scores.content + s.blend_collab * r.scores.collab + prior,
                                         abs=1e-3)
+
+    # the horizon: the collab score is the share's mix of the cosines with the long- and short-term vectors
+    profile = rec.user("1").profile
+    short, long = profile.vector("collab"), profile.long_vector("collab")
+    assert float(short @ long) < 0.9  # 232 movies over years: the latest ones are not the whole history
+    slot = profile.collab_slot
+    for share in (None, 0.0, 1.0):
+        got = rec.recommend(RecommendRequest(user_id="1", k=10, long_term_share=share)).items
+        expected = s.long_term_share_collab if share is None else share
+        records = rec.store.retrieve(s.items_collection, [point_id(r.item_id) for r in got], payload=["item_id"],
+                                     vectors=[slot])
+        item = {x.payload["item_id"]: np.asarray(x.vectors[slot]) for x in records}
+        for r in got:
+            mix = expected * float(item[r.item_id] @ long) + (1 - expected) * float(item[r.item_id] @ short)
+            assert r.scores.collab == pytest.approx(mix, abs=1e-3)
+        if share == 0.0:
+            assert ids(got) != ids(top)  # the latest items alone rank other movies first
+
+
+@pytest.mark.mutates_items
+def test_an_older_users_collection_serves_until_reindex_brings_the_long_term_sums(rec):
+    """A users collection stored before the long-term sums (profile layout 1: no `*_long_sum` vectors) keeps
+    serving and taking feedback with the short-term vectors, and says that a reindex would add the long-term
+    ones; the reindex does."""
+    rec.record_feedback(likes("kim", ANIMATED))
+    live = rec.user("kim").profile
+    store, alias, spaces = rec.store, rec.settings.users_collection, rec.profiles.spaces
+    old = f"{alias}-g9"  # as an older ragrec made it: no long-term sums, no layout in the metadata
+    store.create_collection(old, {n: d for space, d in spaces.items() for n in (space, f"{space}_sum")},
+                            metadata={"spaces": spaces, "collab_slot": "collab"}, searched=False)
+    store.create_payload_index(old, "user_id", "keyword")
+    rec.profiles.save([live], collection=old)
+    new = store.resolve(alias)
+    store.set_alias(alias, old)
+    store.drop_collection(new)
+
+    with Recommender(rec.settings, store=store, log=rec.log, embedder=rec.embedder) as older:
+        assert older.profiles.layout() == 1
+        stored = older.user("kim").profile
+        assert stored.long_sums == {} and not stored.has_long_term
+        assert np.allclose(stored.sums["content"], live.sums["content"], atol=1e-5)
+        got = older.recommend(RecommendRequest(user_id="kim", k=5))
+        assert len(got.items) == 5 and {c.path for c in got.items} == {"content"}
+        assert any("ragrec reindex" in w for w in got.warnings)
+        assert older.record_feedback(likes("kim", ["1907"], start=10)).accepted == 1  # Mulan: still taken
+        assert older.user("kim").profile.n_events == 6 and older.user("kim").profile.long_sums == {}
+
+        report = older.reindex()
+        assert report.users == 1 and older.profiles.layout() == 2
+        rebuilt = older.user("kim").profile
+        assert rebuilt.has_long_term and rebuilt.n_events == 6
+        assert rebuilt.long_vector("content") is not None and rebuilt.long_vector("collab") is not None
+        assert older.recommend(RecommendRequest(user_id="kim", k=5)).warnings == []
 
 
 @pytest.mark.mutates_items

@@ -34,6 +34,9 @@ class RecommendationsIn(BaseModel):
     include_seen: bool = False
     rerank: bool | None = Field(None, description="let the LLM rerank the top candidates (default: the server's)")
     explain: bool = Field(False, description="a short personalized description of each item (the LLM stage)")
+    long_term_share: float | None = Field(
+        None, ge=0.0, le=1.0, description="the horizon: 0 = what the user did last, 1 = their whole history alike "
+        "(the long-term share of the collab vector); default: the server's")
 
     def to_request(self) -> RecommendRequest:
         structured = isinstance(self.filters, dict)
@@ -46,7 +49,7 @@ class RecommendationsIn(BaseModel):
             strategy=self.strategy, filters=[] if structured else self.filters,
             where=filter_from_fields(self.filters) if structured else None, diversity=self.diversity,
             exclude=self.exclude, exclude_seen=False if self.include_seen else None, rerank=self.rerank,
-            explain=self.explain,
+            explain=self.explain, long_term_share=self.long_term_share,
         )
 
 

@@ -20,7 +20,7 @@ class Erased(BaseModel):
     events_erased: int
 
 
-@router.get("/users/{user_id}", response_model=UserInfo, response_model_exclude={"profile": {"sums"}})
+@router.get("/users/{user_id}", response_model=UserInfo, response_model_exclude={"profile": {"sums", "long_sums"}})
 async def get_user(user_id: UserId, svc: ServicesDep, _: ClientKey) -> UserInfo:
     info = await svc.run(lambda: svc.rec.user(user_id))
     if info.profile is None and not info.events:
