@@ -41,6 +41,7 @@ from sqlalchemy.exc import ArgumentError
 
 from ragrec.events import migrate as migrations
 from ragrec.events.models import AppendResult, Event, EventReject, EventType
+from ragrec.retry import retrying
 
 T = TypeVar("T")
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
@@ -185,7 +186,12 @@ class EventLog:
         try:
             self.migrated: tuple[str | None, str] | None = None  # (revision before, head) when migrate ran
             if migrate:
-                self.migrated = migrations.upgrade(self.engine)
+                # several processes opening one fresh SQLite file at once: switching it to WAL can fail with
+                # "database is locked" without SQLite's busy handler waiting; the migration is one transaction,
+                # so trying it again is safe
+                for attempt in retrying(5 if self.dialect == "sqlite" else 0, _sqlite_locked):
+                    with attempt:
+                        self.migrated = migrations.upgrade(self.engine)
             else:
                 migrations.require_head(self.engine)
         except migrations.SchemaError as exc:
@@ -353,6 +359,10 @@ def _event(row: Any) -> Event:
 def _chunks(rows: list[T], n: int) -> Iterator[list[T]]:
     for start in range(0, len(rows), n):
         yield rows[start:start + n]
+
+
+def _sqlite_locked(exc: BaseException) -> bool:
+    return "database is locked" in str(exc)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
