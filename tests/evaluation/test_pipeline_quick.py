@@ -1,6 +1,8 @@
 """The CI quick mode of `ragrec eval` (100 users, both protocols, ragrec's real path) against the committed
 quick report: every method, ragrec included, must reproduce its test NDCG@10 and HR@10 there. When a change is
-meant to move them, rerun `ragrec eval --quick 100` and commit reports/eval-quick.* with it."""
+meant to move them, rerun `ragrec eval --quick 100` and commit reports/eval-quick.* with it. The run starts from
+the session's catalog (`shared_catalog`: ingested once, by the harness's own `ensure_catalog`, with the code
+defaults), as every phase of a run starts from a copy of it."""
 
 import json
 import os
@@ -17,7 +19,7 @@ COMMITTED = Path(__file__).resolve().parents[2] / "reports" / "eval-quick.json"
 TOLERANCE = 0.0101
 
 
-def test_quick_eval_reproduces_the_committed_report(tmp_path, monkeypatch):
+def test_quick_eval_reproduces_the_committed_report(tmp_path, monkeypatch, shared_catalog):
     if not (Path(DEFAULT_DATASET) / "ratings.csv").exists():
         pytest.skip(f"MovieLens not found at {DEFAULT_DATASET} (the shared datasets folder is absent)")
     for key in [k for k in os.environ if k.startswith("RAGREC_")]:
