@@ -71,15 +71,23 @@ def demo(tmp_path_factory, embedder):
         store.close()
 
 
-def private_items(store) -> str:
-    """A private copy of the shared demo items (alias `items-<id>` -> `items-<id>-g1`) for a test that changes
-    them; drop it with `store.drop_collection(alias)`."""
+def private_copy(store, source: str, alias: str) -> str:
+    """A copy of collection `source` (a name or an alias) behind `alias`, with the source's generation number (so
+    a later reindex or ingest names its next generation as it would have); drop it with
+    `store.drop_collection(alias)`."""
+    physical = store.resolve(source) or source
+    generation = physical.rsplit("-g", 1)[1] if "-g" in physical else "1"
+    store.clone_collection(physical, f"{alias}-g{generation}")
+    store.set_alias(alias, f"{alias}-g{generation}")
+    return alias
+
+
+def private_items(store, source: str = "items") -> str:
+    """A private copy of the shared demo items (or of `source`) behind the alias `items-<id>`, for a test that
+    changes them."""
     import uuid
 
-    alias = f"items-{uuid.uuid4().hex[:8]}"
-    store.clone_collection("items", f"{alias}-g1")
-    store.set_alias(alias, f"{alias}-g1")
-    return alias
+    return private_copy(store, source, f"items-{uuid.uuid4().hex[:8]}")
 
 
 # --- the bundled LLM and a real OpenAI-compatible server (tests/generation, tests/api) ---------------------------

@@ -4,6 +4,7 @@ Edge, a fresh event log), driven by httpx through ASGI."""
 from __future__ import annotations
 
 import asyncio
+import shutil
 import threading
 import time
 from contextlib import asynccontextmanager, contextmanager
@@ -13,7 +14,7 @@ import httpx
 import pytest
 import uvicorn
 
-from conftest import free_port, private_items
+from conftest import free_port, private_copy, private_items
 from ragrec.api import create_app
 from ragrec.config import Settings
 from ragrec.events.log import EventLog
@@ -81,19 +82,36 @@ class Api:
         self.loop.close()
 
 
-@pytest.fixture
-def api(demo, embedder, tmp_path):
-    """The API on a private copy of the demo catalog, a fresh event log, LLM `none`; the demo user `ann` liked five
-    animated films and a reindex has run (popularity, collab vectors)."""
+@pytest.fixture(scope="session")
+def api_state(demo, embedder, tmp_path_factory) -> Settings:
+    """The state every `api` starts from, made once per session on a private copy of the demo catalog: the demo
+    user `ann` liked five animated films, `bob` three classics, and a reindex has run (popularity, collab vectors,
+    the users collection). A reindex writes the collab vectors of every item and indexes them: seconds, too slow
+    to repeat for each of the ~60 API tests."""
     base, store, _ = demo
-    items = private_items(store)
-    settings = api_settings(base, items, tmp_path)
+    settings = api_settings(base, private_items(store), tmp_path_factory.mktemp("api-state"))
     rec = Recommender(settings, store=store, log=EventLog(settings.events_url), embedder=embedder)
     rec.record_feedback([Event(event_id=f"ann-{i}", user_id="ann", item_id=i, type="like",
                                timestamp=T0 + timedelta(hours=n)) for n, i in enumerate(ANIMATED)]
                         + [Event(event_id=f"bob-{i}", user_id="bob", item_id=i, type="like",
                                  timestamp=T0 + timedelta(hours=n)) for n, i in enumerate(["296", "318", "356"])])
     rec.reindex()
+    rec.log.close()
+    yield settings
+    for name in (settings.users_collection, settings.items_collection):
+        store.drop_collection(name)
+
+
+@pytest.fixture
+def api(demo, embedder, api_state, tmp_path):
+    """The API, LLM `none`, on its own copy of `api_state`: the items, the users collection and the event log
+    are copied (files), so a test may change any of them."""
+    base, store, _ = demo
+    items = private_items(store, api_state.items_collection)
+    settings = api_settings(base, items, tmp_path)
+    private_copy(store, api_state.users_collection, settings.users_collection)
+    shutil.copyfile(api_state.events_url.removeprefix("sqlite:///"), settings.events_url.removeprefix("sqlite:///"))
+    rec = Recommender(settings, store=store, log=EventLog(settings.events_url), embedder=embedder)
     client = Api(create_app(settings, recommender=rec), rec, settings)
     try:
         yield client
