@@ -139,12 +139,17 @@ async def open_loop(url: str, rate: float, seconds: float, body) -> dict:
 
     async def one(c: httpx.AsyncClient, n: int, at: float) -> None:
         await asyncio.sleep(max(0.0, started + at - time.perf_counter()))
-        r = await c.post(f"{url}/v1/recommendations", json=body(n), headers=HEADERS)
+        try:
+            r = await c.post(f"{url}/v1/recommendations", json=body(n), headers=HEADERS)
+        except httpx.TransportError as exc:  # counted, not fatal: a server that cannot keep up may drop connections
+            errors.append(type(exc).__name__)
+            return
         latencies.append(time.perf_counter() - (started + at))
         if r.status_code != 200:
             errors.append(r.status_code)
 
-    limits = httpx.Limits(max_connections=1000, max_keepalive_connections=1000)
+    # idle connections are dropped before uvicorn's 5 s keep-alive timeout closes them under a request
+    limits = httpx.Limits(max_connections=1000, max_keepalive_connections=1000, keepalive_expiry=1)
     async with httpx.AsyncClient(limits=limits, timeout=300) as c:
         started = time.perf_counter()
         await asyncio.gather(*(one(c, n, at) for n, at in enumerate(arrivals)))
