@@ -175,7 +175,7 @@ async def chat_stream(url: str, message: str) -> dict:
 
 
 def row(name: str, r: dict) -> str:
-    return f"| {name} | {r['requests']:,} | {r['errors']} | {r['rps']:.0f} | {r['p50']:.1f} | {r['p99']:.1f} |"
+    return f"| {name} | {r['requests']:,} | {r['errors']} | {r['rps']:.3g} | {r['p50']:.1f} | {r['p99']:.1f} |"
 
 
 def main() -> None:
