@@ -3,7 +3,7 @@
 Why: importing sentence-transformers (and with it transformers, scikit-learn, scipy) takes ~5 s of CPU, most of
 `ragrec serve`'s start-up, for a 6-layer encoder whose forward pass is a few lines of torch (bench/RESULTS.md).
 The same weights, the same tokenizer file and the same operations in the same order as sentence-transformers with
-transformers' "sdpa" attention: the vectors are the same (tests/test_bert.py compares them). Any other model
+transformers' "sdpa" attention: the vectors are the same, bit for bit (tests/test_embedding.py). Any other model
 (another architecture, pooling, prompt, or a hub name) goes through sentence-transformers.
 """
 

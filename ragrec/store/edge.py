@@ -139,8 +139,8 @@ def _selector(x: bool | list[str]) -> bool | list[str]:
 
 def _record(p, cls=Record, **extra) -> Record:
     vectors = p.vector  # read once: each read converts every float of every vector again (~5 us a vector)
-    return cls(id=str(p.id), payload=p.payload or {}, vectors=vectors if isinstance(vectors, dict) and vectors else None,
-               **extra)
+    vectors = vectors if isinstance(vectors, dict) and vectors else None
+    return cls(id=str(p.id), payload=p.payload or {}, vectors=vectors, **extra)
 
 
 _SCHEMAS = {"keyword": qe.PayloadSchemaType.Keyword, "integer": qe.PayloadSchemaType.Integer,
