@@ -3,7 +3,12 @@
     python -m bench.api [--requests 4000] [--clients 20] [--explain-requests 40]
 
 Scenarios, on a copy of the demo catalog with 300 warm users (a reindex trained their collab vectors):
-- recommendations without the LLM: `--clients` concurrent clients, `--requests` in all (bounded in time too);
+- recommendations without the LLM, closed loop: `--clients` concurrent clients, each sending its next request when
+  the last one is answered, `--requests` in all (bounded in time too): the server's maximum rate. By Little's law
+  the mean latency is then clients / rate: 20 clients at 200 requests/s wait 100 ms on average, so "p99 <= 50 ms"
+  at 20 clients needs >= 400 requests/s;
+- the same, open loop: Poisson arrivals at each of `--rates` requests/s for `--open-seconds`, latency from the
+  scheduled arrival: the latency at a given load, the honest test of a latency target at a rate;
 - the same with rerank and descriptions on the local model (`explain`, `rerank`): fewer requests;
 - the chat stream: time to the first item and to the first description event;
 - cold start: from starting `ragrec serve` to /readyz answering 200, models cached.
@@ -87,6 +92,12 @@ def start(data: Path, port: int, llm: str) -> tuple[subprocess.Popen, float]:
         time.sleep(0.05)
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) a process has used so far, from /proc (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def stop(proc: subprocess.Popen) -> None:
     proc.terminate()
     try:
@@ -119,6 +130,35 @@ async def load(url: str, clients: int, requests: int, seconds: float, body) -> d
             "p99": float(np.percentile(ms, 99))}
 
 
+async def open_loop(url: str, rate: float, seconds: float, body) -> dict:
+    """Requests arrive at `rate` per second (Poisson arrivals, seeded) for `seconds`, whatever the server's pace:
+    each one's latency counts from its scheduled arrival, so a server that falls behind shows it in the latency
+    (no coordinated omission), unlike the closed loop, where a slow server slows the clients down."""
+    arrivals = np.cumsum(np.random.default_rng(0).exponential(1 / rate, int(rate * seconds)))
+    latencies, errors = [], []
+
+    async def one(c: httpx.AsyncClient, n: int, at: float) -> None:
+        await asyncio.sleep(max(0.0, started + at - time.perf_counter()))
+        try:
+            r = await c.post(f"{url}/v1/recommendations", json=body(n), headers=HEADERS)
+        except httpx.TransportError as exc:  # counted, not fatal: a server that cannot keep up may drop connections
+            errors.append(type(exc).__name__)
+            return
+        latencies.append(time.perf_counter() - (started + at))
+        if r.status_code != 200:
+            errors.append(r.status_code)
+
+    # idle connections are dropped before uvicorn's 5 s keep-alive timeout closes them under a request
+    limits = httpx.Limits(max_connections=1000, max_keepalive_connections=1000, keepalive_expiry=1)
+    async with httpx.AsyncClient(limits=limits, timeout=300) as c:
+        started = time.perf_counter()
+        await asyncio.gather(*(one(c, n, at) for n, at in enumerate(arrivals)))
+        wall = time.perf_counter() - started
+    ms = np.asarray(latencies) * 1000
+    return {"requests": len(ms), "errors": len(errors), "rps": len(ms) / wall, "p50": float(np.median(ms)),
+            "p99": float(np.percentile(ms, 99))}
+
+
 async def chat_stream(url: str, message: str) -> dict:
     """Seconds from the request to the first item event and to the first description event."""
     first_item = first_description = None
@@ -135,7 +175,7 @@ async def chat_stream(url: str, message: str) -> dict:
 
 
 def row(name: str, r: dict) -> str:
-    return f"| {name} | {r['requests']:,} | {r['errors']} | {r['rps']:.0f} | {r['p50']:.1f} | {r['p99']:.1f} |"
+    return f"| {name} | {r['requests']:,} | {r['errors']} | {r['rps']:.3g} | {r['p50']:.1f} | {r['p99']:.1f} |"
 
 
 def main() -> None:
@@ -144,6 +184,10 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=60)
     ap.add_argument("--clients", type=int, default=20)
     ap.add_argument("--explain-requests", type=int, default=40)
+    ap.add_argument("--rates", type=lambda v: [float(x) for x in v.split(",") if x], default=[50.0, 100.0, 200.0],
+                    help="open-loop arrival rates (requests/s), comma-separated; empty: none")
+    ap.add_argument("--open-seconds", type=float, default=20, help="how long each open-loop rate runs")
+    ap.add_argument("--no-llm", action="store_true", help="only the scenarios without the LLM (and cold start)")
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="ragrec-bench-api-"))
     try:
@@ -152,42 +196,57 @@ def main() -> None:
         rows = []
 
         port = free_port()
-        proc, cold_none = start(data, port, "none")
+        proc, _ = start(data, port, "none")
         url = f"http://127.0.0.1:{port}"
+
+        def plain(n: int) -> dict:
+            return {"user_id": users[n % 300], "k": 10}
+
         try:
-            asyncio.run(load(url, 4, 100, 30, lambda n: {"user_id": users[n % 300], "k": 10}))  # warm-up
-            r = asyncio.run(load(url, args.clients, args.requests, args.seconds,
-                                 lambda n: {"user_id": users[n % 300], "k": 10}))
-            rows.append(row(f"recommendations k=10, no LLM, {args.clients} clients", r))
+            asyncio.run(load(url, 4, 100, 30, plain))  # warm-up
+            cpu = cpu_seconds(proc.pid)
+            r = asyncio.run(load(url, args.clients, args.requests, args.seconds, plain))
+            cpu_ms = (cpu_seconds(proc.pid) - cpu) * 1000 / r["requests"]
+            rows.append(row(f"recommendations k=10, no LLM, {args.clients} clients (closed loop)", r))
+            for rate in args.rates:
+                r = asyncio.run(open_loop(url, rate, args.open_seconds, plain))
+                rows.append(row(f"recommendations k=10, no LLM, Poisson arrivals at {rate:g}/s (open loop)", r))
         finally:
             stop(proc)
 
-        port = free_port()
-        proc, cold_local = start(data, port, "local")
-        url = f"http://127.0.0.1:{port}"
-        try:
-            r = asyncio.run(load(url, args.clients, args.explain_requests, args.seconds * 10,
-                                 lambda n: {"user_id": users[n % 300], "k": 5, "explain": True, "rerank": True}))
-            rows.append(row(f"k=5 with rerank + descriptions (local LLM), {args.clients} clients", r))
-            sse = [asyncio.run(chat_stream(url, m)) for m in ("something like Toy Story", "comedies from the 90s",
-                                                               "scary movies", "space opera", "like Heat")]
-        finally:
-            stop(proc)
-        colds = []
-        for _ in range(3):  # cold start, models cached (the first start above converted nothing: cached)
+        sse = []
+        if not args.no_llm:
             port = free_port()
-            proc, seconds = start(data, port, "local")
-            stop(proc)
-            colds.append(seconds)
+            proc, _ = start(data, port, "local")
+            url = f"http://127.0.0.1:{port}"
+            try:
+                r = asyncio.run(load(url, args.clients, args.explain_requests, args.seconds * 10,
+                                     lambda n: {"user_id": users[n % 300], "k": 5, "explain": True, "rerank": True}))
+                rows.append(row(f"k=5 with rerank + descriptions (local LLM), {args.clients} clients", r))
+                sse = [asyncio.run(chat_stream(url, m)) for m in ("something like Toy Story", "comedies from the 90s",
+                                                                   "scary movies", "space opera", "like Heat")]
+            finally:
+                stop(proc)
+        colds = {}
+        for llm in ("none",) if args.no_llm else ("none", "local"):
+            colds[llm] = []
+            for _ in range(3):  # models cached (the starts above converted nothing)
+                proc, seconds = start(data, free_port(), llm)
+                stop(proc)
+                colds[llm].append(seconds)
 
-        print(f"\n127.0.0.1, {args.clients} concurrent clients in a second process, demo catalog (9,742 items):\n")
+        print("\n127.0.0.1, load generator in a second process, demo catalog (9,742 items):\n")
         print("| scenario | requests | errors | requests/s | p50 ms | p99 ms |")
         print("|---|---:|---:|---:|---:|---:|")
         print("\n".join(rows))
-        print("\nchat stream (local LLM, k=5): seconds to the first item / first description / whole answer: "
-              + "; ".join(f"{s['first_item']:.2f} / {s['first_description']:.2f} / {s['total']:.2f}" for s in sse))
-        print(f"\nserve cold start to ready: llm none {cold_none:.1f} s; llm local, models cached: "
-              f"{', '.join(f'{c:.1f}' for c in colds)} s (median {np.median(colds):.1f} s)")
+        print(f"\nserver CPU per request in the closed loop: {cpu_ms:.1f} ms")
+        if sse:
+            print("\nchat stream (local LLM, k=5): seconds to the first item / first description / whole answer: "
+                  + "; ".join(f"{s['first_item']:.2f} / {s['first_description']:.2f} / {s['total']:.2f}"
+                              for s in sse))
+        for llm, seconds in colds.items():
+            print(f"\nserve cold start to ready, llm {llm}, models cached: {', '.join(f'{c:.1f}' for c in seconds)} s "
+                  f"(median {np.median(seconds):.1f} s)")
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

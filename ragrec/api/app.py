@@ -9,19 +9,18 @@ from __future__ import annotations
 import json
 import logging
 import os
-import time
 from contextlib import asynccontextmanager
 from pathlib import Path
 
 import anyio
-from fastapi import FastAPI, Request
+from fastapi import FastAPI
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 
 from ragrec.api import errors
 from ragrec.api.deps import Services
 from ragrec.api.jobs import Jobs
-from ragrec.api.metrics import LATENCY, REQUESTS
+from ragrec.api.metrics import Measure
 from ragrec.api.routes import chat, feedback, health, ingest_jobs, items, recommendations, users
 from ragrec.chat import Chat
 from ragrec.config import Settings
@@ -67,15 +66,7 @@ def create_app(settings: Settings | None = None, *, recommender: Recommender | N
     async def page() -> FileResponse:
         return FileResponse(STATIC / "index.html")
 
-    @app.middleware("http")
-    async def measure(request: Request, call_next):
-        started = time.perf_counter()
-        response = await call_next(request)
-        route = request.scope.get("route")
-        name = getattr(route, "path", "unmatched")
-        REQUESTS.labels(name, request.method, str(response.status_code)).inc()
-        LATENCY.labels(name, request.method).observe(time.perf_counter() - started)
-        return response
+    app.add_middleware(Measure)
 
     return _ProblemOn413(app)
 

@@ -3,7 +3,11 @@ LLM fallback counter of the generation stage lives in `ragrec.metrics` and is ex
 
 from __future__ import annotations
 
+import time
+
 from prometheus_client import Counter, Gauge, Histogram
+
+from ragrec.metrics import LLM_FALLBACKS  # noqa: F401  (registered here too: /metrics lists it before any LLM call)
 
 REQUESTS = Counter("ragrec_http_requests", "HTTP requests by route, method and status", ["route", "method", "status"])
 LATENCY = Histogram("ragrec_http_request_seconds", "HTTP request latency by route", ["route", "method"],
@@ -11,3 +15,26 @@ LATENCY = Histogram("ragrec_http_request_seconds", "HTTP request latency by rout
 JOB_ROWS = Gauge("ragrec_ingest_job_rows_read", "Rows read by the running ingest job")
 JOBS = Counter("ragrec_jobs", "Background jobs by kind and outcome", ["kind", "status"])
 DESCRIPTION_CACHE_HITS = Counter("ragrec_description_cache_hits", "Descriptions served from the cache")
+
+
+class Measure:
+    """Counts each request and observes its latency to the start of the response, by route template, method and
+    status. Plain ASGI: Starlette's `@app.middleware("http")` runs every request through a task and memory streams,
+    which cost more CPU than the route itself spent outside recommend() (bench/RESULTS.md)."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        started = time.perf_counter()
+
+        async def measured(message) -> None:
+            if message["type"] == "http.response.start":
+                route = getattr(scope.get("route"), "path", "unmatched")  # the router puts the matched route here
+                REQUESTS.labels(route, scope["method"], str(message["status"])).inc()
+                LATENCY.labels(route, scope["method"]).observe(time.perf_counter() - started)
+            await send(message)
+
+        await self.app(scope, receive, measured)

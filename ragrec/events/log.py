@@ -269,10 +269,9 @@ class EventLog:
     def seen_items(self, user_id: str) -> set[str]:
         """The distinct items a user has any event on (what recommendations leave out), from an index. On every
         request: the rows are fetched with the driver's own fetchall (SQLAlchemy's per-row processing cost more than
-        the query for a user with thousands of events)."""
-        query = select(events_table.c.item_id).where(events_table.c.user_id == user_id).distinct()
+        the query for a user with thousands of events), and the statement is built once, not per call."""
         with self.engine.connect() as conn:
-            return {row[0] for row in conn.execute(query).cursor.fetchall()}
+            return {row[0] for row in conn.execute(_SEEN, {"user_id": user_id}).cursor.fetchall()}
 
     def last_seq(self) -> int:
         """The sequence number of the newest stored event (0 for an empty log): a reindex reads the log up to it,
@@ -347,6 +346,7 @@ class EventLog:
 
 _EVENT_COLUMNS = [events_table.c[name] for name in ("event_id", "user_id", "item_id", "type", "value", "ts_us",
                                                      "recommendation_id")]
+_SEEN = select(events_table.c.item_id).where(events_table.c.user_id == bindparam("user_id")).distinct()
 
 
 def _event(row: Any) -> Event:

@@ -138,7 +138,8 @@ def _selector(x: bool | list[str]) -> bool | list[str]:
 
 
 def _record(p, cls=Record, **extra) -> Record:
-    vectors = p.vector if isinstance(p.vector, dict) and p.vector else None
+    vectors = p.vector  # read once: each read converts every float of every vector again (~5 us a vector)
+    vectors = vectors if isinstance(vectors, dict) and vectors else None
     return cls(id=str(p.id), payload=p.payload or {}, vectors=vectors, **extra)
 
 

@@ -272,3 +272,8 @@ def test_health_readiness_metrics_and_docs(api):
     assert page.status_code == 200 and "<title>ragrec chat</title>" in page.text
     problem(api.get("/v1/nothing-here"), 404)
     problem(api.get("/v1/recommendations", headers=C), 405)
+    problem(api.post("/v1/recommendations", json={"k": 0}, headers=C), 422)
+    metrics = api.get("/metrics").text  # errors are counted too, by route template (or "unmatched") and status
+    assert 'ragrec_http_requests_total{method="GET",route="unmatched",status="404"}' in metrics
+    assert 'ragrec_http_requests_total{method="POST",route="/v1/recommendations",status="422"}' in metrics
+    assert 'ragrec_http_request_seconds_count{method="POST",route="/v1/recommendations"}' in metrics
