@@ -2,8 +2,7 @@
 
 Backends (Settings.embedding_backend, Settings.embedding_quantization; measured in bench/RESULTS-embedding.md):
 
-- "torch" (default, fp32 only): sentence-transformers' own encode; needs nothing beyond the main dependencies. A
-  plain BERT model such as the bundled MiniLM runs in ragrec/bert.py instead: the same vectors, seconds less start-up.
+- "torch" (default, fp32 only): sentence-transformers' own encode; needs nothing beyond the main dependencies.
 - "onnx": the transformer plus mean pooling exported with `torch.onnx.export` and run by onnxruntime; "int8" is
   onnxruntime's dynamic quantization (uint8 weights, per channel: sentence-transformers' "avx2" config), the
   fastest option measured (1.5-1.9x torch fp32 on 2 cores, 0.993 mean cosine). Needs `onnxruntime` and `onnx`.
@@ -30,7 +29,6 @@ from typing import Callable, Protocol
 
 import numpy as np
 
-from ragrec.bert import BertEmbedder, plain_bert
 from ragrec.config import BUNDLED_MINILM, Settings
 from ragrec.devices import DeviceError, embedding_device
 
@@ -256,15 +254,11 @@ def get_embedder(settings: Settings) -> Embedder:
                         "embedding_quantization='int8' needs embedding_backend='openvino' or 'onnx' "
                         "(torch's dynamic int8 was no faster here; see bench/RESULTS-embedding.md)"
                     )
-                device = embedding_device(settings.embedding_device)
-                bert = plain_bert(resolve_model_path(settings.embedding_model))
-                if bert:  # the bundled MiniLM: same vectors, without importing transformers (ragrec/bert.py)
-                    _cache[key] = BertEmbedder(bert, name=settings.embedding_model,
-                                               batch_size=settings.embedding_batch_size, device=device)
-                else:
-                    _cache[key] = SentenceTransformerEmbedder(
-                        settings.embedding_model, batch_size=settings.embedding_batch_size, device=device
-                    )
+                _cache[key] = SentenceTransformerEmbedder(
+                    settings.embedding_model,
+                    batch_size=settings.embedding_batch_size,
+                    device=embedding_device(settings.embedding_device),
+                )
             elif settings.embedding_device not in ("auto", "cpu"):
                 raise DeviceError(f"embedding_backend={settings.embedding_backend!r} runs on cpu only: set "
                                   "RAGREC_EMBEDDING_DEVICE=auto or cpu, or RAGREC_EMBEDDING_BACKEND=torch for a GPU")

@@ -31,7 +31,7 @@ def test_auto_embeds_on_the_cpu_without_a_gpu(embedder):
     assert Settings().embedding_device == "auto"
     assert embedding_device("auto") == "cpu" and embedding_device("cpu") == "cpu"
     assert get_embedder(Settings()) is embedder  # the session's model, loaded with the default (auto)
-    assert embedder.device.type == "cpu"
+    assert embedder._model.device.type == "cpu"
 
 
 @no_torch_gpu

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
-import json
 import os
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -67,38 +65,6 @@ def test_related_texts_are_closer_than_unrelated(torch_embedder):
 
 def test_same_settings_share_one_loaded_model(tmp_path_factory, torch_embedder):
     assert get_embedder(_settings(tmp_path_factory.mktemp("again"))) is torch_embedder
-
-
-def test_bundled_minilm_runs_in_plain_torch_with_sentence_transformers_vectors(torch_embedder, catalog_texts):
-    """ragrec/bert.py (no transformers import at start-up) gives sentence-transformers' vectors bit for bit:
-    batched as ingest embeds, one by one as queries, with padding, truncation at 256 tokens and odd inputs."""
-    from ragrec.bert import BertEmbedder
-    from ragrec.embedding import SentenceTransformerEmbedder, resolve_model_path
-
-    assert isinstance(torch_embedder, BertEmbedder)
-    odd = ["", "  padded with spaces  ", "ÉLAN vital: naïve café, 日本語 🎬", "a\tb\nc", "word " * 600, "x" * 3000]
-    reference = SentenceTransformerEmbedder(resolve_model_path(torch_embedder.name))
-    texts = catalog_texts[:20] + odd
-    assert np.array_equal(torch_embedder.embed(texts), reference.embed(texts))
-    for text in odd[:4]:
-        assert np.array_equal(torch_embedder.embed([text]), reference.embed([text]))
-
-
-def test_only_plain_bert_folders_skip_sentence_transformers(tmp_path):
-    from ragrec.bert import plain_bert
-    from ragrec.embedding import resolve_model_path
-
-    bundled = Path(resolve_model_path(_settings(tmp_path).embedding_model))
-    assert plain_bert(str(bundled)) == bundled
-    assert plain_bert("sentence-transformers/all-MiniLM-L6-v2") is None  # a hub name: sentence-transformers
-    other = tmp_path / "cls-pooling"
-    shutil.copytree(bundled, other, ignore=shutil.ignore_patterns("*.safetensors"))
-    (other / "model.safetensors").symlink_to(bundled / "model.safetensors")
-    assert plain_bert(str(other)) == other
-    pooling = json.loads((other / "1_Pooling" / "config.json").read_text())
-    pooling.update(pooling_mode_mean_tokens=False, pooling_mode_cls_token=True)
-    (other / "1_Pooling" / "config.json").write_text(json.dumps(pooling))
-    assert plain_bert(str(other)) is None
 
 
 def test_int8_on_torch_is_refused(tmp_path):
