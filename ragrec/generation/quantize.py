@@ -35,7 +35,11 @@ class Int8Linear(nn.Module):
 @torch.no_grad()
 def quantize_int8(model: nn.Module) -> None:
     """Every nn.Linear of `model` to an Int8Linear, in place. A tied lm_head gets its own int8 copy (the embedding
-    stays float32)."""
+    stays float32). The float weights left over are copied into memory of their own: they were views of the
+    safetensors file's memory map, which rounding the Linear weights read in whole, and which would otherwise stay
+    resident (~500 MB more RSS than bf16 for the bundled model; the same as bf16 with the copy)."""
     for name, linear in [(n, m) for n, m in model.named_modules() if isinstance(m, nn.Linear)]:
         parent, _, attr = name.rpartition(".")
         setattr(model.get_submodule(parent), attr, Int8Linear(linear))
+    for p in model.parameters():
+        p.data = p.data.clone()
