@@ -2,7 +2,7 @@
 10 descriptions with the first streamed), the same through `transformers serve` (the OpenAI protocol's overhead),
 and what the rerank and the descriptions do on real MovieLens users.
 
-    python -m bench.generation latency [--repeats 10]
+    python -m bench.generation latency [--repeats 10] [--quantize none]
     python -m bench.generation quality [--users 100] [--describe-users 50]
 
 quality: MovieLens ml-latest-small, the evaluation's temporal split; the candidates are item-kNN's top 20 (the
@@ -62,14 +62,14 @@ def load() -> str:
 
 
 # --- latency -------------------------------------------------------------------------------------------------------
-def cold_load() -> tuple[float, float]:
+def cold_load(quantize: str) -> tuple[float, float]:
     """A fresh process: (seconds to import ragrec.generation, torch and transformers; seconds to load the cached
-    model and tokenizer, no conversion)."""
+    model and tokenizer, no conversion, and quantize it)."""
     code = ("import time; t = time.perf_counter(); from pathlib import Path; from ragrec.config import Settings; "
             "from ragrec.generation import get_llm; import torch, transformers; "
             "from transformers import AutoModelForCausalLM, AutoTokenizer; i = time.perf_counter() - t; "
-            f"llm = get_llm(Settings(llm_cache_dir=Path({str(CACHE)!r}))); t = time.perf_counter(); llm.warm(); "
-            "print(i, time.perf_counter() - t)")
+            f"llm = get_llm(Settings(llm_cache_dir=Path({str(CACHE)!r}), llm_quantize={quantize!r})); "
+            "t = time.perf_counter(); llm.warm(); print(i, time.perf_counter() - t)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          env={"HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO)})
     imports, model = out.stdout.strip().splitlines()[-1].split()
@@ -91,7 +91,7 @@ def time_describe(describer: Describer, history: History, items: list[Candidate]
     return asyncio.run(run())
 
 
-def latency(repeats: int) -> None:
+def latency(repeats: int, quantize: str) -> None:
     model_dir = resolve_llm_model(BUNDLED_SMOLLM2, CACHE)
     cat = movies()
     liked = [cat[i] for i in ("1", "2355", "3114", "4886", "6377")]
@@ -99,9 +99,10 @@ def latency(repeats: int) -> None:
     ids = ["2", "3", "6", "10", "11", "32", "47", "50", "260", "296", "318", "356", "480", "527", "588", "589",
            "593", "595", "780", "1196"]
     items = [candidate(cat[i], 0.9 - n * 0.02, liked[:2]) for n, i in enumerate(ids)]
-    print(f"load average before: {load()}")
-    settings = Settings(data_dir=Path(tempfile.mkdtemp()), llm_cache_dir=CACHE, describe_cache_size=0)
-    loads = [cold_load() for _ in range(3)]
+    print(f"load average before: {load()}; local model: llm_quantize={quantize}")
+    settings = Settings(data_dir=Path(tempfile.mkdtemp()), llm_cache_dir=CACHE, describe_cache_size=0,
+                        llm_quantize=quantize)
+    loads = [cold_load(quantize) for _ in range(3)]
     print("cold start, fresh process: imports", ms([a for a, _ in loads]), "| model load (cached safetensors)",
           ms([b for _, b in loads]), "| total", ms([a + b for a, b in loads]))
     llm = get_llm(settings)
@@ -249,13 +250,16 @@ def quality(n_users: int, describe_users: int, seed: int = 0, n_rerank: bool = T
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     sub = parser.add_subparsers(dest="what", required=True)
-    sub.add_parser("latency").add_argument("--repeats", type=int, default=10)
+    lat = sub.add_parser("latency")
+    lat.add_argument("--repeats", type=int, default=10)
+    lat.add_argument("--quantize", choices=["int8", "none"], default=Settings().llm_quantize,
+                     help="the local model's llm_quantize (none: the float model, as before int8)")
     q = sub.add_parser("quality")
     q.add_argument("--users", type=int, default=100)
     q.add_argument("--describe-users", type=int, default=50)
     q.add_argument("--no-rerank", action="store_true", help="descriptions only")
     args = parser.parse_args()
     if args.what == "latency":
-        latency(args.repeats)
+        latency(args.repeats, args.quantize)
     else:
         quality(args.users, args.describe_users, n_rerank=not args.no_rerank)

@@ -209,9 +209,16 @@ class Settings(BaseSettings):
         "shared 2-core machine two OpenMP threads fight other processes and ran 3-10x slower (bench/RESULTS.md); "
         "raise it on a dedicated machine.",
     )
+    llm_quantize: Literal["int8", "none"] = Field(
+        "int8", description="local: int8 = the model's Linear layers quantized after loading (int8 weights, one "
+        "scale per output channel; inputs quantized per token on the fly), the rest in float32. A CPU decoding step "
+        "reads every weight once, so half of bf16's bytes made a step 2x faster (a long prompt's pass ~1.3x, a "
+        "batch's not), with descriptions and rerank scores about as good as bf16's (bench/RESULTS.md); none = "
+        "unquantized, in llm_dtype.",
+    )
     llm_dtype: Literal["auto", "float32", "bfloat16"] = Field(
-        "auto", description="local: auto = bfloat16 where the CPU has native bf16 (avx512_bf16/AMX: ~1.8x faster "
-        "prompt processing than fp32, bench/RESULTS.md), else float32.",
+        "auto", description="local, llm_quantize=none: auto = bfloat16 where the CPU has native bf16 (avx512_bf16/AMX: "
+        "~1.8x faster prompt processing than fp32, bench/RESULTS.md), else float32. int8 runs the rest in float32.",
     )
     llm_base_url: str | None = Field(None, description="openai: the server's base URL, e.g. http://host:8000/v1.")
     llm_api_key: str | None = Field(None, description="openai: the API key (vLLM: its --api-key, if set).")

@@ -9,9 +9,11 @@ from __future__ import annotations
 import asyncio
 import os
 import threading
+from collections.abc import Callable
 from contextlib import contextmanager
+from functools import cache
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from langchain_core.messages import BaseMessage
 
@@ -27,23 +29,29 @@ def as_chat(messages: list[BaseMessage]) -> list[dict[str, str]]:
     return [{"role": _ROLES.get(m.type, "user"), "content": str(m.content)} for m in messages]
 
 
+@cache
+def cpu_flags() -> set[str]:
+    try:
+        return set(Path("/proc/cpuinfo").read_text().split())
+    except OSError:
+        return set()
+
+
 def cpu_has_bf16() -> bool:
     """Native bf16 matmuls (avx512_bf16 or AMX); elsewhere bf16 is emulated and slower than fp32."""
-    try:
-        flags = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return False
-    return " avx512_bf16" in flags or " amx_bf16" in flags
+    return bool({"avx512_bf16", "amx_bf16"} & cpu_flags())
 
 
-def resolve_dtype(setting: str) -> str:
+def resolve_dtype(setting: str, quantize: str = "none") -> str:
+    if quantize == "int8":
+        return "float32"  # what the int8 layers take and give
     if setting == "auto":
         return "bfloat16" if cpu_has_bf16() else "float32"
     return setting
 
 
 class _Loaded:
-    def __init__(self, path: str, threads: int | None, dtype: str):
+    def __init__(self, path: str, threads: int | None, dtype: str, quantize: str):
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -54,6 +62,10 @@ class _Loaded:
         if self.tokenizer.pad_token is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
         self.model = AutoModelForCausalLM.from_pretrained(path, dtype=getattr(torch, dtype)).eval()
+        if quantize == "int8":  # at torch's own thread count, like the loading: once, and ~0.3 s faster on 2 cores
+            from ragrec.generation.quantize import quantize_int8
+
+            quantize_int8(self.model)
         self.eos = self.tokenizer.eos_token_id
         self.threads = threads
         self.lock = threading.Lock()
@@ -73,7 +85,7 @@ class _Loaded:
                 self.torch.set_num_threads(before)
 
 
-_models: dict[tuple[str, int | None, str], _Loaded] = {}
+_models: dict[tuple[str, int | None, str, str], _Loaded] = {}
 _models_lock = threading.Lock()
 
 
@@ -107,10 +119,15 @@ class LocalLLM(LLM):
         self._cache_dir = settings.llm_cache_dir or settings.data_dir / "models"
 
     # --- loading ---------------------------------------------------------------------------------------------
+    def model_key(self) -> tuple[str, int | None, str, str]:
+        """(model dir, threads, dtype, quantization): one loaded model per distinct key in a process."""
+        s = self.settings
+        path = resolve_llm_model(s.llm_model, self._cache_dir)
+        return str(path.resolve()), s.llm_threads, resolve_dtype(s.llm_dtype, s.llm_quantize), s.llm_quantize
+
     @property
     def loaded(self) -> _Loaded:
-        path = resolve_llm_model(self.settings.llm_model, self._cache_dir)
-        key = (str(path.resolve()), self.settings.llm_threads, resolve_dtype(self.settings.llm_dtype))
+        key = self.model_key()
         with _models_lock:
             if key not in _models:
                 _models[key] = _Loaded(*key)

@@ -30,6 +30,41 @@ def test_bundled_model_is_converted_once_into_a_plain_model_dir(model_dir):
     assert time.perf_counter() - t < 0.5
 
 
+def test_the_default_model_is_int8_and_none_keeps_the_float_dtype(local_llm, gen_settings):
+    import torch
+    from torch import nn
+
+    from ragrec.generation.local import LocalLLM, resolve_dtype
+    from ragrec.generation.quantize import Int8Linear
+
+    model = local_llm.loaded.model
+    assert not any(isinstance(m, nn.Linear) for m in model.modules())  # the tied lm_head too
+    layers = [m for m in model.modules() if isinstance(m, Int8Linear)]
+    assert len(layers) == 30 * 7 + 1 and isinstance(model.lm_head, Int8Linear)
+    assert model.model.embed_tokens.weight.dtype == torch.float32  # the embedding it was tied to stays as it was
+    # none: the float model of llm_dtype, in a slot of its own (not loaded here: a second model costs seconds)
+    none = LocalLLM(gen_settings.model_copy(update={"llm_quantize": "none"})).model_key()
+    assert none[2:] == (resolve_dtype("auto"), "none") and local_llm.model_key()[2:] == ("float32", "int8")
+
+
+def test_int8_linear_is_close_to_float_and_each_token_stands_alone():
+    import torch
+    from torch import nn
+
+    from ragrec.generation.quantize import Int8Linear
+
+    torch.manual_seed(0)
+    linear = nn.Linear(64, 48)
+    layer = Int8Linear(linear)
+    x = torch.randn(2, 5, 64)
+    spiked = x.clone()
+    spiked[0, 0] *= 2000  # one token far above the others, as at the input of an MLP's down_proj
+    with torch.no_grad():
+        want, got, got_spiked = linear(x), layer(x), layer(spiked)
+    assert ((got - want).abs().amax(-1) / want.abs().amax(-1)).max() < 0.02
+    assert torch.equal(got_spiked.flatten(0, 1)[1:], got.flatten(0, 1)[1:])  # no other token changed at all
+
+
 def test_every_label_is_one_token(local_llm):
     ids = local_llm.label_token_ids(P.LABELS)
     assert len({i for variants in ids for i in variants}) == 2 * len(P.LABELS)  # 'A' and ' A' differ, all distinct
