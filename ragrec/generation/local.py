@@ -62,13 +62,14 @@ class _Loaded:
         if self.tokenizer.pad_token is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
         self.model = AutoModelForCausalLM.from_pretrained(path, dtype=getattr(torch, dtype)).eval()
-        if quantize == "int8":  # at torch's own thread count, like the loading: once, and ~0.3 s faster on 2 cores
-            from ragrec.generation.quantize import quantize_int8
-
-            quantize_int8(self.model)
         self.eos = self.tokenizer.eos_token_id
         self.threads = threads
         self.lock = threading.Lock()
+        if quantize == "int8":
+            from ragrec.generation.quantize import quantize_int8
+
+            with self.running():  # llm_threads: under load, 2 OpenMP threads took 1-4 s for this, 1 thread 0.6 s
+                quantize_int8(self.model)
 
     @contextmanager
     def running(self):

@@ -1,12 +1,13 @@
 """int8 Linear layers for the local LLM (`llm_quantize=int8`).
 
-A decoding step on CPU reads every weight once, so int8 weights (half of bf16's bytes) make a step ~2x faster, and
-int8 x int8 matmuls (`torch._int_mm`, exact int32 sums) speed up the prompt pass. Weights: int8 with one scale per
-output channel. Inputs: quantized on the fly with one scale per token. Not one scale per call (torch.ao's
-`quantize_dynamic`, a little faster): a few tokens carry "massive activations" (the first token and some delimiters,
-2000x the median token at the input of SmolLM2's 12th MLP down_proj) and would round every other token's input to
-about 0: the descriptions that passed their checks fell from 60 % to 20 % (bench/RESULTS.md). A scale per token
-also keeps each prompt's answer independent of the others in its batch.
+A decoding step on CPU reads every weight once, so int8 weights (half of bf16's bytes) make a step ~2x faster; the
+int8 x int8 matmul (`torch._int_mm`, exact int32 sums) is faster than bf16's too, but a batch's prompt pass gives it
+back in the passes that quantize and rescale. Weights: int8 with one scale per output channel. Inputs: quantized on
+the fly with one scale per token. Not one scale per call (torch.ao's `quantize_dynamic`, faster still): a few tokens
+carry "massive activations" (the first token and some delimiters, 2000x the median token at the input of SmolLM2's
+12th MLP down_proj) and would round every other token's input to about 0: the descriptions that passed their checks
+fell from 60 % to 20 % (bench/RESULTS.md). A scale per token also keeps each prompt's answer independent of the
+others in its batch.
 """
 
 from __future__ import annotations
