@@ -282,7 +282,12 @@ def test_ingestion_into_qdrant_client_store(tmp_path, settings, embedder, demo_m
 
 
 def test_goodbooks_catalog(tmp_path, store, settings, embedder):
-    books = need(GOODBOOKS / "books.csv")
+    """The first 2,000 rows of goodbooks-10k as they are (missing fields, ISBNs in scientific notation, lists in
+    one field): embedding all 10,000 took 1.5-3.5 minutes of the suite for no other path."""
+    source = need(GOODBOOKS / "books.csv")
+    books = tmp_path / "books.csv"
+    with open(source, encoding="utf-8", newline="") as f:
+        books.write_text("".join(line for _, line in zip(range(2001), f)), encoding="utf-8")
     options = IngestOptions(
         id_field="book_id", text_fields=["title", "authors", "original_title"],
         payload_fields=[FieldSpec.parse(s) for s in
@@ -291,8 +296,8 @@ def test_goodbooks_catalog(tmp_path, store, settings, embedder):
         list_separator=",", batch_size=512,
     )
     report = ingest(books, options, settings=settings, store=store, embedder=embedder)
-    assert report.read == 10000 and report.upserted + report.rejected == 10000
-    assert report.upserted > 9900
+    assert report.read == 2000 and report.upserted + report.rejected == 2000
+    assert report.upserted > 1980
     [hunger] = store.retrieve("items", [point_id("1")])
     assert hunger.payload["original_publication_year"] == 2008
     assert hunger.payload["authors"] == ["Suzanne Collins"]
