@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from ragrec.events import EventLog
+from ragrec.events.log import EventLog
 
 POSTGRES_URL = os.environ.get("RAGREC_TEST_POSTGRES_URL")
 BACKENDS = ["sqlite", "postgresql"]

@@ -11,7 +11,8 @@ import typer
 from typer.testing import CliRunner
 
 from ragrec.config import Settings
-from ragrec.events import EventLog, catalog_items, events_url
+from ragrec.events.load import catalog_items
+from ragrec.events.log import EventLog, events_url
 from ragrec.cli.events import events_app
 from ragrec.store import PointIn, point_id
 from ragrec.store.edge import EdgeStore

@@ -10,7 +10,8 @@ from datetime import datetime, timezone
 import pytest
 
 from conftest import MOVIELENS, need
-from ragrec.events import EventLoadError, EventMapping, EventType, load_events
+from ragrec.events.load import EventLoadError, EventMapping, load_events
+from ragrec.events.models import EventType
 
 
 def catalog(*items):

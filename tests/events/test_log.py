@@ -7,7 +7,8 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from ragrec.config import Settings
-from ragrec.events import POSITIVE_TYPES, Event, EventLog, EventLogError, EventType, events_url
+from ragrec.events.log import POSITIVE_TYPES, EventLog, EventLogError, events_url
+from ragrec.events.models import Event, EventType
 from ragrec.events.log import open_event_log
 
 T0 = datetime(2024, 5, 1, 12, 0, 0, tzinfo=timezone.utc)

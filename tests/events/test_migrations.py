@@ -16,7 +16,8 @@ from sqlalchemy import (BigInteger, Column, DateTime, Float, Index, Integer, Met
                         inspect, text)
 
 from ragrec.config import Settings
-from ragrec.events import Event, EventLog, EventLogError
+from ragrec.events.log import EventLog, EventLogError
+from ragrec.events.models import Event
 from ragrec.events.log import metadata, open_event_log
 from ragrec.events.migrate import BASELINE, RECOMMENDATION_ID, current, head
 
@@ -105,7 +106,7 @@ def test_a_log_from_before_alembic_is_stamped_and_upgraded_with_its_events(log_u
 
 def test_concurrent_processes_opening_one_fresh_log_all_succeed(log_url):
     """Four processes open the same empty database at once: one migrates, the others wait for its lock."""
-    code = ("import sys; from ragrec.events import EventLog; log = EventLog(sys.argv[1]); "
+    code = ("import sys; from ragrec.events.log import EventLog; log = EventLog(sys.argv[1]); "
             "print(log.count()); log.close()")
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     procs = [subprocess.Popen([sys.executable, "-c", code, log_url], env=env, stdout=subprocess.PIPE,
