@@ -113,7 +113,7 @@ def latency(repeats: int, quantize: str) -> None:
 
     prompt = P.VERBALIZER.format_messages(history=P.history_block(history.items),
                                           candidates=P.candidates_block(items, P.LABELS))
-    print("verbalizer prompt tokens:", len(llm._encode([prompt])["input_ids"][0]))
+    print("verbalizer prompt tokens:", len(llm._tokens(prompt)))
     verbalizer(request, history, items)  # warm-up
     t, cpu = [], []
     for _ in range(repeats):
