@@ -205,9 +205,12 @@ class Settings(BaseSettings):
     )
     llm_cache_dir: Path | None = Field(None, description="Converted local models; None = data_dir/models.")
     llm_threads: int | None = Field(
-        1, description="torch threads for the local LLM's calls (None: torch's default, all cores). 1 because on a "
-        "shared 2-core machine two OpenMP threads fight other processes and ran 3-10x slower (bench/RESULTS.md); "
-        "raise it on a dedicated machine.",
+        1, ge=1, description="torch threads for the local LLM's calls (None: torch's default, one per core). 1: "
+        "the calls run in worker threads, and once a process holds more OpenMP threads than cores (a second "
+        "thread's team: the model load's, the embedder's) libgomp cuts their spin-waiting to almost nothing: "
+        "2 threads wrote 10 descriptions in 5.0-5.7 s against 3.6-4.3 s with 1 on 2 idle cores, and next to one "
+        "busy process 2.5x slower than 1 (bench/RESULTS.md). 2 threads pay only where the LLM is the process's "
+        "one multi-threaded torch user (2.7-2.9 s).",
     )
     llm_quantize: Literal["int8", "none"] = Field(
         "int8", description="local: int8 = the model's Linear layers quantized after loading (int8 weights, one "
