@@ -96,6 +96,9 @@ def test_int8_layers_are_cached_and_a_changed_model_is_quantized_afresh(tmp_path
     assert cache.stat().st_size > 100
     os.utime(model_dir / "model.safetensors", ns=(1, 1))  # another model file: another cache entry
     assert cache_file(model_dir, tmp_path / "cache") != cache
+    (tmp_path / "file").write_text("")  # a models dir it cannot write to: quantized all the same, nothing kept
+    quantize_int8(c := fresh(), tmp_path / "file" / "int8" / "x.safetensors")
+    assert isinstance(c[0], Int8Linear) and not list(tmp_path.glob("**/*.tmp"))
 
 
 @hsettings(max_examples=200, deadline=None)
