@@ -13,6 +13,7 @@ flips a rounding now and then, and greedy decoding can then take another word).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 from pathlib import Path
@@ -97,4 +98,5 @@ def quantize_int8(model: nn.Module, cache: Path | None = None) -> None:
             save_file({k: v for name, layer in layers.items() for k, v in layer.tensors(name).items()}, tmp)
             os.replace(tmp, cache)  # whole or not at all, with processes quantizing the same model at once
         except OSError:  # a read-only or full models dir: the model works, the next start quantizes again
-            tmp.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):
+                tmp.unlink()
