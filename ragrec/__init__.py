@@ -84,6 +84,10 @@ def __getattr__(name: str):
     raise AttributeError(f"module 'ragrec' has no attribute {name!r}")
 
 
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_EXPORTS])
+
+
 __version__ = "0.1.0"
 
 __all__ = [*_EXPORTS]
