@@ -469,3 +469,18 @@ def test_batch_sizes_are_bounded():
 def test_the_popularity_index_exists_from_the_first_ingest(tmp_path, store, settings, embedder, demo_movies):
     run(write_csv(tmp_path / "m.csv", demo_movies[:5]), store, settings, embedder)
     assert store.payload_indexes("items")["popularity"] == "integer"
+
+
+def test_the_public_api_imports_each_name_on_first_use():
+    import subprocess
+    import sys
+
+    # a fresh interpreter: the config and the generation stage load neither the ingestion nor the event log's
+    # SQLAlchemy; `from ragrec import *` then gives every public name
+    code = ("import sys, ragrec.config, ragrec.generation; "
+            "assert not {'ragrec.ingestion', 'sqlalchemy'} & set(sys.modules), sorted(sys.modules); "
+            "ns = {}; exec('from ragrec import *', ns); print(sorted(ns.keys() - {'__builtins__'}))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    import ragrec
+
+    assert out.stdout.strip() == str(sorted(ragrec.__all__))
