@@ -115,12 +115,7 @@ def _shared_prefix(rows: list[list[int]]) -> int:
     starts from a row's last prompt token); 0 for one row or a prefix shorter than MIN_SHARED_PREFIX."""
     if len(rows) < 2:
         return 0
-    n = 0
-    for column in zip(*rows):
-        if len(set(column)) > 1:
-            break
-        n += 1
-    n = min(n, min(len(r) for r in rows) - 1)
+    n = min(len(os.path.commonprefix(rows)), min(len(r) for r in rows) - 1)  # commonprefix takes any sequences
     return n if n >= MIN_SHARED_PREFIX else 0
 
 

@@ -75,10 +75,10 @@ def _saved_layers(cache: Path | None, names: list[str]) -> dict[str, torch.Tenso
 def quantize_int8(model: nn.Module, cache: Path | None = None) -> None:
     """Every nn.Linear of `model` to an Int8Linear, in place. A tied lm_head gets its own int8 copy (the embedding
     stays float32). With `cache`, the int8 layers are read from that file when it holds them (then the float
-    weights are never read: from_pretrained maps them lazily), else computed and written there (rounding took 0.6 s
-    of a cold start, reading the file 0.08 s). The float weights left over are copied into memory of their own: they were views of
-    the safetensors file's memory map, which would otherwise stay resident (~500 MB more RSS than bf16 for the
-    bundled model when the Linear weights were rounded from it)."""
+    weights are never read: from_pretrained maps them lazily), else computed and written there (rounding took
+    0.6 s of a cold start, reading the file 0.08 s). The float weights left over are copied into memory of their
+    own: they were views of the safetensors file's memory map, which would otherwise stay resident (~500 MB more
+    RSS than bf16 for the bundled model when the Linear weights were rounded from it)."""
     linears = [(n, m) for n, m in model.named_modules() if isinstance(m, nn.Linear)]
     saved = _saved_layers(cache, [n for n, _ in linears])
     layers = {}
