@@ -128,11 +128,13 @@ def latency(repeats: int, quantize: str) -> None:
         out = listwise(request, history, items)
         t.append(time.perf_counter() - s)
     print("local listwise, 20 candidates:", ms(t), "| reranked:", out.reranked, out.error)
-    describer = Describer(llm, settings, Vocabulary.from_payloads(cat.values()))
-    runs = [time_describe(describer, history, items[:10]) for _ in range(3)]
-    print("local 10 descriptions: first", ms([r[0] for r in runs]), "| all", ms([r[1] for r in runs]),
-          "| LLM-written", [r[2] for r in runs], "| CPU first", ms([r[3] for r in runs]), "| CPU all",
-          ms([r[4] for r in runs]))
+    for first_batch in (settings.describe_first_batch, 0):  # the default, then one batch for comparison
+        describer = Describer(llm, settings.model_copy(update={"describe_first_batch": first_batch}),
+                              Vocabulary.from_payloads(cat.values()))
+        runs = [time_describe(describer, history, items[:10]) for _ in range(3)]
+        print(f"local 10 descriptions, describe_first_batch={first_batch}: first", ms([r[0] for r in runs]),
+              "| all", ms([r[1] for r in runs]), "| LLM-written", [r[2] for r in runs], "| CPU first",
+              ms([r[3] for r in runs]), "| CPU all", ms([r[4] for r in runs]))
     t0 = time.perf_counter()
     cached = Describer(llm, settings.model_copy(update={"describe_cache_size": 100}))
     time_describe(cached, history, items[:10])

@@ -6,8 +6,9 @@ A backend does three things, each declared by a capability flag (as in simonw/ll
   LlamaRec): needs `supports_logprobs`.
 - `complete(messages, max_tokens, schema)`: one answer as text; with `supports_schema` the backend enforces the JSON
   schema (vLLM's `response_format`), otherwise the caller parses leniently.
-- `stream_many(prompts, max_tokens)`: several answers, each yielded as `(index, text)` as soon as it is ready
-  (`can_batch`: one batched forward pass for all of them; otherwise concurrent requests).
+- `stream_many(prompts, max_tokens, head)`: several answers, each yielded as `(index, text)` as soon as it is
+  ready (`can_batch`: batched forward passes, the first `head` prompts in a small batch of their own; otherwise
+  concurrent requests).
 
 Every failure surfaces as an `LLMError` with a short `reason` (the metric label), so callers can fall back.
 """
@@ -48,9 +49,11 @@ class LLM(ABC):
         ...
 
     @abstractmethod
-    def stream_many(self, prompts: list[list[BaseMessage]], *, max_tokens: int) -> AsyncIterator[tuple[int, str]]:
+    def stream_many(self, prompts: list[list[BaseMessage]], *, max_tokens: int,
+                    head: int = 0) -> AsyncIterator[tuple[int, str]]:
         """Yield (index into prompts, answer) once per prompt, in the order they finish. A prompt that failed
-        yields an `LLMError` instead of a str, so one failure does not lose the others."""
+        yields an `LLMError` instead of a str, so one failure does not lose the others. A batching backend
+        answers the first `head` prompts as a batch of their own first, so a stream starts sooner."""
 
 
 class NoLLM(LLM):
@@ -64,7 +67,7 @@ class NoLLM(LLM):
     def complete(self, messages, *, max_tokens, schema=None):
         raise LLMError("unsupported", "no LLM configured (llm=none)")
 
-    async def stream_many(self, prompts, *, max_tokens):
+    async def stream_many(self, prompts, *, max_tokens, head=0):
         for i in range(len(prompts)):
             yield i, LLMError("unsupported", "no LLM configured (llm=none)")
 

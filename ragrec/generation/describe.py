@@ -308,8 +308,10 @@ class Describer:
         self.cache.put(self._key(c, liked), done)
         return done
 
-    async def astream_results(self, history: History, candidates: list[Candidate]) -> AsyncIterator[Described]:
-        """Each candidate's `Described` as soon as it is ready: cached ones first, then as the LLM finishes them.
+    async def astream_results(self, history: History, candidates: list[Candidate],
+                              head: int = 0) -> AsyncIterator[Described]:
+        """Each candidate's `Described` as soon as it is ready: cached ones first, then as the LLM finishes them
+        (the first `head` of those the LLM writes in a batch of their own, see `LLM.stream_many`).
         What a description may say of the user comes from each candidate's evidence (history items retrieval found
         it close to); `history` is the stage's input, kept for the API's symmetry with the reranker."""
         todo: list[tuple[int, Candidate, list[str]]] = []
@@ -327,7 +329,8 @@ class Describer:
         prompts = [self._prompt(c, liked) for _, c, liked in todo]
         done: set[int] = set()
         try:
-            async for j, raw in self.llm.stream_many(prompts, max_tokens=self.settings.describe_max_tokens):
+            async for j, raw in self.llm.stream_many(prompts, max_tokens=self.settings.describe_max_tokens,
+                                                   head=head):
                 if j not in done:
                     done.add(j)
                     yield self._finish(*todo[j], raw)
@@ -340,8 +343,9 @@ class Describer:
                 yield self._finish(i, c, liked, err)
 
     async def astream(self, history: History, candidates: list[Candidate]) -> AsyncIterator[Candidate]:
-        """Each candidate with its description, as soon as it is ready (the API streams these)."""
-        async for d in self.astream_results(history, candidates):
+        """Each candidate with its description, as soon as it is ready (the API streams these; the first
+        `describe_first_batch` in a small batch of their own, so the first comes early)."""
+        async for d in self.astream_results(history, candidates, self.settings.describe_first_batch):
             yield d.item
 
     def describe_results(self, history: History, candidates: list[Candidate]) -> list[Described]:

@@ -181,7 +181,8 @@ class OpenAICompatLLM(LLM):
                     return await asyncio.wait_for(self._collect(messages, max_tokens), self.settings.llm_timeout)
         raise AssertionError("unreachable: AsyncRetrying re-raises the last error")
 
-    async def stream_many(self, prompts: list[list[BaseMessage]], *, max_tokens: int):
+    async def stream_many(self, prompts: list[list[BaseMessage]], *, max_tokens: int, head: int = 0):
+        # `head` needs nothing here: the requests go out in order, and the server batches them as they come
         sem = self._async_sems.setdefault(asyncio.get_running_loop(),
                                           asyncio.Semaphore(self.settings.llm_concurrency))
 

@@ -26,7 +26,7 @@ class Scripted(LLM):
             raise self.answer
         return self.answer
 
-    async def stream_many(self, prompts, *, max_tokens):
+    async def stream_many(self, prompts, *, max_tokens, head=0):
         yield 0, ""
 
 

@@ -129,6 +129,22 @@ def test_a_batch_with_a_shared_prefix_answers_each_prompt_as_alone(gen_settings,
     assert batch == [llm._generate([p], 12, lambda row, text: None)[0] for p in prompts]
 
 
+def test_a_streamed_head_batch_comes_first_with_the_same_answers(gen_settings, candidates, history):
+    """`head=2`: the first two prompts are a batch of their own and are answered before any other; in float32
+    their texts are the ones one batch gives."""
+    from ragrec.generation.local import LocalLLM
+
+    llm = LocalLLM(gen_settings.model_copy(update={"llm_quantize": "none", "llm_dtype": "float32"}))
+    prompts = [Describer(llm, gen_settings)._prompt(c, ["Toy Story", "Heat"]) for c in candidates[:4]]
+
+    async def stream(head: int):
+        return [x async for x in llm.stream_many(prompts, max_tokens=12, head=head)]
+
+    streamed = asyncio.run(stream(2))
+    assert {i for i, _ in streamed[:2]} == {0, 1} and sorted(i for i, _ in streamed) == [0, 1, 2, 3]
+    assert dict(streamed) == dict(asyncio.run(stream(0)))
+
+
 def test_every_label_is_one_token(local_llm):
     ids = local_llm.label_token_ids(P.LABELS)
     assert len({i for variants in ids for i in variants}) == 2 * len(P.LABELS)  # 'A' and ' A' differ, all distinct
