@@ -264,9 +264,9 @@ class Settings(BaseSettings):
     describe_cache_size: int = Field(10_000, ge=0, description="Descriptions kept in memory (per process).")
     describe_first_batch: int = Field(
         2, ge=0, description="Streamed descriptions (the API, chat): the first N go through the local LLM as their "
-        "own small batch before the rest, so the first arrives after a short prompt pass (0.9 s against 2.0 s for "
-        "10) at the cost of the whole list's (4.6 s against 3.9 s; bench/RESULTS.md). 0: one batch. Lists that are "
-        "not streamed always use one batch.")
+        "own small batch before the rest, so the first arrives after a short prompt pass (0.9-1.0 s against 2.1 s "
+        "in one batch of 10) at the cost of the whole list's (4.4-4.6 s against 4.1 s; bench/RESULTS.md). 0: one "
+        "batch. Lists that are not streamed always use one batch.")
     describe_catalog_batch: int = Field(
         16, ge=1, le=4096, description="`ragrec describe-catalog`: items sent to the LLM at once: one batched forward "
         "pass (local), or concurrent requests up to llm_concurrency (openai; vLLM batches them itself: raise both "

@@ -241,13 +241,13 @@ class LocalLLM(LLM):
             return
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue = asyncio.Queue()
-        start = [0, head] if 0 < head < len(prompts) else [0]
+        batches = [(0, prompts[:head]), (head, prompts[head:])] if 0 < head < len(prompts) else [(0, prompts)]
 
         def run() -> None:
             try:
-                for lo, hi in zip(start, [*start[1:], len(prompts)]):
-                    self._generate(prompts[lo:hi], max_tokens, lambda row, text, lo=lo:
-                                   loop.call_soon_threadsafe(queue.put_nowait, (lo + row, text)))
+                for first, batch in batches:
+                    self._generate(batch, max_tokens, lambda row, text, first=first:
+                                   loop.call_soon_threadsafe(queue.put_nowait, (first + row, text)))
             except Exception as exc:  # noqa: BLE001  (handed to the consumer, per prompt)
                 loop.call_soon_threadsafe(queue.put_nowait, (None, LLMError("error", repr(exc))))
 
