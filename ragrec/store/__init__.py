@@ -51,7 +51,7 @@ def open_store(settings: Settings) -> VectorStore:
         )
     from ragrec.store.edge import EdgeStore
 
-    return EdgeStore(settings.data_dir, hnsw=hnsw)
+    return EdgeStore(settings.data_dir, hnsw=hnsw, search_threads=settings.edge_search_threads)
 
 
 __all__ = [

@@ -147,9 +147,15 @@ _SCHEMAS = {"keyword": qe.PayloadSchemaType.Keyword, "integer": qe.PayloadSchema
             "float": qe.PayloadSchemaType.Float}
 
 
-def _load_shard(path: Path) -> qe.EdgeShard:
+def _load_shard(path: Path, vectors: dict[str, int], search_threads: int | None) -> qe.EdgeShard:
+    """Open a shard; `search_threads` sizes its search pool (None: the shard's own setting, by default one thread
+    per CPU). The engine needs the vectors' config beside it; everything else stays as the shard has it."""
+    config = None
+    if search_threads is not None:
+        config = qe.EdgeConfig(vectors={n: qe.EdgeVectorParams(size=dim, distance=qe.Distance.Dot)
+                                        for n, dim in vectors.items()}, max_search_threads=search_threads)
     try:
-        return qe.EdgeShard.load(str(path))
+        return qe.EdgeShard.load(str(path), config)
     except Exception as exc:  # the binding raises a bare Exception
         raise StoreError(f"cannot open the Qdrant Edge shard {path}: {exc}") from exc
 
@@ -259,10 +265,12 @@ _dirs_lock = threading.Lock()
 class EdgeStore(VectorStore):
     name = "edge"
 
-    def __init__(self, data_dir: Path, *, hnsw: Hnsw | None = None):
-        """`hnsw=None`: exact search on plain segments, for every collection. Nothing is opened until first use."""
+    def __init__(self, data_dir: Path, *, hnsw: Hnsw | None = None, search_threads: int | None = None):
+        """`hnsw=None`: exact search on plain segments, for every collection. `search_threads`: each shard's search
+        pool (Settings.edge_search_threads says why 1). Nothing is opened until first use."""
         self.data_dir = Path(data_dir)
         self.hnsw = hnsw
+        self.search_threads = search_threads
         self._params = None
         if hnsw:
             rescore = qe.QuantizationSearchParams(rescore=True, oversampling=hnsw.oversampling) if hnsw.int8 else None
@@ -308,7 +316,8 @@ class EdgeStore(VectorStore):
             coll = d.collections.setdefault(physical, _Collection())
             if coll.ref is None:
                 path = d.dir_of(physical)
-                coll.ref = _Shard(_load_shard(path), path)
+                vectors = d.catalog["collections"][physical]["vectors"]
+                coll.ref = _Shard(_load_shard(path, vectors, self.search_threads), path)
             ref = coll.ref
             ref.in_use += 1
         try:
@@ -368,9 +377,11 @@ class EdgeStore(VectorStore):
                     # quantile 0.99: the int8 range ignores the most extreme 1 % of components
                     quantization_config=qe.ScalarQuantizationConfig(type=qe.ScalarType.Int8, quantile=0.99,
                                                                     always_ram=True) if self.hnsw.int8 else None,
+                    max_search_threads=self.search_threads,
                 )
             else:  # indexing_threshold=0: plain segments only, exact search, nothing to build
-                config = qe.EdgeConfig(vectors=vector_params, optimizers=qe.EdgeOptimizersConfig(indexing_threshold=0))
+                config = qe.EdgeConfig(vectors=vector_params, optimizers=qe.EdgeOptimizersConfig(indexing_threshold=0),
+                                       max_search_threads=self.search_threads)
             shard = qe.EdgeShard.create(str(path), config)
             d.collections[name] = coll = _Collection()
             coll.ref = _Shard(shard, path)
@@ -544,7 +555,7 @@ class EdgeStore(VectorStore):
                 coll.journal = []
             try:
                 _build_in_child(dst)
-                built = _load_shard(dst)
+                built = _load_shard(dst, d.catalog["collections"][physical]["vectors"], self.search_threads)
             except BaseException:
                 coll.journal = None
                 shutil.rmtree(dst, ignore_errors=True)

@@ -149,3 +149,29 @@ def test_clone_is_a_private_copy(tmp_path):
         assert store.metadata("copy") == {"model": "m"} and store.vector_sizes("copy") == {"content": DIM}
     finally:
         store.close()
+
+
+def test_the_search_pool_size_is_applied_to_new_and_existing_shards(tmp_path):
+    """`search_threads` (Settings.edge_search_threads) reaches the engine on create and on every later load, and a
+    store opened without it leaves the shard's setting as it is."""
+    import json
+
+    def pool(name: str) -> int | None:
+        config = tmp_path / "data" / "shards" / name / "edge_config.json"
+        return json.loads(config.read_text()).get("max_search_threads")
+
+    store = EdgeStore(tmp_path / "data")  # the engine's default
+    store.create_collection("items-g1", {"content": DIM, "collab": 8})
+    fill(store, "items-g1", 20)
+    store.close()
+    assert pool("items-g1") is None
+    one = EdgeStore(tmp_path / "data", search_threads=1)
+    hits = one.query("items-g1", Nearest(using="content", vector=vectors(1, seed=0)[0].tolist()), limit=3)
+    assert hits[0].payload["item_id"] == "0" and one.count("items-g1") == 20  # the shard's data as it was
+    one.create_collection("users-g1", {"content": DIM})
+    one.close()
+    assert pool("items-g1") == 1 and pool("users-g1") == 1
+    again = EdgeStore(tmp_path / "data")
+    assert again.count("items-g1") == 20
+    again.close()
+    assert pool("items-g1") == 1
