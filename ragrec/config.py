@@ -55,8 +55,8 @@ class Settings(BaseSettings):
     edge_search_threads: int | None = Field(
         1, ge=1, description="Qdrant Edge: threads of each shard's search pool, which reads a query's segments in "
         "parallel. 1: concurrent requests already keep the cores busy, and the hand-offs cost CPU without cutting "
-        "latency here (recommend() 6.6 ms of CPU against 8.3 ms, at the same p50; bench/RESULTS.md). None: the "
-        "engine's default, one per CPU.")
+        "latency here (recommend() 6.3-8.5 ms of CPU against 8.4-9.7 ms, p50 about the same; bench/RESULTS.md). "
+        "None: the engine's default, one per CPU.")
 
     # --- embedding -----------------------------------------------------------------------------------------
     embedding_model: str = Field(

@@ -147,13 +147,16 @@ _SCHEMAS = {"keyword": qe.PayloadSchemaType.Keyword, "integer": qe.PayloadSchema
             "float": qe.PayloadSchemaType.Float}
 
 
+def _vector_params(vectors: dict[str, int]) -> dict[str, qe.EdgeVectorParams]:
+    return {n: qe.EdgeVectorParams(size=dim, distance=qe.Distance.Dot) for n, dim in vectors.items()}
+
+
 def _load_shard(path: Path, vectors: dict[str, int], search_threads: int | None) -> qe.EdgeShard:
     """Open a shard; `search_threads` sizes its search pool (None: the shard's own setting, by default one thread
     per CPU). The engine needs the vectors' config beside it; everything else stays as the shard has it."""
     config = None
     if search_threads is not None:
-        config = qe.EdgeConfig(vectors={n: qe.EdgeVectorParams(size=dim, distance=qe.Distance.Dot)
-                                        for n, dim in vectors.items()}, max_search_threads=search_threads)
+        config = qe.EdgeConfig(vectors=_vector_params(vectors), max_search_threads=search_threads)
     try:
         return qe.EdgeShard.load(str(path), config)
     except Exception as exc:  # the binding raises a bare Exception
@@ -366,7 +369,7 @@ class EdgeStore(VectorStore):
             if path.exists():  # left over by a crash before the catalog was written
                 shutil.rmtree(path)
             path.parent.mkdir(parents=True, exist_ok=True)
-            vector_params = {n: qe.EdgeVectorParams(size=dim, distance=qe.Distance.Dot) for n, dim in vectors.items()}
+            vector_params = _vector_params(vectors)
             if self.hnsw and searched:
                 # the graph is built by optimize() after a bulk load; until then new points are searched exactly.
                 # full_scan_threshold is Qdrant's own default (KB): smaller filtered subsets are scanned exactly.
