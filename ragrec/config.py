@@ -52,11 +52,11 @@ class Settings(BaseSettings):
         "builds, +25 % memory); results are rescored with the float vectors.",
     )
     quantization_oversampling: float = Field(2.0, description="Candidates rescored per result with int8.")
-    edge_search_threads: int | None = Field(
-        1, ge=1, description="Qdrant Edge: threads of each shard's search pool, which reads a query's segments in "
+    edge_search_threads: int = Field(
+        1, ge=0, description="Qdrant Edge: threads of each shard's search pool, which reads a query's segments in "
         "parallel. 1: concurrent requests already keep the cores busy, and the hand-offs cost CPU without cutting "
         "latency here (recommend() 6.3-8.5 ms of CPU against 8.4-9.7 ms, p50 about the same; bench/RESULTS.md). "
-        "None: the engine's default, one per CPU.")
+        "0: the engine's default, one per CPU.")
 
     # --- embedding -----------------------------------------------------------------------------------------
     embedding_model: str = Field(

@@ -51,7 +51,7 @@ def open_store(settings: Settings) -> VectorStore:
         )
     from ragrec.store.edge import EdgeStore
 
-    return EdgeStore(settings.data_dir, hnsw=hnsw, search_threads=settings.edge_search_threads)
+    return EdgeStore(settings.data_dir, hnsw=hnsw, search_threads=settings.edge_search_threads or None)
 
 
 __all__ = [
