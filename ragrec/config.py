@@ -98,6 +98,13 @@ class Settings(BaseSettings):
         0.5, ge=0, le=1, description="`ingest --sync` (and `--rebuild`) refuse to remove more than this share of "
         "the items, or anything at all when the file yielded no valid row, unless --allow-mass-delete.")
 
+    @property
+    def retrieval_threads(self) -> int:
+        """The API's retrieval pool: `api_threads`, or its default for the store in use."""
+        if self.api_threads is not None:
+            return self.api_threads
+        return 8 if self.qdrant_url else 2
+
     @cached_property
     def shards_dir(self) -> Path:
         return self.data_dir / "shards"
@@ -185,8 +192,11 @@ class Settings(BaseSettings):
     api_max_upload_bytes: int = Field(512_000_000, ge=1024, description="Largest catalog upload to an ingest job.")
     api_import_dir: Path | None = Field(
         None, description="Ingest jobs may read server files only under this folder; None = data_dir/imports.")
-    api_threads: int = Field(8, ge=1, description="Threads for retrieval work (embedding, Qdrant) off the event "
-                             "loop.")
+    api_threads: int | None = Field(
+        None, ge=1, description="Threads for retrieval work (embedding, Qdrant, the event log) off the event loop. "
+        "Unset: 2 with embedded Qdrant Edge, whose engine holds the GIL while it searches, so more threads only "
+        "queue for it (8 threads served 20-25 % fewer requests/s at more CPU each; bench/RESULTS.md); 8 with a "
+        "Qdrant server, where they mostly wait on the network.")
     api_llm_threads: int = Field(2, ge=1, description="Threads for LLM work (descriptions, rerank): a slow LLM never "
                                  "takes the threads recommendations without `explain` need.")
 

@@ -32,7 +32,7 @@ class Services:
     ready: bool = False
 
     def __post_init__(self) -> None:
-        self.retrieval = anyio.CapacityLimiter(self.settings.api_threads)
+        self.retrieval = anyio.CapacityLimiter(self.settings.retrieval_threads)
         self.llm = anyio.CapacityLimiter(self.settings.api_llm_threads)
 
     async def run(self, fn: Callable[[], T]) -> T:
@@ -44,7 +44,9 @@ class Services:
         return await anyio.to_thread.run_sync(fn, limiter=self.llm)
 
 
-def services(request: Request) -> Services:
+# Dependencies are `async def` although they never wait: FastAPI runs a plain `def` dependency on its thread pool,
+# and two such hops per request cost more CPU than the rest of the route's event-loop work (bench/RESULTS.md).
+async def services(request: Request) -> Services:
     return request.app.state.services
 
 
@@ -74,7 +76,7 @@ def role_of(request: Request, settings: Settings) -> Role | None:
 
 
 def require(role: Role) -> Callable[..., Any]:
-    def check(request: Request, svc: ServicesDep) -> Role:
+    async def check(request: Request, svc: ServicesDep) -> Role:
         have = role_of(request, svc.settings)
         anonymous = _presented_key(request) is None
         if have is None or (anonymous and role == "admin" and have != "admin"):

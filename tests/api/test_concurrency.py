@@ -59,3 +59,18 @@ def test_twenty_clients_while_an_ingest_job_runs(api):
         assert api.rec.user(f"load-{n}").profile.n_events == ROUNDS
     found = api.post("/v1/recommendations", headers=C, json={"query": rows[0]["title"], "k": 3}).json()
     assert f"new-{rows[0]['movieId']}" in {i["item_id"] for i in found["items"]}
+
+
+def test_the_retrieval_pool_fits_the_store():
+    """Embedded Qdrant Edge holds the GIL while it searches: two threads; a server is waited on: eight; a number
+    set by hand wins."""
+    from ragrec.api.deps import Services
+    from ragrec.config import Settings
+
+    def pool(**settings) -> float:
+        return Services(settings=Settings(**settings), rec=None, chat=None, jobs=None).retrieval.total_tokens
+
+    assert pool() == 2
+    assert pool(qdrant_url="http://qdrant:6333") == 8
+    assert pool(api_threads=5) == 5
+    assert pool(api_threads=3, qdrant_url="http://qdrant:6333") == 3
