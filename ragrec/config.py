@@ -67,8 +67,12 @@ class Settings(BaseSettings):
         "torch",
         description="torch: sentence-transformers (main dependencies). onnx: needs `onnxruntime` and `onnx`; with "
         "int8 the fastest (1.5-1.9x torch on 2 cores). openvino: needs `openvino` (+ `nncf` for int8). Exported "
-        "models are cached under data_dir/models; see bench/RESULTS-embedding.md.",
+        "models are cached (embedding_cache_dir) with their tokenizer, and a process that finds its export loads "
+        "no torch: `ragrec serve` is ready in ~2 s, against ~7 s with torch; see bench/RESULTS-embedding.md.",
     )
+    embedding_cache_dir: Path | None = Field(
+        None, description="Exported embedding models (onnx, openvino); None = data_dir/models. A shared or "
+        "read-only folder (a container image's) works once the export is there.")
     embedding_quantization: Literal["none", "int8"] = Field(
         "none",
         description="int8 for the onnx/openvino backends: onnx = dynamic int8 (0.993 mean cosine to torch fp32), "

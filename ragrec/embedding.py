@@ -13,11 +13,15 @@ sentence-transformers' own backend="onnx"/"openvino" go through optimum-onnx / o
 installed beside transformers 5 (they pin transformers<4.58 / <5.6), so ragrec exports the models itself. Exported
 models are written once under `data_dir/models/` and loaded from there afterwards; nothing is downloaded.
 All backends give vectors of the same model: `name` stays the model name, so switching backend needs no rebuild.
+The export folder also keeps the model's fast tokenizer (`tokenizer.json`, HF `tokenizers`) and its settings, so a
+process that finds an export loads neither torch nor sentence-transformers: `ragrec serve` is ready in ~2 s instead
+of ~6-7 s (bench/RESULTS.md).
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 import shutil
@@ -33,6 +37,7 @@ from ragrec.config import BUNDLED_MINILM, Settings
 from ragrec.devices import DeviceError, embedding_device
 
 _INPUTS = ("input_ids", "attention_mask", "token_type_ids")
+TOKENIZER_FILE, SETTINGS_FILE = "tokenizer.json", "embedder.json"
 
 
 class Embedder(Protocol):
@@ -114,10 +119,11 @@ def _example_inputs(st):
 
 
 def model_cache_dir(settings: Settings, backend: str) -> Path:
-    """`data_dir/models/<model>-<hash>/<backend>`: one folder per model name, reused by every later process."""
+    """`<embedding_cache_dir or data_dir/models>/<model>-<hash>/<backend>`: one folder per model name, reused by
+    every later process."""
     slug = re.sub(r"[^A-Za-z0-9._-]+", "_", settings.embedding_model.rsplit("/", 1)[-1].split(":")[-1]) or "model"
     digest = hashlib.sha256(settings.embedding_model.encode()).hexdigest()[:8]
-    return settings.data_dir / "models" / f"{slug}-{digest}" / backend
+    return (settings.embedding_cache_dir or settings.data_dir / "models") / f"{slug}-{digest}" / backend
 
 
 def _build_once(target: Path, build: Callable[[Path], None]) -> Path:
@@ -138,15 +144,57 @@ def _build_once(target: Path, build: Callable[[Path], None]) -> Path:
     return target
 
 
-class _ExportedEmbedder:
-    """Sorts texts by length, tokenizes per batch with the model's own tokenizer, runs an exported graph."""
+def _save_tokenizer(st, folder: Path) -> None:
+    """Write the model's fast tokenizer and what encoding needs beside an export (once; also into exports made
+    before ragrec saved them). The settings file goes last: its presence means the folder is complete."""
+    if (folder / SETTINGS_FILE).exists():
+        return
+    tokenizer = st.tokenizer
+    if not getattr(tokenizer, "is_fast", False):
+        raise ValueError("the onnx/openvino embedding backends need a model with a fast tokenizer (tokenizer.json); "
+                         "use embedding_backend='torch' for this model")
+    settings = {"dim": int(st.get_embedding_dimension()), "max_seq_length": int(st.max_seq_length),
+                "pad_id": tokenizer.pad_token_id, "pad_token": tokenizer.pad_token}
+    for name, write in ((TOKENIZER_FILE, lambda p: tokenizer.backend_tokenizer.save(str(p))),
+                        (SETTINGS_FILE, lambda p: p.write_text(json.dumps(settings)))):
+        tmp = folder / f".{name}.{os.getpid()}.{threading.get_ident()}"
+        write(tmp)
+        os.replace(tmp, folder / name)  # atomic: a concurrent loader sees the whole file or none
 
-    def __init__(self, model: str, st, run: Callable[[dict[str, np.ndarray]], np.ndarray], batch_size: int):
+
+def _exported(folder: Path, graph: str) -> bool:
+    return all((folder / name).exists() for name in (graph, TOKENIZER_FILE, SETTINGS_FILE))
+
+
+class _Tokens:
+    """The saved tokenizer: pads to the batch's longest text and truncates as sentence-transformers does (the
+    same ids as `st.tokenizer(..., padding=True, truncation=True, max_length=max_seq_length)`)."""
+
+    def __init__(self, folder: Path):
+        from tokenizers import Tokenizer
+
+        settings = json.loads((folder / SETTINGS_FILE).read_text())
+        self.dim = settings["dim"]
+        self._tokenizer = Tokenizer.from_file(str(folder / TOKENIZER_FILE))
+        self._tokenizer.enable_truncation(max_length=settings["max_seq_length"])
+        self._tokenizer.enable_padding(pad_id=settings["pad_id"], pad_token=settings["pad_token"])
+
+    def __call__(self, texts: list[str]) -> dict[str, np.ndarray]:
+        encodings = self._tokenizer.encode_batch(texts)
+        return {"input_ids": np.array([e.ids for e in encodings], dtype=np.int64),
+                "attention_mask": np.array([e.attention_mask for e in encodings], dtype=np.int64),
+                "token_type_ids": np.array([e.type_ids for e in encodings], dtype=np.int64)}
+
+
+class _ExportedEmbedder:
+    """Sorts texts by length, tokenizes per batch with the saved tokenizer, runs an exported graph."""
+
+    def __init__(self, model: str, folder: Path, run: Callable[[dict[str, np.ndarray]], np.ndarray],
+                 batch_size: int):
         self.name = model
-        self.dim = int(st.get_embedding_dimension())
+        self._tokens = _Tokens(folder)
+        self.dim = self._tokens.dim
         self.batch_size = batch_size
-        self._tokenizer = st.tokenizer
-        self._max_len = st.max_seq_length
         self._run = run
 
     def embed(self, texts: list[str]) -> np.ndarray:
@@ -154,10 +202,7 @@ class _ExportedEmbedder:
         order = np.argsort([-len(t) for t in texts], kind="stable")  # less padding per batch
         for start in range(0, len(texts), self.batch_size):
             idx = order[start : start + self.batch_size]
-            enc = self._tokenizer(
-                [texts[i] for i in idx], padding=True, truncation=True, max_length=self._max_len, return_tensors="np"
-            )
-            out[idx] = self._run({k: enc[k].astype(np.int64) for k in _INPUTS})
+            out[idx] = self._run(self._tokens([texts[i] for i in idx]))
         out /= np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
         return out
 
@@ -174,20 +219,22 @@ def openvino_embedder(settings: Settings) -> _ExportedEmbedder:
         import openvino as ov
     except ImportError as exc:
         raise _missing("openvino", "openvino", exc) from exc
-    st = _load_sentence_transformer(settings.embedding_model)
     int8 = settings.embedding_quantization == "int8"
+    folder = model_cache_dir(settings, "openvino") / ("int8" if int8 else "fp32")
+    if not _exported(folder, "openvino_model.xml"):
+        st = _load_sentence_transformer(settings.embedding_model)
 
-    def build(tmp: Path) -> None:
-        model = ov.convert_model(_pooled_module(st), example_input=_example_inputs(st))
-        if int8:
-            try:
-                import nncf
-            except ImportError as exc:
-                raise _missing("openvino", "nncf", exc) from exc
-            model = nncf.compress_weights(model, mode=nncf.CompressWeightsMode.INT8_ASYM)  # weights only
-        ov.save_model(model, str(tmp / "openvino_model.xml"))
+        def build(tmp: Path) -> None:
+            model = ov.convert_model(_pooled_module(st), example_input=_example_inputs(st))
+            if int8:
+                try:
+                    import nncf
+                except ImportError as exc:
+                    raise _missing("openvino", "nncf", exc) from exc
+                model = nncf.compress_weights(model, mode=nncf.CompressWeightsMode.INT8_ASYM)  # weights only
+            ov.save_model(model, str(tmp / "openvino_model.xml"))
 
-    folder = _build_once(model_cache_dir(settings, "openvino") / ("int8" if int8 else "fp32"), build)
+        _save_tokenizer(st, _build_once(folder, build))
     compiled = ov.Core().compile_model(
         str(folder / "openvino_model.xml"), "CPU", {"INFERENCE_PRECISION_HINT": "f32", "PERFORMANCE_HINT": "LATENCY"}
     )
@@ -197,19 +244,35 @@ def openvino_embedder(settings: Settings) -> _ExportedEmbedder:
         with lock:
             return np.array(compiled(feed)[0], dtype=np.float32)
 
-    return _ExportedEmbedder(settings.embedding_model, st, run, settings.embedding_batch_size)
+    return _ExportedEmbedder(settings.embedding_model, folder, run, settings.embedding_batch_size)
 
 
 def onnx_embedder(settings: Settings) -> _ExportedEmbedder:
     try:
-        import onnx  # noqa: F401  (torch.onnx.export and the quantizer write onnx protobufs)
         import onnxruntime as ort
+    except ImportError as exc:
+        raise _missing("onnx", "onnxruntime onnx", exc) from exc
+    base_dir = model_cache_dir(settings, "onnx")
+    folder = base_dir / ("int8" if settings.embedding_quantization == "int8" else "fp32")
+    if not _exported(folder, "model.onnx"):
+        _export_onnx(settings, base_dir, folder)
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = os.cpu_count() or 1
+    session = ort.InferenceSession(str(folder / "model.onnx"), options, providers=["CPUExecutionProvider"])
+    return _ExportedEmbedder(
+        settings.embedding_model, folder, lambda feed: session.run(None, feed)[0], settings.embedding_batch_size
+    )
+
+
+def _export_onnx(settings: Settings, base_dir: Path, folder: Path) -> None:
+    """fp32: `torch.onnx.export` of the pooled module; int8: onnxruntime's dynamic quantization of the fp32 one."""
+    try:
+        import onnx  # noqa: F401  (torch.onnx.export and the quantizer write onnx protobufs)
     except ImportError as exc:
         raise _missing("onnx", "onnxruntime onnx", exc) from exc
     import torch
 
     st = _load_sentence_transformer(settings.embedding_model)
-    base_dir = model_cache_dir(settings, "onnx")
 
     def export(tmp: Path) -> None:
         dynamic = {k: {0: "batch", 1: "seq"} for k in _INPUTS} | {"sentence_embedding": {0: "batch"}}
@@ -218,21 +281,17 @@ def onnx_embedder(settings: Settings) -> _ExportedEmbedder:
             output_names=["sentence_embedding"], dynamic_axes=dynamic, opset_version=17, dynamo=False,
         )
 
-    path = _build_once(base_dir / "fp32", export) / "model.onnx"
-    if settings.embedding_quantization == "int8":
+    fp32 = _build_once(base_dir / "fp32", export)
+    _save_tokenizer(st, fp32)
+    if folder != fp32:
 
         def quantize(tmp: Path) -> None:
             from onnxruntime.quantization import QuantType, quantize_dynamic
 
-            quantize_dynamic(str(path), str(tmp / "model.onnx"), weight_type=QuantType.QUInt8, per_channel=True)
+            quantize_dynamic(str(fp32 / "model.onnx"), str(tmp / "model.onnx"), weight_type=QuantType.QUInt8,
+                             per_channel=True)
 
-        path = _build_once(base_dir / "int8", quantize) / "model.onnx"
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = os.cpu_count() or 1
-    session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-    return _ExportedEmbedder(
-        settings.embedding_model, st, lambda feed: session.run(None, feed)[0], settings.embedding_batch_size
-    )
+        _save_tokenizer(st, _build_once(folder, quantize))
 
 
 _cache: dict[tuple, Embedder] = {}
@@ -244,7 +303,7 @@ def get_embedder(settings: Settings) -> Embedder:
     key = (
         settings.embedding_model, settings.embedding_backend, settings.embedding_quantization,
         settings.embedding_batch_size, settings.embedding_device,
-        str(settings.data_dir) if settings.embedding_backend != "torch" else None,
+        str(model_cache_dir(settings, settings.embedding_backend)) if settings.embedding_backend != "torch" else None,
     )
     with _lock:
         if key not in _cache:

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +15,13 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from ragrec.config import Settings  # noqa: E402
-from ragrec.embedding import get_embedder  # noqa: E402
+from ragrec.embedding import (  # noqa: E402
+    SETTINGS_FILE,
+    TOKENIZER_FILE,
+    get_embedder,
+    model_cache_dir,
+    onnx_embedder,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 MOVIELENS = ROOT.parent / "shared" / "datasets" / "movielens-latest-small"
@@ -108,3 +117,53 @@ def test_exported_backend_matches_torch(
     assert {p: p.stat().st_mtime_ns for p in files} == mtimes
     # same batch, same vectors (onnx int8 scales activations per batch, so only the same batch is comparable)
     np.testing.assert_allclose(again.embed(catalog_texts), vectors, atol=1e-5)
+
+
+TRICKY = ["", "x", "Ünïcödé café — naïve résumé 日本語 🎬", "word " * 600,  # the last one is truncated
+          "title: Toy Story (1995)\ngenres: Animation, Children\ntags: pixar"]
+
+
+@pytest.mark.slow
+def test_a_cached_export_loads_without_torch(tmp_path, torch_embedder, catalog_texts):
+    """The export keeps the model's tokenizer: a later process tokenizes exactly as sentence-transformers does and
+    imports neither torch nor sentence-transformers (what makes `ragrec serve` start in ~2 s)."""
+    absent = [p for p in ("onnxruntime", "onnx") if importlib.util.find_spec(p) is None]
+    if absent:
+        pytest.skip(f"embedding_backend='onnx' needs {', '.join(absent)}, not installed here")
+    cache = tmp_path / "shared-models"  # embedding_cache_dir: the export lives there, not in the data dir
+    settings = _settings(tmp_path / "data", embedding_backend="onnx", embedding_cache_dir=cache)
+    embedder = onnx_embedder(settings)
+    folder = model_cache_dir(settings, "onnx") / "fp32"
+    assert folder.is_relative_to(cache) and not (tmp_path / "data" / "models").exists()
+    st = torch_embedder._model
+    expected = st.tokenizer(TRICKY, padding=True, truncation=True, max_length=st.max_seq_length, return_tensors="np")
+    got = embedder._tokens(TRICKY)
+    for name in ("input_ids", "attention_mask", "token_type_ids"):
+        np.testing.assert_array_equal(got[name], expected[name])
+    texts = catalog_texts[:8] + TRICKY
+    vectors = embedder.embed(texts)
+    assert (vectors * torch_embedder.embed(texts)).sum(axis=1).min() >= 0.9999
+
+    # an export made before ragrec kept the tokenizer gains it on the next load, without being rebuilt
+    graph = (folder / "model.onnx").stat().st_mtime_ns
+    (folder / TOKENIZER_FILE).unlink()
+    (folder / SETTINGS_FILE).unlink()
+    onnx_embedder(settings)
+    assert (folder / TOKENIZER_FILE).exists() and (folder / "model.onnx").stat().st_mtime_ns == graph
+
+    code = (
+        "import json, sys\n"
+        "from ragrec.config import Settings\n"
+        "from ragrec.embedding import get_embedder\n"
+        f"e = get_embedder(Settings(data_dir={str(tmp_path / 'other')!r}, embedding_backend='onnx', "
+        f"embedding_cache_dir={str(cache)!r}, _env_file=None))\n"
+        f"v = e.embed({texts!r})\n"
+        "print(json.dumps({'loaded': sorted(m for m in ('torch', 'sentence_transformers', 'transformers') "
+        "if m in sys.modules), 'vectors': v.tolist()}))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=False,
+                         env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    assert out.returncode == 0, out.stderr[-2000:]
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert result["loaded"] == []
+    np.testing.assert_allclose(np.asarray(result["vectors"], dtype=np.float32), vectors, atol=1e-5)

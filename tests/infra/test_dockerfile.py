@@ -92,6 +92,19 @@ def test_the_llm_is_converted_where_the_image_looks_for_it():
     assert torch and "download.pytorch.org/whl/cpu" in torch[0], "torch is the CPU build"
 
 
+def test_the_embedding_model_is_exported_where_the_image_looks_for_it():
+    """The image embeds with onnxruntime from an export made at build time into the folder the runtime stage copies
+    and RAGREC_EMBEDDING_CACHE_DIR names: a container loads it without torch (a ~2 s start) and writes nothing."""
+    env = dockerfile_env()
+    assert env.get("RAGREC_EMBEDDING_BACKEND") == "onnx"
+    cache = env["RAGREC_EMBEDDING_CACHE_DIR"]
+    assert cache == env["RAGREC_LLM_CACHE_DIR"], "one models folder, copied from the build stage"
+    runs = [rest for word, rest in dockerfile_instructions() if word == "RUN"]
+    assert any("pip install . onnxruntime==" in rest and " onnx==" in rest for rest in runs), "the onnx extra"
+    exports = [rest for rest in runs if "get_embedder(Settings(embedding_backend='onnx'" in rest]
+    assert exports and f"embedding_cache_dir=Path('{cache}')" in exports[0], f"the build exports into {cache}"
+
+
 def test_dockerignore_lets_in_every_copied_path():
     """The context is the repository root; .dockerignore is an allow-list (`*`, then `!path`), so a COPY of a path
     it does not let in would fail the build, and anything else (infra/.env with secrets, .venv) stays out."""
