@@ -11,7 +11,8 @@ Backends (Settings.embedding_backend, Settings.embedding_quantization; measured 
 
 sentence-transformers' own backend="onnx"/"openvino" go through optimum-onnx / optimum-intel, which cannot be
 installed beside transformers 5 (they pin transformers<4.58 / <5.6), so ragrec exports the models itself. Exported
-models are written once under `data_dir/models/` and loaded from there afterwards; nothing is downloaded.
+models are written once under `data_dir/models/` (or Settings.embedding_cache_dir) and loaded from there afterwards;
+nothing is downloaded.
 All backends give vectors of the same model: `name` stays the model name, so switching backend needs no rebuild.
 The export folder also keeps the model's fast tokenizer (`tokenizer.json`, HF `tokenizers`) and its settings, so a
 process that finds an export loads neither torch nor sentence-transformers: `ragrec serve` is ready in ~2 s instead
@@ -170,14 +171,12 @@ class _Tokens:
     """The saved tokenizer: pads to the batch's longest text and truncates as sentence-transformers does (the
     same ids as `st.tokenizer(..., padding=True, truncation=True, max_length=max_seq_length)`)."""
 
-    def __init__(self, folder: Path):
+    def __init__(self, path: Path, *, max_length: int, pad_id: int, pad_token: str):
         from tokenizers import Tokenizer
 
-        settings = json.loads((folder / SETTINGS_FILE).read_text())
-        self.dim = settings["dim"]
-        self._tokenizer = Tokenizer.from_file(str(folder / TOKENIZER_FILE))
-        self._tokenizer.enable_truncation(max_length=settings["max_seq_length"])
-        self._tokenizer.enable_padding(pad_id=settings["pad_id"], pad_token=settings["pad_token"])
+        self._tokenizer = Tokenizer.from_file(str(path))
+        self._tokenizer.enable_truncation(max_length=max_length)
+        self._tokenizer.enable_padding(pad_id=pad_id, pad_token=pad_token)
 
     def __call__(self, texts: list[str]) -> dict[str, np.ndarray]:
         encodings = self._tokenizer.encode_batch(texts)
@@ -191,9 +190,11 @@ class _ExportedEmbedder:
 
     def __init__(self, model: str, folder: Path, run: Callable[[dict[str, np.ndarray]], np.ndarray],
                  batch_size: int):
+        saved = json.loads((folder / SETTINGS_FILE).read_text())
         self.name = model
-        self._tokens = _Tokens(folder)
-        self.dim = self._tokens.dim
+        self.dim = saved["dim"]
+        self._tokens = _Tokens(folder / TOKENIZER_FILE, max_length=saved["max_seq_length"], pad_id=saved["pad_id"],
+                               pad_token=saved["pad_token"])
         self.batch_size = batch_size
         self._run = run
 
