@@ -199,7 +199,7 @@ class Settings(BaseSettings):
     api_threads: int | None = Field(
         None, ge=1, description="Threads for retrieval work (embedding, Qdrant, the event log) off the event loop. "
         "Unset: 2 with embedded Qdrant Edge, whose engine holds the GIL while it searches, so more threads only "
-        "queue for it (8 threads served 20-25 % fewer requests/s at more CPU each; bench/RESULTS.md); 8 with a "
+        "queue for it (8 threads served 12-34 % fewer requests/s at more CPU each; bench/RESULTS.md); 8 with a "
         "Qdrant server, where they mostly wait on the network.")
     api_llm_threads: int = Field(2, ge=1, description="Threads for LLM work (descriptions, rerank): a slow LLM never "
                                  "takes the threads recommendations without `explain` need.")
