@@ -11,6 +11,7 @@ reindex. It is safe to use from many threads; `warm()` builds everything up fron
 
 from __future__ import annotations
 
+import gc
 import threading
 from typing import Callable
 
@@ -152,7 +153,7 @@ class Recommender:
 
     def warm(self, *, llm: bool = True) -> Recommender:
         """Open the store and the event log and load the models now, not on the first request; from now on this
-        process serves requests (Settings.serving_blas_threads)."""
+        process serves requests (Settings.serving_blas_threads; what is loaded is frozen out of garbage collection)."""
         if self.settings.serving_blas_threads:
             from threadpoolctl import threadpool_limits
 
@@ -163,6 +164,11 @@ class Recommender:
         if llm and self.settings.llm != "none":
             self.llm.warm()
             self.describer  # noqa: B018  (reads the catalog's titles for the description checks)
+        # What is loaded by now (modules, models, the catalog's titles) lives as long as the process: move it out of
+        # the garbage collector's sight, or every full collection walks it all again, a 250-350 ms stall of every
+        # request every ~30 s under load (bench/RESULTS.md). Collected first, so no garbage is frozen with it.
+        gc.collect()
+        gc.freeze()
         return self
 
     # --- the product -------------------------------------------------------------------------------------
