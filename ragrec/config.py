@@ -102,13 +102,6 @@ class Settings(BaseSettings):
         0.5, ge=0, le=1, description="`ingest --sync` (and `--rebuild`) refuse to remove more than this share of "
         "the items, or anything at all when the file yielded no valid row, unless --allow-mass-delete.")
 
-    @property
-    def retrieval_threads(self) -> int:
-        """The API's retrieval pool: `api_threads`, or its default for the store in use."""
-        if self.api_threads is not None:
-            return self.api_threads
-        return 8 if self.qdrant_url else 2
-
     @cached_property
     def shards_dir(self) -> Path:
         return self.data_dir / "shards"
@@ -203,6 +196,13 @@ class Settings(BaseSettings):
         "Qdrant server, where they mostly wait on the network.")
     api_llm_threads: int = Field(2, ge=1, description="Threads for LLM work (descriptions, rerank): a slow LLM never "
                                  "takes the threads recommendations without `explain` need.")
+
+    @property
+    def retrieval_threads(self) -> int:
+        """The API's retrieval pool: `api_threads`, or its default for the store in use."""
+        if self.api_threads is not None:
+            return self.api_threads
+        return 8 if self.qdrant_url else 2
 
     # --- chat (constraints from messages; conversations) ----------------------------------------------------------
     chat_genre_field: str = Field("genres", description="The payload field a message's genre words map to.")

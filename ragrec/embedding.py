@@ -253,10 +253,9 @@ def onnx_embedder(settings: Settings) -> _ExportedEmbedder:
         import onnxruntime as ort
     except ImportError as exc:
         raise _missing("onnx", "onnxruntime onnx", exc) from exc
-    base_dir = model_cache_dir(settings, "onnx")
-    folder = base_dir / ("int8" if settings.embedding_quantization == "int8" else "fp32")
+    folder = model_cache_dir(settings, "onnx") / ("int8" if settings.embedding_quantization == "int8" else "fp32")
     if not _exported(folder, "model.onnx"):
-        _export_onnx(settings, base_dir, folder)
+        _export_onnx(settings, folder)
     options = ort.SessionOptions()
     options.intra_op_num_threads = os.cpu_count() or 1
     session = ort.InferenceSession(str(folder / "model.onnx"), options, providers=["CPUExecutionProvider"])
@@ -265,8 +264,9 @@ def onnx_embedder(settings: Settings) -> _ExportedEmbedder:
     )
 
 
-def _export_onnx(settings: Settings, base_dir: Path, folder: Path) -> None:
-    """fp32: `torch.onnx.export` of the pooled module; int8: onnxruntime's dynamic quantization of the fp32 one."""
+def _export_onnx(settings: Settings, folder: Path) -> None:
+    """fp32: `torch.onnx.export` of the pooled module; int8: onnxruntime's dynamic quantization of the fp32 one
+    (exported first, beside it)."""
     try:
         import onnx  # noqa: F401  (torch.onnx.export and the quantizer write onnx protobufs)
     except ImportError as exc:
@@ -282,7 +282,7 @@ def _export_onnx(settings: Settings, base_dir: Path, folder: Path) -> None:
             output_names=["sentence_embedding"], dynamic_axes=dynamic, opset_version=17, dynamo=False,
         )
 
-    fp32 = _build_once(base_dir / "fp32", export)
+    fp32 = _build_once(folder.parent / "fp32", export)
     _save_tokenizer(st, fp32)
     if folder != fp32:
 
