@@ -203,7 +203,8 @@ def main() -> None:
         report_reingest(args.rows)
         return
     options = demo_options()
-    synth = synthetic_catalog(Path(tempfile.mkdtemp()) / "synthetic.csv", args.rows)
+    synth_dir = tempfile.TemporaryDirectory(prefix="ragrec-bench-")  # removed at exit
+    synth = synthetic_catalog(Path(synth_dir.name) / "synthetic.csv", args.rows)
     synth_options = demo_options(format="csv")
 
     # The embedder alone and the whole job alternate, so a busy spell on the shared machine hits both alike.
