@@ -291,6 +291,16 @@ class EventLog:
             for row in conn.execution_options(yield_per=batch).execute(query):
                 yield _event(row)
 
+    def positive_pairs(self, batch: int = 10_000) -> Iterator[tuple[str, str]]:
+        """(user_id, item_id) of every positive event (`POSITIVE_TYPES`), in `iter_events`' order, as plain rows:
+        what collaborative training reads. An Event per row cost ~10 µs, 2.8 min of a reindex at 16.5M events."""
+        query = (select(events_table.c.user_id, events_table.c.item_id)
+                 .where(events_table.c.type.in_([t.value for t in POSITIVE_TYPES]))
+                 .order_by(events_table.c.user_id, events_table.c.ts_us, events_table.c.seq))
+        with self.engine.connect() as conn:
+            for rows in conn.execution_options(yield_per=batch).execute(query).partitions():
+                yield from rows
+
     def users(self, batch: int = 5000) -> Iterator[str]:
         """Every user id, in sorted order, streamed."""
         with self.engine.connect() as conn:

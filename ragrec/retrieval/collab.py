@@ -19,7 +19,6 @@ from pydantic import BaseModel
 
 from ragrec.config import Settings
 from ragrec.devices import collab_on_gpu
-from ragrec.events.log import POSITIVE_TYPES
 from ragrec.schema import COLLAB, COLLAB_SLOTS, ITEM_ID, POPULARITY
 from ragrec.store import StoreError, VectorStore, point_id
 from ragrec.store.base import CollectionNotFound, copy_points
@@ -38,13 +37,11 @@ def train_item_factors(log, settings: Settings) -> tuple[dict[str, np.ndarray], 
 
     on_gpu = collab_on_gpu(settings.collab_device)  # a GPU asked for and absent fails before the event scan
     started = time.perf_counter()
-    positive = {t.value for t in POSITIVE_TYPES}
     users: dict[str, int] = {}
     items: dict[str, int] = {}
     cells: dict[tuple[int, int], float] = defaultdict(float)
-    for e in log.iter_events():
-        if e.type.value in positive:
-            cells[users.setdefault(e.user_id, len(users)), items.setdefault(e.item_id, len(items))] = 1.0
+    for user_id, item_id in log.positive_pairs():
+        cells[users.setdefault(user_id, len(users)), items.setdefault(item_id, len(items))] = 1.0
     report = CollabReport(users=len(users), items=len(items))
     if not cells:
         return {}, report

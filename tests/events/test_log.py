@@ -83,6 +83,19 @@ def test_iter_events_streams_by_user_then_time(event_log):
     assert [e.event_id for e in event_log.iter_events(batch=2)] == ["a0", "a1", "b1", "b2"]
 
 
+def test_positive_pairs_are_the_positive_events_in_iter_events_order(event_log):
+    """What collaborative training reads instead of whole events: its item and user order (and so ALS's start)
+    must not change."""
+    event_log.append([
+        ev("1", "ub", "i3", "view", at=5), ev("2", "ua", "i1", "like", at=9), ev("3", "ub", "i1", "dislike", at=1),
+        ev("4", "ua", "i2", "rating", value=1.0, at=0), ev("5", "ub", "i2", "skip", at=2),
+        ev("6", "ub", "i4", "purchase", at=5), ev("7", "ua", "i1", "view", at=3),
+    ], every_item)
+    expected = [(e.user_id, e.item_id) for e in event_log.iter_events() if e.type in POSITIVE_TYPES]
+    assert [tuple(p) for p in event_log.positive_pairs(batch=2)] == expected
+    assert expected == [("ua", "i2"), ("ua", "i1"), ("ua", "i1"), ("ub", "i3"), ("ub", "i4")]  # ties: arrival order
+
+
 def test_forget_user_erases_their_events_and_nothing_else(event_log):
     event_log.append([ev("a", "u1"), ev("b", "u1", "i2"), ev("c", "u2")], every_item)
     assert event_log.forget_user("u1") == 2
