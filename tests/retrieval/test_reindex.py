@@ -220,3 +220,46 @@ def test_a_reindex_leaves_the_items_indexed(demo, embedder, demo_movies, tmp_pat
             assert info.indexed == info.count + live
     finally:
         store.drop_collection(items)
+
+
+def test_chunks_and_the_item_vector_cache_change_no_profile(data_dir, embedder, demo_movies, monkeypatch):
+    """Item vectors are read once per reindex (up to CACHED_ITEMS), not per chunk of users: profiles built in small
+    chunks with a cache full part way through equal those of one chunk, and events on an item no longer in the
+    catalog are skipped whether or not the cache remembers that it is gone."""
+    from ragrec.retrieval import reindex as reindex_module
+
+    events = taste_events(demo_movies, users=range(40))
+    gone = events[0].item_id
+    with Recommender(Settings(data_dir=data_dir), embedder=embedder) as rec:
+        rec.record_feedback(events)
+        rec.store.delete("items", [point_id(gone)])
+        users = sorted({e.user_id for e in events})
+
+        one = rec.reindex()
+        whole = rec.profiles.get_many(users)
+        monkeypatch.setattr(reindex_module, "USERS_PER_CHUNK", 3)
+        monkeypatch.setattr(reindex_module, "CACHED_ITEMS", 25)
+        chunked = rec.reindex()
+        again = rec.profiles.get_many(users)
+
+        read: list[str] = []
+        counted = reindex_module.item_vectors
+
+        def counting(store, collection, item_ids, names):
+            read.extend(item_ids)
+            return counted(store, collection, item_ids, names)
+
+        monkeypatch.setattr(reindex_module, "item_vectors", counting)
+        monkeypatch.setattr(reindex_module, "CACHED_ITEMS", 10_000)
+        rec.reindex()
+        assert sorted(read) == sorted({e.item_id for e in events})  # each item read once, over 14 chunks
+
+    skipped = sum(e.item_id == gone for e in events)
+    assert one.events_unknown_item == chunked.events_unknown_item == skipped > 0
+    assert one.events == chunked.events == len(events) - skipped
+    assert set(whole) == set(again) == set(users)
+    for user in users:  # the second reindex trained the other collab slot: compare what does not depend on it
+        a, b = whole[user], again[user]
+        assert (a.n_events, a.counts, a.recent) == (b.n_events, b.counts, b.recent)
+        np.testing.assert_allclose(a.sums["content"], b.sums["content"], rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(a.long_sums["content"], b.long_sums["content"], rtol=1e-5, atol=1e-6)
