@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import defaultdict
+from datetime import datetime, timezone
 from itertools import groupby
 from typing import Callable
 
@@ -86,6 +87,7 @@ def _reindex(log, store: VectorStore, profiles: UserProfiles, settings: Settings
     if COLLAB in profiles.spaces:
         collab_on_gpu(settings.collab_device)  # a GPU asked for and absent: fail before anything is written
     started = time.perf_counter()
+    now = datetime.now(timezone.utc)  # what "in the future" means for the stored events, read once
     report = ReindexReport()
     items = settings.items_collection
     upto = log.last_seq()
@@ -128,7 +130,7 @@ def _reindex(log, store: VectorStore, profiles: UserProfiles, settings: Settings
     users_in_chunk = 0
     for user_id, events in groupby(log.iter_events(upto=upto), key=lambda e: e.user_id):
         events = list(events)
-        valid = [e for e in events if event_problem(e, settings) is None]
+        valid = [e for e in events if event_problem(e, settings, now) is None]
         report.events_invalid += len(events) - len(valid)
         chunk.extend(valid)
         users_in_chunk += 1
