@@ -112,11 +112,10 @@ def _reindex(log, store: VectorStore, profiles: UserProfiles, settings: Settings
     def flush() -> None:
         wanted = dict.fromkeys(e.item_id for e in chunk)
         missing = [i for i in wanted if i not in cached]
-        fresh = item_vectors(store, items, missing, names)
+        fresh = item_vectors(store, items, missing, names)  # of the items that exist
         for item_id in missing[: max(0, CACHED_ITEMS - len(cached))]:
             cached[item_id] = fresh.get(item_id)
-        found = {i: cached[i] if i in cached else fresh.get(i) for i in wanted}
-        vectors = {i: v for i, v in found.items() if v is not None}
+        vectors = fresh | {i: cached[i] for i in wanted if cached.get(i) is not None}
         known = [e for e in chunk if e.item_id in vectors]  # events of items since deleted from the catalog
         report.events_unknown_item += len(chunk) - len(known)
         built = build_profiles(known, vectors, settings)  # = fold({}, known, ...), as sparse products
