@@ -27,11 +27,12 @@ import numpy as np
 import ragrec.retrieval.collab as collab_module
 import ragrec.retrieval.reindex as reindex_module
 from ragrec.config import Settings
+from ragrec.evaluation.data import DEFAULT_DATASET
 from ragrec.events.models import Event
 from ragrec.recommender import Recommender
 from ragrec.store.edge import EdgeStore
 
-RATINGS = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "movielens-latest-small" / "ratings.csv"
+RATINGS = DEFAULT_DATASET / "ratings.csv"
 CATALOG = Path(__file__).parent / ".cache" / "edge-9742-hnsw-m16-efc100-int8"
 
 

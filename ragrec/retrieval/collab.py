@@ -41,15 +41,15 @@ def train_item_factors(log, settings: Settings) -> tuple[dict[str, np.ndarray], 
     items: dict[str, int] = {}
     # plain int arrays, not a (user, item) tuple per event: at 100k users the garbage collector walked 16.6M live
     # tuples again and again (this scan took 137 s, 59 s with arrays: bench/RESULTS.md)
-    rows, cols = array("l"), array("l")
+    rows, cols = array("q"), array("q")  # int64 on every platform, as numpy reads them
     for user_id, item_id in log.positive_pairs():
         rows.append(users.setdefault(user_id, len(users)))
         cols.append(items.setdefault(item_id, len(items)))
     report = CollabReport(users=len(users), items=len(items))
     if not rows:
         return {}, report
-    matrix = sp.csr_matrix((np.ones(len(rows), dtype=np.float32), (np.frombuffer(rows, dtype=np.int_),
-                            np.frombuffer(cols, dtype=np.int_))), shape=(len(users), len(items)))
+    matrix = sp.csr_matrix((np.ones(len(rows), dtype=np.float32), (np.frombuffer(rows, dtype=np.int64),
+                            np.frombuffer(cols, dtype=np.int64))), shape=(len(users), len(items)))
     matrix.data[:] = 1.0  # an item a user engaged with twice (summed above) is one positive cell
     with threadpool_limits(1, "blas"):  # implicit parallelises itself; nested BLAS threads thrash
         y = _als_item_factors(matrix, settings, on_gpu)
