@@ -40,7 +40,7 @@ from sqlalchemy.engine import Engine, create_engine, make_url
 from sqlalchemy.exc import ArgumentError
 
 from ragrec.events import migrate as migrations
-from ragrec.events.models import AppendResult, Event, EventReject, EventType
+from ragrec.events.models import AppendResult, Event, EventReject, EventType, StoredEvent
 from ragrec.retry import retrying
 
 T = TypeVar("T")
@@ -282,21 +282,24 @@ class EventLog:
     def iter_events(self, batch: int = 2000, *, upto: int | None = None, after: int | None = None) -> Iterator[Event]:
         """Every event ordered by (user_id, time, seq), streamed: one user's events arrive together, for reindex.
         `upto` / `after`: only events with seq <= upto / seq > after."""
-        query = select(*_EVENT_COLUMNS).order_by(events_table.c.user_id, events_table.c.ts_us, events_table.c.seq)
-        if upto is not None:
-            query = query.where(events_table.c.seq <= upto)
-        if after is not None:
-            query = query.where(events_table.c.seq > after)
         with self.engine.connect() as conn:
-            for row in conn.execution_options(yield_per=batch).execute(query):
+            for row in conn.execution_options(yield_per=batch).execute(_ordered(_EVENT_COLUMNS, upto, after)):
                 yield _event(row)
+
+    def iter_stored(self, batch: int = 10_000, *, upto: int | None = None) -> Iterator[StoredEvent]:
+        """`iter_events`' events, in its order, as StoredEvent rows: what reindex folds into profiles."""
+        columns = [events_table.c[name] for name in ("user_id", "item_id", "type", "value", "ts_us")]
+        with self.engine.connect() as conn:
+            result = conn.execution_options(yield_per=batch).execute(_ordered(columns, upto))
+            for rows in result.partitions():
+                for user_id, item_id, type_, value, ts_us in rows:
+                    yield StoredEvent(user_id, item_id, EventType(type_), value, from_us(ts_us))
 
     def positive_pairs(self, batch: int = 10_000) -> Iterator[tuple[str, str]]:
         """(user_id, item_id) of every positive event (`POSITIVE_TYPES`), in `iter_events`' order, as plain rows:
         what collaborative training reads. An Event per row cost ~10 µs, 2.8 min of a reindex at 16.5M events."""
-        query = (select(events_table.c.user_id, events_table.c.item_id)
-                 .where(events_table.c.type.in_([t.value for t in POSITIVE_TYPES]))
-                 .order_by(events_table.c.user_id, events_table.c.ts_us, events_table.c.seq))
+        query = _ordered([events_table.c.user_id, events_table.c.item_id]).where(
+            events_table.c.type.in_([t.value for t in POSITIVE_TYPES]))
         with self.engine.connect() as conn:
             for rows in conn.execution_options(yield_per=batch).execute(query).partitions():
                 yield from rows
@@ -357,6 +360,16 @@ class EventLog:
 _EVENT_COLUMNS = [events_table.c[name] for name in ("event_id", "user_id", "item_id", "type", "value", "ts_us",
                                                      "recommendation_id")]
 _SEEN = select(events_table.c.item_id).where(events_table.c.user_id == bindparam("user_id")).distinct()
+
+
+def _ordered(columns: list, upto: int | None = None, after: int | None = None):
+    """`columns` of the events with seq <= upto and > after, ordered by (user_id, time, seq)."""
+    query = select(*columns).order_by(events_table.c.user_id, events_table.c.ts_us, events_table.c.seq)
+    if upto is not None:
+        query = query.where(events_table.c.seq <= upto)
+    if after is not None:
+        query = query.where(events_table.c.seq > after)
+    return query
 
 
 def _event(row: Any) -> Event:

@@ -127,7 +127,7 @@ def _reindex(log, store: VectorStore, profiles: UserProfiles, settings: Settings
         chunk.clear()
 
     users_in_chunk = 0
-    for user_id, events in groupby(log.iter_events(upto=upto), key=lambda e: e.user_id):
+    for user_id, events in groupby(log.iter_stored(upto=upto), key=lambda e: e.user_id):
         events = list(events)
         valid = [e for e in events if event_problem(e, settings, now) is None]
         report.events_invalid += len(events) - len(valid)

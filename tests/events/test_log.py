@@ -8,7 +8,7 @@ import pytest
 
 from ragrec.config import Settings
 from ragrec.events.log import POSITIVE_TYPES, EventLog, EventLogError, events_url
-from ragrec.events.models import Event, EventType
+from ragrec.events.models import Event, EventType, StoredEvent
 from ragrec.events.log import open_event_log
 
 T0 = datetime(2024, 5, 1, 12, 0, 0, tzinfo=timezone.utc)
@@ -94,6 +94,22 @@ def test_positive_pairs_are_the_positive_events_in_iter_events_order(event_log):
     expected = [(e.user_id, e.item_id) for e in event_log.iter_events() if e.type in POSITIVE_TYPES]
     assert [tuple(p) for p in event_log.positive_pairs(batch=2)] == expected
     assert expected == [("ua", "i2"), ("ua", "i1"), ("ua", "i1"), ("ub", "i3"), ("ub", "i4")]  # ties: arrival order
+
+
+def test_iter_stored_reads_the_events_iter_events_reads_as_rows(event_log):
+    """reindex reads StoredEvent rows: the same events, fields and order as whole Events, up to a seq."""
+    event_log.append([ev("1", "ub", "i3", "view", at=5), ev("2", "ua", "i1", "rating", value=4.5, at=9),
+                      ev("3", "ub", "i1", "dislike", at=1)], every_item)
+    upto = event_log.last_seq()
+    event_log.append([ev("4", "ua", "i2", "like", at=0)], every_item)
+
+    def rows(events):
+        return [StoredEvent(e.user_id, e.item_id, e.type, e.value, e.timestamp) for e in events]
+
+    assert list(event_log.iter_stored(batch=2)) == rows(event_log.iter_events())
+    assert list(event_log.iter_stored(upto=upto)) == rows(event_log.iter_events(upto=upto))
+    assert [e.item_id for e in event_log.iter_stored(upto=upto)] == ["i1", "i1", "i3"]
+    assert all(isinstance(e.type, EventType) and e.timestamp.tzinfo for e in event_log.iter_stored())
 
 
 def test_forget_user_erases_their_events_and_nothing_else(event_log):

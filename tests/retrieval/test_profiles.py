@@ -8,7 +8,7 @@ from hypothesis import example, given, settings as hsettings, strategies as st
 from hypothesis.extra.numpy import arrays
 
 from ragrec.config import Settings
-from ragrec.events.models import Event, EventType
+from ragrec.events.models import Event, EventType, StoredEvent
 from ragrec.retrieval.feedback import fold
 from ragrec.retrieval.profiles import Profile, apply_event, build_profiles, event_weight
 
@@ -181,6 +181,11 @@ def test_the_sparse_rebuild_makes_what_the_event_by_event_fold_makes(raw, vector
     for user, profile in built.items():
         profile.collab_slot = "collab"
         assert_same_profile(profile, folded[user])
+    # reindex reads the log as StoredEvent rows: the same profiles, exactly
+    rows = [StoredEvent(e.user_id, e.item_id, e.type, e.value, e.timestamp) for e in events]
+    from_rows = build_profiles(rows, vectors, settings)
+    assert {u: p.model_dump(exclude={"collab_slot"}) for u, p in from_rows.items()} == \
+        {u: p.model_dump(exclude={"collab_slot"}) for u, p in built.items()}
 
 
 def test_the_rebuild_keeps_the_recent_items_the_fold_keeps_when_times_tie():
