@@ -62,6 +62,8 @@ def event_problem(event: Event | StoredEvent, settings: Settings, now: datetime 
 
     The model itself stays lenient, so that events stored by an older ragrec can always be read back."""
     value = event.value
+    if event.type is EventType.rating and value is None:  # an Event cannot be one; a stored row can
+        return "a rating event needs a value"
     if value is not None:
         if not math.isfinite(value):
             return f"value {value} is not a finite number"

@@ -263,3 +263,26 @@ def test_chunks_and_the_item_vector_cache_change_no_profile(data_dir, embedder, 
         assert (a.n_events, a.counts, a.recent) == (b.n_events, b.counts, b.recent)
         np.testing.assert_allclose(a.sums["content"], b.sums["content"], rtol=1e-5, atol=1e-6)
         np.testing.assert_allclose(a.long_sums["content"], b.long_sums["content"], rtol=1e-5, atol=1e-6)
+
+
+def test_stored_events_ragrec_would_reject_today_are_skipped_and_counted(data_dir, embedder, demo_movies):
+    """Rows an older ragrec (or a hand edit) left in the log: reindex skips each one, counts it, and builds the
+    user from the rest, as if they had never been stored."""
+    from sqlalchemy import text
+
+    events = taste_events(demo_movies, users=range(2))
+    item = events[0].item_id
+    with Recommender(Settings(data_dir=data_dir), embedder=embedder) as rec:
+        rec.record_feedback(events)
+        bad = [("b1", "rating", 99.0, 0), ("b2", "rating", None, 0), ("b3", "like", 5.0, 0),
+               ("b4", "rating", float("nan"), 0), ("b5", "like", None, 4_102_444_800_000_000)]  # 2100-01-01
+        with rec.log.engine.begin() as conn:
+            for event_id, kind, value, ts_us in bad:
+                conn.execute(text("INSERT INTO events (event_id, user_id, item_id, type, value, ts_us) "
+                                  "VALUES (:e, 'u000', :i, :t, :v, :ts)"),
+                             {"e": event_id, "i": item, "t": kind, "v": value, "ts": ts_us or 1_700_000_000_000_000})
+        report = rec.reindex()
+        assert report.events_invalid == len(bad) and report.events == len(events)
+        profile = rec.profiles.get("u000")
+        assert profile.n_events == sum(e.user_id == "u000" for e in events)
+        assert all(np.isfinite(profile.sums["content"])) and all(np.isfinite(profile.long_sums["content"]))
