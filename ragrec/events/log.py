@@ -280,7 +280,8 @@ class EventLog:
             return conn.execute(select(func.max(events_table.c.seq))).scalar_one() or 0
 
     def iter_events(self, batch: int = 2000, *, upto: int | None = None, after: int | None = None) -> Iterator[Event]:
-        """Every event ordered by (user_id, time, seq), streamed: one user's events arrive together, for reindex.
+        """Every event ordered by (user_id, time, seq), streamed: one user's events arrive together (reindex
+        replays those after its start with this; it reads the rest as `iter_stored` rows).
         `upto` / `after`: only events with seq <= upto / seq > after."""
         with self.engine.connect() as conn:
             for row in conn.execution_options(yield_per=batch).execute(_ordered(_EVENT_COLUMNS, upto, after)):
