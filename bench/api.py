@@ -206,9 +206,10 @@ def main() -> None:
 
         try:
             asyncio.run(load(url, 4, 100, 30, plain))  # warm-up
-            cpu = cpu_seconds(proc.pid)
+            cpu, client_cpu = cpu_seconds(proc.pid), time.process_time()
             r = asyncio.run(load(url, args.clients, args.requests, args.seconds, plain))
             cpu_ms = (cpu_seconds(proc.pid) - cpu) * 1000 / r["requests"]
+            client_ms = (time.process_time() - client_cpu) * 1000 / r["requests"]  # the load generator's share
             rows.append(row(f"recommendations k=10, no LLM, {args.clients} clients (closed loop)", r))
             for rate in args.rates:
                 r = asyncio.run(open_loop(url, rate, args.open_seconds, plain))
@@ -243,7 +244,8 @@ def main() -> None:
         print("| scenario | requests | errors | requests/s | p50 ms | p99 ms |")
         print("|---|---:|---:|---:|---:|---:|")
         print("\n".join(rows))
-        print(f"\nserver CPU per request in the closed loop: {cpu_ms:.1f} ms")
+        print(f"\nCPU per request in the closed loop: server {cpu_ms:.1f} ms, this load generator {client_ms:.1f} ms "
+              f"(both on this machine's {os.cpu_count()} cores)")
         if sse:
             print("\nchat stream (local LLM, k=5): seconds to the first item / first description / whole answer: "
                   + "; ".join(f"{s['first_item']:.2f} / {s['first_description']:.2f} / {s['total']:.2f}"
