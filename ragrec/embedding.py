@@ -62,7 +62,9 @@ def resolve_model_path(model: str) -> str:
 def _load_sentence_transformer(model: str, device: str = "cpu"):
     os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach for a hub at run time
     from sentence_transformers import SentenceTransformer
+    from transformers.utils.logging import disable_progress_bar
 
+    disable_progress_bar()  # its "Loading weights" bar would break into every command's output and progress
     return SentenceTransformer(resolve_model_path(model), device=device)
 
 

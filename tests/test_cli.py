@@ -50,6 +50,7 @@ def test_ingest_similar_delete_collections(tmp_path, demo_movies):
 
     text = ragrec("similar", "--query", "galaxy far far away", "-k", "2", "--json", data_dir=data)
     assert text.returncode == 0, text.stderr
+    assert "Loading weights" not in first.stderr + text.stderr  # no library progress bar in a command's output
     assert {i["payload"]["title"] for i in json.loads(text.stdout)["items"]} & {
         "Star Wars: Episode IV - A New Hope (1977)", "Star Wars: Episode V - The Empire Strikes Back (1980)",
         "Star Wars: Episode VI - Return of the Jedi (1983)"}

@@ -33,6 +33,14 @@ def test_bundled_model_is_converted_once_into_a_plain_model_dir(model_dir):
     assert time.perf_counter() - t < 0.5
 
 
+def test_loading_the_model_prints_no_progress_bar(model_dir, capfd):
+    """transformers draws a "Loading weights" bar on stderr; in a command's output it is noise."""
+    from ragrec.generation.local import _Loaded
+
+    _Loaded(str(model_dir), 1, "float32", "none")
+    assert "Loading weights" not in capfd.readouterr().err
+
+
 def test_the_default_model_is_int8_and_none_keeps_the_float_dtype(local_llm, gen_settings):
     import torch
     from torch import nn
