@@ -221,10 +221,11 @@ def build_profiles(events: list[Event] | list[StoredEvent], vectors: dict[str, d
                         break
                     last = item_id
                 del kept[last]
-    profiles = {user_id: Profile(user_id=user_id, **{f: getattr(tally, f) for f in _Tally.__slots__},
-                                 recent=[RecentItem(item_id=i, ts=ts)
-                                         for i, ts in sorted(recent[user_id].items(), key=lambda kv: -kv[1])])
-                for user_id, tally in tallies.items()}
+    profiles: dict[str, Profile] = {}
+    for user_id, tally in tallies.items():
+        newest_first = sorted(recent[user_id].items(), key=lambda kv: -kv[1])
+        profiles[user_id] = Profile(user_id=user_id, **{field: getattr(tally, field) for field in _Tally.__slots__},
+                                    recent=[RecentItem(item_id=i, ts=ts) for i, ts in newest_first])
     if not profiles:
         return profiles
     ordered = list(profiles.values())  # in user-index order
