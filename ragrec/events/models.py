@@ -51,7 +51,7 @@ class StoredEvent(NamedTuple):
 
     user_id: str
     item_id: str
-    type: EventType
+    type: EventType | str  # the stored string when it names no EventType (event_problem says so)
     value: float | None
     timestamp: datetime
 
@@ -61,6 +61,8 @@ def event_problem(event: Event | StoredEvent, settings: Settings, now: datetime 
     and again by reindex, which skips stored events that fail it: one extreme value must not poison a user.
 
     The model itself stays lenient, so that events stored by an older ragrec can always be read back."""
+    if not isinstance(event.type, EventType):  # a stored row, of a type this ragrec does not know
+        return f"unknown event type {event.type!r}"
     value = event.value
     if event.type is EventType.rating and value is None:  # an Event cannot be one; a stored row can
         return "a rating event needs a value"
