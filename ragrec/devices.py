@@ -6,9 +6,19 @@ machine without one is an error at once, rather than a silent CPU run many times
 
 from __future__ import annotations
 
+import os
 import re
 
 DEVICE_PATTERN = r"^(auto|cpu|cuda(:\d+)?)$"
+
+
+def offline_quiet_transformers() -> None:
+    """Before any Hugging Face model load: never reach for a hub at run time, and no "Loading weights" bar in the
+    middle of a command's output (ragrec draws its own progress)."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    from transformers.utils.logging import disable_progress_bar
+
+    disable_progress_bar()
 
 
 class DeviceError(ValueError):

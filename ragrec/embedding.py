@@ -35,7 +35,7 @@ from typing import Callable, Protocol
 import numpy as np
 
 from ragrec.config import BUNDLED_MINILM, Settings
-from ragrec.devices import DeviceError, embedding_device
+from ragrec.devices import DeviceError, embedding_device, offline_quiet_transformers
 
 _INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 TOKENIZER_FILE, SETTINGS_FILE = "tokenizer.json", "embedder.json"
@@ -60,11 +60,9 @@ def resolve_model_path(model: str) -> str:
 
 
 def _load_sentence_transformer(model: str, device: str = "cpu"):
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach for a hub at run time
+    offline_quiet_transformers()
     from sentence_transformers import SentenceTransformer
-    from transformers.utils.logging import disable_progress_bar
 
-    disable_progress_bar()  # its "Loading weights" bar would break into every command's output and progress
     return SentenceTransformer(resolve_model_path(model), device=device)
 
 

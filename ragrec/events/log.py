@@ -290,9 +290,8 @@ class EventLog:
     def iter_stored(self, batch: int = 10_000, *, upto: int | None = None) -> Iterator[StoredEvent]:
         """`iter_events`' events, in its order, as StoredEvent rows: what reindex folds into profiles. A type this
         ragrec does not know stays the stored string (`event_problem` rejects it) rather than failing the read."""
-        columns = [events_table.c[name] for name in ("user_id", "item_id", "type", "value", "ts_us")]
         with self.engine.connect() as conn:
-            result = conn.execution_options(yield_per=batch).execute(_ordered(columns, upto))
+            result = conn.execution_options(yield_per=batch).execute(_ordered(_STORED_COLUMNS, upto))
             for rows in result.partitions():
                 for user_id, item_id, type_, value, ts_us in rows:
                     yield StoredEvent(user_id, item_id, _TYPES.get(type_, type_), value, from_us(ts_us))
@@ -361,6 +360,7 @@ class EventLog:
 
 _EVENT_COLUMNS = [events_table.c[name] for name in ("event_id", "user_id", "item_id", "type", "value", "ts_us",
                                                      "recommendation_id")]
+_STORED_COLUMNS = [events_table.c[name] for name in ("user_id", "item_id", "type", "value", "ts_us")]
 _TYPES = {t.value: t for t in EventType}
 _SEEN = select(events_table.c.item_id).where(events_table.c.user_id == bindparam("user_id")).distinct()
 

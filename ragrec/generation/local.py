@@ -18,6 +18,7 @@ from typing import Any
 from langchain_core.messages import BaseMessage
 
 from ragrec.config import Settings
+from ragrec.devices import offline_quiet_transformers
 from ragrec.generation.base import LLM, LLMError, renormalize
 from ragrec.generation.models import resolve_llm_model
 
@@ -52,12 +53,10 @@ def resolve_dtype(setting: str, quantize: str = "none") -> str:
 
 class _Loaded:
     def __init__(self, path: str, threads: int | None, dtype: str, quantize: str, cache_dir: Path | None = None):
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        offline_quiet_transformers()
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
-        from transformers.utils.logging import disable_progress_bar
 
-        disable_progress_bar()  # no "Loading weights" bar in the middle of a command's output
         self.torch = torch
         self.tokenizer = AutoTokenizer.from_pretrained(path)
         if self.tokenizer.pad_token is None:

@@ -19,6 +19,8 @@ from pathlib import Path
 
 from filelock import FileLock
 
+from ragrec.devices import offline_quiet_transformers
+
 BUNDLED_SMOLLM2 = "bundled:SmolLM2-135M-Instruct"
 _GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 
@@ -39,7 +41,7 @@ def bundled_gguf_dir() -> Path:
 
 def _convert(target: Path) -> None:
     """GGUF -> de-quantized fp32 transformers model in `target` (a fresh directory)."""
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    offline_quiet_transformers()
     from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 
     src = str(bundled_gguf_dir())
