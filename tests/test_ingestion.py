@@ -219,6 +219,38 @@ def test_bad_jsonl_lines(tmp_path, store, settings, embedder):
     assert heat.payload["year"] == 1995  # a declared int field turns "1995" into 1995
 
 
+def test_payload_values_qdrant_cannot_store_faithfully_are_rejected_and_the_store_stays_readable(tmp_path, settings,
+                                                                                                  embedder):
+    """A list nested 126 levels deep was accepted by Qdrant Edge and left a write-ahead log it could not read back:
+    the shard never opened again. Such rows are rejected with a reason, and the job goes on."""
+    from ragrec.store.edge import EdgeStore
+
+    deep = lambda n: json.loads("[" * n + '"x"' + "]" * n)  # noqa: E731
+    rows = [
+        {"movieId": 1, "title": "Toy Story (1995)", "genres": ["Animation"]},
+        {"movieId": 2, "title": "Deep", "genres": deep(126)},
+        {"movieId": 3, "title": "Deeper", "genres": deep(900)},  # deeper than Python's own recursion allows to walk
+        {"movieId": 4, "title": "Huge", "year": 10**30},
+        {"movieId": 5, "title": "Nested", "genres": {"a": {"b": [1, 2, {"c": "d"}]}}},  # kept: nested but shallow
+        {"movieId": 6, "title": "Nested NaN", "genres": [1.0, float("nan")]},
+    ]
+    path = tmp_path / "deep.jsonl"
+    path.write_text("\n".join(json.dumps(r) for r in rows) + "\n" + '{"movieId": 7, "title": "Too deep to parse", '
+                    '"genres": ' + "[" * 100_000 + "]" * 100_000 + "}\n", encoding="utf-8")
+    store = EdgeStore(settings.data_dir)
+    report = ingest(path, IngestOptions(id_field="movieId", text_fields=["title"],
+                                        payload_fields=[FieldSpec(name="genres"), FieldSpec(name="year", type="int")]),
+                    settings=settings, store=store, embedder=embedder)
+    got = {r["line"]: r["reason"] for r in rejects_of(report)}
+    assert set(got) == {2, 3, 4, 6, 7}, got
+    assert "nested more than 32 levels" in got[2] and "nested more than 32 levels" in got[3]
+    assert "64 bits" in got[4] and "not finite" in got[6] and "nested too deeply" in got[7]
+    store.close()
+    reopened = EdgeStore(settings.data_dir)  # the WAL reads back
+    assert sorted(item_ids(reopened)) == ["1", "5"]
+    reopened.close()
+
+
 @pytest.mark.parametrize("content, message", [
     (None, "no such file"),
     (b"id,title\n1,Toy Story\n", "no column 'movieId'"),

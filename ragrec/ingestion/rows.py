@@ -104,12 +104,12 @@ def _convert(value: Any, kind: FieldType, sep: str, field: str) -> Any:
             if isinstance(number, bool) or not float(number).is_integer():
                 raise ValueError
             return int(number)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             raise BadValue(f"unparsable number in {field!r}: {value!r} is not an integer") from None
     if kind == "float":
         try:
             number = float(value)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             raise BadValue(f"unparsable number in {field!r}: {value!r}") from None
         if not math.isfinite(number):
             raise BadValue(f"unparsable number in {field!r}: {value!r}")
@@ -143,17 +143,42 @@ def _text_value(value: Any, sep: str, is_list: bool) -> str:
     return " ".join(text.split())
 
 
-def _capped(value: Any, limit: int) -> tuple[Any, bool]:
-    """`value` with every string in it cut to `limit` characters, and whether anything was cut."""
+# Qdrant reads a payload back with a recursion limit of 128 levels, and a point it accepted deeper than that can
+# leave its write-ahead log unreadable (Qdrant Edge 0.9 then refuses to open the shard): nested values stay far
+# below it. Its integers are 64-bit: a larger one would come back as a float.
+MAX_PAYLOAD_DEPTH = 32
+_INT64 = (-(2**63), 2**63 - 1)
+
+
+def _capped(value: Any, limit: int, field: str, depth: int = 0) -> tuple[Any, bool]:
+    """`value` with every string in it cut to `limit` characters, and whether anything was cut; a value Qdrant
+    cannot store faithfully (too deeply nested, an integer beyond 64 bits, a non-finite number) is a `BadValue`."""
     if isinstance(value, str):
         return (value[:limit], True) if len(value) > limit else (value, False)
-    if isinstance(value, list):
-        pairs = [_capped(v, limit) for v in value]
-        return [v for v, _ in pairs], any(cut for _, cut in pairs)
-    if isinstance(value, dict):
-        pairs = {k: _capped(v, limit) for k, v in value.items()}
-        return {k: v for k, (v, _) in pairs.items()}, any(cut for _, cut in pairs.values())
-    return value, False
+    if isinstance(value, bool) or value is None:
+        return value, False
+    if isinstance(value, (dt.date, dt.datetime)):  # inside a Parquet list or struct
+        return value.isoformat(), False
+    if isinstance(value, decimal.Decimal):
+        value = float(value)
+    if isinstance(value, int):
+        if not _INT64[0] <= value <= _INT64[1]:
+            raise BadValue(f"{field!r} holds an integer that does not fit in 64 bits")
+        return value, False
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise BadValue(f"{field!r} holds a number that is not finite ({value})")
+        return value, False
+    if isinstance(value, (list, dict)):
+        if depth >= MAX_PAYLOAD_DEPTH:
+            raise BadValue(f"{field!r} is nested more than {MAX_PAYLOAD_DEPTH} levels deep")
+        items = value.items() if isinstance(value, dict) else enumerate(value)
+        pairs = [(k, _capped(v, limit, field, depth + 1)) for k, v in items]
+        cut = any(c for _, (_, c) in pairs)
+        if isinstance(value, dict):
+            return {str(k): v for k, (v, _) in pairs}, cut
+        return [v for _, (v, _) in pairs], cut
+    raise BadValue(f"{field!r} holds a value of type {type(value).__name__}, which a payload cannot store")
 
 
 def item_id_of(data: dict[str, Any] | None, id_field: str) -> str | None:
@@ -201,7 +226,7 @@ def to_doc(line: int, data: dict[str, Any], rules: RowRules) -> ItemDoc | Reject
         for spec in rules.payload_fields:
             value = _convert(data.get(spec.name), spec.type, rules.list_separator, spec.name)
             if value is not None:
-                payload[spec.name], cut = _capped(value, rules.max_payload_chars)
+                payload[spec.name], cut = _capped(value, rules.max_payload_chars, spec.name)
                 payload_truncated |= cut
     except BadValue as exc:
         return Reject(line=line, id=item_id, reason=str(exc))

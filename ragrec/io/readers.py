@@ -128,7 +128,7 @@ def _jsonl_rows(path: Path, required: list[str]) -> Iterator[RawRow]:
         for raw in f:
             try:
                 first = json.loads(raw)
-            except ValueError:
+            except (ValueError, RecursionError):
                 continue
             if isinstance(first, dict):
                 _missing(list(first), required[:1], path)
@@ -148,6 +148,9 @@ def _jsonl_rows(path: Path, required: list[str]) -> Iterator[RawRow]:
                     data = json.loads(text)
                 except ValueError as exc:
                     yield RawRow(line, None, f"malformed JSON: {exc}")
+                    continue
+                except RecursionError:
+                    yield RawRow(line, None, "JSON nested too deeply to read")
                     continue
                 if not isinstance(data, dict):
                     yield RawRow(line, None, f"a JSON line must be an object, got {type(data).__name__}")
