@@ -148,7 +148,12 @@ def to_us(ts: datetime) -> int:
 
 
 def from_us(us: int) -> datetime:
-    return EPOCH + timedelta(microseconds=us)
+    """The stored time back; one beyond what a datetime holds (a row no check stopped) becomes the nearest
+    representable time, which `event_problem` rejects, rather than failing the whole read."""
+    try:
+        return EPOCH + timedelta(microseconds=us)
+    except OverflowError:
+        return (datetime.min if us < 0 else datetime.max).replace(tzinfo=timezone.utc)
 
 
 class EventLog:

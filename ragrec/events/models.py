@@ -14,6 +14,10 @@ if TYPE_CHECKING:
     from ragrec.config import Settings
 
 
+# No feedback predates the Unix epoch; a time near year 1 would not even survive the log's round trip
+EARLIEST = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
 class EventType(str, Enum):
     view = "view"
     click = "click"
@@ -37,8 +41,6 @@ class Event(BaseModel):
 
     @model_validator(mode="after")
     def _check(self) -> "Event":
-        if self.type is EventType.rating and self.value is None:
-            raise ValueError("a rating event needs a value")
         if self.timestamp.tzinfo is None:  # naive times are taken as UTC, so ordering is well defined
             self.timestamp = self.timestamp.replace(tzinfo=timezone.utc)
         return self
@@ -58,7 +60,8 @@ class StoredEvent(NamedTuple):
 
 def event_problem(event: Event | StoredEvent, settings: Settings, now: datetime | None = None) -> str | None:
     """Why ragrec does not accept `event` (None: it does). Checked where events come in (feedback, event files)
-    and again by reindex, which skips stored events that fail it: one extreme value must not poison a user.
+    and again by reindex, which skips stored events that fail it: one extreme value must not poison a user, nor
+    fail everyone's reindex.
 
     The model itself stays lenient, so that events stored by an older ragrec can always be read back."""
     if not isinstance(event.type, EventType):  # a stored row, of a type this ragrec does not know
@@ -75,6 +78,8 @@ def event_problem(event: Event | StoredEvent, settings: Settings, now: datetime 
             return (f"rating {value:g} is outside the rating range {settings.rating_min:g}-{settings.rating_max:g} "
                     "(settings rating_min, rating_max)")
     now = now or datetime.now(timezone.utc)
+    if event.timestamp < EARLIEST:  # also what a stored time too far out for a datetime reads back as (`from_us`)
+        return f"timestamp {event.timestamp.isoformat()} is before 1970"
     if event.timestamp.timestamp() > now.timestamp() + settings.max_clock_skew_seconds:
         return (f"timestamp {event.timestamp.isoformat()} is in the future (more than max_clock_skew_seconds="
                 f"{settings.max_clock_skew_seconds:g} ahead of now)")

@@ -65,11 +65,10 @@ def record_feedback(events: list[Event], *, log, store: VectorStore, profiles: U
     Both under the gate: a reindex finishing meanwhile either replays these events into its new generation or
     sees this update land on it, never neither."""
     check = known_items(store, settings.items_collection)
-    invalid = [EventReject(event_id=e.event_id, reason=problem) for e in events
-               if (problem := event_problem(e, settings))]
-    if invalid:
-        bad = {r.event_id for r in invalid}
-        events = [e for e in events if e.event_id not in bad]
+    problems = [event_problem(e, settings) for e in events]
+    # each event on its own: a valid event and an invalid one may share an event_id
+    invalid = [EventReject(event_id=e.event_id, reason=p) for e, p in zip(events, problems) if p]
+    events = [e for e, p in zip(events, problems) if not p]
     with gate.lock:
         result = log.append(events, check)
         result.rejected = invalid + result.rejected

@@ -177,6 +177,29 @@ def test_bad_events_are_422(api, event):
     assert api.rec.log.count("u") == 0
 
 
+def test_a_rating_without_a_value_names_the_event(api):
+    body = problem(api.post("/v1/feedback", json={"events": [{"user_id": "u", "item_id": "1", "type": "like"},
+                                                            {"user_id": "u", "item_id": "1", "type": "rating"}]},
+                            headers=C), 422)
+    [error] = body["errors"]
+    assert error["loc"][:3] == ["body", "events", 1] and "a rating event needs a value" in error["msg"]
+
+
+def test_every_event_of_a_batch_is_accounted_for(api):
+    """An invalid event sharing its event_id with a valid one rejects itself only; a time before 1970 (year 1 would
+    not survive the log's round trip and used to fail every later reindex) is rejected with its reason."""
+    events = [{"event_id": "d1", "user_id": "dee", "item_id": "1", "type": "like"},
+              {"event_id": "d1", "user_id": "dee", "item_id": "2", "type": "rating", "value": 99},
+              {"event_id": "d2", "user_id": "dee", "item_id": "2", "type": "like",
+               "timestamp": "0001-01-01T00:00:00+05:00"}]
+    got = api.post("/v1/feedback", json={"events": events}, headers=C).json()
+    assert got["accepted"] == 1 and got["duplicates"] == 0
+    reasons = {(r["event_id"], r["reason"].split(" ")[0]) for r in got["rejected"]}
+    assert reasons == {("d1", "rating"), ("d2", "timestamp")}
+    assert "before 1970" in got["rejected"][1]["reason"]
+    assert [(e.event_id, e.item_id) for e in api.rec.log.user_events("dee")] == [("d1", "1")]
+
+
 def test_feedback_batches_are_bounded(api):
     problem(api.post("/v1/feedback", json={"events": []}, headers=C), 422)
     many = [{"user_id": "u", "item_id": "1", "type": "view"}] * 1001

@@ -276,7 +276,9 @@ def test_stored_events_ragrec_would_reject_today_are_skipped_and_counted(data_di
         rec.record_feedback(events)
         bad = [("b1", "rating", 99.0, 0), ("b2", "rating", None, 0), ("b3", "like", 5.0, 0),
                ("b4", "rating", float("nan"), 0), ("b5", "like", None, 4_102_444_800_000_000),  # 2100-01-01
-               ("b6", "teleport", None, 0)]  # a type this ragrec does not know (a newer one wrote it?)
+               ("b6", "teleport", None, 0),  # a type this ragrec does not know (a newer one wrote it?)
+               ("b7", "like", None, -62_135_614_800_000_000),  # 0001-01-01T00:00+05:00: before datetime's range in UTC
+               ("b8", "like", None, 2**62)]  # far beyond year 9999
         with rec.log.engine.begin() as conn:
             for event_id, kind, value, ts_us in bad:
                 conn.execute(text("INSERT INTO events (event_id, user_id, item_id, type, value, ts_us) "

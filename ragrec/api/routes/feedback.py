@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from ragrec.api.deps import ClientKey, ServicesDep
 from ragrec.events.models import Event, EventType
@@ -28,6 +28,12 @@ class EventIn(BaseModel):
     timestamp: datetime | None = Field(None, description="when it happened (default: now)")
     recommendation_id: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = Field(
         None, description="the recommendation list this event answers")
+
+    @model_validator(mode="after")
+    def _rating_has_a_value(self) -> "EventIn":
+        if self.type is EventType.rating and self.value is None:
+            raise ValueError("a rating event needs a value")
+        return self
 
     def event(self) -> Event:
         fields = self.model_dump(exclude_none=True)
