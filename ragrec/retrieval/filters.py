@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 import re
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -95,14 +96,17 @@ def filter_keys(expressions: list[str] | str | None) -> list[str]:
     return list(dict.fromkeys(m.group(1) for e in expressions or [] if (m := _EXPR.match(e))))
 
 
-def unknown_field_warnings(store: VectorStore, collection: str, expressions: list[str]) -> list[str]:
-    """A warning for each filtered field that no item of the collection has (a typo, or a field the catalog was
-    not ingested with): such a filter matches nothing, which an empty list alone does not explain."""
+def unknown_field_warnings(store: VectorStore, collection: str, expressions: list[str],
+                           where: Filter | None = None) -> list[str]:
+    """A warning for each filtered field (of the expressions or the structured filter) that no item of the
+    collection has (a typo, or a field the catalog was not ingested with): such a filter matches nothing, which an
+    empty list alone does not explain."""
+    structured = [key for c in (where.must + where.must_not) if (key := getattr(c, "key", None))] if where else []
     warnings = []
-    for key in filter_keys(expressions):
+    for key in dict.fromkeys(filter_keys(expressions) + structured):
         if store.count(collection, Filter(must_not=[IsEmpty(key=key)])) == 0:
             named = ", ".join(repr(e) for e in expressions if (m := _EXPR.match(e)) and m.group(1) == key)
-            warnings.append(f"no item has a field {key!r}, so the filter {named} matches nothing "
+            warnings.append(f"no item has a field {key!r}, so the filter {named or 'on it'} matches nothing "
                             "(a typo, or a field the catalog was not ingested with: --payload-fields)")
     return warnings
 
@@ -110,7 +114,8 @@ def unknown_field_warnings(store: VectorStore, collection: str, expressions: lis
 # --- the same filters as an object (the HTTP API's structured form) ----------------------------------------------
 
 FIELD = re.compile(r"^[A-Za-z_][\w.\-]*$")
-Scalar = str | int | bool
+Int64 = Annotated[int, Field(ge=-_INT64, lt=_INT64)]  # Qdrant's integers
+Scalar = str | Int64 | bool
 
 
 class FieldFilter(BaseModel):
@@ -120,8 +125,8 @@ class FieldFilter(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     eq: Scalar | None = None
-    any: list[str] | list[int] | None = Field(None, min_length=1, max_length=100)
-    none: list[str] | list[int] | None = Field(None, min_length=1, max_length=100)
+    any: list[str] | list[Int64] | None = Field(None, min_length=1, max_length=100)
+    none: list[str] | list[Int64] | None = Field(None, min_length=1, max_length=100)
     gte: float | None = Field(None, allow_inf_nan=False)
     gt: float | None = Field(None, allow_inf_nan=False)
     lte: float | None = Field(None, allow_inf_nan=False)
@@ -133,6 +138,11 @@ class FieldFilter(BaseModel):
             raise ValueError("a field filter needs at least one of eq, any, none, gte, gt, lte, lt")
         if isinstance(self.eq, str) and not self.eq:
             raise ValueError("eq: an empty value matches nothing")
+        low = max((b for b in (self.gte, self.gt) if b is not None), default=None)
+        high = min((b for b in (self.lte, self.lt) if b is not None), default=None)
+        if low is not None and high is not None and (
+                low > high or (low == high and (self.gt == low or self.lt == high))):
+            raise ValueError("the range is empty: its lower bound is not below its upper bound")
         return self
 
 

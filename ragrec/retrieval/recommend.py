@@ -39,8 +39,8 @@ def recommend(request: RecommendRequest, history: History, *, store: VectorStore
     items = reranked.items[: request.k]
     # a short list under filters: say so if a filtered field does not exist at all (checked only then: it costs
     # a count per field)
-    warnings = unknown_field_warnings(store, settings.items_collection, request.filters) \
-        if request.filters and len(items) < request.k else []
+    warnings = unknown_field_warnings(store, settings.items_collection, request.filters, request.where) \
+        if (request.filters or request.where) and len(items) < request.k else []
     if sources.path in ("hybrid", "content") and not history.profile.has_long_term:
         warnings.append("this user's vectors were stored by an older ragrec, without long-term interest: they "
                         "follow the latest items only until `ragrec reindex` rebuilds them")

@@ -110,10 +110,24 @@ def test_recommendations_with_descriptions_name_each_item(api):
     ({"filters": {"year": {"gte": "NaN"}}}, "filters"), ({"filters": {"year": {}}}, "filters"),
     ({"strategy": "magic"}, "strategy"), ({"exclude": [1, 2]}, "exclude"),
     ({"long_term_share": 1.5}, "long_term_share"), ({"long_term_share": -0.1}, "long_term_share"),
+    # integers beyond Qdrant's 64 bits (these were a 500), an empty range
+    ({"filters": {"year": {"eq": 99999999999999999999}}}, "filters"),
+    ({"filters": {"year": {"any": [1990, 99999999999999999999]}}}, "filters"),
+    ({"filters": {"year": {"none": [-9223372036854775809]}}}, "filters"),
+    ({"filters": {"year": {"gte": 2000, "lt": 1990}}}, "range is empty"),
+    ({"filters": {"year": {"gt": 2000, "lte": 2000}}}, "range is empty"),
 ])
 def test_bad_recommendation_requests_are_422_with_the_field_named(api, body, field):
     detail = problem(api.post("/v1/recommendations", json=body, headers=C), 422)
     assert field in json.dumps(detail["errors"] if "errors" in detail else detail["detail"])
+
+
+def test_a_structured_filter_on_a_field_no_item_has_says_so(api):
+    r = api.post("/v1/recommendations", headers=C, json={"user_id": "ann", "k": 3, "filters": {"yaer": {"gte": 1990}}})
+    assert r.status_code == 200 and r.json()["items"] == []
+    assert "no item has a field 'yaer'" in r.json()["warnings"][0]
+    edge = {"filters": {"year": {"gte": 2000, "lte": 2000}}, "k": 3}  # a one-year range is not empty
+    assert api.post("/v1/recommendations", headers=C, json=edge).status_code == 200
 
 
 def test_bad_values_that_pass_the_schema_get_a_reason(api):
