@@ -67,6 +67,18 @@ _DOMAIN: dict[type[Exception], tuple[int, str, Any]] = {
 }
 
 
+def as_problem(exc: Exception, instance: str | None = None) -> Problem:
+    """The problem an exception raised after a response started (a stream) reports in-band; logged like a 500
+    when it is one."""
+    for exc_type, (status, title, detail) in _DOMAIN.items():
+        if isinstance(exc, exc_type):
+            return Problem(title=title, status=status, detail=detail(exc), instance=instance)
+    incident = uuid.uuid4().hex[:12]
+    log.error("unexpected error %s in the stream of %s", incident, instance, exc_info=exc)
+    return Problem(title="Internal error", status=500, instance=instance,
+                   detail=f"something went wrong on our side (incident {incident})")
+
+
 def _answer(status: int, title: str, detail):
     async def handler(request: Request, exc: Exception):
         return problem(status, title, detail(exc), request)
@@ -77,7 +89,9 @@ def _answer(status: int, title: str, detail):
 def install(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException):
-        return problem(exc.status_code, _TITLES.get(exc.status_code, "Error"), str(exc.detail), request)
+        response = problem(exc.status_code, _TITLES.get(exc.status_code, "Error"), str(exc.detail), request)
+        response.headers.update(exc.headers or {})  # a 405's Allow
+        return response
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError):

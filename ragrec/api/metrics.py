@@ -29,12 +29,23 @@ class Measure:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         started = time.perf_counter()
+        responded = False
+
+        def count(status: int) -> None:
+            route = getattr(scope.get("route"), "path", "unmatched")  # the router puts the matched route here
+            REQUESTS.labels(route, scope["method"], str(status)).inc()
+            LATENCY.labels(route, scope["method"]).observe(time.perf_counter() - started)
 
         async def measured(message) -> None:
+            nonlocal responded
             if message["type"] == "http.response.start":
-                route = getattr(scope.get("route"), "path", "unmatched")  # the router puts the matched route here
-                REQUESTS.labels(route, scope["method"], str(message["status"])).inc()
-                LATENCY.labels(route, scope["method"]).observe(time.perf_counter() - started)
+                responded = True
+                count(message["status"])
             await send(message)
 
-        await self.app(scope, receive, measured)
+        try:
+            await self.app(scope, receive, measured)
+        except Exception:
+            if not responded:  # the 500 is answered further out (Starlette's ServerErrorMiddleware): count it here
+                count(500)
+            raise

@@ -18,6 +18,7 @@ from ragrec.chat.constraints import Constraints
 from ragrec.chat.extract import read_constraints
 from ragrec.chat.conversation import Conversation, Conversations, Turn
 from ragrec.chat.vocabulary import Vocabulary
+from ragrec.retrieval.feedback import known_items
 from ragrec.retrieval.models import Candidate, RecommendRequest, Recommendations
 
 
@@ -77,6 +78,15 @@ class Chat:
             return self.rec.llm
         return None
 
+    def _in_catalog(self, constraints: Constraints) -> Constraints:
+        """Titles an earlier turn named that have since left the catalog drop out of the conversation."""
+        ids = [t.item_id for t in constraints.like + constraints.not_like]
+        if not ids:
+            return constraints
+        known = known_items(self.rec.store, self.rec.settings.items_collection)(ids)
+        return constraints.model_copy(update={"like": [t for t in constraints.like if t.item_id in known],
+                                              "not_like": [t for t in constraints.not_like if t.item_id in known]})
+
     # --- the stages of a turn ----------------------------------------------------------------------------------
 
     def plan(self, request: ChatRequest) -> tuple[Conversation, Constraints, Constraints, RecommendRequest]:
@@ -85,7 +95,7 @@ class Chat:
         if request.user_id and conv.user_id != request.user_id:
             conv.user_id = request.user_id
         parsed = read_constraints(request.message, self.vocabulary, self._schema_llm())
-        merged = conv.constraints.merge(parsed)
+        merged = self._in_catalog(conv.constraints.merge(parsed))
         s = self.rec.settings
         has_target = bool(merged.like or merged.query or conv.user_id)
         shown = [] if parsed.reset else conv.shown

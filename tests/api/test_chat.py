@@ -75,6 +75,25 @@ def sse(api, body) -> list[tuple[str, dict]]:
     return api.run(read())
 
 
+def test_a_title_deleted_from_the_catalog_drops_out_of_the_conversation(api):
+    first = turn(api, "something like Toy Story", k=3)
+    assert api.delete("/v1/items/1", headers=A).json()["deleted"] == 1  # Toy Story
+    for stream in (False, True):  # each later turn still answers, without it
+        body = {"message": "from the 90s", "conversation_id": first["conversation_id"], "k": 3, "explain": False}
+        answer = turn(api, **body) if not stream else sse(api, body)[-1][1]
+        assert answer["chips"] == ["years: 1990-1999"] and len(answer["items"]) == 3
+
+
+def test_a_turn_that_fails_after_its_stream_started_ends_with_an_error_event(api):
+    """Here the catalog disappears under the conversation: the 200 and its headers are gone, so the problem comes
+    in-band, as the stream's last event, rather than as a cut connection."""
+    first = turn(api, "something like Toy Story", k=3)
+    api.rec.store.drop_collection(api.settings.items_collection)
+    events = sse(api, {"message": "more", "conversation_id": first["conversation_id"], "k": 3})
+    assert [e for e, _ in events] == ["error"]
+    assert events[0][1]["status"] == 503 and "vector store" in events[0][1]["detail"]
+
+
 def test_bad_chat_requests(api):
     for body in ({"message": ""}, {"message": "x" * 2001}, {"message": "hi", "k": 0}, {"message": "hi", "k": 21},
                  {"message": 3}, {"message": "hi", "conversation_id": "c" * 65}, {"message": "hi", "bogus": 1}):

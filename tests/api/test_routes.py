@@ -308,9 +308,37 @@ def test_health_readiness_metrics_and_docs(api):
     page = api.get("/")
     assert page.status_code == 200 and "<title>ragrec chat</title>" in page.text
     problem(api.get("/v1/nothing-here"), 404)
-    problem(api.get("/v1/recommendations", headers=C), 405)
+    assert problem(api.get("/v1/recommendations", headers=C), 405) and \
+        api.get("/v1/recommendations", headers=C).headers["allow"] == "POST"
     problem(api.post("/v1/recommendations", json={"k": 0}, headers=C), 422)
     metrics = api.get("/metrics").text  # errors are counted too, by route template (or "unmatched") and status
     assert 'ragrec_http_requests_total{method="GET",route="unmatched",status="404"}' in metrics
     assert 'ragrec_http_requests_total{method="POST",route="/v1/recommendations",status="422"}' in metrics
     assert 'ragrec_http_request_seconds_count{method="POST",route="/v1/recommendations"}' in metrics
+
+
+def test_a_500_is_counted_too():
+    """The 500 is answered outside the metrics middleware (Starlette's ServerErrorMiddleware), so the middleware
+    counts a request that raised through it itself. A bare ASGI app that fails stands in for a route's bug."""
+    import asyncio
+
+    import httpx
+    from starlette.middleware.errors import ServerErrorMiddleware
+
+    from ragrec.api.metrics import REQUESTS, Measure
+
+    async def broken(scope, receive, send):
+        raise RuntimeError("a bug")
+
+    def count() -> float:
+        return REQUESTS.labels("unmatched", "GET", "500")._value.get()
+
+    before = count()
+    app = ServerErrorMiddleware(Measure(broken))
+
+    async def call():
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app, raise_app_exceptions=False),
+                                     base_url="http://t") as c:
+            return await c.get("/anything")
+
+    assert asyncio.run(call()).status_code == 500 and count() == before + 1

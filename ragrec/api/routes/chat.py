@@ -9,6 +9,7 @@ from fastapi import APIRouter
 from fastapi.sse import EventSourceResponse, format_sse_event
 from pydantic import ConfigDict, Field
 
+from ragrec.api import errors
 from ragrec.api.deps import ClientKey, ServicesDep
 from ragrec.chat import ChatAnswer, ChatRequest
 
@@ -35,7 +36,11 @@ async def chat(body: ChatIn, svc: ServicesDep, _: ClientKey):
         svc.chat.conversations.get_or_start(request.conversation_id, request.user_id)
 
     async def events() -> AsyncIterator[bytes]:
-        async for e in svc.chat.stream(request, svc.run):
-            yield format_sse_event(data_str=json.dumps(e.data), event=e.event)
+        try:
+            async for e in svc.chat.stream(request, svc.run):
+                yield format_sse_event(data_str=json.dumps(e.data), event=e.event)
+        except Exception as exc:  # the 200 is sent: the stream ends with the problem, as an `error` event
+            problem = errors.as_problem(exc, "/v1/chat")
+            yield format_sse_event(data_str=problem.model_dump_json(exclude_none=True), event="error")
 
     return EventSourceResponse(events(), headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})

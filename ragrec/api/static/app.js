@@ -134,6 +134,8 @@ $("ask").addEventListener("submit", async (ev) => {
           if (node && item.description) describe(node, item.description, item.description_source);
           else if (node) describe(node, "", null);
         }
+      } else if (event === "error") { // the turn failed after the stream started: a problem-details object
+        throw new Error(data.detail || data.title);
       }
     }
   } catch (err) {
