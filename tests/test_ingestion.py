@@ -429,6 +429,22 @@ def test_a_sync_that_would_delete_most_items_is_refused_unless_allowed(tmp_path,
     assert sorted(item_ids(store), key=int) == [str(m["movieId"]) for m in demo_movies[:9]]
 
 
+def test_a_sync_with_a_row_too_broken_to_name_its_item_deletes_nothing(tmp_path, store, settings, embedder,
+                                                                       demo_movies):
+    """A stray comma in a title makes a CSV row unreadable, its id with it: --sync cannot tell whether an item is
+    missing from the file or hidden in that row, so it deletes nothing unless allowed."""
+    path = write_csv(tmp_path / "m.csv", demo_movies[:10])
+    run(path, store, settings, embedder)
+    lines = path.read_text(encoding="utf-8").splitlines()
+    lines[-1] = lines[-1].replace(",", ", the movie,", 1)  # the last item's row: one field too many
+    path.write_text("\n".join(lines[:-2] + lines[-1:]) + "\n", encoding="utf-8")  # and the item before it is gone
+    with pytest.raises(MassDeleteRefused, match="would delete 2 of the 10 .*1 rejected rows have no readable id"):
+        run(path, store, settings, embedder, sync=True)
+    assert store.count("items") == 10
+    report = run(path, store, settings, embedder, sync=True, allow_mass_delete=True)
+    assert (report.deleted, report.rejected, report.rejected_without_id) == (2, 1, 1)
+
+
 def test_a_rebuild_from_an_empty_file_keeps_the_catalog(tmp_path, store, settings, embedder, demo_movies):
     run(write_csv(tmp_path / "m.csv", demo_movies[:10]), store, settings, embedder)
     empty = tmp_path / "empty.csv"

@@ -79,6 +79,7 @@ class IngestReport(BaseModel):
     unchanged: int = 0
     deleted: int = 0
     rejected: int = 0
+    rejected_without_id: int = 0  # rows too broken to name their item: --sync then deletes nothing unless allowed
     truncated: int = 0
     payload_truncated: int = 0  # items with a payload string cut to max_payload_chars
     seconds: float = 0.0
@@ -253,7 +254,8 @@ def ingest(
         if options.sync:
             keep = {point_id(i) for i in seen}
             stale = [r.id for r in store.scroll(collection, payload=False) if r.id not in keep]
-            guard.check("--sync would delete", len(stale), store.count(collection), "nothing was deleted")
+            guard.check("--sync would delete", len(stale), store.count(collection), "nothing was deleted",
+                        unidentified=report.rejected_without_id)
             for chunk in batched(stale, 1000):
                 store.delete(collection, chunk)
             report.deleted = len(stale)
@@ -289,11 +291,13 @@ class _MassDeleteGuard:
         self.allowed, self.share, self.alias = options.allow_mass_delete, settings.sync_max_delete_share, alias
         self.valid_rows, self.rejects = valid_rows, rejects
 
-    def check(self, action: str, doomed: int, total: int, outcome: str) -> None:
+    def check(self, action: str, doomed: int, total: int, outcome: str, unidentified: int = 0) -> None:
         if doomed == 0 or self.allowed:
             return
         if self.valid_rows == 0:
             why = "the file yielded no valid rows"
+        elif unidentified:  # a row too broken to name its id (a stray comma): its item may be among the doomed
+            why = f"{unidentified:,} rejected rows have no readable id, so their items cannot be told apart"
         elif doomed > self.share * total:
             why = f"more than sync_max_delete_share = {self.share:.0%} of them"
         else:
@@ -342,6 +346,7 @@ def _read_batch(store: VectorStore, collection: str, batch: list[RawRow], rules:
             report.payload_truncated += result.payload_truncated
     for reject in sorted(found, key=lambda r: r.line):
         rejects.add(reject)
+        report.rejected_without_id += reject.id is None
     return docs
 
 
