@@ -454,6 +454,16 @@ def test_a_rebuild_from_an_empty_file_keeps_the_catalog(tmp_path, store, setting
     assert store.resolve("items") == "items-g1" and store.count("items") == 10
 
 
+def test_a_rebuild_after_a_refused_one_holds_exactly_its_own_file(tmp_path, store, settings, embedder, demo_movies):
+    run(write_csv(tmp_path / "m.csv", demo_movies[:10]), store, settings, embedder)
+    ghost = write_csv(tmp_path / "ghost.csv", [{**demo_movies[20], "movieId": 99999, "title": "Ghost item"}])
+    with pytest.raises(MassDeleteRefused):
+        run(ghost, store, settings, embedder, rebuild=True)  # leaves its half-built generation behind
+    report = run(tmp_path / "m.csv", store, settings, embedder, rebuild=True)  # resumes that generation
+    assert store.resolve("items") == "items-g2" and report.upserted == 10
+    assert sorted(item_ids(store), key=int) == sorted((str(m["movieId"]) for m in demo_movies[:10]), key=int)
+
+
 def test_ingest_refuses_the_users_collection_and_any_other_non_items_collection(tmp_path, store, settings, embedder,
                                                                                  demo_movies):
     from ragrec import Event, Recommender

@@ -260,6 +260,12 @@ def ingest(
                 store.delete(collection, chunk)
             report.deleted = len(stale)
         previous = store.resolve(alias) if switch_alias else None
+        if switch_alias:
+            # a rebuild holds exactly the file's items: a generation resumed from an earlier, refused or killed run
+            # (of another file, perhaps) may hold others
+            keep = {point_id(i) for i in seen}
+            for chunk in batched([r.id for r in store.scroll(collection, payload=False) if r.id not in keep], 1000):
+                store.delete(collection, chunk)
         if previous:
             built = {r.id for r in store.scroll(collection, payload=False)}
             lost = sum(r.id not in built for r in store.scroll(previous, payload=False))
