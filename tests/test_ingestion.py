@@ -464,8 +464,8 @@ def test_a_rebuild_after_a_refused_one_holds_exactly_its_own_file(tmp_path, stor
     assert sorted(item_ids(store), key=int) == sorted((str(m["movieId"]) for m in demo_movies[:10]), key=int)
 
 
-def test_ingest_refuses_the_users_collection_and_any_other_non_items_collection(tmp_path, store, settings, embedder,
-                                                                                 demo_movies):
+def test_catalog_jobs_refuse_the_users_collection_and_any_other_non_items_collection(tmp_path, store, settings,
+                                                                                     embedder, demo_movies):
     from ragrec import Event, Recommender
 
     path = write_csv(tmp_path / "m.csv", demo_movies[:5])
@@ -477,9 +477,13 @@ def test_ingest_refuses_the_users_collection_and_any_other_non_items_collection(
             run(path, store, settings, embedder, collection=name)
         with pytest.raises(IngestError, match="users collection"):
             run(path, store, settings, embedder, collection=name, rebuild=True)
+        with pytest.raises(IngestError, match="users collection .*users forget"):
+            delete_items(["u1"], collection=name, settings=settings, store=store)
     store.create_collection("notes", {"content": embedder.dim})  # made by something else than ingest
     with pytest.raises(IngestError, match="'notes' is not an items collection"):
         run(path, store, settings, embedder, collection="notes")
+    with pytest.raises(IngestError, match="'notes' is not an items collection"):
+        delete_items(["1"], collection="notes", settings=settings, store=store)
     assert rec.user("u1").profile.n_events == 1  # the users are untouched and readable
     assert rec.recommend(RecommendRequest(user_id="u1", k=2)).items
     rec.close()

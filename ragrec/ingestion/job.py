@@ -104,6 +104,18 @@ def _exists(store: VectorStore, name: str) -> bool:
         return False
 
 
+def _refuse_non_items(name: str, settings: Settings, store: VectorStore | None = None) -> None:
+    """Catalog jobs touch items collections only: never the users collection, nor one ingest did not make."""
+    users = settings.users_collection
+    if name == users or name.startswith(f"{users}-g"):
+        raise IngestError(f"{name!r} is the users collection (user vectors), not an items collection: catalog jobs "
+                          f"work on an items collection such as {settings.items_collection!r} (a user's data goes "
+                          "with `ragrec users forget`)")
+    if store is not None and "model" not in store.metadata(name):
+        raise IngestError(f"collection {name!r} is not an items collection (ingest did not make it): catalog jobs "
+                          f"work on an items collection such as {settings.items_collection!r}")
+
+
 def _target_collection(store: VectorStore, alias: str, embedder: Embedder, rebuild: bool,
                        settings: Settings, rules: dict[str, Any]) -> tuple[str, bool]:
     """The physical collection to write into, and whether it is a new build to switch the alias to at the end.
@@ -111,19 +123,15 @@ def _target_collection(store: VectorStore, alias: str, embedder: Embedder, rebui
 
     Generations are named `<alias>-g<N>`; a rebuild killed half way is found again by name and resumed.
     """
-    users = settings.users_collection
-    if alias == users or alias.startswith(f"{users}-g"):
-        raise IngestError(f"{alias!r} is the users collection (user vectors), not an items collection: ingest "
-                          f"catalogs into an items collection such as {settings.items_collection!r}")
+    _refuse_non_items(alias, settings)
     current = store.resolve(alias)
     if current is None and _exists(store, alias):  # a physical collection named directly: write into it
         if rebuild:
             raise IngestError(f"{alias!r} is a collection, not an alias: --rebuild builds a new generation behind "
                               "an alias (e.g. the default 'items')")
         current = alias
-    if current and "model" not in store.metadata(current):
-        raise IngestError(f"collection {alias!r} is not an items collection (ingest did not make it): ingest "
-                          f"catalogs into an items collection such as {settings.items_collection!r}")
+    if current:
+        _refuse_non_items(current, settings, store)
     if current and not rebuild:
         meta = store.metadata(current)
         if meta.get("model") != embedder.name:  # the name settles it: no need to load the model for its dim
@@ -389,8 +397,11 @@ def delete_items(
     settings = settings or Settings()
     alias = collection or settings.items_collection
     own_store = store is None
+    _refuse_non_items(alias, settings)
     store = store or open_store(settings)
     try:
+        if _exists(store, alias):
+            _refuse_non_items(alias, settings, store)
         wanted = {point_id(i): i for i in dict.fromkeys(i.strip() for i in item_ids if i.strip())}
         found = {r.id for r in store.retrieve(alias, list(wanted), payload=False)}
         store.delete(alias, list(found))
