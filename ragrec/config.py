@@ -10,7 +10,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from ragrec.devices import DEVICE_PATTERN
@@ -43,17 +43,17 @@ class Settings(BaseSettings):
         description="Index item vectors with HNSW (built after bulk loads and reindex). Off: exact search on plain "
         "segments, 2-3x slower at 100k items; see bench/RESULTS.md.",
     )
-    hnsw_m: int = Field(16, description="HNSW graph degree.")
-    hnsw_ef_construct: int = Field(100, description="HNSW build beam: higher = better graph, slower build.")
-    hnsw_ef: int = Field(256, description="HNSW query beam (recall against speed, bench/RESULTS.md).")
+    hnsw_m: int = Field(16, ge=4, le=128, description="HNSW graph degree.")
+    hnsw_ef_construct: int = Field(100, ge=4, le=4096, description="HNSW build beam: higher = better graph, slower build.")
+    hnsw_ef: int = Field(256, ge=1, le=65536, description="HNSW query beam (recall against speed, bench/RESULTS.md).")
     quantization: Literal["none", "int8"] = Field(
         "int8",
         description="int8: indexed segments keep int8 copies of the vectors for the graph walk (faster queries and "
         "builds, +25 % memory); results are rescored with the float vectors.",
     )
-    quantization_oversampling: float = Field(2.0, description="Candidates rescored per result with int8.")
+    quantization_oversampling: float = Field(2.0, ge=1, le=100, description="Candidates rescored per result with int8.")
     edge_search_threads: int = Field(
-        1, ge=0, description="Qdrant Edge: threads of each shard's search pool, which reads a query's segments in "
+        1, ge=0, le=256, description="Qdrant Edge: threads of each shard's search pool, which reads a query's segments in "
         "parallel. 1: concurrent requests already keep the cores busy, and the hand-offs cost CPU without cutting "
         "latency here (recommend() 6.3-8.5 ms of CPU against 8.4-9.7 ms, p50 about the same; bench/RESULTS.md). "
         "0: the engine's default, one per CPU.")
@@ -78,7 +78,7 @@ class Settings(BaseSettings):
         description="int8 for the onnx/openvino backends: onnx = dynamic int8 (0.993 mean cosine to torch fp32), "
         "openvino = int8 weights (0.9997). none = fp32 (same vectors as torch).",
     )
-    embedding_batch_size: int = 64
+    embedding_batch_size: int = Field(64, ge=1, le=MAX_BATCH_SIZE)
     embedding_device: str = Field(
         "auto", pattern=DEVICE_PATTERN,
         description="auto: a CUDA GPU when torch sees one, else cpu; or cpu, cuda, cuda:N (an error when absent). "
@@ -89,7 +89,7 @@ class Settings(BaseSettings):
         2048, ge=1, le=MAX_BATCH_SIZE, description="Rows per batch: embedded and upserted together. Large batches "
         "embed faster (sentence-transformers sorts each batch by length: less padding; bench/RESULTS.md)."
     )
-    max_text_chars: int = Field(2000, description="Longest text embedded; longer texts are truncated or rejected.")
+    max_text_chars: int = Field(2000, ge=1, description="Longest text embedded; longer texts are truncated or rejected.")
     long_text: Literal["truncate", "reject"] = "truncate"
     list_separator: str = Field("|", description="Separator of multi-value CSV fields such as `Comedy|Drama`.")
     store_text: bool = Field(
@@ -120,9 +120,16 @@ class Settings(BaseSettings):
         description="How far one event moves the user towards (+) or away from (-) the item.",
     )
     rating_center: float = Field(3.0, description="A rating event weighs (value - rating_center) / rating_scale.")
-    rating_scale: float = 2.0
+    rating_scale: float = Field(2.0, gt=0)
     rating_min: float = Field(0.5, description="Lowest valid rating (MovieLens: 0.5 stars); lower ones are rejected.")
     rating_max: float = Field(5.0, description="Highest valid rating (MovieLens: 5 stars); higher ones are rejected.")
+
+    @model_validator(mode="after")
+    def _rating_range(self) -> "Settings":
+        if not self.rating_min < self.rating_max:  # else every rating would be rejected
+            raise ValueError(f"rating_min ({self.rating_min:g}) must be below rating_max ({self.rating_max:g})")
+        return self
+
     max_event_weight: float = Field(
         2.0, gt=0, description="Bound on one event's weight (either sign): no single event can dominate, or "
         "overflow, a user vector.")
@@ -141,14 +148,14 @@ class Settings(BaseSettings):
         "(reports/quality-research.md); a request can override it (RecommendRequest.long_term_share).")
     long_term_share_content: float = Field(
         0.0, ge=0, le=1, description="The same share in the user's content vector (0 was best on validation).")
-    recent_items: int = Field(50, description="Recent positive items kept per user, for evidence.")
+    recent_items: int = Field(50, ge=0, le=10_000, description="Recent positive items kept per user, for evidence.")
 
     # --- collaborative vectors (ALS item factors, retrained by reindex) ---------------------------------------
-    collab_dim: int = Field(128, description="Size of the `collab` vector on items and users.")
-    collab_regularization: float = 10.0
-    collab_alpha: float = Field(3.0, description="ALS confidence of an interaction (1 + alpha); 3 beat 10 for "
+    collab_dim: int = Field(128, ge=1, le=4096, description="Size of the `collab` vector on items and users.")
+    collab_regularization: float = Field(10.0, ge=0)
+    collab_alpha: float = Field(3.0, ge=0, description="ALS confidence of an interaction (1 + alpha); 3 beat 10 for "
                                 "both the short- and the long-term user vector on validation.")
-    collab_iterations: int = 15
+    collab_iterations: int = Field(15, ge=1, le=1000)
     collab_device: Literal["auto", "cpu", "cuda"] = Field(
         "auto", description="Where reindex trains ALS. auto: implicit's CUDA ALS when it can run here "
         "(implicit.gpu.HAS_CUDA: a GPU, implicit built with CUDA, RMM installed), else the CPU; cuda: the GPU or an "
@@ -161,8 +168,8 @@ class Settings(BaseSettings):
         1, ge=1, description="numpy's BLAS threads once a process serves requests (Recommender.warm()). 1: requests "
         "run in parallel threads, and BLAS threads on a busy machine spin-wait for a core: a 50x384 product for "
         "evidence took 6.7 ms of CPU with two threads on 2 loaded cores, 0.9 ms with one. None: leave it alone.")
-    mmr_candidates: int = Field(100, description="Candidates MMR picks a diverse top-k from.")
-    evidence_items: int = Field(2, description="History items shown as 'because you liked' per candidate.")
+    mmr_candidates: int = Field(100, ge=1, le=10_000, description="Candidates MMR picks a diverse top-k from.")
+    evidence_items: int = Field(2, ge=0, le=100, description="History items shown as 'because you liked' per candidate.")
     evidence_history: int = Field(20, ge=0, description="The user's most recent positive items a candidate's "
                                   "evidence is chosen from (each is read with its vector on every request).")
     evidence_min_similarity: float = 0.3
@@ -172,7 +179,7 @@ class Settings(BaseSettings):
     blend_collab: float = Field(1.0, description="Weight of the collaborative score in the hybrid blend.")
     blend_popularity: float = Field(0.0, description="Weight of ln(1 + popularity) in the hybrid blend.")
     blend_candidates: int = Field(
-        100, description="Candidates each of the content and collab prefetches bring. 100 scored as 200 did on "
+        100, ge=1, le=10_000, description="Candidates each of the content and collab prefetches bring. 100 scored as 200 did on "
         "validation of both protocols (NDCG@10 and HR@10 equal to 4 digits) at ~1 ms less per recommend() on the "
         "demo catalog (bench/RESULTS.md).")
 

@@ -85,6 +85,17 @@ def test_a_broken_environment_is_one_line_and_exit_1(data, env, args, message):
     assert counts(data) == (MOVIES, 0)
 
 
+@pytest.mark.parametrize("env, message", [
+    ({"RAGREC_HNSW_EF": "-1"}, "RAGREC_HNSW_EF"),  # these three were an internal error, a division by zero, a hang
+    ({"RAGREC_RATING_SCALE": "0"}, "RAGREC_RATING_SCALE"),
+    ({"RAGREC_EDGE_SEARCH_THREADS": "100000"}, "RAGREC_EDGE_SEARCH_THREADS"),
+    ({"RAGREC_QUANTIZATION_OVERSAMPLING": "nan"}, "RAGREC_QUANTIZATION_OVERSAMPLING"),
+    ({"RAGREC_RATING_MIN": "5", "RAGREC_RATING_MAX": "1"}, "invalid settings: rating_min (5) must be below rating_max"),
+])
+def test_a_setting_out_of_its_range_is_one_line_and_exit_2(data, env, message):
+    assert_clean_error(ragrec("recommend", "--user", "1", data_dir=data, env_extra=env), 2, message)
+
+
 def test_an_empty_or_broken_data_dir_is_one_line(tmp_path, catalog):
     assert_clean_error(ragrec("users", "show", "u", data_dir=tmp_path / "empty"), 1, "no 'items' collection yet")
     broken = tmp_path / "broken"
@@ -111,6 +122,8 @@ def test_bad_files_and_options_are_one_line(tmp_path, data):
          "outside the rating range"),
         (["feedback", "--user", "w", "--item", "1", "--type", "rating", "--value", "99"], 2, "outside the rating range"),
         (["feedback", "--user", "w", "--item", "1", "--type", "like", "--value", "5"], 2, "a like event has no value"),
+        (["feedback", "--user", "w", "--item", "1", "--type", "rating"], 2, "error: a rating event needs a value"),
+        (["delete", "--ids", "u1", "--collection", "users"], 2, "'users' is the users collection"),
         (["recommend", "--filter", "year>=nan"], 2, "is not a finite number"),
         (["recommend", "--filter", "genres=="], 2, "one operator"),
         (["users", "forget", "nosuchuser"], 2, "no user 'nosuchuser'"),

@@ -70,8 +70,12 @@ def validation_message(exc: ValidationError) -> str:
         name = ".".join(map(str, loc))
         return f"{name} (RAGREC_{name.upper()})" if exc.title == "Settings" and loc else name
 
-    parts = [f"{where(e['loc'])}: {e['msg']}" if e["loc"] else e["msg"] for e in exc.errors()]
-    prefix = "invalid setting " if exc.title == "Settings" else ""
+    def message(e: dict) -> str:  # a model-level check's message without pydantic's "Value error, "
+        return e["msg"].removeprefix("Value error, ") if e["type"] == "value_error" else e["msg"]
+
+    parts = [f"{where(e['loc'])}: {message(e)}" if e["loc"] else message(e) for e in exc.errors()]
+    prefix = ("invalid setting " if all(e["loc"] for e in exc.errors()) else "invalid settings: ") \
+        if exc.title == "Settings" else ""
     return prefix + "; ".join(parts)
 
 
