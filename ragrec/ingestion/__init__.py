@@ -7,6 +7,7 @@ from ragrec.ingestion.job import (
     IngestOptions,
     IngestReport,
     MassDeleteRefused,
+    check_options,
     delete_items,
     ingest,
 )
@@ -14,4 +15,4 @@ from ragrec.ingestion.rows import FieldSpec
 from ragrec.ingestion.shard import Shard
 
 __all__ = ["DeleteReport", "FieldSpec", "IngestError", "IngestFileError", "IngestOptions", "IngestReport",
-           "MassDeleteRefused", "Shard", "delete_items", "ingest"]
+           "MassDeleteRefused", "Shard", "check_options", "delete_items", "ingest"]

@@ -193,6 +193,19 @@ def _index_payload(store: VectorStore, collection: str, docs: list[ItemDoc], spe
         store.create_payload_index(collection, spec.name, kind)
 
 
+def check_options(options: IngestOptions) -> None:
+    """What a job refuses before it reads a row (the API checks it before accepting the job)."""
+    bad = [f.name for f in options.payload_fields if f.name in RESERVED]
+    if bad:
+        raise IngestError(
+            f"payload field name {', '.join(map(repr, bad))} is reserved by ragrec (it keeps {', '.join(RESERVED)} "
+            "in every item's payload itself): rename the column in the file, or leave it out of the payload fields "
+            "(--payload-fields)"
+        )
+    if not options.text_fields:
+        raise IngestError("name at least one text field to embed (--text-fields)")
+
+
 def ingest(
     path: str | Path,
     options: IngestOptions,
@@ -206,14 +219,7 @@ def ingest(
     settings = settings or Settings()
     path = Path(path)
     alias = options.collection or settings.items_collection
-    bad = [f.name for f in options.payload_fields if f.name in RESERVED]
-    if bad:
-        raise IngestError(
-            f"payload field name {', '.join(map(repr, bad))} is reserved by ragrec (it keeps {', '.join(RESERVED)} "
-            "in every item's payload itself): rename the column in the file, or leave it out of --payload-fields"
-        )
-    if not options.text_fields:
-        raise IngestError("name at least one text field to embed (--text-fields)")
+    check_options(options)
 
     started = time.perf_counter()
     part = f".shard-{options.shard.index}-of-{options.shard.count}" if options.shard else ""  # workers may share a dir
@@ -318,7 +324,8 @@ class _MassDeleteGuard:
             return
         rejected = f"; {self.rejects.count:,} rows rejected, see {self.rejects.path}" if self.rejects.count else ""
         raise MassDeleteRefused(f"{action} {doomed:,} of the {total:,} items in {self.alias!r} ({why}{rejected}): "
-                                f"refused, {outcome}. Check the file, or pass --allow-mass-delete if this is meant")
+                                f"refused, {outcome}. Check the file, or pass --allow-mass-delete (the API's "
+                                f"allow_mass_delete) if this is meant")
 
 
 class _Doc(NamedTuple):

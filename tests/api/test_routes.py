@@ -261,10 +261,36 @@ def test_ingest_jobs_from_the_import_folder_and_uploads(api):
     problem(api.post("/v1/ingest-jobs/upload", headers=A, files={"file": ("x.csv", b"id\n")},
                      data={"options": "{not json"}), 422)
     problem(api.get("/v1/ingest-jobs/nope", headers=A), 404)
+    # options the job would refuse are a 422 before anything runs, and a refused upload leaves no file behind
+    assert "is reserved" in problem(api.post("/v1/ingest-jobs", json={"path": "more.csv", "text_fields": ["title"],
+                                                                      "payload_fields": ["item_id"]}, headers=A),
+                                    422)["detail"]
+    refused = api.post("/v1/ingest-jobs/upload", headers=A, files={"file": ("x.csv", b"id,title\nx,X\n")},
+                       data={"options": json.dumps({"text_fields": ["title"], "payload_fields": ["year:date"]})})
+    problem(refused, 422)
+    assert [p.name for p in (api.settings.data_dir / "uploads").iterdir()] == []
+    # a sync the server refuses as a mass deletion, then allowed
+    (imports / "one.csv").write_text("id,title\nm1,The Long Heist\n")
+    sync = {"path": "one.csv", "text_fields": ["title"], "sync": True}
+    refused_sync = wait(api, "/v1/ingest-jobs/" + api.post("/v1/ingest-jobs", json=sync, headers=A).json()["job_id"])
+    assert refused_sync["status"] == "failed" and "allow_mass_delete" in refused_sync["error"]
+    allowed = api.post("/v1/ingest-jobs", json={**sync, "allow_mass_delete": True}, headers=A)
+    assert wait(api, "/v1/ingest-jobs/" + allowed.json()["job_id"])["report"]["deleted"] > 9000
+    assert api.rec.store.count(api.settings.items_collection) == 1
     bad = api.post("/v1/ingest-jobs/upload", headers=A, files={"file": ("bad.parquet", b"not parquet")},
                    data={"options": json.dumps(fields)})
     failed = wait(api, "/v1/ingest-jobs/" + bad.json()["job_id"])
     assert failed["status"] == "failed" and "Parquet" in failed["error"]
+
+
+def test_ids_with_a_slash_can_be_read_and_erased(api):
+    feedback = {"events": [{"user_id": "team/ann", "item_id": "1", "type": "like"}]}
+    assert api.post("/v1/feedback", json=feedback, headers=C).json()["accepted"] == 1
+    assert api.get("/v1/users/team%2Fann", headers=C).json()["events"] == 1
+    assert api.delete("/v1/users/team%2Fann", headers=A).json() == {"user_id": "team/ann", "events_erased": 1}
+    assert api.put("/v1/items", json={"items": [{"movieId": "a/b", "title": "Slashed (2030)"}]},
+                   headers=A).json()["upserted"] == 1
+    assert api.delete("/v1/items/a%2Fb", headers=A).json()["deleted"] == 1
 
 
 def test_reindex_job_and_users(api):

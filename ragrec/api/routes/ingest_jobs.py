@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, Validation
 from ragrec.api.deps import AdminKey, ServicesDep
 from ragrec.api.jobs import Job
 from ragrec.api.metrics import JOB_ROWS
-from ragrec.ingestion import FieldSpec, IngestOptions, ingest
+from ragrec.ingestion import FieldSpec, IngestOptions, check_options, ingest
 
 router = APIRouter(prefix="/v1", tags=["jobs"])
 uploads = APIRouter(prefix="/v1", tags=["jobs"])  # its own body limit: catalogs are larger than requests
@@ -43,7 +43,19 @@ class IngestJobOptions(FieldsIn):
     format: Literal["csv", "jsonl", "parquet"] | None = None
     sync: bool = False
     rebuild: bool = False
+    allow_mass_delete: bool = Field(False, description="let sync / rebuild remove more than the server's "
+                                    "sync_max_delete_share of the items, or run on a file without a valid row")
     long_text: Literal["truncate", "reject"] | None = None
+
+    def ingest_options(self) -> IngestOptions:
+        """The job's options, checked as the job would check them: a bad one is a 422 now, not a failed job."""
+        try:
+            options = IngestOptions(**self.options(), format=self.format, sync=self.sync, rebuild=self.rebuild,
+                                    allow_mass_delete=self.allow_mass_delete, long_text=self.long_text)
+        except (ValueError, ValidationError) as exc:
+            raise HTTPException(422, str(exc)) from None
+        check_options(options)
+        return options
 
 
 class IngestJobIn(IngestJobOptions):
@@ -55,13 +67,8 @@ def import_dir(settings) -> Path:
     return Path(settings.api_import_dir or settings.data_dir / "imports").resolve()
 
 
-def _submit(svc, source: Path, options: IngestJobOptions, *, remove_after: bool = False) -> Job:
+def _submit(svc, source: Path, ingest_options: IngestOptions, *, remove_after: bool = False) -> Job:
     settings = svc.settings
-    try:
-        ingest_options = IngestOptions(**options.options(), format=options.format, sync=options.sync,
-                                       rebuild=options.rebuild, long_text=options.long_text)
-    except (ValueError, ValidationError) as exc:
-        raise HTTPException(422, str(exc)) from None
 
     def work(job: Job) -> dict[str, Any]:
         def progress(done: int, total: int | None) -> None:
@@ -89,7 +96,7 @@ async def ingest_from_server(body: IngestJobIn, svc: ServicesDep, _: AdminKey) -
         raise HTTPException(422, f"path must be inside the import folder {root}")
     if not path.is_file():
         raise HTTPException(422, f"no file {body.path!r} in the import folder {root}")
-    return _submit(svc, path, body)
+    return _submit(svc, path, body.ingest_options())
 
 
 @uploads.post("/ingest-jobs/upload", response_model=Job, status_code=status.HTTP_202_ACCEPTED)
@@ -104,11 +111,16 @@ async def ingest_upload(svc: ServicesDep, _: AdminKey,
     suffix = Path(file.filename or "").suffix.lower()
     if suffix not in (".csv", ".jsonl", ".ndjson", ".json", ".parquet") and not parsed.format:
         raise HTTPException(422, "name the file .csv, .jsonl or .parquet, or give options.format")
+    ingest_options = parsed.ingest_options()  # before the upload is written: a refused job leaves no file
     uploads = svc.settings.data_dir / "uploads"
     uploads.mkdir(parents=True, exist_ok=True)
     path = uploads / f"upload-{uuid.uuid4().hex[:12]}{suffix or '.' + (parsed.format or 'csv')}"
-    await svc.run(lambda: _save(file, path))
-    return _submit(svc, path, parsed, remove_after=True)
+    try:
+        await svc.run(lambda: _save(file, path))
+        return _submit(svc, path, ingest_options, remove_after=True)
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
 
 
 def _save(upload: UploadFile, path: Path) -> None:

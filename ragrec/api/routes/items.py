@@ -55,7 +55,7 @@ async def put_items(body: ItemsIn, svc: ServicesDep, _: AdminKey) -> ItemsOut:
     return await svc.run(run)
 
 
-@router.delete("/items/{item_id}", response_model=DeleteReport)
+@router.delete("/items/{item_id:path}", response_model=DeleteReport)
 async def delete_item(item_id: Annotated[str, StringConstraints(min_length=1, max_length=200)], svc: ServicesDep,
                       _: AdminKey) -> DeleteReport:
     report = await svc.run(lambda: delete_items([item_id], settings=svc.settings, store=svc.rec.store))

@@ -20,7 +20,7 @@ class Erased(BaseModel):
     events_erased: int
 
 
-@router.get("/users/{user_id}", response_model=UserInfo, response_model_exclude={"profile": {"sums", "long_sums"}})
+@router.get("/users/{user_id:path}", response_model=UserInfo, response_model_exclude={"profile": {"sums", "long_sums"}})
 async def get_user(user_id: UserId, svc: ServicesDep, _: ClientKey) -> UserInfo:
     info = await svc.run(lambda: svc.rec.user(user_id))
     if info.profile is None and not info.events:
@@ -28,7 +28,7 @@ async def get_user(user_id: UserId, svc: ServicesDep, _: ClientKey) -> UserInfo:
     return info
 
 
-@router.delete("/users/{user_id}", response_model=Erased)
+@router.delete("/users/{user_id:path}", response_model=Erased)
 async def forget_user(user_id: UserId, svc: ServicesDep, _: AdminKey) -> Erased:
     """Erase the user's events and vectors; the next reindex also retrains item factors without them."""
     info = await svc.run(lambda: svc.rec.user(user_id))
