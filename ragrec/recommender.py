@@ -186,8 +186,12 @@ class Recommender:
         """Every stage but the descriptions: the history and the ranked (maybe reranked) list. The API streams the
         descriptions itself (`describer.astream(history, items)`)."""
         history = self.history(request)
+        reranker = self.reranker_for(request)
         result = recommend(request, history, store=self.store, settings=self.settings, embed=self.embed,
-                           reranker=self.reranker_for(request))
+                           reranker=reranker)
+        if request.rerank and reranker is None:  # asked for by name, and nothing can do it
+            result.warnings.append("rerank was asked for, but no LLM is configured (RAGREC_LLM=none): the list is "
+                                   "in retrieval order")
         return history, result
 
     def recommend(self, request: RecommendRequest) -> Recommendations:

@@ -123,6 +123,7 @@ def test_bad_files_and_options_are_one_line(tmp_path, data):
         (["feedback", "--user", "w", "--item", "1", "--type", "rating", "--value", "99"], 2, "outside the rating range"),
         (["feedback", "--user", "w", "--item", "1", "--type", "like", "--value", "5"], 2, "a like event has no value"),
         (["feedback", "--user", "w", "--item", "1", "--type", "rating"], 2, "error: a rating event needs a value"),
+        (["feedback", "--user", "   ", "--item", "1", "--type", "like"], 2, "the user id is blank"),
         (["delete", "--ids", "u1", "--collection", "users"], 2, "'users' is the users collection"),
         (["recommend", "--filter", "year>=nan"], 2, "is not a finite number"),
         (["recommend", "--filter", "genres=="], 2, "one operator"),

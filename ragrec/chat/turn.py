@@ -10,20 +10,20 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from typing import Any, AsyncIterator, Literal
+from typing import Annotated, Any, AsyncIterator, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field, StringConstraints
 
 from ragrec.chat.constraints import Constraints
 from ragrec.chat.extract import read_constraints
 from ragrec.chat.conversation import Conversation, Conversations, Turn
 from ragrec.chat.vocabulary import Vocabulary
 from ragrec.retrieval.feedback import known_items
-from ragrec.retrieval.models import Candidate, RecommendRequest, Recommendations
+from ragrec.retrieval.models import Candidate, RecommendRequest, Recommendations, visible
 
 
 class ChatRequest(BaseModel):
-    message: str = Field(min_length=1, max_length=2000)
+    message: Annotated[str, StringConstraints(min_length=1, max_length=2000), AfterValidator(visible)]
     conversation_id: str | None = Field(None, max_length=64, description="continue this conversation")
     user_id: str | None = Field(None, min_length=1, max_length=200,
                                 description="personalize with this user's history")

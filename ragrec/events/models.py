@@ -66,6 +66,10 @@ def event_problem(event: Event | StoredEvent, settings: Settings, now: datetime 
     The model itself stays lenient, so that events stored by an older ragrec can always be read back."""
     if not isinstance(event.type, EventType):  # a stored row, of a type this ragrec does not know
         return f"unknown event type {event.type!r}"
+    if not event.user_id.strip():
+        return "the user id is blank"
+    if not event.item_id.strip():
+        return "the item id is blank"
     value = event.value
     if event.type is EventType.rating and value is None:  # an Event cannot be one; a stored row can
         return "a rating event needs a value"

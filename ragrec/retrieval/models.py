@@ -7,9 +7,9 @@ the HTTP API:
 from __future__ import annotations
 
 import uuid
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, PrivateAttr
+from pydantic import AfterValidator, BaseModel, Field, PrivateAttr
 
 from ragrec.retrieval.profiles import Profile
 from ragrec.store import Filter
@@ -25,10 +25,19 @@ Path = Literal["hybrid", "content", "query", "examples", "popular"]
 """
 
 
+def visible(text: str) -> str:
+    if not any(c.isprintable() and not c.isspace() for c in text):
+        raise ValueError("is blank (spaces or control characters only): there is nothing to search for")
+    return text
+
+
+Text = Annotated[str, AfterValidator(visible)]  # free text a user typed: it must show something
+
+
 class RecommendRequest(BaseModel):
     user_id: str | None = None
     k: int = Field(10, ge=1, le=1000)
-    query: str | None = None
+    query: Text | None = None
     positive: list[str] = Field(default_factory=list, description="example items to move towards")
     negative: list[str] = Field(default_factory=list, description="example items to move away from")
     strategy: Literal["average_vector", "best_score", "sum_scores"] = "average_vector"

@@ -96,6 +96,11 @@ def test_the_horizon_of_a_recommendation_request(api):
         assert RecommendationsIn.model_validate(body).to_request().long_term_share == share
 
 
+def test_rerank_asked_for_without_an_llm_says_so(api):
+    r = api.post("/v1/recommendations", json={"user_id": "ann", "k": 3, "rerank": True}, headers=C).json()
+    assert r["reranked"] is False and "no LLM is configured" in r["warnings"][0] and len(r["items"]) == 3
+
+
 def test_recommendations_with_descriptions_name_each_item(api):
     r = api.post("/v1/recommendations", json={"user_id": "ann", "k": 3, "explain": True}, headers=C)
     assert r.status_code == 200, r.text
@@ -116,6 +121,7 @@ def test_recommendations_with_descriptions_name_each_item(api):
     ({"filters": {"year": {"none": [-9223372036854775809]}}}, "filters"),
     ({"filters": {"year": {"gte": 2000, "lt": 1990}}}, "range is empty"),
     ({"filters": {"year": {"gt": 2000, "lte": 2000}}}, "range is empty"),
+    ({"query": "   "}, "query"), ({"query": "\u0000\u0001"}, "is blank"),
 ])
 def test_bad_recommendation_requests_are_422_with_the_field_named(api, body, field):
     detail = problem(api.post("/v1/recommendations", json=body, headers=C), 422)

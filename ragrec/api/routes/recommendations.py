@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from fastapi import APIRouter
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 from ragrec.api.deps import ClientKey, ServicesDep
 from ragrec.retrieval.filters import FieldFilter, filter_from_fields
-from ragrec.retrieval.models import RecommendRequest, Recommendations
+from ragrec.retrieval.models import RecommendRequest, Recommendations, visible
 
 router = APIRouter(prefix="/v1", tags=["recommendations"])
 
@@ -21,7 +21,7 @@ class RecommendationsIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     user_id: Id | None = Field(None, description="personalize for this user (unknown: cold start)")
-    query: Annotated[str, StringConstraints(min_length=1, max_length=1000)] | None = None
+    query: Annotated[str, StringConstraints(min_length=1, max_length=1000), AfterValidator(visible)] | None = None
     positive: list[Id] = Field(default_factory=list, max_length=50, description="example items to move towards")
     negative: list[Id] = Field(default_factory=list, max_length=50, description="example items to move away from")
     strategy: Literal["average_vector", "best_score", "sum_scores"] = "average_vector"
