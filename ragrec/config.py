@@ -10,7 +10,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from ragrec.devices import DEVICE_PATTERN
@@ -24,6 +24,15 @@ class Settings(BaseSettings):
 
     # --- storage -------------------------------------------------------------------------------------------
     data_dir: Path = Field(Path(".ragrec"), description="Embedded Qdrant shards, event log and model caches.")
+
+    @field_validator("data_dir", mode="before")
+    @classmethod
+    def _a_folder(cls, value):
+        if isinstance(value, (str, Path)) and not str(value).strip():
+            raise ValueError("is empty: name a folder (default ./.ragrec)")
+        if Path(value).exists() and not Path(value).is_dir():
+            raise ValueError(f"{value} is a file, not a folder")
+        return value
     qdrant_url: str | None = Field(None, description="Qdrant server or cluster URL; unset = embedded Qdrant Edge.")
     qdrant_api_key: str | None = None
     qdrant_timeout: float = Field(30.0, gt=0, description="Seconds per Qdrant server request (qdrant-client rounds up to whole seconds).")

@@ -96,6 +96,12 @@ def test_a_setting_out_of_its_range_is_one_line_and_exit_2(data, env, message):
     assert_clean_error(ragrec("recommend", "--user", "1", data_dir=data, env_extra=env), 2, message)
 
 
+def test_a_data_dir_that_is_a_file_or_blank_is_one_line(tmp_path):
+    (tmp_path / "a-file").write_text("not a folder")
+    assert_clean_error(ragrec("collections", data_dir=tmp_path / "a-file"), 2, "a-file is a file, not a folder")
+    assert_clean_error(ragrec("collections", data_dir=" "), 2, "RAGREC_DATA_DIR", "is empty")
+
+
 def test_an_empty_or_broken_data_dir_is_one_line(tmp_path, catalog):
     assert_clean_error(ragrec("users", "show", "u", data_dir=tmp_path / "empty"), 1, "no 'items' collection yet")
     broken = tmp_path / "broken"

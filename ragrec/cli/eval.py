@@ -8,6 +8,7 @@ from typing import Optional
 import typer
 
 from ragrec.cli.app import app
+from ragrec.cli.console import fail
 
 
 @app.command("eval")
@@ -32,6 +33,7 @@ def eval_cmd(
 ) -> None:
     """Offline evaluation on two protocols (temporal, random holdout): every method tuned on validation, reported
     once on test; ragrec runs through its real path with its one configuration (Settings, env and .env)."""
+    from ragrec.evaluation.__main__ import EvalUsageError
     from ragrec.evaluation.__main__ import main as evaluation_main
 
     argv = ["--out", str(out), "--sample", sample, "--seed", str(seed), "--protocols", protocols]
@@ -43,4 +45,7 @@ def eval_cmd(
     argv += ["--no-baselines"] if no_baselines else []
     argv += ["--keep-data-dir"] if keep_data_dir else []
     argv += ["--rerank", "--rerank-users", str(rerank_users)] if rerank else []
-    evaluation_main(argv)
+    try:
+        evaluation_main(argv)
+    except EvalUsageError as exc:
+        fail(str(exc), 2)

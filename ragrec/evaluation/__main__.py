@@ -103,10 +103,19 @@ def ragrec_per_user(run_result: EvalRun, users: np.ndarray) -> dict[int, dict[st
     return {u: {k: rag.per_user[k][row] for k in keys} for row, u in enumerate(users.tolist())}
 
 
+class EvalUsageError(ValueError):
+    """A bad option: `python -m ragrec.evaluation` prints argparse's usage for it, `ragrec eval` one line."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):
+        raise EvalUsageError(message)
+
+
 def parser() -> argparse.ArgumentParser:
     """The harness's options (`ragrec eval` mirrors every one of them)."""
-    ap = argparse.ArgumentParser(prog="python -m ragrec.evaluation", description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = _Parser(prog="python -m ragrec.evaluation", description=__doc__,
+                 formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--dataset", type=Path, default=DEFAULT_DATASET)
     ap.add_argument("--out", type=Path, default=Path("reports"))
     ap.add_argument("--quick", type=int, default=None, metavar="N", help="evaluate N users only (CI)")
@@ -184,4 +193,7 @@ def main(argv: list[str] | None = None) -> EvalSuite:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except EvalUsageError as exc:
+        argparse.ArgumentParser.error(parser(), str(exc))  # usage and the message, exit 2

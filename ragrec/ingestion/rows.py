@@ -183,7 +183,7 @@ def _capped(value: Any, limit: int, field: str, depth: int = 0) -> tuple[Any, bo
 
 def item_id_of(data: dict[str, Any] | None, id_field: str) -> str | None:
     value = (data or {}).get(id_field)
-    if value is None:
+    if value is None or isinstance(value, (bool, list, dict)):  # not an id: to_doc says why
         return None
     if isinstance(value, float) and value.is_integer():
         value = int(value)  # a Parquet/JSON id of 12.0 is item "12"
@@ -202,6 +202,10 @@ def content_hash(data: dict[str, Any], rules: RowRules) -> str:
 def to_doc(line: int, data: dict[str, Any], rules: RowRules) -> ItemDoc | Reject:
     item_id = item_id_of(data, rules.id_field)
     if item_id is None:
+        raw = data.get(rules.id_field)
+        if isinstance(raw, (bool, list, dict)):
+            return Reject(line=line, reason=f"the id (field {rules.id_field!r}) must be text or a number, not "
+                                            f"{type(raw).__name__}")
         return Reject(line=line, reason=f"missing id (field {rules.id_field!r})")
 
     list_fields = {f.name for f in rules.payload_fields if f.type == "list"}

@@ -67,6 +67,10 @@ def test_result_ids_reads_a_list_or_an_object_with_items():
     assert result_ids(SimpleNamespace(items=hits)) == [3, 14]
 
 
-def test_unknown_protocol_is_refused():
-    with pytest.raises(SystemExit):
+def test_bad_options_are_refused_before_any_work():
+    from ragrec.evaluation.__main__ import EvalUsageError
+
+    with pytest.raises(EvalUsageError, match="unknown protocols"):
         main(["--protocols", "temporal,leave-one-out"])
+    with pytest.raises(EvalUsageError, match="invalid choice"):
+        main(["--sample", "bogus"])
