@@ -116,6 +116,8 @@ def test_bad_files_and_options_are_one_line(tmp_path, data):
     events = tmp_path / "ev.csv"
     events.write_text("user_id,item_id,type,timestamp\nu1,1,like,1700000000\nu1,nope,like,1700000000\n")
     ok = write_csv(tmp_path / "ok.csv", [])
+    utf16 = tmp_path / "ids16.txt"
+    utf16.write_text("1\n2\n", encoding="utf-16")
     cases = [
         (["events", "load", str(events), "--rejects", str(tmp_path / "somedir")], 2, "is a folder"),
         (["ingest", str(tmp_path / "somedir"), "--text-fields", "title"], 1, "somedir: is a folder, not a file"),
@@ -131,6 +133,8 @@ def test_bad_files_and_options_are_one_line(tmp_path, data):
         (["feedback", "--user", "w", "--item", "1", "--type", "rating"], 2, "error: a rating event needs a value"),
         (["feedback", "--user", "   ", "--item", "1", "--type", "like"], 2, "the user id is blank"),
         (["delete", "--ids", "u1", "--collection", "users"], 2, "'users' is the users collection"),
+        (["delete", "--ids-file", str(tmp_path / "somedir")], 1, "somedir: is a folder, not a file"),
+        (["delete", "--ids-file", str(utf16)], 1, "ids16.txt: not UTF-8 text"),
         (["recommend", "--filter", "year>=nan"], 2, "is not a finite number"),
         (["recommend", "--filter", "genres=="], 2, "one operator"),
         (["users", "forget", "nosuchuser"], 2, "no user 'nosuchuser'"),

@@ -549,3 +549,14 @@ def test_the_public_api_imports_each_name_on_first_use():
     import ragrec
 
     assert out.stdout.strip() == str(sorted(ragrec.__all__))
+
+
+def test_nested_and_binary_values_are_embedded_as_their_words():
+    """Not as Python's repr: a Parquet binary column is decoded, a nested object is JSON."""
+    from ragrec.ingestion.rows import RowRules, to_doc
+
+    rules = RowRules(id_field="id", text_fields=["title", "blob", "tags"], payload_fields=[FieldSpec(name="tags",
+                                                                                                   type="list")])
+    doc = to_doc(1, {"id": "n1", "title": {"nested": {"deep": [1, None]}}, "blob": b"caf\xc3\xa9",
+                     "tags": ["a", {"b": 1}]}, rules)
+    assert doc.text == 'title: {"nested": {"deep": [1, null]}}\nblob: café\ntags: a, {"b": 1}'

@@ -93,8 +93,7 @@ class _ProblemOn413:
                 content_type = dict(message.get("headers", [])).get(b"content-type", b"")
                 rewriting = content_type.startswith(b"text/plain")
                 if rewriting:
-                    body = errors.problem_body(413, "Payload too large", "the request body is larger than this "
-                                               "route accepts", scope["path"])
+                    body = errors.problem_body(413, "Payload too large", errors.TOO_LARGE, scope["path"])
                     await send({"type": "http.response.start", "status": 413,
                                 "headers": [(b"content-type", errors.PROBLEM.encode()),
                                             (b"content-length", str(len(body)).encode())]})

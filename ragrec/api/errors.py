@@ -53,6 +53,9 @@ _TITLES = {400: "Bad request", 401: "Unauthorized", 403: "Forbidden", 404: "Not 
            503: "Service unavailable"}
 
 
+TOO_LARGE = "the request body is larger than this route accepts"
+
+
 # ragrec's own errors, as (status, title, detail); the most specific class first (NoCatalog is a StoreError, ...)
 _DOMAIN: dict[type[Exception], tuple[int, str, Any]] = {
     UnknownItems: (422, "Unknown items", lambda e: str(e.args[0])),
@@ -89,7 +92,8 @@ def _answer(status: int, title: str, detail):
 def install(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException):
-        response = problem(exc.status_code, _TITLES.get(exc.status_code, "Error"), str(exc.detail), request)
+        detail = TOO_LARGE if exc.status_code == 413 else str(exc.detail)  # the same words, Content-Length or not
+        response = problem(exc.status_code, _TITLES.get(exc.status_code, "Error"), detail, request)
         response.headers.update(exc.headers or {})  # a 405's Allow
         return response
 

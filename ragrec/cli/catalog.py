@@ -107,9 +107,14 @@ def delete_cmd(
     """Remove items from the catalog."""
     item_ids = split(ids)
     if ids_file:
-        if not ids_file.is_file():
-            fail(f"{ids_file}: no such file", 2)
-        item_ids += [line.strip() for line in ids_file.read_text(encoding="utf-8").splitlines() if line.strip()]
+        from ragrec.io.readers import CatalogFileError, check_file
+
+        check_file(ids_file)  # an unusable file is one line and exit 1, as for ingest
+        try:
+            text = ids_file.read_text(encoding="utf-8")
+        except UnicodeDecodeError as exc:
+            raise CatalogFileError(f"{ids_file}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+        item_ids += [line.strip() for line in text.splitlines() if line.strip()]
     if not item_ids:
         fail("give --ids or --ids-file", 2)
     try:

@@ -132,12 +132,21 @@ def _convert(value: Any, kind: FieldType, sep: str, field: str) -> Any:
     return value
 
 
+def _as_text(value: Any) -> str:
+    """A value as the words it holds: bytes decoded, nested objects as JSON rather than Python's repr."""
+    if isinstance(value, bytes):
+        return value.decode("utf-8", errors="replace")
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, ensure_ascii=False, default=str)
+    return str(value)
+
+
 def _text_value(value: Any, sep: str, is_list: bool) -> str:
     if isinstance(value, list):
-        return ", ".join(str(v) for v in value if v not in (None, ""))
+        return ", ".join(_as_text(v) for v in value if v not in (None, ""))
     if value is None:
         return ""
-    text = str(value).strip()
+    text = _as_text(value).strip()
     if is_list:
         return ", ".join(v.strip() for v in text.split(sep) if v.strip())
     return " ".join(text.split())

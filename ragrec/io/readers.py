@@ -122,17 +122,36 @@ def _csv_rows(path: Path, required: list[str]) -> Iterator[RawRow]:
     return rows()
 
 
-def _jsonl_rows(path: Path, required: list[str]) -> Iterator[RawRow]:
-    # The id column is checked on the first object that parses: a JSON Lines file has no header.
+_ID_CHECK_OBJECTS = 100
+
+
+def _fields_without_id(path: Path, id_field: str) -> list[str] | None:
+    """The first object's fields when none of the file's first objects has `id_field` (the field is wrong for the
+    whole file); None when one has it, or there is no object to tell (each bad line is a reject of its own)."""
+    first, seen = None, 0
     with open(path, "rb") as f:
         for raw in f:
             try:
-                first = json.loads(raw)
+                data = json.loads(raw)
             except (ValueError, RecursionError):
                 continue
-            if isinstance(first, dict):
-                _missing(list(first), required[:1], path)
+            if not isinstance(data, dict):
+                continue
+            if id_field in data:
+                return None
+            first = list(data) if first is None else first
+            seen += 1
+            if seen == _ID_CHECK_OBJECTS:
                 break
+    return first
+
+
+def _jsonl_rows(path: Path, required: list[str]) -> Iterator[RawRow]:
+    # A JSON Lines file has no header: one object without the id field is a row to reject, all of the first ones
+    # without it a wrong field
+    fields = _fields_without_id(path, required[0])
+    if fields is not None:
+        _missing(fields, required[:1], path)
 
     def rows() -> Iterator[RawRow]:
         with open(path, "rb") as f:

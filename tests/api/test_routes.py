@@ -156,7 +156,9 @@ def test_bodies_over_the_limit_are_413_even_without_a_length(api):
             yield b" " * 100_000
         yield b"{}"
 
-    problem(api.post("/v1/recommendations", content=chunks(20), headers={**C, "content-type": "application/json"}), 413)
+    chunked = problem(api.post("/v1/recommendations", content=chunks(20),
+                               headers={**C, "content-type": "application/json"}), 413)
+    assert chunked["detail"] == "the request body is larger than this route accepts"  # as with a Content-Length
     # catalog uploads have their own, larger limit (this one is not Parquet: the job fails at once, after upload)
     fields = json.dumps({"text_fields": ["title"]})
     big_file = b"id,title\n" + b"".join(f"b{i},Book number {i}\n".encode() for i in range(150_000))
@@ -229,10 +231,10 @@ def test_feedback_batches_are_bounded(api):
 # --- items, ingest jobs, users -------------------------------------------------------------------------------------
 
 def test_put_items_are_retrievable_at_once_and_bad_rows_are_reported(api):
-    rows = [{"movieId": "new-1", "title": "Toy Robots Go Camping (2031)", "year": 2031,
+    rows = [{"title": "no id"},  # first: a row to reject, not a sign that the id field is wrong
+            {"movieId": "new-1", "title": "Toy Robots Go Camping (2031)", "year": 2031,
              "genres": ["Animation", "Children"], "tags": ["robots"]},
-            {"movieId": "new-2", "title": "", "genres": []},
-            {"title": "no id"}]
+            {"movieId": "new-2", "title": "", "genres": []}]
     r = api.put("/v1/items", json={"items": rows}, headers=A)
     assert r.status_code == 200, r.text
     body = r.json()
@@ -243,6 +245,8 @@ def test_put_items_are_retrievable_at_once_and_bad_rows_are_reported(api):
     assert api.delete("/v1/items/new-1", headers=A).json()["deleted"] == 1
     problem(api.delete("/v1/items/new-1", headers=A), 404)
     problem(api.put("/v1/items", json={"items": []}, headers=A), 422)
+    wrong = problem(api.put("/v1/items", json={"items": [{"id": "x", "title": "X"}]}, headers=A), 422)["detail"]
+    assert wrong.startswith("no item has the id field 'movieId'") and ".jsonl" not in wrong
 
 
 def test_ingest_jobs_from_the_import_folder_and_uploads(api):

@@ -36,6 +36,9 @@ async def put_items(body: ItemsIn, svc: ServicesDep, _: AdminKey) -> ItemsOut:
 
     def run() -> ItemsOut:
         fields = body.fields.options() if body.fields else _catalog_fields(svc)
+        if not any(fields["id_field"] in row for row in body.items):  # else each row without it is a reject
+            raise HTTPException(422, f"no item has the id field {fields['id_field']!r} (the catalog's, or `fields`'): "
+                                     f"the first has {sorted(body.items[0])}")
         options = IngestOptions(**fields, format="jsonl", optimize=False)
         work = settings.data_dir / "uploads"
         work.mkdir(parents=True, exist_ok=True)
