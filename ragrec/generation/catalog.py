@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 
 from ragrec.config import Settings
 from ragrec.generation import prompts as P
@@ -245,7 +245,7 @@ def import_blurbs(store: VectorStore, settings: Settings, path: Path, *, force: 
     job = _Job(store, settings, "", kind, collection, on_progress)
     job.total = None
     models: set[str] = set()
-    with open(path, encoding="utf-8") as lines:
+    with open(path, "rb") as lines:
         numbered = ((n, line) for n, line in enumerate(lines, 1) if line.strip())
         for chunk in _chunks(numbered, _IMPORT_CHUNK):
             rows: list[BlurbLine] = []
@@ -253,8 +253,11 @@ def import_blurbs(store: VectorStore, settings: Settings, path: Path, *, force: 
                 job.report.items += 1
                 try:
                     rows.append(BlurbLine.model_validate_json(line))
-                except ValueError as exc:
-                    job.fail(f"line {n}", f"unreadable line: {str(exc).splitlines()[0]}")
+                except ValidationError as exc:  # not JSON, not UTF-8, or a field missing
+                    error = exc.errors()[0]
+                    where = ".".join(map(str, error["loc"]))
+                    job.fail(f"line {n}", f"not a blurb line ({{\"item_id\", \"key\", \"model\", "
+                                          f"\"description\"}}): {where + ': ' if where else ''}{error['msg']}")
             ids = [point_id(row.item_id) for row in rows]
             found = {r.payload[ITEM_ID]: r.payload for r in store.retrieve(job.collection, ids)} if ids else {}
             for row in rows:

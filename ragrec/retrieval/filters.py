@@ -72,6 +72,11 @@ def parse_filter(expressions: list[str] | str | None) -> Filter | None:
                 raise FilterSyntaxError(f"filter {expr!r}: {raw!r} is not a finite number")
             result.must.append(Range(key=key, **{{">=": "gte", ">": "gt", "<=": "lte", "<": "lt"}[op]: bound}))
             continue
+        # a double quote opened and not closed (or the other way) hides a comma: the filter would match nothing
+        # (single quotes are left alone: a title may begin with one, as 'Round Midnight does)
+        if (raw[0] == '"') != (raw[-1] == '"') or raw == '"':
+            raise FilterSyntaxError(f"filter {expr!r}: a quote is not closed (quote the whole value: "
+                                    f"{key}{op}\"A, B\")")
         values = _values(raw)
         if not values or "" in values:
             raise FilterSyntaxError(f"filter {expr!r} has no value")

@@ -91,7 +91,8 @@ def test_blurbs_from_the_offline_batch_are_checked_then_stored_and_an_import_is_
     assert reasons["2"] == "failed its checks: year"
     assert reasons["3"].startswith("bad_output: not the JSON asked for")
     assert "changed since its prompt was exported" in reasons["4"]
-    assert reasons["999999"] == "no such item in the catalog" and reasons["line 6"].startswith("unreadable line")
+    assert reasons["999999"] == "no such item in the catalog" and reasons["line 6"].startswith("not a blurb line")
+    assert "Invalid JSON" in reasons["line 6"]
     store = open_store(settings)
     try:
         stored = {r.payload["item_id"]: r.payload for r in store.scroll(settings.items_collection)}

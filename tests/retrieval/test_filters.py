@@ -12,12 +12,14 @@ def test_filter_syntax():
     assert parse_filter("year=1995").must == [Match(key="year", value=1995)]
     assert parse_filter("adult=false").must == [Match(key="adult", value=False)]
     assert parse_filter([]) is None
+    assert parse_filter("title='Round Midnight (1986)").must == [Match(key="title", value="'Round Midnight (1986)")]
 
 
 @pytest.mark.parametrize("bad", ["genres", "year>=nineteen", "=Comedy", "rating=4.5", "x=1,a",
                                  # not silently ignored (nan, inf) nor silently matching nothing (an empty value, ==)
                                  "year>=nan", "year<inf", "year>-inf", "genres==", "genres==Comedy", "year=>1990",
-                                 'genres=""', "genres= , ", "year=99999999999999999999"])
+                                 'genres=""', "genres= , ", "year=99999999999999999999",
+                                 'genres="Com,edy', 'genres=Com,edy"', 'genres="'])  # a quote not closed
 def test_bad_filters_say_why(bad):
     with pytest.raises(FilterSyntaxError):
         parse_filter(bad)
