@@ -53,7 +53,8 @@ class Settings(BaseSettings):
         "segments, 2-3x slower at 100k items; see bench/RESULTS.md.",
     )
     hnsw_m: int = Field(16, ge=4, le=128, description="HNSW graph degree.")
-    hnsw_ef_construct: int = Field(100, ge=4, le=4096, description="HNSW build beam: higher = better graph, slower build.")
+    hnsw_ef_construct: int = Field(100, ge=4, le=4096,
+                                   description="HNSW build beam: higher = better graph, slower build.")
     hnsw_ef: int = Field(256, ge=1, le=65536, description="HNSW query beam (recall against speed, bench/RESULTS.md).")
     quantization: Literal["none", "int8"] = Field(
         "int8",
@@ -62,8 +63,8 @@ class Settings(BaseSettings):
     )
     quantization_oversampling: float = Field(2.0, ge=1, le=100, description="Candidates rescored per result with int8.")
     edge_search_threads: int = Field(
-        1, ge=0, le=256, description="Qdrant Edge: threads of each shard's search pool, which reads a query's segments in "
-        "parallel. 1: concurrent requests already keep the cores busy, and the hand-offs cost CPU without cutting "
+        1, ge=0, le=256, description="Qdrant Edge: threads of each shard's search pool, which reads a query's "
+        "segments in parallel. 1: concurrent requests already keep the cores busy, and the hand-offs cost CPU without cutting "
         "latency here (recommend() 6.3-8.5 ms of CPU against 8.4-9.7 ms, p50 about the same; bench/RESULTS.md). "
         "0: the engine's default, one per CPU.")
 
@@ -98,7 +99,8 @@ class Settings(BaseSettings):
         2048, ge=1, le=MAX_BATCH_SIZE, description="Rows per batch: embedded and upserted together. Large batches "
         "embed faster (sentence-transformers sorts each batch by length: less padding; bench/RESULTS.md)."
     )
-    max_text_chars: int = Field(2000, ge=1, description="Longest text embedded; longer texts are truncated or rejected.")
+    max_text_chars: int = Field(2000, ge=1,
+                                description="Longest text embedded; longer texts are truncated or rejected.")
     long_text: Literal["truncate", "reject"] = "truncate"
     list_separator: str = Field("|", description="Separator of multi-value CSV fields such as `Comedy|Drama`.")
     store_text: bool = Field(
@@ -134,7 +136,7 @@ class Settings(BaseSettings):
     rating_max: float = Field(5.0, description="Highest valid rating (MovieLens: 5 stars); higher ones are rejected.")
 
     @model_validator(mode="after")
-    def _rating_range(self) -> "Settings":
+    def _rating_range(self) -> Settings:
         if not self.rating_min < self.rating_max:  # else every rating would be rejected
             raise ValueError(f"rating_min ({self.rating_min:g}) must be below rating_max ({self.rating_max:g})")
         return self
@@ -178,7 +180,8 @@ class Settings(BaseSettings):
         "run in parallel threads, and BLAS threads on a busy machine spin-wait for a core: a 50x384 product for "
         "evidence took 6.7 ms of CPU with two threads on 2 loaded cores, 0.9 ms with one. None: leave it alone.")
     mmr_candidates: int = Field(100, ge=1, le=10_000, description="Candidates MMR picks a diverse top-k from.")
-    evidence_items: int = Field(2, ge=0, le=100, description="History items shown as 'because you liked' per candidate.")
+    evidence_items: int = Field(2, ge=0, le=100,
+                                description="History items shown as 'because you liked' per candidate.")
     evidence_history: int = Field(20, ge=0, description="The user's most recent positive items a candidate's "
                                   "evidence is chosen from (each is read with its vector on every request).")
     evidence_min_similarity: float = 0.3
@@ -188,9 +191,9 @@ class Settings(BaseSettings):
     blend_collab: float = Field(1.0, description="Weight of the collaborative score in the hybrid blend.")
     blend_popularity: float = Field(0.0, description="Weight of ln(1 + popularity) in the hybrid blend.")
     blend_candidates: int = Field(
-        100, ge=1, le=10_000, description="Candidates each of the content and collab prefetches bring. 100 scored as 200 did on "
-        "validation of both protocols (NDCG@10 and HR@10 equal to 4 digits) at ~1 ms less per recommend() on the "
-        "demo catalog (bench/RESULTS.md).")
+        100, ge=1, le=10_000, description="Candidates each of the content and collab prefetches bring. 100 "
+        "scored as 200 did on validation of both protocols (NDCG@10 and HR@10 equal to 4 digits) at ~1 ms less per "
+        "recommend() on the demo catalog (bench/RESULTS.md).")
 
     # --- HTTP API (`ragrec serve`) ---------------------------------------------------------------------------------
     api_host: str = Field("127.0.0.1", description="Address `ragrec serve` listens on.")

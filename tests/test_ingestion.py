@@ -228,7 +228,7 @@ def test_payload_values_qdrant_cannot_store_faithfully_are_rejected_and_the_stor
     the shard never opened again. Such rows are rejected with a reason, and the job goes on."""
     from ragrec.store.edge import EdgeStore
 
-    deep = lambda n: json.loads("[" * n + '"x"' + "]" * n)  # noqa: E731
+    deep = lambda n: json.loads("[" * n + '"x"' + "]" * n)
     rows = [
         {"movieId": 1, "title": "Toy Story (1995)", "genres": ["Animation"]},
         {"movieId": 2, "title": "Deep", "genres": deep(126)},

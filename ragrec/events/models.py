@@ -71,7 +71,7 @@ def event_problem(event: Event | StoredEvent, settings: Settings, now: datetime 
     if not event.item_id.strip():
         return "the item id is blank"
     value = event.value
-    if event.type is EventType.rating and value is None:  # an Event cannot be one; a stored row can
+    if event.type is EventType.rating and value is None:
         return "a rating event needs a value"
     if value is not None:
         if not math.isfinite(value):
