@@ -27,14 +27,15 @@ class Constraints(BaseModel):
     not_genres: list[str] = Field(default_factory=list, description="leave out items of any of these genres")
     year_min: int | None = None
     year_max: int | None = None
+    not_years: tuple[int, int] | None = Field(None, description="a year range to leave out (\"not from the 90s\")")
     like: list[Title] = Field(default_factory=list, description="catalog items to recommend more like")
     not_like: list[Title] = Field(default_factory=list, description="catalog items to move away from")
     query: str | None = Field(None, description="the rest of the message, as a free-text query")
     reset: bool = Field(False, description="the message asked to start over")
 
     def is_empty(self) -> bool:
-        return not (self.genres or self.not_genres or self.year_min or self.year_max or self.like or self.not_like
-                    or self.query)
+        return not (self.genres or self.not_genres or self.year_min or self.year_max or self.not_years or self.like
+                    or self.not_like or self.query)
 
     def merge(self, turn: Constraints) -> Constraints:
         """This conversation's constraints after `turn` (a later turn wins where they disagree)."""
@@ -51,8 +52,9 @@ class Constraints(BaseModel):
         year_min, year_max = self.year_min, self.year_max
         if turn.year_min is not None or turn.year_max is not None:
             year_min, year_max = turn.year_min, turn.year_max
-        return Constraints(genres=genres, not_genres=not_genres, year_min=year_min, year_max=year_max, like=like,
-                           not_like=not_like, query=turn.query or self.query)
+        return Constraints(genres=genres, not_genres=not_genres, year_min=year_min, year_max=year_max,
+                           not_years=turn.not_years or self.not_years, like=like, not_like=not_like,
+                           query=turn.query or self.query)
 
     def filters(self, genre_field: str = "genres", year_field: str = "year") -> list[str]:
         """The constraints in ragrec's filter syntax (values quoted, so a comma in a genre stays in it)."""
@@ -65,6 +67,8 @@ class Constraints(BaseModel):
             out.append(f"{year_field}>={self.year_min}")
         if self.year_max is not None:
             out.append(f"{year_field}<={self.year_max}")
+        if self.not_years:  # none of the years of the range (the syntax has no "outside a range")
+            out.append(f"{year_field}!=" + ",".join(map(str, range(self.not_years[0], self.not_years[1] + 1))))
         return out
 
     def chips(self) -> list[str]:
@@ -76,6 +80,8 @@ class Constraints(BaseModel):
             chips.append("not: " + ", ".join(self.not_genres))
         if self.year_min is not None or self.year_max is not None:
             chips.append(f"years: {self.year_min or '…'}-{self.year_max or '…'}")
+        if self.not_years:
+            chips.append(f"not years: {self.not_years[0]}-{self.not_years[1]}")
         chips += [f"like: {t.title}" for t in self.like]
         chips += [f"not like: {t.title}" for t in self.not_like]
         if self.query:
@@ -86,15 +92,21 @@ class Constraints(BaseModel):
 # --- the rule-based parser ------------------------------------------------------------------------------------
 
 _NEGATORS = {"not", "no", "without", "except", "excluding", "nothing", "avoid", "never", "dont", "don't", "non",
-             "none", "skip", "less", "minus"}
+             "none", "skip", "less", "minus", "neither", "nor", "hate", "hates", "dislike", "dislikes"}
 _SOFTENERS = {"too", "any", "more", "a", "an", "the", "so", "very", "really", "anything", "something", "of", "with",
-              "want", "like", "me", "i", "for", "about", "in", "into", "fan", "big"}
+              "want", "like", "me", "i", "for", "about", "in", "into", "fan", "big", "from", "made", "released",
+              "movie", "movies", "film", "films", "or"}
+_NEGATING_PHRASE = re.compile(r"\b(?:(?:anything|everything)\s+but|other\s+than|instead\s+of|rather\s+than)\s*$")
+_YEAR = r"((?:18|19|20)\d\d)"
+_DECADE_WORDS = {"twenties": 2, "thirties": 3, "forties": 4, "fifties": 5, "sixties": 6, "seventies": 7,
+                 "eighties": 8, "nineties": 9}
 _FILLER = set("""
 a about after an and another any anything are as at be best but can could do for from get give good great hey hi how
 i i'd i'm id im in is it its just looking me might more movie movies film films maybe my need of on one or other
 please recommend recommendation recommendations see show some something suggest suggestions that the them then
 there these this to tonight want watch what which will with would you your stuff kind sort type thing things
 also again instead now okay ok well yes yeah like similar unlike made released came out produced ones
+than rather actually everything
 """.split())
 _LIKE = r"(?:more\s+)?(?:like|similar\s+to|such\s+as|as\s+good\s+as|in\s+the\s+vein\s+of|reminds?\s+me\s+of|" \
         r"along\s+the\s+lines\s+of|in\s+the\s+style\s+of)"
@@ -105,10 +117,14 @@ _QUOTED = re.compile(r"[\"“”«»]([^\"“”«»]{2,120})[\"“”«»]")
 _RESET = re.compile(r"\b(?:start\s+over|reset|new\s+search|forget\s+(?:that|everything|it)|clear\s+(?:that|it|all))\b")
 _DECADE4 = re.compile(r"\b(1[89]\d|20\d)0'?s\b")
 _DECADE2 = re.compile(r"(?<![\d-])'?(\d)0'?s\b")
-_BETWEEN = re.compile(r"\bbetween\s+((?:18|19|20)\d\d)\s+and\s+((?:18|19|20)\d\d)\b")
-_AFTER = re.compile(r"\b(after|since|from|newer\s+than|post)\s+(?:the\s+year\s+)?((?:18|19|20)\d\d)\b(?!\s*'?s)")
-_BEFORE = re.compile(r"\b(before|until|till|pre|older\s+than|earlier\s+than)\s*-?\s*((?:18|19|20)\d\d)\b(?!\s*'?s)")
-_IN_YEAR = re.compile(r"\b(?:in|of|from)\s+((?:18|19|20)\d\d)\b(?!\s*'?s)")
+_DECADE_WORD = re.compile(r"\b(" + "|".join(_DECADE_WORDS) + r")\b")
+_BETWEEN = re.compile(r"\bbetween\s+" + _YEAR + r"\s+and\s+" + _YEAR + r"\b")
+_SPAN = re.compile(r"\b(?:from\s+)?" + _YEAR + r"\s*(?:-|–|to|until|till|through|thru)\s*" + _YEAR + r"\b")
+_AFTER = re.compile(r"\b(after|since|newer\s+than|later\s+than|post)\s*-?\s*(?:the\s+year\s+)?" + _YEAR +
+                    r"\b(?!\s*'?s)")
+_FROM_ON = re.compile(r"\bfrom\s+" + _YEAR + r"\s+(?:on(?:wards?)?|forward|and\s+(?:later|after|newer|up))\b")
+_BEFORE = re.compile(r"\b(before|until|till|pre|older\s+than|earlier\s+than)\s*-?\s*" + _YEAR + r"\b(?!\s*'?s)")
+_IN_YEAR = re.compile(r"\b(?:in|of|from)\s+" + _YEAR + r"\b(?!\s*'?s)")
 _RECENT = re.compile(r"\b(?:recent|latest|newest|new\s+releases?)\b")
 _OLD = re.compile(r"\b(?:old|older|oldies)\s+(?:movies?|films?|ones)\b")
 
@@ -136,7 +152,7 @@ def parse(message: str, vocab: Vocabulary) -> Constraints:
             take(m.span())
     for pattern, target in ((_UNLIKE, out.not_like), (_LIKE, out.like)):
         for m in re.finditer(r"\b" + pattern + r"\s+(?P<t>.+?)" + _CLAUSE_END, low):
-            if _inside(m.start(), used):
+            if _inside(m.start(), used) or _inside(m.start("t"), used):  # `didn't like "Titanic"`: read as quoted
                 continue
             found = _titles_in(text[m.start("t"):m.end("t")], vocab)
             for ref, (a, b) in found:
@@ -145,24 +161,32 @@ def parse(message: str, vocab: Vocabulary) -> Constraints:
             if found:
                 take((m.start(), m.start("t")))
 
-    _years(low, vocab, out, take)
+    _years(low, vocab, out, used)
 
     # genre words and phrases, longest first; negated when a negator comes just before (or "non-")
+    genre_words = frozenset(w for phrase in vocab.genres for w in re.findall(r"[\w']+", phrase))
     for phrase in sorted(vocab.genres, key=len, reverse=True):
         for m in re.finditer(r"(?<!\w)" + re.escape(phrase) + r"(?![\w-])", low):
             if _inside(m.start(), used):
                 continue
             genre = vocab.genres[phrase]
             prefixed = low[max(0, m.start() - 4): m.start()] == "non-"
-            target = out.not_genres if prefixed or _negated(low[: m.start()]) else out.genres
+            target = out.not_genres if prefixed or _negated(low[: m.start()], genre_words) else out.genres
             if genre not in target:
                 target.append(genre)
             take((m.start() - 4 if prefixed else m.start(), m.end()))
     out.genres = [g for g in out.genres if g not in out.not_genres]
 
     rest = "".join(ch if not _inside(i, used) else " " for i, ch in enumerate(text))
-    words = [w for w in re.findall(r"[\w'-]+", rest) if w.lower() not in _FILLER and w.lower() not in _NEGATORS
-             and not w.isdigit()]
+    words, negating = [], False
+    for token in re.findall(r"[\w'-]+|[,.;:!?]", rest):
+        low_token = token.lower()
+        if low_token in _NEGATORS or low_token.endswith("n't"):
+            negating = True  # "without violence" must not search for violence: what follows is left out
+        elif not token[0].isalnum() and token[0] not in "'-" or low_token == "but":
+            negating = False
+        elif not negating and low_token not in _FILLER and not token.isdigit():
+            words.append(token)
     out.query = " ".join(words) or None
     return out
 
@@ -176,12 +200,18 @@ def _inside(i: int, spans: list[tuple[int, int]]) -> bool:
     return any(a <= i < b for a, b in spans)
 
 
-def _negated(before: str) -> bool:
-    words = re.findall(r"[\w']+", before)[-4:]
-    for word in reversed(words):
+def _negated(before: str, skip: frozenset[str] = frozenset()) -> bool:
+    """Whether what comes next is negated by the end of `before`: a negator ("no", "without", "hate", "anything
+    but", ...) within a few filler words, in the same clause (punctuation ends it). Words in `skip` are stepped
+    over: other genres, so that "no horror or sci-fi" negates both."""
+    clause = re.split(r"[,.;:!?]", before)[-1]
+    if _NEGATING_PHRASE.search(clause):
+        return True
+    words = re.findall(r"[\w']+", clause)
+    for word in reversed(words[-8:]):
         if word in _NEGATORS or word.endswith("n't"):
             return True
-        if word not in _SOFTENERS:
+        if word not in _SOFTENERS and word not in skip:
             return False
     return False
 
@@ -195,7 +225,7 @@ def _titles_in(phrase: str, vocab: Vocabulary) -> list[tuple[object, tuple[int, 
     found = []
     for m in re.finditer(r"[^,]+?(?=\s*(?:,|\band\b|\bor\b|$))", phrase):
         part = m.group().strip()
-        part = re.sub(r"^(?:and|or)\s+", "", part)
+        part = re.sub(r"^(?:and|or)\s+(?:" + _UNLIKE + r"\s+|" + _LIKE + r"\s+)?", "", part)
         words = part.split()[:MAX_WORDS_IN_TITLE]
         for n in range(len(words), 0, -1):
             ref = vocab.find_title(" ".join(words[:n]))
@@ -206,39 +236,62 @@ def _titles_in(phrase: str, vocab: Vocabulary) -> list[tuple[object, tuple[int, 
     return found
 
 
-def _years(low: str, vocab: Vocabulary, out: Constraints, take) -> None:
-    for m in _BETWEEN.finditer(low):
-        a, b = sorted((int(m.group(1)), int(m.group(2))))
-        out.year_min, out.year_max = a, b
-        take(m.span())
-    for m in _DECADE4.finditer(low):
-        start = int(m.group(1)) * 10
-        out.year_min, out.year_max = start, start + 9
-        take(m.span())
-    for m in _DECADE2.finditer(low):
-        if any(a <= m.start() < b for a, b in []):
-            continue
-        d = int(m.group(1))
+def _years(low: str, vocab: Vocabulary, out: Constraints, used: list[tuple[int, int]]) -> None:
+    """The year range a message asks for; a negated one turns around ("nothing before 2000" is 2000 on, "not from
+    the 90s" leaves the 1990s out). Contradictory bounds ("after 2010 and before 2000") ask for nothing."""
+    def matches(pattern: re.Pattern) -> list[re.Match]:
+        found = [m for m in pattern.finditer(low) if not _inside(m.start(), used)]
+        used.extend(m.span() for m in found)
+        return found
+
+    def negated(m: re.Match) -> bool:
+        return _negated(low[: m.start()])
+
+    def years(m: re.Match, a: int, b: int) -> None:
+        if negated(m):
+            out.not_years = (a, b)
+        else:
+            out.year_min, out.year_max = a, b
+
+    def decade(d: int) -> int:  # "the 20s": the 2020s if the catalog reaches them, else the 1920s
         start = 2000 + 10 * d if d <= 2 else 1900 + 10 * d
-        out.year_min, out.year_max = start, start + 9
-        take(m.span())
-    for m in _AFTER.finditer(low):
-        year = int(m.group(2))
-        out.year_min = year + 1 if m.group(1) == "after" else year
-        take(m.span())
-    for m in _BEFORE.finditer(low):
-        year = int(m.group(2))
-        out.year_max = year if m.group(1) == "until" else year - 1
-        take(m.span())
-    if out.year_min is None and out.year_max is None:
-        m = _IN_YEAR.search(low)
-        if m:
-            out.year_min = out.year_max = int(m.group(1))
-            take(m.span())
-    if _RECENT.search(low) and vocab.max_year:
-        out.year_min = vocab.max_year - 5
-        take(_RECENT.search(low).span())
+        return start - 100 if start >= 2020 and vocab.max_year is not None and start > vocab.max_year else start
+
+    for m in matches(_BETWEEN) + matches(_SPAN):
+        years(m, *sorted((int(m.group(1)), int(m.group(2)))))
+    for m in matches(_DECADE4):
+        years(m, int(m.group(1)) * 10, int(m.group(1)) * 10 + 9)
+    for m in matches(_DECADE2):
+        years(m, decade(int(m.group(1))), decade(int(m.group(1))) + 9)
+    for m in matches(_DECADE_WORD):
+        years(m, decade(_DECADE_WORDS[m.group(1)]), decade(_DECADE_WORDS[m.group(1)]) + 9)
+    for m in matches(_AFTER) + matches(_FROM_ON):
+        first = int(m.group(m.lastindex)) + (m.re is _AFTER and m.group(1) in ("after", "newer than", "later than"))
+        if negated(m):
+            out.year_max = first - 1
+        else:
+            out.year_min = first
+    for m in matches(_BEFORE):
+        last = int(m.group(2)) - (m.group(1) not in ("until", "till"))
+        if negated(m):
+            out.year_min = last + 1
+        else:
+            out.year_max = last
+    if out.year_min is None and out.year_max is None and not out.not_years:
+        for m in matches(_IN_YEAR)[:1]:
+            years(m, int(m.group(1)), int(m.group(1)))
+    for m in matches(_RECENT)[:1]:
+        if vocab.max_year:
+            if negated(m):
+                out.year_max = vocab.max_year - 6
+            else:
+                out.year_min = vocab.max_year - 5
     m = _OLD.search(low)
-    if m:
-        out.year_max = 1979
-        take((m.start(), m.start() + len(m.group().split()[0])))
+    if m and not _inside(m.start(), used):
+        if negated(m):
+            out.year_min = 1980
+        else:
+            out.year_max = 1979
+        used.append((m.start(), m.start() + len(m.group().split()[0])))
+    if out.year_min is not None and out.year_max is not None and out.year_min > out.year_max:
+        out.year_min = out.year_max = None

@@ -192,6 +192,9 @@ def _summary(c: Constraints) -> str:
         parts.append(f"from {c.year_min} on")
     elif c.year_max is not None:
         parts.append(f"up to {c.year_max}")
+    if c.not_years:
+        a, b = c.not_years
+        parts.append(f"not from {a}" if a == b else f"not from {a} to {b}")
     return (" " + ", ".join(parts)) if parts else ""
 
 
