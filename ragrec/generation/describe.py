@@ -39,18 +39,18 @@ from ragrec.schema import BLURB
 GENRE_WORDS: dict[str, tuple[str, ...]] = {
     "action": ("action",),
     "adventure": ("adventure", "adventures", "adventurous"),
-    "animation": ("animation", "animated", "cartoon"),
+    "animation": ("animation", "animated", "cartoon", "anime"),
     "children": ("children's", "kids", "kid's"),
-    "comedy": ("comedy", "comedies", "comedic", "comical"),
+    "comedy": ("comedy", "comedies", "comedic", "comical", "hilarious"),
     "crime": ("crime",),
     "documentary": ("documentary", "documentaries"),
     "drama": ("drama", "dramas", "dramatic"),
     "fantasy": ("fantasy",),
     "film-noir": ("film-noir", "film noir", "noir"),
-    "horror": ("horror",),
+    "horror": ("horror", "scary", "slasher"),
     "imax": ("imax",),
     "musical": ("musical", "musicals"),
-    "mystery": ("mystery", "mysteries"),
+    "mystery": ("mystery", "mysteries", "whodunit"),
     "romance": ("romance", "romantic", "rom-com"),
     "sci-fi": ("sci-fi", "science fiction", "science-fiction", "scifi"),
     "thriller": ("thriller", "thrillers"),
@@ -59,6 +59,12 @@ GENRE_WORDS: dict[str, tuple[str, ...]] = {
 }
 _YEAR = re.compile(r"(?<!\d)(18[89]\d|19\d\d|20[0-4]\d)(?!\d|s\b)")  # not a decade (1990s)
 _DECADE = re.compile(r"(?<!\d)(18[89]0|19\d0|20[0-4]0)s\b")
+_SHORT_DECADE = re.compile(r"(?<![\d'])'?([1-9])0'?s\b")  # '90s, 90s: the 1990s (or the 2020s, for 20s)
+_DECADE_WORD = re.compile(r"\b(twenties|thirties|forties|fifties|sixties|seventies|eighties|nineties)\b", re.I)
+_DECADE_WORDS = ("twenties", "thirties", "forties", "fifties", "sixties", "seventies", "eighties", "nineties")
+# The prompt's framing or an assistant's chatter said back: "the user liked X" claims what the user never did
+_FRAMING = re.compile(r"\b(?:the|this) user\b|\bas an ai\b|\bhappy to (?:help|recommend)\b|^\W*(?:sure|certainly|of "
+                      r"course)\b|\bhere(?: i|')s a (?:recommendation|description)\b", re.I)
 _WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
 _STOP = frozenset(
     "a an and the of to in on for with this that these those is are was were be been it its you your they their "
@@ -114,7 +120,7 @@ class Vocabulary:
 
 class CheckResult(BaseModel):
     ok: bool
-    failed: list[str] = []  # names_item, other_title, year, genre, injected, echo, repetitive, length
+    failed: list[str] = []  # names_item, other_title, year, genre, injected, echo, framing, repetitive, length
     hallucinated: list[str] = []  # stated attributes not in the item's data: "year 1997", "genre horror", "title X"
 
 
@@ -137,11 +143,13 @@ def check(text: str, candidate: Candidate, evidence_titles: list[str], vocabular
     if not own_spans:
         failed.append("names_item")
     allowed = own_spans + [s for t in evidence_titles for s in _spans(words, tuple(_words(P.display_title(t))))]
+    # a title the item's own tags or text name is the item's fact ("King Arthur" of The Sword in the Stone)
+    own_facts = " " + " ".join(_words(" ".join(facts.get("tags", [])) + " " + (facts.get("text") or ""))) + " "
     for n in range(1, vocabulary.max_title_words + 1):
         for i in range(len(words) - n + 1):
             key = tuple(words[i:i + n])
             title = vocabulary.titles.get(key)
-            if title is None or any(a <= i and i + n <= b for a, b in allowed):
+            if title is None or any(a <= i and i + n <= b for a, b in allowed) or f" {' '.join(key)} " in own_facts:
                 continue
             if n == 1 and not re.search(r"(?<![A-Za-z])" + re.escape(title) + r"(?![A-Za-z])", text):
                 continue  # one-word titles ("Heat", "Up") count only when written as the title, capitalized
@@ -158,8 +166,11 @@ def check(text: str, candidate: Candidate, evidence_titles: list[str], vocabular
     stated_years = {int(y) for y in _YEAR.findall(rest)}
     for y in sorted(stated_years - ({year} if year else set())):
         hallucinated.append(f"year {y}")
-    for d in _DECADE.findall(rest):
-        if not (year and int(d) <= year < int(d) + 10):
+    decades = [int(d) for d in _DECADE.findall(rest)]
+    decades += [1900 + 10 * int(d) for d in _SHORT_DECADE.findall(rest)]
+    decades += [1920 + 10 * _DECADE_WORDS.index(w.lower()) for w in _DECADE_WORD.findall(rest)]
+    for d in decades:
+        if not (year and (d <= year < d + 10 or d + 100 <= year < d + 110)):  # the 20s: the 1920s or the 2020s
             hallucinated.append(f"decade {d}s")
     if any(h.startswith(("year", "decade")) for h in hallucinated):
         failed.append("year")
@@ -182,6 +193,8 @@ def check(text: str, candidate: Candidate, evidence_titles: list[str], vocabular
             failed.append("injected")
     if re.search(r"</?\s*data\s*>|<\|", text):
         failed.append("echo")  # the prompt's own markup: the model is reciting its input
+    if _FRAMING.search(text):
+        failed.append("framing")
     grams = [tuple(words[i:i + 4]) for i in range(len(words) - 3)]
     if len(grams) != len(set(grams)):
         failed.append("repetitive")

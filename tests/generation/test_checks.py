@@ -129,12 +129,30 @@ def test_checks_catch_each_kind_of_error(catalog, vocab):
         result = check(text, toy, liked, vocab, s)
         assert expected in result.failed, (expected, result)
     assert check("Toy Story came out in the 1980s.", toy, liked, vocab, s).hallucinated == ["decade 1980s"]
+    for decade in ("'80s", "80s", "eighties"):  # every way of writing a decade
+        assert check(f"Toy Story is an {decade} classic comedy.", toy, liked, vocab, s).hallucinated == \
+            ["decade 1980s"], decade
+    assert check("Toy Story is a '90s classic animated comedy.", toy, liked, vocab, s).ok
+    assert "genre" in check("Toy Story is a scary slasher.", toy, liked, vocab, s).failed
+    # the prompt's framing said back claims what the user never did; an assistant's chatter is no description
+    for text in ("The user liked Toy Story, an animated comedy.", "Sure! Toy Story is an animated comedy.",
+                 "I'd be happy to help: Toy Story is an animated comedy.", "Toy Story is a comedy to this user."):
+        assert "framing" in check(text, toy, liked, vocab, s).failed, text
     # a sequel's name contains its original's: "Toy Story 2" is its own title, not a mention of Toy Story
     toy2 = make_candidate(catalog["3114"], 0.9)
     assert check("Toy Story 2 is an animated comedy sequel full of fun.", toy2, [], vocab, s).ok
     # one-word titles count only when written as a title: "heat" in prose is not the movie Heat
     assert check("Toy Story will warm you like summer heat, a fun comedy.", toy, [], vocab, s).ok
     assert "other_title" in check("Toy Story is a comedy, nothing like Heat.", toy, [], vocab, s).failed
+
+
+def test_a_title_the_items_own_tags_name_is_no_other_title(catalog, vocab):
+    sword = make_candidate(catalog["1025"], 0.5)  # tags: Disney, King Arthur; "King Arthur (2004)" is a movie too
+    result = check("The Sword in the Stone is Disney's animated musical about King Arthur.", sword, [], vocab,
+                   Settings())
+    assert result.ok, result
+    assert "other_title" in check("The Sword in the Stone is an animated musical, like Arthur Christmas.", sword, [],
+                                  vocab, Settings()).failed
 
 
 def test_templates_pass_their_own_checks(demo_movies, vocab):
