@@ -23,7 +23,9 @@ class Title(BaseModel):
 
 
 class Constraints(BaseModel):
-    genres: list[str] = Field(default_factory=list, description="keep items of any of these genres")
+    genres: list[str] = Field(default_factory=list, description="keep items of these genres")
+    every_genre: bool = Field(False, description="of every one of `genres` (\"a horror comedy\"); false: of any of "
+                                                 "them (\"westerns or war films\")")
     not_genres: list[str] = Field(default_factory=list, description="leave out items of any of these genres")
     year_min: int | None = None
     year_max: int | None = None
@@ -52,14 +54,18 @@ class Constraints(BaseModel):
         year_min, year_max = self.year_min, self.year_max
         if turn.year_min is not None or turn.year_max is not None:
             year_min, year_max = turn.year_min, turn.year_max
-        return Constraints(genres=genres, not_genres=not_genres, year_min=year_min, year_max=year_max,
+        every_genre = turn.every_genre if turn.genres else self.every_genre
+        return Constraints(genres=genres, every_genre=every_genre and len(genres) > 1, not_genres=not_genres,
+                           year_min=year_min, year_max=year_max,
                            not_years=turn.not_years or self.not_years, like=like, not_like=not_like,
                            query=turn.query or self.query)
 
     def filters(self, genre_field: str = "genres", year_field: str = "year") -> list[str]:
         """The constraints in ragrec's filter syntax (values quoted, so a comma in a genre stays in it)."""
         out = []
-        if self.genres:
+        if self.genres and self.every_genre:
+            out += [f'{genre_field}="{genre}"' for genre in self.genres]
+        elif self.genres:
             out.append(f"{genre_field}=" + ",".join(self.genres))
         for genre in self.not_genres:
             out.append(f'{genre_field}!="{genre}"')
@@ -75,7 +81,7 @@ class Constraints(BaseModel):
         """Short labels a client can show: "genres: Comedy", "not: Animation", "years: 1990-1999", ..."""
         chips = []
         if self.genres:
-            chips.append("genres: " + ", ".join(self.genres))
+            chips.append("genres: " + (" and " if self.every_genre else ", ").join(self.genres))
         if self.not_genres:
             chips.append("not: " + ", ".join(self.not_genres))
         if self.year_min is not None or self.year_max is not None:
@@ -132,6 +138,10 @@ _OLD = re.compile(r"\b(?:old|older|oldies)\s+(?:movies?|films?|ones)\b")
 def parse(message: str, vocab: Vocabulary) -> Constraints:
     """Constraints read from one message with rules over the catalog's vocabulary."""
     text = " ".join(message.split())
+    # "horror-comedy": two genres (a space in place of the hyphen keeps every offset)
+    for m in re.finditer(r"\b([a-z]+)-([a-z]+)\b", text.lower()):
+        if m.group(1) in vocab.genres and m.group(2) in vocab.genres:
+            text = text[:m.end(1)] + " " + text[m.end(1) + 1:]
     low = text.lower()
     used: list[tuple[int, int]] = []  # spans of `low` already read
 
@@ -176,6 +186,8 @@ def parse(message: str, vocab: Vocabulary) -> Constraints:
                 target.append(genre)
             take((m.start() - 4 if prefixed else m.start(), m.end()))
     out.genres = [g for g in out.genres if g not in out.not_genres]
+    # "a horror comedy", "romantic comedies": both at once; "westerns or war films": either
+    out.every_genre = len(out.genres) > 1 and not re.search(r"\b(?:or|either|and/or)\b|/", low)
 
     rest = "".join(ch if not _inside(i, used) else " " for i, ch in enumerate(text))
     words, negating = [], False

@@ -151,7 +151,13 @@ def answer_text(constraints: Constraints, items: list[Candidate]) -> str:
     wanted = _summary(constraints)
     if not items:
         return f"I found nothing in the catalog{wanted}. Try asking for less, or say \"start over\"."
-    lines = [f"Here {'is one pick' if len(items) == 1 else f'are {len(items)} picks'}{wanted}:"]
+    picks = "one pick" if len(items) == 1 else f"{len(items)} picks"
+    if constraints.is_empty() and items[0].path == "popular":  # say so, rather than pass arbitrary items off
+        lines = [f"Nothing in that named a genre, a year or a title I know, so here are {picks} of the most popular:"]
+    elif constraints.is_empty() and items[0].path in ("hybrid", "content"):
+        lines = [f"Here {'is' if len(items) == 1 else 'are'} {picks} for you:"]
+    else:
+        lines = [f"Here {'is' if len(items) == 1 else 'are'} {picks}{wanted}:"]
     for n, item in enumerate(items, 1):
         line = f"{n}. {shown_title(item)}"
         if item.description:
@@ -181,7 +187,7 @@ def _summary(c: Constraints) -> str:
     if c.query:
         parts.append("matching your description")
     if c.genres:
-        parts.append("in " + _and(c.genres, "or"))
+        parts.append("in " + _and(c.genres, "and" if c.every_genre else "or"))
     if c.not_genres:
         parts.append("not " + _and(c.not_genres, "or"))
     if c.not_like:

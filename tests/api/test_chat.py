@@ -75,6 +75,13 @@ def sse(api, body) -> list[tuple[str, dict]]:
     return api.run(read())
 
 
+def test_a_message_with_nothing_to_go_on_says_so(api):
+    anonymous = turn(api, "🚀🚀🚀", k=3)
+    assert anonymous["chips"] == [] and anonymous["answer"].startswith(
+        "Nothing in that named a genre, a year or a title I know, so here are 3 picks of the most popular:")
+    assert turn(api, "🚀🚀🚀", k=3, user_id="ann")["answer"].startswith("Here are 3 picks for you:")
+
+
 def test_a_title_deleted_from_the_catalog_drops_out_of_the_conversation(api):
     first = turn(api, "something like Toy Story", k=3)
     assert api.delete("/v1/items/1", headers=A).json()["deleted"] == 1  # Toy Story

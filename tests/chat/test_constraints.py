@@ -52,7 +52,8 @@ def chips(message: str, vocab: Vocabulary) -> list[str]:
     ("scary movies, nothing like Twilight", ["genres: Horror", "not like: Twilight (2008)"]),
     ("space opera with epic battles", ["about: space opera epic battles"]),
     ("sci-fi after 2010", ["genres: Sci-Fi", "years: 2011-…"]),
-    ("romantic comedies from the 80s", ["genres: Comedy, Romance", "years: 1980-1989"]),
+    ("romantic comedies from the 80s", ["genres: Comedy and Romance", "years: 1980-1989"]),  # both at once
+    ("a horror-comedy", ["genres: Comedy and Horror"]),
     ('not like "Titanic"', ["not like: Titanic (1997)"]),  # the better known of two
     ("documentaries in 2015", ["genres: Documentary", "years: 2015-2015"]),
     ("something like harry potter but not for kids",
@@ -99,6 +100,13 @@ def test_start_over_and_merging_turns(vocab):
     again = third.merge(parse("start over: westerns", vocab))
     assert again.chips() == ["genres: Western"] and not again.reset
     assert parse("Start over", vocab).reset
+
+
+def test_genres_named_together_are_all_required_and_joined_by_or_any(vocab):
+    both = parse_filter(parse("a horror comedy", vocab).filters())
+    assert [c.value for c in both.must] == ["Comedy", "Horror"]  # one condition each: an item of both
+    either = parse_filter(parse("westerns or war films", vocab).filters())
+    assert len(either.must) == 1 and either.must[0].any == ["Western", "War"]
 
 
 def test_a_year_range_to_leave_out_becomes_a_filter(vocab):
