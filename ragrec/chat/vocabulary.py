@@ -51,6 +51,15 @@ def normalize_title(title: str) -> str:
     return " ".join(re.sub(r"[^\w' &:-]", " ", text.lower()).split())
 
 
+def title_keys(title: str) -> list[str]:
+    """Every name a catalog title answers to: "Seven (a.k.a. Se7en) (1995)" is "seven", "se7en" and the whole;
+    "Amelie (Fabuleux destin d'Amélie Poulain, Le) (2001)" is "amelie" too."""
+    base = _YEAR.sub("", title).strip()
+    names = [base, re.sub(r"\s*\([^)]*\)", " ", base)]
+    names += [re.sub(r"^(?:a\.k\.a\.|aka)\s+", "", alt, flags=re.I) for alt in re.findall(r"\(([^)]*)\)", base)]
+    return [k for k in dict.fromkeys(normalize_title(n) for n in names) if k]
+
+
 @dataclass(frozen=True)
 class TitleRef:
     item_id: str
@@ -85,10 +94,10 @@ class Vocabulary:
                 vocab.max_year = year
             if not isinstance(title, str) or not title.strip():
                 continue
-            key = normalize_title(title)
             rank = (record.payload.get(POPULARITY) or 0, year if isinstance(year, int) else 0)
-            if key and (key not in best or rank > best[key][0]):
-                best[key] = (rank, TitleRef(item_id=record.payload[ITEM_ID], title=title))
+            for key in title_keys(title):
+                if key not in best or rank > best[key][0]:
+                    best[key] = (rank, TitleRef(item_id=record.payload[ITEM_ID], title=title))
         vocab.titles = list(best)
         vocab.ranks = [rank for rank, _ in best.values()]
         vocab.refs = [ref for _, ref in best.values()]

@@ -75,6 +75,12 @@ def sse(api, body) -> list[tuple[str, dict]]:
     return api.run(read())
 
 
+def test_a_title_is_found_by_its_other_names(api):
+    """MovieLens keeps alternate titles in parentheses: each one names the film."""
+    assert turn(api, "something like Seven", k=1)["chips"] == ["like: Seven (a.k.a. Se7en) (1995)"]
+    assert turn(api, "like Amelie", k=1)["chips"] == ["like: Amelie (Fabuleux destin d'Amélie Poulain, Le) (2001)"]
+
+
 def test_a_message_with_nothing_to_go_on_says_so(api):
     anonymous = turn(api, "🚀🚀🚀", k=3)
     assert anonymous["chips"] == [] and anonymous["answer"].startswith(

@@ -38,6 +38,13 @@ def vocab() -> Vocabulary:
     return v
 
 
+def test_title_keys_are_every_name_of_a_title():
+    from ragrec.chat.vocabulary import title_keys
+
+    assert title_keys("Seven (a.k.a. Se7en) (1995)") == ["seven a k a se7en", "seven", "se7en"]
+    assert title_keys("Matrix, The (1999)") == ["the matrix"]
+
+
 def chips(message: str, vocab: Vocabulary) -> list[str]:
     return parse(message, vocab).chips()
 
