@@ -34,6 +34,8 @@ class Constraints(BaseModel):
     not_like: list[Title] = Field(default_factory=list, description="catalog items to move away from")
     query: str | None = Field(None, description="the rest of the message, as a free-text query")
     reset: bool = Field(False, description="the message asked to start over")
+    replaces_genres: bool = Field(False, description="the message corrects the genres asked so far (\"actually "
+                                                     "dramas\", \"make it a comedy instead\")")
 
     def is_empty(self) -> bool:
         return not (self.genres or self.not_genres or self.year_min or self.year_max or self.not_years or self.like
@@ -43,7 +45,8 @@ class Constraints(BaseModel):
         """This conversation's constraints after `turn` (a later turn wins where they disagree)."""
         if turn.reset:
             return turn.model_copy(update={"reset": False})
-        genres = [g for g in self.genres if g not in turn.not_genres] + [g for g in turn.genres if g not in self.genres]
+        kept = [] if turn.replaces_genres and turn.genres else [g for g in self.genres if g not in turn.not_genres]
+        genres = kept + [g for g in turn.genres if g not in kept]
         not_genres = [g for g in self.not_genres if g not in turn.genres] + \
                      [g for g in turn.not_genres if g not in self.not_genres]
         not_ids = {t.item_id for t in turn.not_like}
@@ -120,6 +123,7 @@ _UNLIKE = r"(?:not\s+like|unlike|nothing\s+like|anything\s+but|no\s+more\s+(?:of
 _CLAUSE_END = r"(?=\s*(?:[.;!?]|,\s*(?:but|not|no|from|in|with)\b|\bbut\b|\bfrom\b|\bwith(?:out)?\b|\bin\s+the\b|" \
               r"\bset\s+in\b|\bthat\b|\bwhich\b|\bplease\b|\bfor\b|$))"
 _QUOTED = re.compile(r"[\"“”«»]([^\"“”«»]{2,120})[\"“”«»]")
+_CORRECTION = re.compile(r"^\W*(?:actually|rather|no,|nah|make it|change (?:it|that) to|switch to)\b|\binstead\b")
 _RESET = re.compile(r"\b(?:start\s+over|reset|new\s+search|forget\s+(?:that|everything|it)|clear\s+(?:that|it|all))\b")
 _DECADE4 = re.compile(r"\b(1[89]\d|20\d)0'?s\b")
 _DECADE2 = re.compile(r"(?<![\d-])'?(\d)0'?s\b")
@@ -149,7 +153,7 @@ def parse(message: str, vocab: Vocabulary) -> Constraints:
         used.append(span)
 
     reset = _RESET.search(low)
-    out = Constraints(reset=bool(reset))
+    out = Constraints(reset=bool(reset), replaces_genres=bool(_CORRECTION.search(low)))
     if reset:
         take(reset.span())
 

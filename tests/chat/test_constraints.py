@@ -104,6 +104,9 @@ def test_start_over_and_merging_turns(vocab):
     assert second.chips() == ["not: Animation", "years: 1990-1999", "like: Toy Story (1995)"]
     third = second.merge(parse("actually animated is fine, just no comedies", vocab))
     assert third.genres == ["Animation"] and third.not_genres == ["Comedy"]
+    corrected = Constraints().merge(parse("comedies", vocab)).merge(parse("actually dramas", vocab))
+    assert corrected.chips() == ["genres: Drama"]  # a correction replaces the genres; without one they add up
+    assert Constraints().merge(parse("comedies", vocab)).merge(parse("dramas", vocab)).genres == ["Comedy", "Drama"]
     again = third.merge(parse("start over: westerns", vocab))
     assert again.chips() == ["genres: Western"] and not again.reset
     assert parse("Start over", vocab).reset
