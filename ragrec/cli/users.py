@@ -80,4 +80,5 @@ def reindex_cmd(ctx: typer.Context) -> None:
             fail(str(exc))
     console.print(f"reindexed {report.users:,} users from {report.events:,} events into {report.users_collection!r} "
                   f"({report.items_popularity_changed:,} item popularities changed, "
-                  f"{report.events_unknown_item:,} events of deleted items skipped) in {report.seconds:.1f}s")
+                  f"{report.events_unknown_item:,} events of deleted items skipped, "
+                  f"{report.events_invalid:,} invalid stored events skipped) in {report.seconds:.1f}s")

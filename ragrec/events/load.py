@@ -202,10 +202,11 @@ class _RowParser:
 
     def __call__(self, raw: RawRow) -> Event | EventReject:
         data = raw.data or {}
-        event_id = _text(data.get(self.m.event_id_field)) if self.m.event_id_field else None
-        if raw.error:
-            return EventReject(line=raw.line, event_id=event_id, reason=raw.error)
+        event_id = None
         try:
+            event_id = _text(data.get(self.m.event_id_field)) if self.m.event_id_field else None
+            if raw.error:
+                return EventReject(line=raw.line, event_id=event_id, reason=raw.error)
             return self._event(data, event_id)
         except _Bad as exc:
             return EventReject(line=raw.line, event_id=event_id, reason=str(exc))
@@ -222,7 +223,7 @@ class _RowParser:
         if m.value_field:
             try:
                 value = _number(data.get(m.value_field))
-            except ValueError:
+            except (ValueError, TypeError):  # a list or an object in a JSON or Parquet file too
                 raise _Bad(f"value {data.get(m.value_field)!r} (field {m.value_field!r}) is not a finite number") from None
         if value is None and kind is EventType.rating:
             raise _Bad("a rating needs a value" + (f" (field {m.value_field!r} is empty)" if m.value_field
@@ -230,8 +231,9 @@ class _RowParser:
         raw_ts = data.get(m.timestamp_field)
         if raw_ts is None or raw_ts == "":
             raise _Bad(f"missing timestamp (field {m.timestamp_field!r})")
-        try:
-            ts = self.ts(raw_ts)
+        try:  # a Parquet timestamp column is read as datetimes already (naive ones are UTC)
+            ts = raw_ts if isinstance(raw_ts, datetime) else self.ts(raw_ts)
+            ts = ts if ts.tzinfo else ts.replace(tzinfo=timezone.utc)
         except (ValueError, OverflowError, OSError, TypeError):
             raise _Bad(f"timestamp {raw_ts!r} is not {self.ts_words}") from None
         try:
@@ -267,6 +269,10 @@ def _hash_id(user: str, item: str, kind: EventType, ts: datetime, value: float |
 def _text(value: Any) -> str | None:
     if value is None:
         return None
+    if isinstance(value, (bool, list, dict)):
+        raise _Bad(f"{value!r} is not an id or a name (a {type(value).__name__})")
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)  # a float column's 12.0 is user "12"
     return str(value).strip() or None
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 import uuid
 from datetime import datetime, timezone
 from enum import Enum
@@ -16,6 +17,9 @@ if TYPE_CHECKING:
 
 # No feedback predates the Unix epoch; a time near year 1 would not even survive the log's round trip
 EARLIEST = datetime(1970, 1, 1, tzinfo=timezone.utc)
+MAX_ID_CHARS = 200  # the log's id columns (PostgreSQL refuses longer ones; SQLite would keep them)
+# SQLite's JSON path cuts a string at NUL ("bob\0evil" was stored as "bob"): no control character in an id
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 class EventType(str, Enum):
@@ -66,10 +70,13 @@ def event_problem(event: Event | StoredEvent, settings: Settings, now: datetime 
     The model itself stays lenient, so that events stored by an older ragrec can always be read back."""
     if not isinstance(event.type, EventType):  # a stored row, of a type this ragrec does not know
         return f"unknown event type {event.type!r}"
-    if not event.user_id.strip():
-        return "the user id is blank"
-    if not event.item_id.strip():
-        return "the item id is blank"
+    for name, value in (("user", event.user_id), ("item", event.item_id), ("event", getattr(event, "event_id", ""))):
+        if name != "event" and not value.strip():
+            return f"the {name} id is blank"
+        if len(value) > MAX_ID_CHARS:
+            return f"the {name} id is longer than {MAX_ID_CHARS} characters"
+        if _CONTROL.search(value):
+            return f"the {name} id holds a control character"
     value = event.value
     if event.type is EventType.rating and value is None:
         return "a rating event needs a value"

@@ -30,7 +30,7 @@ class CollabReport(BaseModel):
     seconds: float = 0.0
 
 
-def train_item_factors(log, settings: Settings) -> tuple[dict[str, np.ndarray], CollabReport]:
+def train_item_factors(log, settings: Settings, *, where=None) -> tuple[dict[str, np.ndarray], CollabReport]:
     """ALS item factors for every item with at least one positive event."""
     import scipy.sparse as sp
     from threadpoolctl import threadpool_limits
@@ -42,7 +42,7 @@ def train_item_factors(log, settings: Settings) -> tuple[dict[str, np.ndarray], 
     # plain int arrays, not a (user, item) tuple per event: at 100k users the garbage collector walked 16.6M live
     # tuples again and again (this scan took 137 s, 59 s with arrays: bench/RESULTS.md)
     rows, cols = array("q"), array("q")  # int64 on every platform, as numpy reads them
-    for user_id, item_id in log.positive_pairs():
+    for user_id, item_id in log.positive_pairs(where=where):
         rows.append(users.setdefault(user_id, len(users)))
         cols.append(items.setdefault(item_id, len(items)))
     report = CollabReport(users=len(users), items=len(items))

@@ -28,6 +28,7 @@ from pydantic import BaseModel
 
 from ragrec.config import Settings
 from ragrec.devices import collab_on_gpu
+from ragrec.events.log import stored_valid
 from ragrec.events.models import event_problem
 from ragrec.retrieval.collab import ensure_collab_slots, store_item_factors, train_item_factors
 from ragrec.retrieval.feedback import apply_events, item_vectors
@@ -93,10 +94,11 @@ def _reindex(log, store: VectorStore, profiles: UserProfiles, settings: Settings
     upto = log.last_seq()
     live_slot = profiles.slot()
     slot = other_slot(live_slot) if COLLAB in profiles.spaces else live_slot
-    report.items_popularity_changed, catalog = refresh_popularity(store, items, log.popularity())
+    valid = stored_valid(settings, now)  # what users are built from, item popularity and factors count too
+    report.items_popularity_changed, catalog = refresh_popularity(store, items, log.popularity(where=valid))
     if COLLAB in profiles.spaces:
         ensure_collab_slots(store, items)
-        factors, collab = train_item_factors(log, settings)
+        factors, collab = train_item_factors(log, settings, where=valid)
         store_item_factors(store, items, {i: f for i, f in factors.items() if i in catalog}, slot)
         report.collab_items, report.collab_seconds = len(factors), collab.seconds
     # payload and vector updates move points out of indexed segments: rebuild the index for fast queries again

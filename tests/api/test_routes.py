@@ -213,11 +213,12 @@ def test_every_event_of_a_batch_is_accounted_for(api):
     events = [{"event_id": "d1", "user_id": "dee", "item_id": "1", "type": "like"},
               {"event_id": "d1", "user_id": "dee", "item_id": "2", "type": "rating", "value": 99},
               {"event_id": "d2", "user_id": "dee", "item_id": "2", "type": "like",
-               "timestamp": "0001-01-01T00:00:00+05:00"}]
+               "timestamp": "0001-01-01T00:00:00+05:00"},
+              {"event_id": "d3", "user_id": "dee\u0000evil", "item_id": "2", "type": "like"}]  # SQLite cut it at NUL
     got = api.post("/v1/feedback", json={"events": events}, headers=C).json()
     assert got["accepted"] == 1 and got["duplicates"] == 0
     reasons = {(r["event_id"], r["reason"].split(" ")[0]) for r in got["rejected"]}
-    assert reasons == {("d1", "rating"), ("d2", "timestamp")}
+    assert reasons == {("d1", "rating"), ("d2", "timestamp"), ("d3", "the")}
     assert "before 1970" in got["rejected"][1]["reason"]
     assert [(e.event_id, e.item_id) for e in api.rec.log.user_events("dee")] == [("d1", "1")]
 

@@ -178,3 +178,36 @@ def test_values_out_of_range_and_future_times_are_rejected_with_reasons(event_lo
     assert got[8] == "a like event has no value (only ratings do), got 5"
     assert got[9].startswith("timestamp 2100-01-01T00:00:00+00:00 is in the future")
     assert [e.value for e in event_log.user_events("u1")] == [4.5]
+
+
+def test_ids_and_values_a_log_cannot_keep_faithfully_are_rejected_and_the_load_goes_on(event_log, tmp_path):
+    """A NUL cut an id short on SQLite (two users became one), an id over 200 characters failed a PostgreSQL batch
+    and everything after it, a list as a value was an internal error: each is now a reject with its reason."""
+    rows = [
+        {"user_id": "ok", "item_id": "1", "type": "rating", "value": 4, "ts": 1704067200},
+        {"user_id": "lv", "item_id": "1", "type": "rating", "value": [4], "ts": 1704067201},
+        {"user_id": {"a": 1}, "item_id": "1", "type": "like", "ts": 1704067202},
+        {"user_id": "bob\u0000evil", "item_id": "1", "type": "like", "ts": 1704067203},
+        {"user_id": "L" * 250, "item_id": "1", "type": "like", "ts": 1704067204},
+        {"user_id": 12.0, "item_id": "1", "type": "like", "ts": 1704067205},  # a float column's id: user "12"
+    ]
+    path = write(tmp_path / "e.jsonl", "".join(json.dumps(r) + "\n" for r in rows))
+    mapping = EventMapping(value_field="value", timestamp_field="ts", timestamp_format="epoch")
+    report = load_events(path, mapping, event_log, catalog("1"), rejects_path=tmp_path / "r.jsonl", batch_size=2)
+    got = {line: r["reason"] for line, r in rejects_of(report).items()}
+    assert (report.stored, report.rejected) == (2, 4), got
+    assert "is not a finite number" in got[2] and "is not an id or a name (a dict)" in got[3]
+    assert got[4] == "the user id holds a control character" and "longer than 200 characters" in got[5]
+    assert event_log.count("bob") == 0 and event_log.count("12") == 1
+
+
+def test_a_parquet_timestamp_column_loads(event_log, tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = tmp_path / "e.parquet"
+    pq.write_table(pa.table({"user_id": ["a"], "item_id": ["1"], "type": ["like"],
+                             "timestamp": pa.array([datetime(2024, 1, 1, 12)], pa.timestamp("us"))}), path)
+    report = load_events(path, EventMapping(), event_log, catalog("1"), rejects_path=tmp_path / "r.jsonl")
+    assert report.stored == 1
+    assert event_log.user_events("a")[0].timestamp == datetime(2024, 1, 1, 12, tzinfo=timezone.utc)

@@ -284,8 +284,17 @@ def test_stored_events_ragrec_would_reject_today_are_skipped_and_counted(data_di
                 conn.execute(text("INSERT INTO events (event_id, user_id, item_id, type, value, ts_us) "
                                   "VALUES (:e, 'u000', :i, :t, :v, :ts)"),
                              {"e": event_id, "i": item, "t": kind, "v": value, "ts": ts_us or 1_700_000_000_000_000})
+        lonely = next(m for m in demo_movies if m["movieId"] not in {int(e.item_id) for e in events})
+        with rec.log.engine.begin() as conn:  # the only events of an item: invalid, so it stays unpopular
+            conn.execute(text("INSERT INTO events (event_id, user_id, item_id, type, value, ts_us) VALUES "
+                              "('c1', 'u001', :i, 'rating', 99, 1700000000000000), "
+                              "('c2', 'u001', :i, 'like', NULL, 4102444800000000)"), {"i": str(lonely["movieId"])})
+        bad += [None, None]
         report = rec.reindex()
         assert report.events_invalid == len(bad) and report.events == len(events)
+        [stored] = rec.store.retrieve(rec.settings.items_collection, [point_id(str(lonely["movieId"]))],
+                                      payload=[POPULARITY], vectors=True)
+        assert not stored.payload.get(POPULARITY) and not set(COLLAB_SLOTS) & set(stored.vectors or {})
         profile = rec.profiles.get("u000")
         assert profile.n_events == sum(e.user_id == "u000" for e in events)
         assert all(np.isfinite(profile.sums["content"])) and all(np.isfinite(profile.long_sums["content"]))
