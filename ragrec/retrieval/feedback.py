@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 
 from ragrec.config import Settings
 from ragrec.events.models import Event, EventReject, event_problem
-from ragrec.retrieval.profiles import Profile, apply_event
+from ragrec.retrieval.profiles import Profile, apply_event, build_profiles
 from ragrec.retrieval.users import UserGate, UserProfiles
 from ragrec.schema import ITEM_ID
 from ragrec.store import VectorStore, point_id
@@ -76,23 +76,43 @@ def record_feedback(events: list[Event], *, log, store: VectorStore, profiles: U
         for event in result.accepted:
             by_user[event.user_id].append(event)
         if by_user:
-            apply_events(result.accepted, store=store, profiles=profiles, settings=settings)
+            apply_events(result.accepted, store=store, profiles=profiles, settings=settings, log=log)
     return FeedbackResult(accepted=len(result.accepted), duplicates=result.duplicates, rejected=result.rejected,
                           users_updated=sorted(by_user))
 
 
 def apply_events(events: list[Event], *, store: VectorStore, profiles: UserProfiles, settings: Settings,
-                 collection: str | None = None) -> int:
-    """Fold events into their users' stored profiles (in `collection`, default the live generation)."""
+                 collection: str | None = None, log=None) -> int:
+    """Fold events into their users' stored profiles (in `collection`, default the live generation).
+
+    An event older than its user's latest one cannot be folded in: the short-term sums position events by time,
+    and a late one would count as the newest. With the `log` (which holds it already), such a user is rebuilt from
+    their whole history instead, as reindex would build them."""
     if not events:
         return 0
     if collection is None:
         profiles.ensure()
     slot = profiles.slot(collection)  # the generation's: a reindex fills the other slot for its new one
-    vectors = item_vectors(store, settings.items_collection, [e.item_id for e in events],
-                           profiles.item_vector_names(slot))
+    names = profiles.item_vector_names(slot)
+    vectors = item_vectors(store, settings.items_collection, [e.item_id for e in events], names)
     known = [e for e in events if e.item_id in vectors]  # items since deleted from the catalog
     current = profiles.get_many(list(dict.fromkeys(e.user_id for e in known)), collection)
-    updated = fold(current, known, vectors, settings, slot)
+    late = {e.user_id for e in known if log is not None and (p := current.get(e.user_id)) is not None
+            and p.last_event is not None and e.timestamp.timestamp() < p.last_event}
+    updated = fold(current, [e for e in known if e.user_id not in late], vectors, settings, slot)
+    for user_id in late:
+        updated[user_id] = rebuild_user(user_id, log=log, store=store, settings=settings, names=names, slot=slot)
     profiles.save(list(updated.values()), collection)
     return len(known)
+
+
+def rebuild_user(user_id: str, *, log, store: VectorStore, settings: Settings, names: dict[str, str],
+                 slot: str) -> Profile:
+    """One user's profile from their whole history in the log, as reindex builds it (valid events of items
+    still in the catalog)."""
+    history = [e for e in log.user_events(user_id) if event_problem(e, settings) is None]
+    vectors = item_vectors(store, settings.items_collection, [e.item_id for e in history], names)
+    profile = build_profiles([e for e in history if e.item_id in vectors], vectors, settings).get(user_id) \
+        or Profile(user_id=user_id)
+    profile.collab_slot = slot
+    return profile

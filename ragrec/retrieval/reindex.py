@@ -152,7 +152,7 @@ def _reindex(log, store: VectorStore, profiles: UserProfiles, settings: Settings
         late = [e for e in log.iter_events(after=upto) if e.user_id not in gone]
         late += [e for u in sorted(gone) if log.has_user(u) for e in log.user_events(u)]  # forgotten, then back
         report.events_replayed = apply_events(late, store=store, profiles=profiles, settings=settings,
-                                              collection=target)
+                                              collection=target, log=log)
         previous = store.resolve(profiles.alias)
         store.flush(target)
         store.set_alias(profiles.alias, target)

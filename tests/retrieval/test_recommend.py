@@ -235,6 +235,22 @@ def test_forget_and_reindex_are_idempotent(rec):
     assert rec.reindex().users == 1  # and the next reindex does not bring them back
 
 
+def test_feedback_arriving_out_of_time_order_gives_what_reindex_gives(rec):
+    """The short-term sums position events by time: an event older than the user's latest, folded as it came,
+    counted as the newest (live and rebuilt vectors had cosine 0.956). Such a user is rebuilt from the log."""
+    t0 = datetime(2024, 1, 1, tzinfo=timezone.utc)
+    rec.record_feedback([Event(user_id="oz", item_id="1", type="like", timestamp=t0 + timedelta(days=2))])
+    rec.record_feedback([Event(user_id="oz", item_id="260", type="like", timestamp=t0 + timedelta(days=3))])
+    rec.record_feedback([Event(user_id="oz", item_id="2355", type="like", timestamp=t0)])  # late: the oldest
+    live = rec.user("oz").profile
+    assert [r.item_id for r in live.recent] == ["260", "1", "2355"]
+    rec.reindex()
+    rebuilt = rec.user("oz").profile
+    for space in ("sums", "long_sums"):
+        assert np.allclose(getattr(rebuilt, space)["content"], getattr(live, space)["content"], atol=1e-5)
+    assert (live.positive_weight, live.n_events) == (pytest.approx(rebuilt.positive_weight), 3)
+
+
 @pytest.mark.mutates_items
 def test_movielens_ratings_load_end_to_end(rec, tmp_path):
     from ragrec.events.load import EventMapping, load_events
