@@ -33,6 +33,8 @@ BLURB = "blurb"
 BLURB_HASH = "blurb_hash"
 
 RESERVED = (ITEM_ID, TEXT, TEXT_HASH, CONTENT_HASH, POPULARITY, BLURB, BLURB_HASH)
+# Qdrant's payload integers (and so its filter values) are 64-bit: a larger one comes back as a float
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 SYSTEM_FIELDS = (POPULARITY,)  # written by reindex, not the catalog file: a catalog update carries them over
 HIDDEN = (TEXT_HASH, CONTENT_HASH, TEXT, BLURB_HASH)  # not part of an item's public payload (the text is shown on its own)
 

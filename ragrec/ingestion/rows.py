@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from ragrec.schema import CONTENT_HASH, ITEM_ID, TEXT, TEXT_HASH
+from ragrec.schema import CONTENT_HASH, INT64_MAX, INT64_MIN, ITEM_ID, TEXT, TEXT_HASH
 
 FieldType = Literal["auto", "str", "int", "float", "bool", "list"]
 
@@ -154,9 +154,8 @@ def _text_value(value: Any, sep: str, is_list: bool) -> str:
 
 # Qdrant reads a payload back with a recursion limit of 128 levels, and a point it accepted deeper than that can
 # leave its write-ahead log unreadable (Qdrant Edge 0.9 then refuses to open the shard): nested values stay far
-# below it. Its integers are 64-bit: a larger one would come back as a float.
+# below it.
 MAX_PAYLOAD_DEPTH = 32
-_INT64 = (-(2**63), 2**63 - 1)
 
 
 def _capped(value: Any, limit: int, field: str, depth: int = 0) -> tuple[Any, bool]:
@@ -171,7 +170,7 @@ def _capped(value: Any, limit: int, field: str, depth: int = 0) -> tuple[Any, bo
     if isinstance(value, decimal.Decimal):
         value = float(value)
     if isinstance(value, int):
-        if not _INT64[0] <= value <= _INT64[1]:
+        if not INT64_MIN <= value <= INT64_MAX:
             raise BadValue(f"{field!r} holds an integer that does not fit in 64 bits")
         return value, False
     if isinstance(value, float):

@@ -18,6 +18,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from ragrec.schema import INT64_MAX, INT64_MIN
 from ragrec.store import Filter, IsEmpty, Match, MatchAny, Range, VectorStore
 
 _EXPR = re.compile(r"^\s*([A-Za-z_][\w.\-]*)\s*(>=|<=|!=|=|>|<)\s*(.+?)\s*$")
@@ -36,9 +37,6 @@ def _value(text: str) -> str | int | float | bool:
         return float(text)
     except ValueError:
         return text
-
-
-_INT64 = 2**63
 
 
 def _values(text: str) -> list:
@@ -80,7 +78,7 @@ def parse_filter(expressions: list[str] | str | None) -> Filter | None:
         values = _values(raw)
         if not values or "" in values:
             raise FilterSyntaxError(f"filter {expr!r} has no value")
-        if any(isinstance(v, int) and not isinstance(v, bool) and not -_INT64 <= v < _INT64 for v in values):
+        if any(isinstance(v, int) and not isinstance(v, bool) and not INT64_MIN <= v <= INT64_MAX for v in values):
             raise FilterSyntaxError(f"filter {expr!r}: the number is out of range (64-bit integers)")
         if any(isinstance(v, float) for v in values):
             raise FilterSyntaxError(f"filter {expr!r}: match a decimal with a range (>=, <=) instead of =")
@@ -119,7 +117,7 @@ def unknown_field_warnings(store: VectorStore, collection: str, expressions: lis
 # --- the same filters as an object (the HTTP API's structured form) ----------------------------------------------
 
 FIELD = re.compile(r"^[A-Za-z_][\w.\-]*$")
-Int64 = Annotated[int, Field(ge=-_INT64, lt=_INT64)]  # Qdrant's integers
+Int64 = Annotated[int, Field(ge=INT64_MIN, le=INT64_MAX)]
 Scalar = str | Int64 | bool
 
 
