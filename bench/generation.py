@@ -254,7 +254,7 @@ if __name__ == "__main__":
     sub = parser.add_subparsers(dest="what", required=True)
     lat = sub.add_parser("latency")
     lat.add_argument("--repeats", type=int, default=10)
-    lat.add_argument("--quantize", choices=["int8", "none"], default=Settings().llm_quantize,
+    lat.add_argument("--quantize", choices=["auto", "int8", "none"], default=Settings().llm_quantize,
                      help="the local model's llm_quantize (none: the float model, as before int8)")
     q = sub.add_parser("quality")
     q.add_argument("--users", type=int, default=100)

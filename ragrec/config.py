@@ -253,12 +253,13 @@ class Settings(BaseSettings):
         "busy process 2.5x slower than 1 (bench/RESULTS.md). 2 threads pay only where the LLM is the process's "
         "one multi-threaded torch user (2.7-2.9 s).",
     )
-    llm_quantize: Literal["int8", "none"] = Field(
-        "int8", description="local: int8 = the model's Linear layers quantized after loading (int8 weights, one "
+    llm_quantize: Literal["auto", "int8", "none"] = Field(
+        "auto", description="local: int8 = the model's Linear layers quantized after loading (int8 weights, one "
         "scale per output channel; inputs quantized per token on the fly), the rest in float32. A CPU decoding step "
         "reads every weight once, so half of bf16's bytes made a step 2x faster (a long prompt's pass ~1.3x, a "
         "batch's not), with descriptions and rerank scores about as good as bf16's (bench/RESULTS.md); none = "
-        "unquantized, in llm_dtype.",
+        "unquantized, in llm_dtype; auto = int8 where the CPU has VNNI or AMX int8 (avx512_vnni, amx_int8), else "
+        "none: without them torch's int8 matmul is many times slower than float32's.",
     )
     llm_dtype: Literal["auto", "float32", "bfloat16"] = Field(
         "auto", description="local, llm_quantize=none: auto = bfloat16 where the CPU has native bf16 (avx512_bf16/AMX: "

@@ -43,6 +43,18 @@ def cpu_has_bf16() -> bool:
     return bool({"avx512_bf16", "amx_bf16"} & cpu_flags())
 
 
+def cpu_has_int8_matmul() -> bool:
+    """VNNI or AMX int8: where torch's int8 matmul (`torch._int_mm`) has a fast kernel. On a CPU with AVX2 only it
+    took 33x float32's time for the bundled model's layers (bench/RESULTS.md): int8 there is a slowdown."""
+    return bool({"avx512_vnni", "amx_int8"} & cpu_flags())
+
+
+def resolve_quantize(setting: str) -> str:
+    if setting == "auto":
+        return "int8" if cpu_has_int8_matmul() else "none"
+    return setting
+
+
 def resolve_dtype(setting: str, quantize: str = "none") -> str:
     if quantize == "int8":
         return "float32"  # what the int8 layers take and give
@@ -151,7 +163,8 @@ class LocalLLM(LLM):
         """(model dir, threads, dtype, quantization): one loaded model per distinct key in a process."""
         s = self.settings
         path = resolve_llm_model(s.llm_model, self._cache_dir)
-        return str(path.resolve()), s.llm_threads, resolve_dtype(s.llm_dtype, s.llm_quantize), s.llm_quantize
+        quantize = resolve_quantize(s.llm_quantize)
+        return str(path.resolve()), s.llm_threads, resolve_dtype(s.llm_dtype, quantize), quantize
 
     @property
     def loaded(self) -> _Loaded:

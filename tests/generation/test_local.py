@@ -41,21 +41,32 @@ def test_loading_the_model_prints_no_progress_bar(model_dir, capfd):
     assert "Loading weights" not in capfd.readouterr().err
 
 
-def test_the_default_model_is_int8_and_none_keeps_the_float_dtype(local_llm, gen_settings):
+def test_int8_replaces_every_linear_and_none_keeps_the_float_dtype(local_llm, gen_settings):
     import torch
     from torch import nn
 
     from ragrec.generation.local import LocalLLM, resolve_dtype
     from ragrec.generation.quantize import Int8Linear
 
-    model = local_llm.loaded.model
+    int8 = LocalLLM(gen_settings.model_copy(update={"llm_quantize": "int8"}))  # the default's model on a VNNI CPU
+    model = int8.loaded.model
     assert not any(isinstance(m, nn.Linear) for m in model.modules())  # the tied lm_head too
     layers = [m for m in model.modules() if isinstance(m, Int8Linear)]
     assert len(layers) == 30 * 7 + 1 and isinstance(model.lm_head, Int8Linear)
     assert model.model.embed_tokens.weight.dtype == torch.float32  # the embedding it was tied to stays as it was
-    # none: the float model of llm_dtype, in a slot of its own (not loaded here: a second model costs seconds)
+    # none: the float model of llm_dtype, in a slot of its own
     none = LocalLLM(gen_settings.model_copy(update={"llm_quantize": "none"})).model_key()
-    assert none[2:] == (resolve_dtype("auto"), "none") and local_llm.model_key()[2:] == ("float32", "int8")
+    assert none[2:] == (resolve_dtype("auto"), "none") and int8.model_key()[2:] == ("float32", "int8")
+
+
+@pytest.mark.parametrize(("flags", "expected"), [({"avx2"}, "none"), ({"avx2", "avx512_vnni"}, "int8"),
+                                                 ({"avx2", "amx_int8"}, "int8")])
+def test_auto_quantizes_only_where_the_cpu_has_a_fast_int8_matmul(monkeypatch, flags, expected):
+    from ragrec.generation import local
+
+    monkeypatch.setattr(local, "cpu_flags", lambda: flags)
+    assert local.resolve_quantize("auto") == expected
+    assert local.resolve_quantize("int8") == "int8" and local.resolve_quantize("none") == "none"
 
 
 def test_int8_linear_is_close_to_float_and_each_token_stands_alone():
