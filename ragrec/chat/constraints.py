@@ -36,6 +36,8 @@ class Constraints(BaseModel):
     reset: bool = Field(False, description="the message asked to start over")
     replaces_genres: bool = Field(False, description="the message corrects the genres asked so far (\"actually "
                                                      "dramas\", \"make it a comedy instead\")")
+    any_year: bool = Field(False, description="the message lifts the years asked so far (\"any year is fine\")")
+    any_genre: bool = Field(False, description="the message lifts the genres asked so far (\"any genre\")")
 
     def is_empty(self) -> bool:
         return not (self.genres or self.not_genres or self.year_min or self.year_max or self.not_years or self.like
@@ -45,22 +47,24 @@ class Constraints(BaseModel):
         """This conversation's constraints after `turn` (a later turn wins where they disagree)."""
         if turn.reset:
             return turn.model_copy(update={"reset": False})
-        kept = [] if turn.replaces_genres and turn.genres else [g for g in self.genres if g not in turn.not_genres]
+        before = Constraints() if turn.any_genre else self  # what "any genre" lifts: genres kept and left out
+        kept = [] if turn.replaces_genres and turn.genres else [g for g in before.genres if g not in turn.not_genres]
         genres = kept + [g for g in turn.genres if g not in kept]
-        not_genres = [g for g in self.not_genres if g not in turn.genres] + \
-                     [g for g in turn.not_genres if g not in self.not_genres]
+        not_genres = [g for g in before.not_genres if g not in turn.genres] + \
+                     [g for g in turn.not_genres if g not in before.not_genres]
         not_ids = {t.item_id for t in turn.not_like}
         like = [t for t in self.like if t.item_id not in not_ids] + [t for t in turn.like if t not in self.like]
         like_ids = {t.item_id for t in turn.like}
         not_like = [t for t in self.not_like if t.item_id not in like_ids] + \
                    [t for t in turn.not_like if t not in self.not_like]
-        year_min, year_max = self.year_min, self.year_max
+        year_min, year_max, not_years = (None, None, None) if turn.any_year else \
+            (self.year_min, self.year_max, self.not_years)
         if turn.year_min is not None or turn.year_max is not None:
             year_min, year_max = turn.year_min, turn.year_max
-        every_genre = turn.every_genre if turn.genres else self.every_genre
+        every_genre = turn.every_genre if turn.genres else before.every_genre
         return Constraints(genres=genres, every_genre=every_genre and len(genres) > 1, not_genres=not_genres,
                            year_min=year_min, year_max=year_max,
-                           not_years=turn.not_years or self.not_years, like=like, not_like=not_like,
+                           not_years=turn.not_years or not_years, like=like, not_like=not_like,
                            query=turn.query or self.query)
 
     def filters(self, genre_field: str = "genres", year_field: str = "year") -> list[str]:
@@ -115,7 +119,7 @@ i i'd i'm id im in is it its just looking me might more movie movies film films 
 please recommend recommendation recommendations see show some something suggest suggestions that the them then
 there these this to tonight want watch what which will with would you your stuff kind sort type thing things
 also again instead now okay ok well yes yeah like similar unlike made released came out produced ones
-than rather actually everything
+than rather actually everything fine
 """.split())
 _LIKE = r"(?:more\s+)?(?:like|similar\s+to|such\s+as|as\s+good\s+as|in\s+the\s+vein\s+of|reminds?\s+me\s+of|" \
         r"along\s+the\s+lines\s+of|in\s+the\s+style\s+of)"
@@ -124,6 +128,10 @@ _CLAUSE_END = r"(?=\s*(?:[.;!?]|,\s*(?:but|not|no|from|in|with)\b|\bbut\b|\bfrom
               r"\bset\s+in\b|\bthat\b|\bwhich\b|\bplease\b|\bfor\b|$))"
 _QUOTED = re.compile(r"[\"“”«»]([^\"“”«»]{2,120})[\"“”«»]")
 _CORRECTION = re.compile(r"^\W*(?:actually|rather|no,|nah|make it|change (?:it|that) to|switch to)\b|\binstead\b")
+_ANY_YEAR = re.compile(r"\b(?:any|all|whatever)\s+(?:years?|decades?|eras?|release\s+dates?)\b|"
+                       r"\b(?:forget|drop|ignore|remove|lift)\s+the\s+(?:years?|decades?|dates?|era)\b|"
+                       r"\bno\s+(?:year|date)\s+(?:limits?|restrictions?|range)\b")
+_ANY_GENRE = re.compile(r"\b(?:any|all|whatever)\s+genres?\b|\b(?:forget|drop|ignore|remove|lift)\s+the\s+genres?\b")
 _RESET = re.compile(r"\b(?:start\s+over|reset|new\s+search|forget\s+(?:that|everything|it)|clear\s+(?:that|it|all))\b")
 _DECADE4 = re.compile(r"\b(1[89]\d|20\d)0'?s\b")
 _DECADE2 = re.compile(r"(?<![\d-])'?(\d)0'?s\b")
@@ -156,6 +164,10 @@ def parse(message: str, vocab: Vocabulary) -> Constraints:
     out = Constraints(reset=bool(reset), replaces_genres=bool(_CORRECTION.search(low)))
     if reset:
         take(reset.span())
+    for pattern, lift in ((_ANY_YEAR, "any_year"), (_ANY_GENRE, "any_genre")):
+        for m in pattern.finditer(low):
+            setattr(out, lift, True)
+            take(m.span())
 
     # titles in quotes, then after "not like ..." and "like ..." (each clause may list several: "A, B and C")
     for m in _QUOTED.finditer(text):
@@ -194,17 +206,42 @@ def parse(message: str, vocab: Vocabulary) -> Constraints:
     out.every_genre = len(out.genres) > 1 and not re.search(r"\b(?:or|either|and/or)\b|/", low)
 
     rest = "".join(ch if not _inside(i, used) else " " for i, ch in enumerate(text))
-    words, negating = [], False
+    words, said, negating = [], [], False  # said: every word not negated, filler too (titles have "the", "of")
     for token in re.findall(r"[\w'-]+|[,.;:!?]", rest):
         low_token = token.lower()
         if low_token in _NEGATORS or low_token.endswith("n't"):
             negating = True  # "without violence" must not search for violence: what follows is left out
         elif not token[0].isalnum() and token[0] not in "'-" or low_token == "but":
             negating = False
-        elif not negating and low_token not in _FILLER and not token.isdigit():
-            words.append(token)
+        elif not negating:
+            said.append(low_token)
+            if low_token not in _FILLER and not token.isdigit():
+                words.append(token)
     out.query = " ".join(words) or None
+    # what is left names a title on its own ("star wars", "the godfather from the 70s"): more like it
+    if words and not out.like and not out.not_like:
+        ref = _bare_title(said, vocab)
+        if ref:
+            out.like, out.query = [Title(item_id=ref.item_id, title=ref.title)], None
     return out
+
+
+def _bare_title(said: list[str], vocab: Vocabulary):
+    """The title that the words left over name, without filler around them ("the godfather" keeps its article):
+    two words at least, exactly or as the start of a series, never by a fuzzy match, so that "a heist movie" is
+    not Heist (2001) and "space opera" is searched as words."""
+    while said and said[-1] in _FILLER:
+        said = said[:-1]
+    start = 0
+    while start < len(said) and said[start] in _FILLER:
+        start += 1
+    phrases = [said[start:]] + ([said[start - 1:]] if start and said[start - 1] in ("the", "a", "an") else [])
+    for phrase in reversed(phrases):  # with its article first
+        if len(phrase) >= 2:
+            ref = vocab.find_title(" ".join(phrase), cutoff=None)
+            if ref:
+                return ref
+    return None
 
 
 def _add(titles: list[Title], title: Title) -> None:
@@ -234,22 +271,41 @@ def _negated(before: str, skip: frozenset[str] = frozenset()) -> bool:
 
 def _titles_in(phrase: str, vocab: Vocabulary) -> list[tuple[object, tuple[int, int]]]:
     """The catalog titles a clause names, with their spans in it: the whole clause if it is one title, else each
-    part of "A, B and C", each the longest prefix that is a title."""
-    whole = vocab.find_title(phrase)
+    part of "A, B and C", each the longest run of parts ("Crouching Tiger, Hidden Dragon") or words that is a title;
+    a fuzzy match of the whole clause only when its parts name nothing (it would swallow "A and B" whole).
+    Filler words alone name nothing: "like it" is not the film It (quoted, "It" is)."""
+    whole = _title(phrase, vocab, cutoff=None)
     if whole:
         return [(whole, (0, len(phrase)))]
-    found = []
-    for m in re.finditer(r"[^,]+?(?=\s*(?:,|\band\b|\bor\b|$))", phrase):
-        part = m.group().strip()
-        part = re.sub(r"^(?:and|or)\s+(?:" + _UNLIKE + r"\s+|" + _LIKE + r"\s+)?", "", part)
-        words = part.split()[:MAX_WORDS_IN_TITLE]
-        for n in range(len(words), 0, -1):
-            ref = vocab.find_title(" ".join(words[:n]))
+    parts = [(m.start() + len(m.group()) - len(m.group().lstrip()), m.end())
+             for m in re.finditer(r"[^,]+?(?=\s*(?:,|\band\b|\bor\b|$))", phrase) if m.group().strip()]
+    found, i = [], 0
+    while i < len(parts):
+        for j in range(min(len(parts), i + 4) - 1, i, -1):  # a title with commas spans parts i..j
+            ref = _title(phrase[parts[i][0]:parts[j][1]], vocab, cutoff=None)
             if ref:
-                start = phrase.find(words[0], m.start())
-                found.append((ref, (start, start + len(" ".join(words[:n])))))
+                found.append((ref, (parts[i][0], parts[j][1])))
+                i = j + 1
                 break
-    return found
+        else:
+            start, end = parts[i]
+            lead = re.match(r"(?:(?:and|or)\s+(?:" + _UNLIKE + r"\s+|" + _LIKE + r"\s+)?)?", phrase[start:end])
+            start += lead.end()
+            words = phrase[start:end].split()[:MAX_WORDS_IN_TITLE]
+            for n in range(len(words), 0, -1):
+                ref = _title(" ".join(words[:n]), vocab)
+                if ref:
+                    found.append((ref, (start, start + len(" ".join(words[:n])))))
+                    break
+            i += 1
+    whole = None if found else _title(phrase, vocab)  # a misspelt title with "and" in it ("Harry Poter and ...")
+    return [(whole, (0, len(phrase)))] if whole else found
+
+
+def _title(phrase: str, vocab: Vocabulary, cutoff: float | None = 86.0):
+    if all(w in _FILLER for w in re.findall(r"[\w']+", phrase.lower())):
+        return None
+    return vocab.find_title(phrase, cutoff=cutoff)
 
 
 def _years(low: str, vocab: Vocabulary, out: Constraints, used: list[tuple[int, int]]) -> None:

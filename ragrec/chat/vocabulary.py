@@ -34,9 +34,11 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
     "action": ("action-packed",),
     "adventure": ("adventures",),
     "fantasy": ("fantasies", "fairy tale", "fairy tales"),
-    "war": ("wars", "wartime"),
+    "war": ("wartime",),
     "crime": ("crimes",),
 }
+
+NOT_GENRE_WORDS = {"wars"}  # "star wars" is a title, not war films
 
 _YEAR = re.compile(r"\s*\((\d{4})[^)]*\)\s*$")
 _ARTICLE = re.compile(r"^(.*), (the|a|an|les|la|le|el|il|der|die|das)$", re.IGNORECASE)
@@ -107,14 +109,14 @@ class Vocabulary:
         low = value.lower()
         forms = {low, low.replace("-", " "), low.replace("-", ""), low + "s"}
         forms |= set(SYNONYMS.get(low, ()))
-        for form in forms:
+        for form in forms - NOT_GENRE_WORDS:
             self.genres.setdefault(form, value)
 
-    def find_title(self, phrase: str, cutoff: float = 86.0) -> TitleRef | None:
+    def find_title(self, phrase: str, cutoff: float | None = 86.0) -> TitleRef | None:
         """The catalog item a phrase names: an exact normalized title; else, for a phrase of two words or more,
         the most popular title it begins, the first of a series on a tie ("star wars" -> "Star Wars: Episode IV -
-        A New Hope (1977)"); else the closest title by
-        fuzzy score. A phrase made only of genre words names no title ("action" is a genre, not Action Jackson)."""
+        A New Hope (1977)"); else the closest title by fuzzy score (`cutoff` None: no fuzzy match). A phrase
+        made only of genre words names no title ("action" is a genre, not Action Jackson)."""
         key = normalize_title(phrase)
         if not key or not self.titles or all(w in self.genres for w in key.split()):
             return None
@@ -124,6 +126,8 @@ class Vocabulary:
             starts = [i for i, t in enumerate(self.titles) if t.startswith(key) and not t[len(key)].isalnum()]
             if starts:
                 return self.refs[max(starts, key=lambda i: (self.ranks[i][0], -self.ranks[i][1]))]
+        if cutoff is None:
+            return None
         found = process.extractOne(key, self.titles, scorer=fuzz.ratio, score_cutoff=cutoff)
         return self.refs[found[2]] if found else None
 

@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ragrec.chat import Constraints, Vocabulary, parse
-from ragrec.chat.vocabulary import TitleRef, normalize_title
+from ragrec.chat.vocabulary import TitleRef, normalize_title, title_keys
 from ragrec.retrieval.filters import parse_filter
 
 GENRES = ["Action", "Adventure", "Animation", "Children", "Comedy", "Crime", "Documentary", "Drama", "Fantasy",
@@ -21,7 +21,9 @@ TITLES = [("1", "Toy Story (1995)", 215, 1995), ("3114", "Toy Story 2 (1999)", 9
           ("4896", "Harry Potter and the Sorcerer's Stone (2001)", 107, 2001),
           ("8368", "Harry Potter and the Prisoner of Azkaban (2004)", 93, 2004),
           ("3213", "Batman: Mask of the Phantasm (1993)", 8, 1993), ("592", "Batman (1989)", 189, 1989),
-          ("26150", "Action Jackson (1988)", 3, 1988)]
+          ("26150", "Action Jackson (1988)", 3, 1988), ("104841", "It (2017)", 40, 2017),
+          ("3996", "Crouching Tiger, Hidden Dragon (Wo hu cang long) (2000)", 110, 2000),
+          ("4262", "Heist (2001)", 5, 2001), ("6299", "Hero (Ying xiong) (2002)", 30, 2002)]
 
 
 @pytest.fixture(scope="module")
@@ -31,9 +33,9 @@ def vocab() -> Vocabulary:
         v.add_genre(g)
     best: dict[str, tuple] = {}
     for item_id, title, popularity, year in TITLES:
-        key = normalize_title(title)
-        if key not in best or (popularity, year) > best[key][0]:
-            best[key] = ((popularity, year), TitleRef(item_id, title))
+        for key in title_keys(title):  # as Vocabulary.from_store
+            if key not in best or (popularity, year) > best[key][0]:
+                best[key] = ((popularity, year), TitleRef(item_id, title))
     v.titles, v.ranks, v.refs = list(best), [r for r, _ in best.values()], [t for _, t in best.values()]
     return v
 
@@ -93,6 +95,17 @@ def chips(message: str, vocab: Vocabulary) -> list[str]:
     ("movies from the nineties", ["years: 1990-1999"]),
     ("the 20s", ["years: 1920-1929"]),  # the catalog ends in 2018: not the 2020s
     ("after 2010 and before 2000", []),  # contradictory: no year range rather than an empty one
+    # titles named without "like"
+    ("star wars", ["like: Star Wars: Episode IV - A New Hope (1977)"]),  # a title, not the genre War
+    ("toy story from the 90s", ["years: 1990-1999", "like: Toy Story (1995)"]),
+    ("the matrix, please", ["like: Matrix, The (1999)"]),  # its article kept, the filler around it dropped
+    ("Harry Potter and the Prisoner of Azkaban", ["like: Harry Potter and the Prisoner of Azkaban (2004)"]),
+    ("star wars but newer", ["about: star wars newer"]),  # more than a title: searched as words
+    ("a heist movie", ["about: heist"]),  # one word is never a title on its own (Heist, 2001)
+    ("I'd like it funny", ["genres: Comedy"]),  # "like it" is not the film It
+    ('something like "It"', ["like: It (2017)"]),  # quoted, it is
+    ("like Crouching Tiger, Hidden Dragon and Hero",
+     ["like: Crouching Tiger, Hidden Dragon (Wo hu cang long) (2000)", "like: Hero (Ying xiong) (2002)"]),
 ])
 def test_messages_become_constraints(vocab, message, expected):
     assert chips(message, vocab) == expected
@@ -110,6 +123,17 @@ def test_start_over_and_merging_turns(vocab):
     again = third.merge(parse("start over: westerns", vocab))
     assert again.chips() == ["genres: Western"] and not again.reset
     assert parse("Start over", vocab).reset
+
+
+def test_a_later_turn_can_lift_the_years_or_the_genres(vocab):
+    asked = Constraints().merge(parse("comedies from the 90s, no horror, not from 1995 to 1996", vocab))
+    assert asked.year_min == 1990 and asked.not_years and asked.not_genres == ["Horror"]
+    any_year = asked.merge(parse("any year is fine", vocab))
+    assert any_year.chips() == ["genres: Comedy", "not: Horror"]
+    assert asked.merge(parse("forget the decade, but after 2010", vocab)).chips() == \
+        ["genres: Comedy", "not: Horror", "years: 2011-…"]
+    assert asked.merge(parse("any genre", vocab)).chips() == ["years: 1990-1999", "not years: 1995-1996"]
+    assert parse("any year", vocab).query is None  # the words that lift are not searched for
 
 
 def test_genres_named_together_are_all_required_and_joined_by_or_any(vocab):
