@@ -47,10 +47,12 @@ def read_constraints(message: str, vocab: Vocabulary, llm=None) -> Constraints:
     except Exception as exc:  # noqa: BLE001 - an LLM that errors or times out never fails the turn
         log.info("LLM constraint extraction failed, rules used: %s", exc)
         return rules
-    return _checked(extracted, vocab, reset=rules.reset)
+    return _checked(extracted, vocab, rules)
 
 
-def _checked(e: Extracted, vocab: Vocabulary, reset: bool) -> Constraints:
+def _checked(e: Extracted, vocab: Vocabulary, rules: Constraints) -> Constraints:
+    """The LLM's reading, checked against the catalog; starting over and lifting years or genres come from the
+    rules (the schema has no words for them)."""
     known = {g.lower(): g for g in vocab.genres.values()}
 
     def genres(names: list[str]) -> list[str]:
@@ -63,4 +65,5 @@ def _checked(e: Extracted, vocab: Vocabulary, reset: bool) -> Constraints:
     not_genres = genres(e.not_genres)
     return Constraints(genres=[g for g in genres(e.genres) if g not in not_genres], not_genres=not_genres,
                        year_min=e.year_min, year_max=e.year_max, like=titles(e.like_titles),
-                       not_like=titles(e.not_like_titles), query=(e.query or "").strip() or None, reset=reset)
+                       not_like=titles(e.not_like_titles), query=(e.query or "").strip() or None, reset=rules.reset,
+                       any_year=rules.any_year, any_genre=rules.any_genre)

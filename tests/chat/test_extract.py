@@ -51,3 +51,9 @@ def test_backends_without_a_schema_leave_it_to_the_rules(vocab):  # noqa: F811
     llm = Scripted("{}")
     llm.supports_schema = False
     assert read_constraints("comedies", vocab, llm).genres == ["Comedy"] and llm.calls == []
+
+
+def test_starting_over_and_lifting_years_come_from_the_rules(vocab):  # noqa: F811
+    llm = Scripted(json.dumps({"genres": ["Drama"]}))
+    c = read_constraints("start over, any year, any genre: dramas", vocab, llm)
+    assert c.genres == ["Drama"] and c.reset and c.any_year and c.any_genre
