@@ -20,7 +20,7 @@ from ragrec.cli.errors import validation_message
 from ragrec.config import Settings
 from ragrec.events.load import EventLoadError, EventLoadReport, EventMapping, catalog_items, load_events
 from ragrec.events import migrate as migrations
-from ragrec.events.log import EventLog, EventLogError, open_event_log
+from ragrec.events.log import EventLog, EventLogError, NoEventLog, open_event_log
 from ragrec.events.models import EventType
 from ragrec.io import MAX_BATCH_SIZE
 
@@ -126,7 +126,14 @@ def _mapping(preset: str | None, options: dict) -> EventMapping:
 @events_app.command("count")
 def count_cmd(ctx: typer.Context) -> None:
     """How many events and users the event log holds."""
-    event_log = open_log(settings_of(ctx))
+    settings = settings_of(ctx)
+    try:
+        event_log = open_event_log(settings, must_exist=True)
+    except NoEventLog as exc:  # counting creates nothing
+        console.print(f"0 events: {exc} yet")
+        return
+    except EventLogError as exc:
+        fail(str(exc))
     try:
         console.print(f"{event_log.count():,} events from {event_log.user_count():,} users in {event_log.url}")
     finally:
@@ -142,7 +149,12 @@ def migrate_cmd(
     RAGREC_EVENTS_MIGRATE=false keeps API processes from migrating on open."""
     settings = settings_of(ctx)
     if check:  # opening without migrating refuses a log that is not at head, with the reason
-        event_log = open_log(settings.model_copy(update={"events_migrate": False}))
+        try:
+            event_log = open_event_log(settings.model_copy(update={"events_migrate": False}), must_exist=True)
+        except NoEventLog as exc:
+            fail(f"{exc}: nothing to check (ragrec events migrate creates one at head)")
+        except EventLogError as exc:
+            fail(str(exc))
         event_log.close()
         console.print(f"the event log at {event_log.url} is at head ({migrations.head()})")
         return

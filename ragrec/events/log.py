@@ -121,6 +121,10 @@ class EventLogError(RuntimeError):
     """The event log cannot be opened or written; the message says what to do."""
 
 
+class NoEventLog(EventLogError):
+    """A SQLite event log opened with `must_exist` is not there (nothing was created)."""
+
+
 def events_url(settings: Any) -> str:
     """`settings.events_url` (RAGREC_EVENTS_URL) when set, else a SQLite file `events.db` in the data dir."""
     url = getattr(settings, "events_url", None)
@@ -129,11 +133,12 @@ def events_url(settings: Any) -> str:
     return f"sqlite:///{Path(settings.data_dir).resolve() / 'events.db'}"
 
 
-def open_event_log(settings: Any) -> EventLog:
+def open_event_log(settings: Any, must_exist: bool = False) -> EventLog:
     """The event log Settings name. A SQLite file is created only in the data dir (the default) or in a folder
-    that exists: a mistyped RAGREC_EVENTS_URL must not start a new, empty log beside the real one."""
+    that exists: a mistyped RAGREC_EVENTS_URL must not start a new, empty log beside the real one. `must_exist`:
+    a SQLite file that is not there is an error (`NoEventLog`), not a new log (commands that only look)."""
     return EventLog(events_url(settings), create_folder=not getattr(settings, "events_url", None),
-                    migrate=getattr(settings, "events_migrate", True))
+                    migrate=getattr(settings, "events_migrate", True), must_exist=must_exist)
 
 
 def db_error(exc: BaseException) -> str:
@@ -172,10 +177,11 @@ def from_us(us: int) -> datetime:
 class EventLog:
     """The durable, append-only event log at a SQLAlchemy URL (`sqlite:///path` or `postgresql+psycopg://...`)."""
 
-    def __init__(self, url: str, *, busy_timeout: float = 30.0, create_folder: bool = True, migrate: bool = True):
+    def __init__(self, url: str, *, busy_timeout: float = 30.0, create_folder: bool = True, migrate: bool = True,
+                 must_exist: bool = False):
         """`create_folder=False`: a SQLite file may only be created in a folder that already exists. `migrate`:
         bring the schema to head (Alembic); False: refuse a log that is not at head (migrations are a deploy
-        step, `ragrec events migrate`)."""
+        step, `ragrec events migrate`). `must_exist`: refuse to create a SQLite file (NoEventLog)."""
         try:
             parsed = make_url(url)
         except ArgumentError:
@@ -191,6 +197,8 @@ class EventLog:
             if not parsed.database or parsed.database == ":memory:":
                 raise EventLogError("the event log needs a SQLite file (sqlite:///path/events.db), not an in-memory db")
             folder = Path(parsed.database).parent
+            if must_exist and not Path(parsed.database).is_file():
+                raise NoEventLog(f"no event log at {parsed.database}")
             if create_folder:
                 folder.mkdir(parents=True, exist_ok=True)
             elif not folder.is_dir():

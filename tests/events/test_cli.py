@@ -118,12 +118,16 @@ def test_catalog_items_asks_qdrant_once_per_item(data_dir):
 
 
 def test_events_migrate_brings_a_log_to_head_and_check_says_whether_it_is(tmp_path):
-    """The deploy step for RAGREC_EVENTS_MIGRATE=false: --check fails on a log behind, migrate fixes it."""
+    """The deploy step for RAGREC_EVENTS_MIGRATE=false: --check fails where there is no log (a log behind head:
+    tests/events/test_migrations.py), migrate makes one at head; neither --check nor count creates a log."""
     from ragrec.events.migrate import head
 
     app, data = make_app(), tmp_path / "d"
-    behind = runner.invoke(app, ["--data-dir", str(data), "events", "migrate", "--check"])
-    assert behind.exit_code == 1 and "ragrec events migrate" in behind.output
+    missing = runner.invoke(app, ["--data-dir", str(data), "events", "migrate", "--check"])
+    assert missing.exit_code == 1 and "no event log at" in missing.output and "ragrec events migrate" in missing.output
+    counted = runner.invoke(app, ["--data-dir", str(data), "events", "count"])
+    assert counted.exit_code == 0 and "0 events: no event log at" in counted.output
+    assert not (data / "events.db").exists()  # looking creates nothing
     done = runner.invoke(app, ["--data-dir", str(data), "events", "migrate"])
     assert done.exit_code == 0 and f"empty -> {head()}" in done.output
     again = runner.invoke(app, ["--data-dir", str(data), "events", "migrate"])
