@@ -11,6 +11,7 @@ decision, not the loader's, so nothing is lost here.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import math
@@ -52,7 +53,8 @@ class EventMapping(BaseModel):
     timestamp_field: str = "timestamp"
     timestamp_format: TimestampFormat = Field(
         "auto", description="epoch: seconds since 1970 (UTC); iso: ISO 8601 (no offset = UTC); auto: a number is "
-        "epoch seconds, anything else ISO 8601",
+        "epoch seconds (milliseconds, µs or ns when it is too large for seconds; an 8-digit number YYYYMMDD), "
+        "anything else ISO 8601",
     )
     event_id_field: str | None = Field(
         None, description="client event ids; None (or an empty cell): a hash of user, item, type, time and value",
@@ -287,14 +289,17 @@ def _number(value: Any) -> float | None:
     return number
 
 
-def _epoch(value: Any) -> datetime:
+def _seconds(value: Any) -> int | float:
     if isinstance(value, bool):
         raise ValueError("a boolean is not a time")
     if isinstance(value, str):
         value = value.strip()
-        seconds: int | float = int(value) if value.lstrip("-").isdigit() else float(value)
-    else:
-        seconds = value
+        return int(value) if value.lstrip("-").isdigit() else float(value)
+    return value
+
+
+def _epoch(value: Any) -> datetime:
+    seconds = _seconds(value)
     if isinstance(seconds, float) and not math.isfinite(seconds):
         raise ValueError("not finite")
     return EPOCH + timedelta(seconds=seconds)  # exact for whole seconds; float seconds rounded to the µs
@@ -307,11 +312,26 @@ def _iso(value: Any) -> datetime:
     return ts if ts.tzinfo else ts.replace(tzinfo=timezone.utc)
 
 
+# auto: epoch times in finer units by their size (seconds that large would be after the year 5000)
+_FINER_UNITS = ((10**17, 10**9), (10**14, 10**6), (10**11, 10**3))
+
+
 def _auto_time(value: Any) -> datetime:
+    """A number is epoch seconds, or milliseconds, µs or ns by its size, or an 8-digit YYYYMMDD date (epoch
+    seconds that short would be 1970-1973); anything else ISO 8601."""
     try:
-        return _epoch(value)
+        number = _seconds(value)
     except (ValueError, TypeError):
         return _iso(value)
+    if isinstance(number, int) and 19000101 <= number <= 21001231:
+        with contextlib.suppress(ValueError):
+            return datetime.strptime(str(number), "%Y%m%d").replace(tzinfo=timezone.utc)
+    for size, per_second in _FINER_UNITS:
+        if isinstance(number, (int, float)) and math.isfinite(number) and abs(number) >= size:
+            if isinstance(number, int):  # exact: whole microseconds
+                return EPOCH + timedelta(microseconds=number * 10**6 // per_second)
+            return EPOCH + timedelta(seconds=number / per_second)
+    return _epoch(number)
 
 
 # --- plumbing ------------------------------------------------------------------------------------------------

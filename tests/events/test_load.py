@@ -138,6 +138,20 @@ def test_hashed_ids_depend_on_the_event_not_the_file(event_log, tmp_path):
     assert (first.stored, second.stored, second.duplicates) == (2, 1, 2)
 
 
+@pytest.mark.parametrize(("raw", "expected"), [
+    ("964982703", "2000-07-30T18:45:03"), (964982703.5, "2000-07-30T18:45:03.500000"),
+    ("964982703500", "2000-07-30T18:45:03.500000"),  # milliseconds: seconds that large are after the year 5000
+    (964982703500001, "2000-07-30T18:45:03.500001"), ("964982703500001999", "2000-07-30T18:45:03.500001"),  # µs, ns
+    ("20240101", "2024-01-01T00:00:00"),  # YYYYMMDD, not 1970-08-23 in epoch seconds
+    ("19991399", "1970-08-20T09:09:59"),  # no such date: epoch seconds after all
+    ("2024-01-01T12:00:00+02:00", "2024-01-01T10:00:00"), ("20240101T120000", "2024-01-01T12:00:00"),
+])
+def test_auto_timestamps_read_the_usual_forms(raw, expected):
+    from ragrec.events.load import _auto_time
+
+    assert _auto_time(raw).astimezone(timezone.utc).replace(tzinfo=None).isoformat() == expected
+
+
 def test_constant_type_and_on_stored_see_only_new_events(event_log, tmp_path):
     path = write(tmp_path / "clicks.csv", "user_id,item_id,timestamp\nu1,a,2024-01-01T00:00:00\nu1,b,2024-01-02T00:00:00\n")
     mapping = EventMapping(type=EventType.click)
