@@ -89,6 +89,11 @@ def _answer(status: int, title: str, detail):
     return handler
 
 
+def _json(content_type: str | None) -> bool:
+    kind = (content_type or "").split(";")[0].strip().lower()
+    return kind == "application/json" or (kind.startswith("application/") and kind.endswith("+json"))
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException):
@@ -99,6 +104,12 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError):
+        if not _json(request.headers.get("content-type")) and any(tuple(e.get("loc", ())) == ("body",)
+                                                                    for e in exc.errors()):
+            # FastAPI reads a body that is not declared JSON as bytes, which then "is not an object"
+            got = request.headers.get("content-type") or "none"
+            return problem(415, _TITLES[415], f"send the body as JSON with Content-Type: application/json (got "
+                           f"{got[:100]})", request)
         errors = [{"loc": list(e.get("loc", ())), "msg": e.get("msg", "").removeprefix("Value error, "),
                    "type": e.get("type", "")} for e in exc.errors()]
         detail = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in errors[:5])

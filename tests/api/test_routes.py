@@ -145,6 +145,13 @@ def test_bad_values_that_pass_the_schema_get_a_reason(api):
     problem(api.post("/v1/recommendations", content=b"{not json", headers={**C, "content-type": "application/json"}),
             422)
     problem(api.post("/v1/recommendations", json=[1, 2], headers=C), 422)
+    # a body not declared JSON: 415, saying how to send it
+    for content_type in ("text/plain", "application/x-www-form-urlencoded", None):
+        headers = {**C, **({"content-type": content_type} if content_type else {})}
+        got = problem(api.post("/v1/recommendations", content=b'{"k": 2}', headers=headers), 415)
+        assert "Content-Type: application/json" in got["detail"]
+    assert api.post("/v1/recommendations", content=b'{"k": 2}',
+                    headers={**C, "content-type": "application/vnd.api+json; charset=utf-8"}).status_code == 200
 
 
 def test_bodies_over_the_limit_are_413_even_without_a_length(api):
