@@ -7,7 +7,7 @@ The profile keeps sufficient statistics, so one new event updates it without rer
     long  = Σ wᵢ · vᵢ
 
 where nᵢ is the event's position among the user's positive events (recency by position: a dislike does not age
-the likes). Decaying every past event to "now" multiplies the whole short sum by one positive factor, which leaves
+the likes, and takes the position of the latest like). Decaying every past event to "now" multiplies the whole short sum by one positive factor, which leaves
 its direction unchanged, so the short-term vector is just `short / ‖short‖` and never needs a rewrite when time
 passes; the long sum does not decay at all. Negative weights (dislike, skip, low ratings) subtract the item: they
 push the user away from it.
@@ -135,6 +135,13 @@ def _reference(profile: Profile | _Tally, t: float, n: int, settings: Settings) 
     return exponent, 1.0
 
 
+def _position(profile: Profile | _Tally, w: float) -> int:
+    """The event's place on the position clock: a positive event comes after every earlier one; a negative one
+    sits beside the latest positive, as recent as it and no more (one step later, a dislike weighed twice the
+    latest like and could turn the short-term vector away from everything the user liked just before)."""
+    return profile.n_positive - 1 if w < 0 and profile.n_positive else profile.n_positive
+
+
 def _count(profile: Profile | _Tally, event: Event | StoredEvent, t: float, decayed: float) -> None:
     """What an event changes besides the sums and the recent items: positions, counts, the last event time."""
     if decayed > 0:
@@ -146,12 +153,12 @@ def _count(profile: Profile | _Tally, event: Event | StoredEvent, t: float, deca
 
 def apply_event(profile: Profile, event: Event, vectors: dict[str, np.ndarray], settings: Settings) -> Profile:
     """Fold one event into the profile in place. `vectors` holds the item's vector per space (e.g. content)."""
-    t, n = _epoch(event.timestamp), profile.n_positive
+    w = event_weight(event, settings)
+    t, n = _epoch(event.timestamp), _position(profile, w)
     exponent, scale = _reference(profile, t, n, settings)
     if scale != 1.0:
         profile.sums = {s: (np.asarray(v) * scale).tolist() for s, v in profile.sums.items()}
         profile.positive_weight *= scale
-    w = event_weight(event, settings)
     decayed = w * 2.0 ** exponent
     for space, v in vectors.items():
         v = np.asarray(v, dtype=np.float64)
@@ -197,9 +204,9 @@ def build_profiles(events: list[Event] | list[StoredEvent], vectors: dict[str, d
             tally = tallies[event.user_id] = _Tally()
             users[event.user_id] = len(users)
             recent[event.user_id] = {}
-        t, n = _epoch(event.timestamp), tally.n_positive
-        exponent, _ = _reference(tally, t, n, settings)  # where the fold's reference ends up
         w = event_weight(event, settings)
+        t, n = _epoch(event.timestamp), _position(tally, w)
+        exponent, _ = _reference(tally, t, n, settings)  # where the fold's reference ends up
         decayed = w * 2.0 ** exponent
         rows.append(users[event.user_id])
         cols.append(items.setdefault(event.item_id, len(items)))

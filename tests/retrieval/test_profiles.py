@@ -238,6 +238,17 @@ def test_position_decay_halves_per_later_event():
     assert s[1] == pytest.approx(2 * s[0]) and s[2] == pytest.approx(2 * s[1])
 
 
+def test_a_dislike_weighs_as_much_as_the_latest_like_and_no_more():
+    e = np.eye(DIM)
+    p = build([(e[0], "like", 0), (e[1], "like", 0), (e[2], "dislike", 0)], BY_POSITION)
+    s = raw_sum(p)
+    assert s[2] == pytest.approx(-s[1])  # beside the latest like, not one position later (2x)
+    assert cos(p.vector("content"), e[1]) > cos(p.vector("content"), e[0]) > 0  # the likes still lead, in order
+    later = build([(e[0], "like", 0), (e[1], "like", 0), (e[2], "dislike", 0), (e[3], "like", 0)], BY_POSITION)
+    t = raw_sum(later)
+    assert t[3] == pytest.approx(2 * t[1]) and t[2] == pytest.approx(-t[1])  # the next like is one step on
+
+
 @given(st.floats(allow_nan=True, allow_infinity=True))
 def test_no_rating_value_gives_a_weight_beyond_the_bound(value):
     """Whatever an older ragrec stored (1e308, inf, nan), one event weighs at most max_event_weight."""
