@@ -23,9 +23,10 @@ demo: install
 # The event-log tests also run on PostgreSQL: infra/postgres-test.sh installs (apt, as root) and starts a throwaway
 # local cluster; infra/chromium-test.sh installs Debian's Chromium for the chat page's browser test;
 # infra/compose-test.sh installs Debian's docker-compose to validate infra/docker-compose.yml. Where they cannot,
-# those tests skip with a message.
+# those tests skip with a message. pytest runs on two workers (pytest-xdist, one per core): whole test files go to
+# one worker each (--dist loadfile), so a module's fixtures are made once; session fixtures, once per worker.
 test: install
 	@infra/chromium-test.sh; infra/compose-test.sh; \
 	url=$$(infra/postgres-test.sh || true); \
-	RAGREC_TEST_POSTGRES_URL="$$url" HF_HUB_OFFLINE=1 $(PY) -m pytest; status=$$?; \
+	RAGREC_TEST_POSTGRES_URL="$$url" HF_HUB_OFFLINE=1 $(PY) -m pytest -n 2 --dist loadfile; status=$$?; \
 	[ -z "$$url" ] || infra/postgres-test.sh stop >/dev/null 2>&1 || true; exit $$status

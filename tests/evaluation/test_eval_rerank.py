@@ -77,7 +77,8 @@ def test_the_cli_mirrors_every_harness_option_and_passes_rerank_on(monkeypatch):
 
 @pytest.mark.slow
 def test_rerank_on_a_tiny_quick_run_with_the_real_model(tmp_path, monkeypatch, model_dir, shared_catalog):
-    """ragrec's real path on 20 users, the LLM rerank and the descriptions on 3 of them, the bundled SmolLM2."""
+    """ragrec's real path on 20 users, the LLM rerank and the descriptions on 2 of them, the bundled SmolLM2 (the
+    float model on a CPU without VNNI: ~3x slower there, so the sample is small)."""
     if not (DEFAULT_DATASET / "ratings.csv").exists():
         pytest.skip(f"MovieLens not found at {DEFAULT_DATASET} (the shared datasets folder is absent)")
     from ragrec.evaluation.__main__ import main
@@ -87,11 +88,11 @@ def test_rerank_on_a_tiny_quick_run_with_the_real_model(tmp_path, monkeypatch, m
     monkeypatch.setenv("RAGREC_LLM_CACHE_DIR", str(MODEL_CACHE))  # the converted model, not a new conversion
     monkeypatch.chdir(tmp_path)  # no .env
     suite = main(["--quick", "20", "--protocols", "temporal", "--no-baselines", "--no-content", "--rerank",
-                  "--rerank-users", "3", "--out", str(tmp_path / "reports"), "--data-dir", str(tmp_path / "data")])
+                  "--rerank-users", "2", "--out", str(tmp_path / "reports"), "--data-dir", str(tmp_path / "data")])
 
     saved = json.loads((tmp_path / "reports" / "eval-quick-rerank.json").read_text())
     (gen,) = saved["generation"]
-    assert gen["protocol"] == "temporal" and len(gen["users"]) == 3 and gen["candidates"] == 20
+    assert gen["protocol"] == "temporal" and len(gen["users"]) == 2 and gen["candidates"] == 20
     assert gen["method"] == "verbalizer" and gen["model"] == "bundled:SmolLM2-135M-Instruct"
     assert gen["llm_failed"] == {"validation": 0, "test": 0}  # the real model scored every user
 
@@ -101,13 +102,13 @@ def test_rerank_on_a_tiny_quick_run_with_the_real_model(tmp_path, monkeypatch, m
     for phase in ("validation", "test"):
         assert 0.0 <= rerank["recall"][phase]["mean"] <= 1.0
     for row in rerank["validation"] + rerank["test"]:
-        assert 0.0 <= row["ndcg"] <= row["hr"] + 1e-12 and row["users"] == 3
+        assert 0.0 <= row["ndcg"] <= row["hr"] + 1e-12 and row["users"] == 2
     for row in rerank["validation"]:
         assert row["hr"] <= rerank["recall"]["validation"]["mean"] + 1e-12  # only the top 20 is reordered
 
     # w = 0 is ragrec's own list: the same NDCG@10 (exactly) and the same items as ragrec's test run on these users
     assert rerank["test"][0]["ndcg"] == gen["ragrec_ndcg_same_users"]
-    assert gen["same_lists"] == 3
+    assert gen["same_lists"] == 2
 
     # the LLM's scores: one finite score per candidate, and they reorder the list at w = 1
     samples = suite.generation[0].samples
@@ -117,7 +118,7 @@ def test_rerank_on_a_tiny_quick_run_with_the_real_model(tmp_path, monkeypatch, m
     assert any(fused_order(s, 1.0) != s.item_ids for s in samples["test"])
 
     d = gen["descriptions"]
-    assert d["descriptions"] == d["llm_written"] == 15 and d["errors"] == 0  # top 5 of 3 users, all LLM-written
+    assert d["descriptions"] == d["llm_written"] == 10 and d["errors"] == 0  # top 5 of 2 users, all LLM-written
     for share in ("passed", "fell_back", "hallucination_rate"):
         assert 0.0 <= d[share] <= 1.0
     assert d["passed"] + d["fell_back"] == pytest.approx(1.0)
