@@ -20,7 +20,7 @@ from ragrec.cli.errors import validation_message
 from ragrec.config import Settings
 from ragrec.events.load import EventLoadError, EventLoadReport, EventMapping, catalog_items, load_events
 from ragrec.events import migrate as migrations
-from ragrec.events.log import EventLog, EventLogError, NoEventLog, open_event_log
+from ragrec.events.log import EventLog, EventLogError, NoEventLog, events_url, open_event_log
 from ragrec.events.models import EventType
 from ragrec.io import MAX_BATCH_SIZE
 
@@ -30,6 +30,16 @@ events_app = typer.Typer(help="The event log: feedback events (views, ratings, p
 def open_log(settings: Settings) -> EventLog:
     try:
         return open_event_log(settings)
+    except EventLogError as exc:
+        fail(str(exc))
+
+
+def open_existing_log(settings: Settings) -> EventLog | None:
+    """The event log, or None where its SQLite file is not there (for commands that only look: they create none)."""
+    try:
+        return open_event_log(settings, must_exist=True)
+    except NoEventLog:
+        return None
     except EventLogError as exc:
         fail(str(exc))
 
@@ -127,13 +137,10 @@ def _mapping(preset: str | None, options: dict) -> EventMapping:
 def count_cmd(ctx: typer.Context) -> None:
     """How many events and users the event log holds."""
     settings = settings_of(ctx)
-    try:
-        event_log = open_event_log(settings, must_exist=True)
-    except NoEventLog as exc:  # counting creates nothing
-        console.print(f"0 events: {exc} yet")
+    event_log = open_existing_log(settings)
+    if event_log is None:
+        console.print(f"0 events: no event log at {events_url(settings).removeprefix('sqlite:///')} yet")
         return
-    except EventLogError as exc:
-        fail(str(exc))
     try:
         console.print(f"{event_log.count():,} events from {event_log.user_count():,} users in {event_log.url}")
     finally:
@@ -149,12 +156,10 @@ def migrate_cmd(
     RAGREC_EVENTS_MIGRATE=false keeps API processes from migrating on open."""
     settings = settings_of(ctx)
     if check:  # opening without migrating refuses a log that is not at head, with the reason
-        try:
-            event_log = open_event_log(settings.model_copy(update={"events_migrate": False}), must_exist=True)
-        except NoEventLog as exc:
-            fail(f"{exc}: nothing to check (ragrec events migrate creates one at head)")
-        except EventLogError as exc:
-            fail(str(exc))
+        event_log = open_existing_log(settings.model_copy(update={"events_migrate": False}))
+        if event_log is None:
+            fail(f"no event log at {events_url(settings).removeprefix('sqlite:///')}: nothing to check (ragrec events "
+                 "migrate creates one at head)")
         event_log.close()
         console.print(f"the event log at {event_log.url} is at head ({migrations.head()})")
         return
