@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -18,7 +19,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 from ragrec.config import Settings  # noqa: E402
 from ragrec.demo import DEMO_CATALOG, demo_options  # noqa: E402
 from ragrec.embedding import get_embedder  # noqa: E402
-from ragrec.ingestion import ingest  # noqa: E402
+from ragrec.ingestion import IngestReport, ingest  # noqa: E402
 from ragrec.store import open_store  # noqa: E402
 from ragrec.store.edge import EdgeStore  # noqa: E402
 
@@ -31,6 +32,15 @@ def need(path: Path) -> Path:
     if not path.exists():
         pytest.skip(f"real dataset not found at {path} (the shared datasets folder is absent on this machine)")
     return path
+
+
+def pytest_collection_modifyitems(config, items):
+    """Files that need the ingested demo catalog (`demo_catalog`, 1-3 min to make) run last but one: the first
+    such file is moved to the front, so that under pytest-xdist (whole files per worker, handed out in this
+    order) one worker makes the catalog at once while the other works through the files that need none of it."""
+    needs = {item.path for item in items if "demo_catalog" in getattr(item, "fixturenames", ())}
+    first = next((item.path for item in items if item.path in needs), None)
+    items.sort(key=lambda item: 0 if item.path == first else 2 if item.path in needs else 1)  # stable within
 
 
 @pytest.fixture(scope="session")
@@ -59,12 +69,42 @@ def demo_movies() -> list[dict]:
 
 
 @pytest.fixture(scope="session")
-def demo(tmp_path_factory, embedder):
-    """The whole demo catalog in Qdrant Edge as ragrec opens it by default (HNSW), ingested once per session:
-    (settings, store, first report)."""
+def demo_catalog(tmp_path_factory) -> Path:
+    """The demo catalog ingested once per test run into Qdrant Edge as ragrec opens it by default (HNSW), with the
+    code defaults (no RAGREC_* variables, no .env): a closed data dir (`data/`, with the ingest's `report.json`
+    beside it) that fixtures copy, never open. The ingest takes 1-3 min on 2 shared cores; under pytest-xdist the
+    first worker to need it makes it and the others wait on a file lock, instead of every worker ingesting its own."""
+    from filelock import FileLock
+
+    from ragrec.evaluation.pipeline import ensure_catalog
+
+    base = tmp_path_factory.getbasetemp()
+    root = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base  # the run's folder, shared by workers
+    made = root / "demo-catalog"
+    with FileLock(root / "demo-catalog.lock"):
+        if not (made / "report.json").exists():
+            with pytest.MonkeyPatch.context() as mp:
+                for key in [k for k in os.environ if k.startswith("RAGREC_")]:
+                    mp.delenv(key)
+                mp.chdir(made.parent)
+                report = ensure_catalog(made / "data")
+            (made / "report.json").write_text(report.model_dump_json(), encoding="utf-8")
+    return made
+
+
+def copy_catalog(made: Path, data_dir: Path) -> IngestReport:
+    """A private copy of the ingested demo catalog at `data_dir`: the report of the ingest that made it."""
+    shutil.copytree(made / "data", data_dir)
+    return IngestReport.model_validate_json((made / "report.json").read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="session")
+def demo(tmp_path_factory, demo_catalog):
+    """The whole demo catalog in Qdrant Edge, this worker's copy, open for the session: (settings, store, the
+    ingest's report)."""
     settings = Settings(data_dir=tmp_path_factory.mktemp("demo") / "data")
+    report = copy_catalog(demo_catalog, settings.data_dir)
     store = open_store(settings)
-    report = ingest(DEMO_CATALOG, demo_options(), settings=settings, store=store, embedder=embedder)
     try:
         yield settings, store, report
     finally:

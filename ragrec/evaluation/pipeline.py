@@ -22,7 +22,7 @@ from ragrec.embedding import get_embedder
 from ragrec.events.log import EventLog
 from ragrec.events.models import Event, EventType
 from ragrec.evaluation.protocol import Interactions
-from ragrec.ingestion import ingest
+from ragrec.ingestion import IngestReport, ingest
 from ragrec.recommender import Recommender
 from ragrec.retrieval.models import RecommendRequest
 from ragrec.store import open_store
@@ -40,15 +40,15 @@ def result_ids(results: Any) -> list[int]:
     return [int(r.item_id) for r in items]
 
 
-def ensure_catalog(catalog_dir: Path, **overrides: Any) -> None:
-    """Ingest the demo catalog into `catalog_dir` unless it is there already; the store is closed afterwards so
-    the directory can be copied."""
+def ensure_catalog(catalog_dir: Path, **overrides: Any) -> IngestReport | None:
+    """Ingest the demo catalog into `catalog_dir` unless it is there already (then None); the store is closed
+    afterwards so the directory can be copied."""
     if (catalog_dir / "collections.json").exists():
-        return
+        return None
     settings = eval_settings(catalog_dir, **overrides)
     store = open_store(settings)  # as a user gets it: Qdrant Edge with HNSW
     try:
-        ingest(DEMO_CATALOG, demo_options(), settings=settings, store=store, embedder=get_embedder(settings))
+        return ingest(DEMO_CATALOG, demo_options(), settings=settings, store=store, embedder=get_embedder(settings))
     finally:
         store.close()
 

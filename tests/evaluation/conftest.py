@@ -1,4 +1,3 @@
-import os
 import shutil
 
 import numpy as np
@@ -30,26 +29,11 @@ def tiny() -> Dataset:
     return make_dataset([(1, 0, 10), (1, 1, 20), (1, 2, 30), (1, 3, 30), (2, 4, 5), (2, 0, 6), (2, 1, 7)], 6)
 
 
-@pytest.fixture(scope="session")
-def harness_catalog(tmp_path_factory):
-    """The bundled catalog ingested once per session exactly as the harness ingests it (`ensure_catalog`, with the
-    code defaults: no RAGREC_* variables, no .env); 1-4 min on 2 shared cores, so the harness's runs in these tests
-    share it."""
-    from ragrec.evaluation.pipeline import ensure_catalog
-
-    root = tmp_path_factory.mktemp("harness-catalog")
-    with pytest.MonkeyPatch.context() as mp:
-        for key in [k for k in os.environ if k.startswith("RAGREC_")]:
-            mp.delenv(key)
-        mp.chdir(root)
-        ensure_catalog(root / "catalog")
-    return root / "catalog"
-
-
 @pytest.fixture
-def shared_catalog(harness_catalog, monkeypatch):
-    """A harness run in this test copies the session's ingested catalog into its fresh data dir instead of
-    ingesting it again (a copy of the catalog is what every phase starts from anyway)."""
+def shared_catalog(demo_catalog, monkeypatch):
+    """A harness run in this test copies the run's ingested demo catalog (`demo_catalog`: made by the harness's
+    own `ensure_catalog` with the code defaults) into its fresh data dir instead of ingesting it again (a copy of
+    the catalog is what every phase starts from anyway)."""
     from ragrec.evaluation import pipeline
 
     ingest = pipeline.ensure_catalog
@@ -57,7 +41,7 @@ def shared_catalog(harness_catalog, monkeypatch):
     def ensure(catalog_dir, **overrides):
         if overrides or (catalog_dir / "collections.json").exists():
             return ingest(catalog_dir, **overrides)
-        shutil.copytree(harness_catalog, catalog_dir)
+        shutil.copytree(demo_catalog / "data", catalog_dir)
 
     monkeypatch.setattr(pipeline, "ensure_catalog", ensure)
-    return harness_catalog
+    return demo_catalog / "data"

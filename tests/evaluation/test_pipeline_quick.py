@@ -1,7 +1,7 @@
 """The CI quick mode of `ragrec eval` (100 users, both protocols, ragrec's real path) against the committed
 quick report: every method, ragrec included, must reproduce its test NDCG@10 and HR@10 there. When a change is
 meant to move them, rerun `ragrec eval --quick 100` and commit reports/eval-quick.* with it. The run starts from
-the session's catalog (`shared_catalog`: ingested once, by the harness's own `ensure_catalog`, with the code
+the run's demo catalog (`shared_catalog`: ingested once, by the harness's own `ensure_catalog`, with the code
 defaults), as every phase of a run starts from a copy of it."""
 
 import json
