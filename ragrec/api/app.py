@@ -68,7 +68,7 @@ def create_app(settings: Settings | None = None, *, recommender: Recommender | N
 
     app.add_middleware(Measure)
 
-    return _ProblemOn413(app)
+    return _ProblemOn413(_HeadAsGet(app))
 
 
 class _ProblemOn413:
@@ -103,6 +103,28 @@ class _ProblemOn413:
                 await send(message)
 
         await self.app(scope, receive, send_problem)
+
+
+class _HeadAsGet:
+    """HEAD on any GET route (`curl -I`, load balancers' health checks) is answered as the GET without its body,
+    as HTTP asks: FastAPI's routes answer HEAD with a 405 of their own."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    def __getattr__(self, name):
+        return getattr(self.app, name)
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http" or scope["method"] != "HEAD":
+            return await self.app(scope, receive, send)
+
+        async def headers_only(message) -> None:
+            if message["type"] == "http.response.body":
+                message = {**message, "body": b""}
+            await send(message)
+
+        await self.app({**scope, "method": "GET"}, receive, headers_only)
 
 
 def _announce(settings: Settings) -> Path | None:

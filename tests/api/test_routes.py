@@ -361,6 +361,16 @@ def test_health_readiness_metrics_and_docs(api):
     assert 'ragrec_http_request_seconds_count{method="POST",route="/v1/recommendations"}' in metrics
 
 
+def test_head_is_the_get_without_a_body(api):
+    for path in ("/healthz", "/readyz", "/", "/openapi.json"):
+        get, head = api.get(path), api.head(path)
+        assert head.status_code == 200 and head.content == b"", path
+        assert head.headers["content-type"] == get.headers["content-type"], path
+    assert api.head("/v1/users/ann").status_code == 401  # auth as for GET
+    assert api.head("/v1/users/ann", headers=C).status_code == 200
+    assert api.head("/v1/recommendations", headers=C).status_code == 405  # no GET there either
+
+
 def test_a_500_is_counted_too():
     """The 500 is answered outside the metrics middleware (Starlette's ServerErrorMiddleware), so the middleware
     counts a request that raised through it itself. A bare ASGI app that fails stands in for a route's bug."""
