@@ -119,8 +119,11 @@ i i'd i'm id im in is it its just looking me might more movie movies film films 
 please recommend recommendation recommendations see show some something suggest suggestions that the them then
 there these this to tonight want watch what which will with would you your stuff kind sort type thing things
 also again instead now okay ok well yes yeah like similar unlike made released came out produced ones
-than rather actually everything fine
+than rather actually everything fine else should liked loved enjoyed
 """.split())
+# words of a request, never of a bare title's filler ("something new" asks for new films, not Something New)
+_ASKING = {"something", "anything", "show", "me", "give", "recommend", "suggest", "want", "need", "looking", "please",
+           "more", "another", "similar", "i", "i'd", "i'm", "id", "im"}
 _LIKE = r"(?:more\s+)?(?:like|similar\s+to|such\s+as|as\s+good\s+as|in\s+the\s+vein\s+of|reminds?\s+me\s+of|" \
         r"along\s+the\s+lines\s+of|in\s+the\s+style\s+of)"
 _UNLIKE = r"(?:not\s+like|unlike|nothing\s+like|anything\s+but|no\s+more\s+(?:of\s+)?|not\s+another)"
@@ -206,41 +209,57 @@ def parse(message: str, vocab: Vocabulary) -> Constraints:
     out.every_genre = len(out.genres) > 1 and not re.search(r"\b(?:or|either|and/or)\b|/", low)
 
     rest = "".join(ch if not _inside(i, used) else " " for i, ch in enumerate(text))
-    words, said, negating = [], [], False  # said: every word not negated, filler too (titles have "the", "of")
+    words, said = [], []  # said: every word not negated, filler too (titles have "the", "of")
+    unsaid: list[list[str]] = []  # the words after each negator, up to the end of its clause
+    negating = False
     for token in re.findall(r"[\w'-]+|[,.;:!?]", rest):
         low_token = token.lower()
         if low_token in _NEGATORS or low_token.endswith("n't"):
             negating = True  # "without violence" must not search for violence: what follows is left out
+            unsaid.append([])
         elif not token[0].isalnum() and token[0] not in "'-" or low_token == "but":
             negating = False
-        elif not negating:
+        elif negating:
+            unsaid[-1].append(low_token)
+        else:
             said.append(low_token)
             if low_token not in _FILLER and not token.isdigit():
                 words.append(token)
     out.query = " ".join(words) or None
-    # what is left names a title on its own ("star wars", "the godfather from the 70s"): more like it
-    if words and not out.like and not out.not_like:
-        ref = _bare_title(said, vocab)
+    # what is left names a title on its own ("star wars", "the godfather from the 70s"): more like it; a negated
+    # one ("not star wars"): less like it
+    if not out.like and not out.not_like:
+        ref = _bare_title(said, vocab) if words else None
         if ref:
             out.like, out.query = [Title(item_id=ref.item_id, title=ref.title)], None
+        for run in unsaid:
+            ref = _bare_title(run, vocab)
+            if ref:
+                _add(out.not_like, Title(item_id=ref.item_id, title=ref.title))
     return out
 
 
 def _bare_title(said: list[str], vocab: Vocabulary):
-    """The title that the words left over name, without filler around them ("the godfather" keeps its article):
-    two words at least, exactly or as the start of a series, never by a fuzzy match, so that "a heist movie" is
-    not Heist (2001) and "space opera" is searched as words."""
-    while said and said[-1] in _FILLER:
-        said = said[:-1]
-    start = 0
-    while start < len(said) and said[start] in _FILLER:
-        start += 1
-    phrases = [said[start:]] + ([said[start - 1:]] if start and said[start - 1] in ("the", "a", "an") else [])
-    for phrase in reversed(phrases):  # with its article first
-        if len(phrase) >= 2:
-            ref = vocab.find_title(" ".join(phrase), cutoff=None)
+    """The title that the words left over name, two words at least, never by a fuzzy match (so that "a heist
+    movie" is not Heist (2001) and "space opera" is searched as words): the words without the filler around them
+    ("the godfather" keeps its article) exactly or as the start of a series; else with filler words around them
+    that belong to an exact title ("love actually", "good will hunting"), never words of the request itself."""
+    content = [i for i, w in enumerate(said) if w not in _FILLER]
+    if not content:
+        return None
+    start, end = content[0], content[-1] + 1
+    phrases = ([(start - 1, end)] if start and said[start - 1] in ("the", "a", "an") else []) + [(start, end)]
+    for a, b in phrases:  # with its article first
+        if b - a >= 2:
+            ref = vocab.find_title(" ".join(said[a:b]), cutoff=None)
             if ref:
                 return ref
+    spans = sorted(((a, b) for a in range(start + 1) for b in range(end, len(said) + 1)
+                    if b - a >= 2 and not _ASKING.intersection(said[a:b])), key=lambda s: s[1] - s[0])
+    for a, b in spans:  # the fewest filler words first
+        ref = vocab.exact_title(" ".join(said[a:b]))
+        if ref:
+            return ref
     return None
 
 

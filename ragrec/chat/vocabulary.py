@@ -55,11 +55,16 @@ def normalize_title(title: str) -> str:
 
 def title_keys(title: str) -> list[str]:
     """Every name a catalog title answers to: "Seven (a.k.a. Se7en) (1995)" is "seven", "se7en" and the whole;
-    "Amelie (Fabuleux destin d'Amélie Poulain, Le) (2001)" is "amelie" too."""
+    "Amelie (Fabuleux destin d'Amélie Poulain, Le) (2001)" is "amelie" too; a subtitle of two words or more is
+    one ("the empire strikes back")."""
     base = _YEAR.sub("", title).strip()
     names = [base, re.sub(r"\s*\([^)]*\)", " ", base)]
     names += [re.sub(r"^(?:a\.k\.a\.|aka)\s+", "", alt, flags=re.I) for alt in re.findall(r"\(([^)]*)\)", base)]
-    return [k for k in dict.fromkeys(normalize_title(n) for n in names) if k]
+    keys = [normalize_title(n) for n in names]
+    subtitle = re.split(r": | - ", keys[1])[-1]  # "star wars: episode v - the empire strikes back"
+    if len(subtitle.split()) >= 2:
+        keys.append(subtitle)
+    return [k for k in dict.fromkeys(keys) if k]
 
 
 @dataclass(frozen=True)
@@ -130,6 +135,11 @@ class Vocabulary:
             return None
         found = process.extractOne(key, self.titles, scorer=fuzz.ratio, score_cutoff=cutoff)
         return self.refs[found[2]] if found else None
+
+    def exact_title(self, phrase: str) -> TitleRef | None:
+        """The catalog item whose normalized title is exactly the phrase's."""
+        i = self._index.get(normalize_title(phrase))
+        return None if i is None else self.refs[i]
 
     @property
     def _index(self) -> dict[str, int]:

@@ -23,7 +23,10 @@ TITLES = [("1", "Toy Story (1995)", 215, 1995), ("3114", "Toy Story 2 (1999)", 9
           ("3213", "Batman: Mask of the Phantasm (1993)", 8, 1993), ("592", "Batman (1989)", 189, 1989),
           ("26150", "Action Jackson (1988)", 3, 1988), ("104841", "It (2017)", 40, 2017),
           ("3996", "Crouching Tiger, Hidden Dragon (Wo hu cang long) (2000)", 110, 2000),
-          ("4262", "Heist (2001)", 5, 2001), ("6299", "Hero (Ying xiong) (2002)", 30, 2002)]
+          ("4262", "Heist (2001)", 5, 2001), ("6299", "Hero (Ying xiong) (2002)", 30, 2002),
+          ("6942", "Love Actually (2003)", 53, 2003), ("1704", "Good Will Hunting (1997)", 141, 1997),
+          ("43684", "Something New (2006)", 2, 2006),
+          ("1196", "Star Wars: Episode V - The Empire Strikes Back (1980)", 211, 1980)]
 
 
 @pytest.fixture(scope="module")
@@ -45,6 +48,9 @@ def test_title_keys_are_every_name_of_a_title():
 
     assert title_keys("Seven (a.k.a. Se7en) (1995)") == ["seven a k a se7en", "seven", "se7en"]
     assert title_keys("Matrix, The (1999)") == ["the matrix"]
+    assert title_keys("Lord of the Rings: The Two Towers, The (2002)") == [
+        "the lord of the rings: the two towers", "the two towers"]  # a subtitle of two words or more
+    assert title_keys("Mission: Impossible (1996)") == ["mission: impossible"]
 
 
 def chips(message: str, vocab: Vocabulary) -> list[str]:
@@ -100,6 +106,13 @@ def chips(message: str, vocab: Vocabulary) -> list[str]:
     ("toy story from the 90s", ["years: 1990-1999", "like: Toy Story (1995)"]),
     ("the matrix, please", ["like: Matrix, The (1999)"]),  # its article kept, the filler around it dropped
     ("Harry Potter and the Prisoner of Azkaban", ["like: Harry Potter and the Prisoner of Azkaban (2004)"]),
+    ("love actually", ["like: Love Actually (2003)"]),  # filler words that belong to the title
+    ("good will hunting, please", ["like: Good Will Hunting (1997)"]),
+    ("something new", ["about: new"]),  # a request, not the film Something New
+    ("not star wars", ["not like: Star Wars: Episode IV - A New Hope (1977)"]),  # a negated title
+    ("star wars, but not the empire strikes back",
+     ["like: Star Wars: Episode IV - A New Hope (1977)", "not like: Star Wars: Episode V - The Empire Strikes Back (1980)"]),
+    ("what else", []),
     ("star wars but newer", ["about: star wars newer"]),  # more than a title: searched as words
     ("a heist movie", ["about: heist"]),  # one word is never a title on its own (Heist, 2001)
     ("I'd like it funny", ["genres: Comedy"]),  # "like it" is not the film It
