@@ -24,7 +24,8 @@ demo: install
 # local cluster; infra/chromium-test.sh installs Debian's Chromium for the chat page's browser test;
 # infra/compose-test.sh installs Debian's docker-compose to validate infra/docker-compose.yml. Where they cannot,
 # those tests skip with a message. pytest runs on two workers (pytest-xdist, one per core): whole test files go to
-# one worker each (--dist loadfile), so a module's fixtures are made once; session fixtures, once per worker.
+# one worker each (--dist loadfile), so a module's fixtures are made once; session fixtures, once per worker, except
+# the ingested demo catalog, made once per run and copied by each worker (tests/conftest.py: demo_catalog).
 test: install
 	@infra/chromium-test.sh; infra/compose-test.sh; \
 	url=$$(infra/postgres-test.sh || true); \
