@@ -25,9 +25,11 @@ demo: install
 # infra/compose-test.sh installs Debian's docker-compose to validate infra/docker-compose.yml. Where they cannot,
 # those tests skip with a message. pytest runs on two workers (pytest-xdist, one per core): whole test files go to
 # one worker each (--dist loadfile), so a module's fixtures are made once; session fixtures, once per worker, except
-# the ingested demo catalog, made once per run and copied by each worker (tests/conftest.py: demo_catalog).
+# the ingested demo catalog, made once per run and copied by each worker (tests/conftest.py: demo_catalog). Files
+# are handed out in the order tests/conftest.py sorts them (--no-loadscope-reorder): longest first, by
+# tests/durations.json, so that both workers finish at about the same time.
 test: install
 	@infra/chromium-test.sh; infra/compose-test.sh; \
 	url=$$(infra/postgres-test.sh || true); \
-	RAGREC_TEST_POSTGRES_URL="$$url" HF_HUB_OFFLINE=1 $(PY) -m pytest -n 2 --dist loadfile; status=$$?; \
+	RAGREC_TEST_POSTGRES_URL="$$url" HF_HUB_OFFLINE=1 $(PY) -m pytest -n 2 --dist loadfile --no-loadscope-reorder; status=$$?; \
 	[ -z "$$url" ] || infra/postgres-test.sh stop >/dev/null 2>&1 || true; exit $$status

@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 import httpx
@@ -34,13 +35,23 @@ def need(path: Path) -> Path:
     return path
 
 
+DURATIONS = Path(__file__).with_name("durations.json")  # seconds per file, from a two-worker run on 2 cores
+
+
 def pytest_collection_modifyitems(config, items):
-    """Files that need the ingested demo catalog (`demo_catalog`, 1-3 min to make) run last but one: the first
-    such file is moved to the front, so that under pytest-xdist (whole files per worker, handed out in this
-    order) one worker makes the catalog at once while the other works through the files that need none of it."""
+    """The order files run in; pytest-xdist hands whole files out in this order (`--no-loadscope-reorder`). The
+    longest file that needs the ingested demo catalog (`demo_catalog`, 1-3 min to make) comes first, so that one
+    worker makes the catalog at once, and the longest file that does not comes next, for the other worker
+    meanwhile; then the longest first, so that the run ends on short files on both workers. Durations come from
+    tests/durations.json (a file not in it: a second per test); a stale one only costs time."""
+    known = json.loads(DURATIONS.read_text(encoding="utf-8")) if DURATIONS.exists() else {}
+    root = Path(__file__).parent
+    counts = Counter(item.path for item in items)
+    seconds = {path: known.get(path.relative_to(root).as_posix(), counts[path]) for path in counts}
     needs = {item.path for item in items if "demo_catalog" in getattr(item, "fixturenames", ())}
-    first = next((item.path for item in items if item.path in needs), None)
-    items.sort(key=lambda item: 0 if item.path == first else 2 if item.path in needs else 1)  # stable within
+    longest = [max(group, key=seconds.get) for group in (needs, set(counts) - needs) if group]
+    items.sort(key=lambda item: (longest.index(item.path) if item.path in longest else len(longest),
+                                 -seconds[item.path], str(item.path)))  # stable: a file's tests keep their order
 
 
 @pytest.fixture(scope="session")
