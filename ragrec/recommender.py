@@ -209,11 +209,13 @@ class Recommender:
         return recommend(request, History(), store=self.store, settings=self.settings, embed=self.embed)
 
     def user(self, user_id: str) -> UserInfo:
+        user_id = user_id.strip()  # as every id that comes in (events.models.StrippedId)
         return UserInfo(user_id=user_id, profile=self.profiles.get(user_id), events=self.log.count(user_id))
 
     def forget_user(self, user_id: str) -> int:
         """Erase the user's events and vector; returns how many events were erased. The next reindex retrains
         the item factors and popularity without them."""
+        user_id = user_id.strip()
         with self.gate.lock:
             erased = self.log.forget_user(user_id)
             self.profiles.delete([user_id])

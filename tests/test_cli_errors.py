@@ -131,7 +131,7 @@ def test_bad_files_and_options_are_one_line(tmp_path, data):
         (["feedback", "--user", "w", "--item", "1", "--type", "rating", "--value", "99"], 2, "outside the rating range"),
         (["feedback", "--user", "w", "--item", "1", "--type", "like", "--value", "5"], 2, "a like event has no value"),
         (["feedback", "--user", "w", "--item", "1", "--type", "rating"], 2, "error: a rating event needs a value"),
-        (["feedback", "--user", "   ", "--item", "1", "--type", "like"], 2, "the user id is blank"),
+        (["feedback", "--user", "   ", "--item", "1", "--type", "like"], 2, "user_id: is blank"),
         (["delete", "--ids", "u1", "--collection", "users"], 2, "'users' is the users collection"),
         (["delete", "--ids-file", str(tmp_path / "somedir")], 1, "somedir: is a folder, not a file"),
         (["delete", "--ids-file", str(utf16)], 1, "ids16.txt: not UTF-8 text"),

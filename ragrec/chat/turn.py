@@ -18,6 +18,7 @@ from ragrec.chat.constraints import Constraints
 from ragrec.chat.extract import read_constraints
 from ragrec.chat.conversation import Conversation, Conversations, Turn
 from ragrec.chat.vocabulary import Vocabulary
+from ragrec.events.models import Id
 from ragrec.retrieval.feedback import known_items
 from ragrec.retrieval.models import Candidate, RecommendRequest, Recommendations, visible
 
@@ -25,8 +26,7 @@ from ragrec.retrieval.models import Candidate, RecommendRequest, Recommendations
 class ChatRequest(BaseModel):
     message: Annotated[str, StringConstraints(min_length=1, max_length=2000), AfterValidator(visible)]
     conversation_id: str | None = Field(None, max_length=64, description="continue this conversation")
-    user_id: str | None = Field(None, min_length=1, max_length=200,
-                                description="personalize with this user's history")
+    user_id: Id | None = Field(None, description="personalize with this user's history")
     k: int = Field(5, ge=1, le=20)
     explain: bool = Field(True, description="describe each item (the LLM stage)")
 

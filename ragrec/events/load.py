@@ -253,7 +253,7 @@ class _RowParser:
         if not name:
             raise _Bad(f"missing event type (field {self.m.type_field!r})")
         try:
-            return EventType(name.lower().replace("-", "_").replace(" ", "_"))
+            return EventType(name)
         except ValueError:
             raise _Bad(f"unknown event type {name!r}: use one of {_TYPES}") from None
 

@@ -7,9 +7,9 @@ import re
 import uuid
 from datetime import datetime, timezone
 from enum import Enum
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, Annotated, NamedTuple
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import AfterValidator, BaseModel, Field, StringConstraints, model_validator
 
 if TYPE_CHECKING:
     from ragrec.config import Settings
@@ -20,6 +20,18 @@ EARLIEST = datetime(1970, 1, 1, tzinfo=timezone.utc)
 MAX_ID_CHARS = 200  # the log's id columns (PostgreSQL refuses longer ones; SQLite would keep them)
 # SQLite's JSON path cuts a string at NUL ("bob\0evil" was stored as "bob"): no control character in an id
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+# Spaces at the ends of an id are not part of it, wherever it comes in (API, CLI, event files, Python): " ann" is
+# "ann". The model type stays without a length limit, so that events stored by an older ragrec read back; `Id`,
+# the type of ids in requests, has the limit.
+def _stripped(value: str) -> str:
+    if not value.strip():
+        raise ValueError("is blank")
+    return value.strip()
+
+
+StrippedId = Annotated[str, AfterValidator(_stripped)]
+Id = Annotated[str, StringConstraints(max_length=MAX_ID_CHARS), AfterValidator(_stripped)]
 
 
 class EventType(str, Enum):
@@ -32,11 +44,18 @@ class EventType(str, Enum):
     dislike = "dislike"
     skip = "skip"
 
+    @classmethod
+    def _missing_(cls, value: object) -> EventType | None:
+        """"LIKE", "Add-To-Cart", "add to cart": a type's name in another case or spelling (as files write them)."""
+        if isinstance(value, str):
+            return cls.__members__.get(value.strip().lower().replace("-", "_").replace(" ", "_"))
+        return None
+
 
 class Event(BaseModel):
-    event_id: str = Field(default_factory=lambda: uuid.uuid4().hex, description="client-supplied for dedup")
-    user_id: str = Field(min_length=1)
-    item_id: str = Field(min_length=1)
+    event_id: StrippedId = Field(default_factory=lambda: uuid.uuid4().hex, description="client-supplied for dedup")
+    user_id: StrippedId
+    item_id: StrippedId
     type: EventType
     value: float | None = Field(None, description="the rating, for type=rating")
     timestamp: datetime = Field(default_factory=lambda: datetime.now(timezone.utc))

@@ -11,6 +11,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, Field, PrivateAttr
 
+from ragrec.events.models import StrippedId
 from ragrec.retrieval.profiles import Profile
 from ragrec.store import Filter
 
@@ -35,7 +36,7 @@ Text = Annotated[str, AfterValidator(visible)]  # free text a user typed: it mus
 
 
 class RecommendRequest(BaseModel):
-    user_id: str | None = None
+    user_id: StrippedId | None = None
     k: int = Field(10, ge=1, le=1000)
     query: Text | None = None
     positive: list[str] = Field(default_factory=list, description="example items to move towards")

@@ -195,9 +195,26 @@ def test_feedback_is_idempotent_keeps_the_recommendation_and_rejects_unknown_ite
     assert user["events"] == 2 and user["profile"]["counts"] == {"like": 1, "rating": 1}
 
 
+def test_ids_and_types_are_read_as_event_files_read_them(api):
+    """Spaces at the ends of an id are not part of it, and a type may be written in any case: as `events load`
+    reads a file, so that the same event sent either way is the same event of the same user."""
+    events = [{"event_id": " dee-1 ", "user_id": " dee ", "item_id": " 1", "type": "LIKE"},
+              {"event_id": "dee-2", "user_id": "dee", "item_id": "2", "type": "Add-To-Cart"}]
+    first = api.post("/v1/feedback", json={"events": events}, headers=C).json()
+    assert (first["accepted"], first["rejected"]) == (2, [])
+    assert [(e.event_id, e.user_id, e.item_id, e.type.value) for e in api.rec.log.user_events("dee")] == [
+        ("dee-2", "dee", "2", "add_to_cart"), ("dee-1", "dee", "1", "like")]
+    assert api.post("/v1/feedback", json={"events": [{**events[0], "event_id": "dee-1"}]},
+                    headers=C).json()["duplicates"] == 1
+    assert api.get("/v1/users/%20dee", headers=C).json()["events"] == 2
+    seen = {i["item_id"] for i in api.post("/v1/recommendations", json={"user_id": "dee ", "k": 20},
+                                           headers=C).json()["items"]}
+    assert not seen & {"1", "2"}  # " dee" is dee: what they saw is left out
+
+
 @pytest.mark.parametrize("event", [
     {"user_id": "u", "item_id": "1", "type": "love"}, {"user_id": "u", "item_id": "1"},
-    {"user_id": "", "item_id": "1", "type": "like"}, {"user_id": "u", "item_id": "1", "type": "rating"},
+    {"user_id": "", "item_id": "1", "type": "like"}, {"user_id": "  ", "item_id": "1", "type": "like"}, {"user_id": "u", "item_id": "1", "type": "rating"},
     {"user_id": "u", "item_id": "1", "type": "like", "timestamp": "yesterday"},
     {"user_id": "u", "item_id": "1", "type": "like", "extra": 1},
 ])

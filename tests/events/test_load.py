@@ -125,6 +125,17 @@ def test_jsonl_with_client_event_ids_and_iso_times(event_log, tmp_path):
     assert (again.stored, again.duplicates) == (0, 4)
 
 
+@pytest.mark.parametrize("written", ["like", "LIKE", " Like ", "add-to-cart", "Add To Cart", "ADD_TO_CART"])
+def test_a_type_reads_the_same_in_any_case_and_spelling(written):
+    from ragrec.events.models import Event
+
+    assert EventType(written) in (EventType.like, EventType.add_to_cart)
+    event = Event(user_id=" u1 ", item_id="\t7", type=written, event_id=" e1")
+    assert (event.user_id, event.item_id, event.event_id) == ("u1", "7", "e1")  # as a file's columns are read
+    with pytest.raises(ValueError):
+        EventType("love")
+
+
 def test_hashed_ids_depend_on_the_event_not_the_file(event_log, tmp_path):
     """The same events as epoch CSV and as ISO JSON Lines (another column order) are one set of events."""
     epoch = write(tmp_path / "a.csv", "u,i,t,v,ts\n1,10,rating,4.0,964982703\n1,11,view,,964982704.5\n")

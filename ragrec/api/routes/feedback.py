@@ -9,12 +9,11 @@ from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from ragrec.api.deps import ClientKey, ServicesDep
-from ragrec.events.models import Event, EventType
+from ragrec.events.models import Event, EventType, Id
 from ragrec.retrieval.feedback import FeedbackResult
 
 router = APIRouter(prefix="/v1", tags=["feedback"])
 
-Id = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 
 
 class EventIn(BaseModel):

@@ -8,12 +8,12 @@ from fastapi import APIRouter
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 from ragrec.api.deps import ClientKey, ServicesDep
+from ragrec.events.models import Id
 from ragrec.retrieval.filters import FieldFilter, filter_from_fields
 from ragrec.retrieval.models import RecommendRequest, Recommendations, visible
 
 router = APIRouter(prefix="/v1", tags=["recommendations"])
 
-Id = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 FilterText = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 
 

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
 from fastapi import APIRouter, HTTPException
-from pydantic import BaseModel, StringConstraints
+from pydantic import BaseModel
 
 from ragrec.api.deps import AdminKey, ClientKey, ServicesDep
+from ragrec.events.models import Id
 from ragrec.recommender import UserInfo
 
 router = APIRouter(prefix="/v1", tags=["users"])
 
-UserId = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 
 
 class Erased(BaseModel):
@@ -21,7 +19,7 @@ class Erased(BaseModel):
 
 
 @router.get("/users/{user_id:path}", response_model=UserInfo, response_model_exclude={"profile": {"sums", "long_sums"}})
-async def get_user(user_id: UserId, svc: ServicesDep, _: ClientKey) -> UserInfo:
+async def get_user(user_id: Id, svc: ServicesDep, _: ClientKey) -> UserInfo:
     info = await svc.run(lambda: svc.rec.user(user_id))
     if info.profile is None and not info.events:
         raise HTTPException(404, f"no user {user_id!r}")
@@ -29,7 +27,7 @@ async def get_user(user_id: UserId, svc: ServicesDep, _: ClientKey) -> UserInfo:
 
 
 @router.delete("/users/{user_id:path}", response_model=Erased)
-async def forget_user(user_id: UserId, svc: ServicesDep, _: AdminKey) -> Erased:
+async def forget_user(user_id: Id, svc: ServicesDep, _: AdminKey) -> Erased:
     """Erase the user's events and vectors; the next reindex also retrains item factors without them."""
     info = await svc.run(lambda: svc.rec.user(user_id))
     if info.profile is None and not info.events:
