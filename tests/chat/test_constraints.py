@@ -111,7 +111,8 @@ def chips(message: str, vocab: Vocabulary) -> list[str]:
     ("something new", ["about: new"]),  # a request, not the film Something New
     ("not star wars", ["not like: Star Wars: Episode IV - A New Hope (1977)"]),  # a negated title
     ("star wars, but not the empire strikes back",
-     ["like: Star Wars: Episode IV - A New Hope (1977)", "not like: Star Wars: Episode V - The Empire Strikes Back (1980)"]),
+     ["like: Star Wars: Episode IV - A New Hope (1977)",
+      "not like: Star Wars: Episode V - The Empire Strikes Back (1980)"]),
     ("what else", []),
     ("star wars but newer", ["about: star wars newer"]),  # more than a title: searched as words
     ("a heist movie", ["about: heist"]),  # one word is never a title on its own (Heist, 2001)
