@@ -94,10 +94,11 @@ def demo_catalog(tmp_path_factory) -> Path:
     made = root / "demo-catalog"
     with FileLock(root / "demo-catalog.lock"):
         if not (made / "report.json").exists():
+            shutil.rmtree(made, ignore_errors=True)  # what a worker that failed half way left
             with pytest.MonkeyPatch.context() as mp:
                 for key in [k for k in os.environ if k.startswith("RAGREC_")]:
                     mp.delenv(key)
-                mp.chdir(made.parent)
+                mp.chdir(root)
                 report = ensure_catalog(made / "data")
             (made / "report.json").write_text(report.model_dump_json(), encoding="utf-8")
     return made

@@ -21,15 +21,16 @@ MAX_ID_CHARS = 200  # the log's id columns (PostgreSQL refuses longer ones; SQLi
 # SQLite's JSON path cuts a string at NUL ("bob\0evil" was stored as "bob"): no control character in an id
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
-# Spaces at the ends of an id are not part of it, wherever it comes in (API, CLI, event files, Python): " ann" is
-# "ann". The model type stays without a length limit, so that events stored by an older ragrec read back; `Id`,
-# the type of ids in requests, has the limit.
+
 def _stripped(value: str) -> str:
     if not value.strip():
         raise ValueError("is blank")
     return value.strip()
 
 
+# Spaces at the ends of an id are not part of it, wherever it comes in (API, CLI, event files, Python): " ann" is
+# "ann". The model's type has no length limit, so that events stored by an older ragrec read back; `Id`, the type
+# of ids in requests, has the log's.
 StrippedId = Annotated[str, AfterValidator(_stripped)]
 Id = Annotated[str, StringConstraints(max_length=MAX_ID_CHARS), AfterValidator(_stripped)]
 

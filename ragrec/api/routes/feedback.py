@@ -15,7 +15,6 @@ from ragrec.retrieval.feedback import FeedbackResult
 router = APIRouter(prefix="/v1", tags=["feedback"])
 
 
-
 class EventIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 

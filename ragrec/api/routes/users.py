@@ -12,7 +12,6 @@ from ragrec.recommender import UserInfo
 router = APIRouter(prefix="/v1", tags=["users"])
 
 
-
 class Erased(BaseModel):
     user_id: str
     events_erased: int
