@@ -42,7 +42,7 @@ def feedback_cmd(
             fail(str(exc))
     if result.rejected:
         fail(result.rejected[0].reason, 2)
-    console.print("duplicate event: nothing changed" if result.duplicates else f"recorded {type} of {item} by {user}")
+    console.print("duplicate event: nothing changed" if result.duplicates else f"recorded {event.type.value} of {event.item_id} by {event.user_id}")
 
 
 @users_app.command("show")
@@ -53,7 +53,7 @@ def users_show(ctx: typer.Context, user: str = typer.Argument(...)) -> None:
     if info.profile is None and not info.events:
         fail(f"no user {user!r}", 2)
     profile = info.profile.model_dump(exclude={"sums", "long_sums"}) if info.profile else None
-    print(json.dumps({"user_id": user, "events": info.events, "profile": profile}, indent=1, default=str))
+    print(json.dumps({"user_id": info.user_id, "events": info.events, "profile": profile}, indent=1, default=str))
 
 
 @users_app.command("forget")
@@ -64,7 +64,7 @@ def users_forget(ctx: typer.Context, user: str = typer.Argument(...)) -> None:
         if info.profile is None and not info.events:
             fail(f"no user {user!r}: nothing to forget", 2)
         erased = rec.forget_user(user)
-    console.print(f"forgot {user}: {erased} events erased, vector removed")
+    console.print(f"forgot {info.user_id}: {erased} events erased, vector removed")
 
 
 @app.command("reindex")
