@@ -27,9 +27,11 @@ demo: install
 # one worker each (--dist loadfile), so a module's fixtures are made once; session fixtures, once per worker, except
 # the ingested demo catalog, made once per run and copied by each worker (tests/conftest.py: demo_catalog). Files
 # are handed out in the order tests/conftest.py sorts them (--no-loadscope-reorder): longest first, by
-# tests/durations.json, so that both workers finish at about the same time.
+# tests/durations.json, so that both workers finish at about the same time. One OpenMP thread per process
+# (torch's intra-op threads): the two workers already fill the two cores, and two teams of spinning threads on two
+# cores slowed torch work 2.5x (llm_threads in ragrec/config.py).
 test: install
 	@infra/chromium-test.sh; infra/compose-test.sh; \
 	url=$$(infra/postgres-test.sh || true); \
-	RAGREC_TEST_POSTGRES_URL="$$url" HF_HUB_OFFLINE=1 $(PY) -m pytest -n 2 --dist loadfile --no-loadscope-reorder; status=$$?; \
+	RAGREC_TEST_POSTGRES_URL="$$url" HF_HUB_OFFLINE=1 OMP_NUM_THREADS=1 $(PY) -m pytest -n 2 --dist loadfile --no-loadscope-reorder; status=$$?; \
 	[ -z "$$url" ] || infra/postgres-test.sh stop >/dev/null 2>&1 || true; exit $$status
