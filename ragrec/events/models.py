@@ -23,9 +23,10 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def _stripped(value: str) -> str:
-    if not value.strip():
+    value = value.strip()  # on every event a file load reads: once
+    if not value:
         raise ValueError("is blank")
-    return value.strip()
+    return value
 
 
 # Spaces at the ends of an id are not part of it, wherever it comes in (API, CLI, event files, Python): " ann" is

@@ -7,10 +7,10 @@ The profile keeps sufficient statistics, so one new event updates it without rer
     long  = Σ wᵢ · vᵢ
 
 where nᵢ is the event's position among the user's positive events (recency by position: a dislike does not age
-the likes, and takes the position of the latest like). Decaying every past event to "now" multiplies the whole short sum by one positive factor, which leaves
-its direction unchanged, so the short-term vector is just `short / ‖short‖` and never needs a rewrite when time
-passes; the long sum does not decay at all. Negative weights (dislike, skip, low ratings) subtract the item: they
-push the user away from it.
+the likes, and takes the position of the latest like). Decaying every past event to "now" multiplies the whole
+short sum by one positive factor, which leaves its direction unchanged, so the short-term vector is just
+`short / ‖short‖` and never needs a rewrite when time passes; the long sum does not decay at all. Negative
+weights (dislike, skip, low ratings) subtract the item: they push the user away from it.
 
 The short-term vector follows the last few items (what comes next), the long-term one the taste of years (what
 the user liked all along); a query mixes their unit vectors (`Profile.query_vector`), one share per space
