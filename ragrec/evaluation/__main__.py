@@ -73,11 +73,13 @@ def baseline_candidates(quick: bool = False, vectors: np.ndarray | None = None) 
     return out
 
 
-def ragrec_candidate(data_dir: Path, grid: list[dict[str, Any]] | None = None) -> Candidate:
-    """ragrec's real path with its one configuration (the Settings); `grid` of Settings overrides for research."""
+def ragrec_candidate(data_dir: Path, grid: list[dict[str, Any]] | None = None, keep_fits: bool = False) -> Candidate:
+    """ragrec's real path with its one configuration (the Settings); `grid` of Settings overrides for research;
+    `keep_fits` (`--rerank`): its fits stay in the data dir for the generation phase."""
     from ragrec.evaluation.pipeline import RagrecPipeline
 
-    return Candidate(name="ragrec", factory=lambda **p: RagrecPipeline(data_dir, **p), grid=grid or [{}])
+    return Candidate(name="ragrec", factory=lambda **p: RagrecPipeline(data_dir, keep_fits=keep_fits, **p),
+                     grid=grid or [{}])
 
 
 def effective_settings(data_dir: Path) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -169,7 +171,7 @@ def main(argv: list[str] | None = None) -> EvalSuite:
         for protocol in protocols:
             candidates = [] if args.no_baselines else baseline_candidates(quick, vectors)
             if not args.no_ragrec:
-                candidates.append(ragrec_candidate(data_dir))
+                candidates.append(ragrec_candidate(data_dir, keep_fits=args.rerank))
             split = splits.pop(protocol)  # dropped after this protocol: frees its EASE cache
             runs.append(run(candidates, split, config, vectors))
             if args.rerank:

@@ -280,7 +280,8 @@ def evaluate_generation(data_dir: Path, split: Split, users: np.ndarray, *, seed
                         weights: Sequence[float] = WEIGHTS, describe_k: int = DESCRIBE_K,
                         reference: dict[int, dict[str, float]] | None = None,
                         log: Callable[[str], None] = print) -> GenerationRun:
-    """ragrec's real path fitted on each phase of `split` (a fresh catalog copy each, as the harness does); for each
+    """ragrec's real path fitted on each phase of `split` (a fresh catalog copy each, as the harness does; the main
+    run's fit of the same phase is reused when it kept it, `RagrecPipeline(keep_fits=True)`); for each
     user of `users` its top N (`rerank_candidates`, in retrieval order: the request asks for no rerank) and the
     LLM's score of them, computed once; the descriptions of the test top `describe_k`. `reference`: the main run's
     ragrec test values per user index (`ndcg@10`, `novelty@10`), to check that w = 0 is ragrec's own list."""
@@ -300,7 +301,7 @@ def evaluate_generation(data_dir: Path, split: Split, users: np.ndarray, *, seed
     for phase in ("validation", "test"):
         train, targets = split.fit_data(phase), split.targets(phase)
         t = time.perf_counter()
-        pipe = RagrecPipeline(data_dir, llm=llm)
+        pipe = RagrecPipeline(data_dir, llm=llm, keep_fits=True)
         pipe.fit(train)
         seconds[f"{phase}_fit"] = time.perf_counter() - t
         try:
@@ -388,7 +389,8 @@ def report_section(runs: Sequence[GenerationRun]) -> list[str]:
         f"{first.rerank_seed}, {first.permutations} pass(es)",
         f"- users: a fixed sample of {len(first.users)} evaluated users per protocol (seed {first.sample_seed}), the "
         "same users in validation, test and the descriptions; the LLM on every user would take hours on CPU",
-        f"- ragrec's real path is fitted on each phase (a fresh catalog copy, as above) and asked for its top "
+        f"- ragrec's real path, fitted on each phase (the main run's fit, reopened; a fresh catalog copy, as above), "
+        f"is asked for its top "
         f"{first.candidates} without rerank; the LLM scores those once per user, and every fusion weight w "
         "(final = (1 − w)·minmax(retrieval) + w·minmax(LLM)) is then arithmetic on the same candidates",
         "- w is chosen on validation NDCG@10 (ties to the smaller w); test is measured for w = 0 (no rerank) and "
@@ -433,8 +435,8 @@ def report_section(runs: Sequence[GenerationRun]) -> list[str]:
                   f"{m.descriptions} descriptions, {m.cached} of them from the describer's cache):", "",
                   *_description_lines(m), ""]
         s = run.seconds
-        lines += [f"Time: {s.get('total', 0):.0f} s (model load {s.get('llm_load', 0):.0f} s, fits "
-                  f"{s.get('validation_fit', 0) + s.get('test_fit', 0):.0f} s, LLM rerank "
+        lines += [f"Time: {s.get('total', 0):.0f} s (model load {s.get('llm_load', 0):.0f} s, fits or reopening "
+                  f"the main run's {s.get('validation_fit', 0) + s.get('test_fit', 0):.0f} s, LLM rerank "
                   f"{s.get('validation_rerank_llm', 0) + s.get('test_rerank_llm', 0):.0f} s, descriptions "
                   f"{s.get('descriptions', 0):.0f} s).", ""]
         if run.examples:
