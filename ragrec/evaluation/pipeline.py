@@ -110,14 +110,14 @@ class RagrecPipeline:
             log.close()
         self._open(run)
         self.rec.reindex()
-        (run / "fitted").touch()
+        self._done = run / "fitted"  # marked on close, once the store has written everything
 
     def _open(self, run: Path) -> None:
         settings = eval_settings(run, **self.overrides)
         log = EventLog(f"sqlite:///{run / 'events.db'}")
         # the embedding model loads only for queries
         self.rec = Recommender(settings, store=open_store(settings), log=log, llm=self.llm)
-        self._run = run
+        self._run, self._done = run, None
 
     def recommend(self, user_id: int, history: Sequence[int], timestamps: Sequence[int], k: int) -> list[int]:
         return result_ids(self.rec.recommend(RecommendRequest(user_id=str(user_id), k=k)))
@@ -130,4 +130,6 @@ class RagrecPipeline:
             self.rec.log.close()
             if not self.keep_fits:
                 shutil.rmtree(self._run, ignore_errors=True)
+            elif self._done is not None:
+                self._done.touch()
             self.rec = None
