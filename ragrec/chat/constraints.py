@@ -109,7 +109,8 @@ _NEGATORS = {"not", "no", "without", "except", "excluding", "nothing", "avoid", 
 _SOFTENERS = {"too", "any", "more", "a", "an", "the", "so", "very", "really", "anything", "something", "of", "with",
               "want", "like", "me", "i", "for", "about", "in", "into", "fan", "big", "from", "made", "released",
               "movie", "movies", "film", "films", "or"}
-_NEGATING_PHRASE = re.compile(r"\b(?:(?:anything|everything)\s+but|other\s+than|instead\s+of|rather\s+than)\s*$")
+_NEGATING_PHRASE = re.compile(r"\b(?:(?:anything|everything)\s+but|other\s+than|instead\s+of|rather\s+than)"
+                              r"(?:\s+(?:a|an|the))?\s*$")
 _YEAR = r"((?:18|19|20)\d\d)"
 _DECADE_WORDS = {"twenties": 2, "thirties": 3, "forties": 4, "fifties": 5, "sixties": 6, "seventies": 7,
                  "eighties": 8, "nineties": 9}
@@ -146,7 +147,9 @@ _AFTER = re.compile(r"\b(after|since|newer\s+than|later\s+than|post)\s*-?\s*(?:t
 _FROM_ON = re.compile(r"\bfrom\s+" + _YEAR + r"\s+(?:on(?:wards?)?|forward|and\s+(?:later|after|newer|up))\b")
 _BEFORE = re.compile(r"\b(before|until|till|pre|older\s+than|earlier\s+than)\s*-?\s*" + _YEAR + r"\b(?!\s*'?s)")
 _IN_YEAR = re.compile(r"\b(?:in|of|from)\s+" + _YEAR + r"\b(?!\s*'?s)")
-_RECENT = re.compile(r"\b(?:recent|latest|newest|new\s+releases?)\b")
+_RECENT = re.compile(r"\b(?:recent|latest|newest|new\s+(?:releases?|movies?|films?|ones))\b")
+# "something new", "anything different": what the user has not seen, which every answer is anyway
+_UNSEEN = re.compile(r"\b(?:something|anything)\s+(?:new|different|fresh)\b")
 _OLD = re.compile(r"\b(?:old|older|oldies)\s+(?:movies?|films?|ones)\b")
 
 
@@ -163,6 +166,8 @@ def parse(message: str, vocab: Vocabulary) -> Constraints:
     def take(span: tuple[int, int]) -> None:
         used.append(span)
 
+    for m in _UNSEEN.finditer(low):
+        take(m.span())
     reset = _RESET.search(low)
     out = Constraints(reset=bool(reset), replaces_genres=bool(_CORRECTION.search(low)))
     if reset:
@@ -189,6 +194,16 @@ def parse(message: str, vocab: Vocabulary) -> Constraints:
                 take((m.start("t") + a, m.start("t") + b))
             if found:
                 take((m.start(), m.start("t")))
+    if out.like:  # "like Inception but not Interstellar": titles, unless the clause names a genre or a year
+        for m in re.finditer(r"\bbut\s+(?:not|no)\s+(?P<t>.+?)" + _CLAUSE_END, low):
+            clause = m.group("t")
+            if _inside(m.start("t"), used) or re.search(_YEAR + r"|\d0'?s\b", clause) or any(
+                    re.search(r"(?<!\w)" + re.escape(phrase) + r"(?!\w)", clause) for phrase in vocab.genres):
+                continue
+            for ref, (a, b) in _titles_in(text[m.start("t"):m.end("t")], vocab, cutoff=None):  # no fuzzy guess
+                if all(t.item_id != ref.item_id for t in out.like):
+                    _add(out.not_like, Title(item_id=ref.item_id, title=ref.title))
+                    take((m.start("t") + a, m.start("t") + b))
 
     _years(low, vocab, out, used)
 
@@ -227,15 +242,15 @@ def parse(message: str, vocab: Vocabulary) -> Constraints:
                 words.append(token)
     out.query = " ".join(words) or None
     # what is left names a title on its own ("star wars", "the godfather from the 70s"): more like it; a negated
-    # one ("not star wars"): less like it
+    # one ("not star wars", "like Inception but not Interstellar"): less like it
     if not out.like and not out.not_like:
         ref = _bare_title(said, vocab) if words else None
         if ref:
             out.like, out.query = [Title(item_id=ref.item_id, title=ref.title)], None
-        for run in unsaid:
-            ref = _bare_title(run, vocab)
-            if ref:
-                _add(out.not_like, Title(item_id=ref.item_id, title=ref.title))
+    for run in unsaid:
+        ref = _bare_title(run, vocab)
+        if ref and all(t.item_id != ref.item_id for t in out.like):
+            _add(out.not_like, Title(item_id=ref.item_id, title=ref.title))
     return out
 
 
@@ -276,7 +291,7 @@ def _negated(before: str, skip: frozenset[str] = frozenset()) -> bool:
     """Whether what comes next is negated by the end of `before`: a negator ("no", "without", "hate", "anything
     but", ...) within a few filler words, in the same clause (punctuation ends it). Words in `skip` are stepped
     over: other genres, so that "no horror or sci-fi" negates both."""
-    clause = re.split(r"[,.;:!?]", before)[-1]
+    clause = re.sub(r"\bnon-[\w']+", " ", re.split(r"[,.;:!?]", before)[-1])  # "non-" negates its own word only
     if _NEGATING_PHRASE.search(clause):
         return True
     words = re.findall(r"[\w']+", clause)
@@ -288,11 +303,11 @@ def _negated(before: str, skip: frozenset[str] = frozenset()) -> bool:
     return False
 
 
-def _titles_in(phrase: str, vocab: Vocabulary) -> list[tuple[object, tuple[int, int]]]:
+def _titles_in(phrase: str, vocab: Vocabulary, cutoff: float | None = 86.0) -> list[tuple[object, tuple[int, int]]]:
     """The catalog titles a clause names, with their spans in it: the whole clause if it is one title, else each
     part of "A, B and C", each the longest run of parts ("Crouching Tiger, Hidden Dragon") or words that is a title;
     a fuzzy match of the whole clause only when its parts name nothing (it would swallow "A and B" whole).
-    Filler words alone name nothing: "like it" is not the film It (quoted, "It" is)."""
+    Filler words alone name nothing: "like it" is not the film It (quoted, "It" is). `cutoff` None: no fuzzy match."""
     whole = _title(phrase, vocab, cutoff=None)
     if whole:
         return [(whole, (0, len(phrase)))]
@@ -312,12 +327,12 @@ def _titles_in(phrase: str, vocab: Vocabulary) -> list[tuple[object, tuple[int, 
             start += lead.end()
             words = phrase[start:end].split()[:MAX_WORDS_IN_TITLE]
             for n in range(len(words), 0, -1):
-                ref = _title(" ".join(words[:n]), vocab)
+                ref = _title(" ".join(words[:n]), vocab, cutoff)
                 if ref:
                     found.append((ref, (start, start + len(" ".join(words[:n])))))
                     break
             i += 1
-    whole = None if found else _title(phrase, vocab)  # a misspelt title with "and" in it ("Harry Poter and ...")
+    whole = None if found else _title(phrase, vocab, cutoff)  # a misspelt title with "and" in it ("Harry Poter and ...")
     return [(whole, (0, len(phrase)))] if whole else found
 
 
@@ -368,9 +383,12 @@ def _years(low: str, vocab: Vocabulary, out: Constraints, used: list[tuple[int, 
             out.year_min = last + 1
         else:
             out.year_max = last
-    if out.year_min is None and out.year_max is None and not out.not_years:
-        for m in matches(_IN_YEAR)[:1]:
-            years(m, int(m.group(1)), int(m.group(1)))
+    for m in matches(_IN_YEAR):  # "from 1995"; "the 90s but not from 1995" leaves one year out of the range
+        year = int(m.group(1))
+        if negated(m):
+            out.not_years = (year, year)
+        elif out.year_min is None and out.year_max is None and not out.not_years:
+            out.year_min = out.year_max = year
     for m in matches(_RECENT)[:1]:
         if vocab.max_year:
             if negated(m):
