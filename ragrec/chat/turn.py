@@ -134,7 +134,8 @@ class Chat:
                                                    "parsed": parsed.model_dump(), "constraints": merged.model_dump()})
         history, result = await run_blocking(lambda: self.rec.retrieve(recommend.model_copy(update={"explain": False})))
         for rank, item in enumerate(result.items, 1):
-            yield ChatEvent(event="item", data={"rank": rank, "item": item.model_dump(mode="json")})
+            yield ChatEvent(event="item", data={"rank": rank, "recommendation_id": result.recommendation_id,
+                                                "item": item.model_dump(mode="json")})
         if request.explain and result.items:
             described: dict[str, Candidate] = {}
             async for item in self.rec.describer.astream(history, result.items):

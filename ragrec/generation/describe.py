@@ -230,7 +230,7 @@ def template(candidate: Candidate, evidence_titles: list[str], kind: str = "movi
     if evidence_titles:
         return f"Because you liked {P._and([P.display_title(t) for t in evidence_titles])}: {sentence}"
     popular = next((e for e in candidate.evidence if e.kind == "popular" and e.users), None)
-    return f"Popular with {popular.users:,} users: {sentence}" if popular else sentence
+    return f"{str(popular).capitalize()}: {sentence}" if popular else sentence  # "Popular with 1 user: ..."
 
 
 def fallback(candidate: Candidate, evidence_titles: list[str], kind: str = "movie") -> dict[str, str]:

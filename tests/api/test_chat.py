@@ -56,6 +56,8 @@ def test_the_stream_sends_constraints_items_descriptions_then_the_answer(api):
     described = {d["item_id"]: d for e, d in events if e == "description"}
     assert set(described) == set(items) and all(d["description"] for d in described.values())
     assert done["conversation_id"] == constraints["conversation_id"] and done["recommendation_id"]
+    # every item quotes the list it belongs to, so feedback sent before `done` can quote it too
+    assert {d["recommendation_id"] for e, d in events if e == "item"} == {done["recommendation_id"]}
     assert all(i["evidence"] for i in done["items"])  # personalized: because ann liked ...
 
 

@@ -65,7 +65,7 @@ function card(item, turn) {
   const liked = (item.evidence || []).filter((e) => e.kind === "liked").map((e) => e.title || e.item_id);
   const popular = (item.evidence || []).find((e) => e.kind === "popular");
   node.querySelector(".evidence").textContent = liked.length ? "because you liked " + liked.join(" and ")
-    : popular ? `popular with ${popular.users} users` : "";
+    : popular ? `popular with ${popular.users} user${popular.users === 1 ? "" : "s"}` : "";
   for (const [cls, type] of [["like", "like"], ["dislike", "dislike"]]) {
     node.querySelector("." + cls).addEventListener("click", (ev) => feedback(item.item_id, type, turn, ev.target));
   }
@@ -86,11 +86,17 @@ function describe(node, description, source) {
 async function feedback(itemId, type, turn, button) {
   const user = $("user").value.trim();
   if (!user) { alert("Enter a user id first: feedback belongs to a user."); return; }
+  if (button.disabled || button.classList.contains("sent")) return; // a double click is one event
+  button.disabled = true;
   const event = { user_id: user, item_id: itemId, type };
   if (turn.recommendationId) event.recommendation_id = turn.recommendationId;
-  const r = await fetch("/v1/feedback", { method: "POST", headers: headers(), body: JSON.stringify({ events: [event] }) });
-  if (r.ok) button.classList.add("sent");
-  else alert("feedback failed: " + (await problemText(r)));
+  try {
+    const r = await fetch("/v1/feedback", { method: "POST", headers: headers(), body: JSON.stringify({ events: [event] }) });
+    if (r.ok) button.classList.add("sent");
+    else alert("feedback failed: " + (await problemText(r)));
+  } finally {
+    button.disabled = false;
+  }
 }
 
 $("ask").addEventListener("submit", async (ev) => {
@@ -122,6 +128,7 @@ $("ask").addEventListener("submit", async (ev) => {
         chips.replaceChildren(...data.chips.map((c) => el("span", "chip", c)));
         answer.textContent = "";
       } else if (event === "item") {
+        turn.recommendationId = data.recommendation_id; // a like sent while descriptions stream quotes it too
         cards.append(card(data.item, turn));
       } else if (event === "description") {
         const node = cards.querySelector(`[data-item-id="${CSS.escape(data.item_id)}"]`);
