@@ -6,6 +6,7 @@ reserved names (ingestion refuses it).
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 # --- named vectors of an item point ---------------------------------------------------------------------------
@@ -37,6 +38,22 @@ RESERVED = (ITEM_ID, TEXT, TEXT_HASH, CONTENT_HASH, POPULARITY, BLURB, BLURB_HAS
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 SYSTEM_FIELDS = (POPULARITY,)  # written by reindex, not the catalog file: a catalog update carries them over
 HIDDEN = (TEXT_HASH, CONTENT_HASH, TEXT, BLURB_HASH)  # not part of an item's public payload (the text is shown on its own)
+
+
+# --- ids ------------------------------------------------------------------------------------------------------
+# Item and user ids, as every layer accepts them: an item the catalog takes must be one feedback can name
+MAX_ID_CHARS = 200  # the event log's id columns (PostgreSQL refuses longer ones; SQLite would keep them)
+# SQLite's JSON path cuts a string at NUL ("bob\0evil" was stored as "bob"): no control character in an id
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def id_problem(value: str) -> str | None:
+    """Why `value` (stripped, not blank) cannot be an id, or None."""
+    if len(value) > MAX_ID_CHARS:
+        return f"is longer than {MAX_ID_CHARS} characters"
+    if _CONTROL.search(value):
+        return "holds a control character"
+    return None
 
 
 def public_payload(payload: dict[str, Any]) -> dict[str, Any]:

@@ -211,12 +211,17 @@ def test_bad_jsonl_lines(tmp_path, store, settings, embedder):
         b'{"movieId": 4, "title": "Heat (1995)", "year": "1995"}\n'
         b'{"movieId": [5, 6], "title": "A list is not an id"}\n'
         b'{"movieId": true, "title": "Nor is a boolean"}\n'
+        b'{"movieId": "a\\u0000b", "title": "No feedback could name it"}\n'
+        b'{"movieId": "' + b"9" * 201 + b'", "title": "Nor this"}\n'
     )
     report = run(path, store, settings, embedder)
     got = {r["line"]: r["reason"] for r in rejects_of(report)}
-    assert set(got) == {2, 3, 4, 7, 8}
+    assert set(got) == {2, 3, 4, 7, 8, 9, 10}
     assert "malformed JSON" in got[2] and "object" in got[3] and "undecodable" in got[4]
     assert "must be text or a number, not list" in got[7] and "not bool" in got[8]
+    # ids the event log would refuse: an item no feedback could ever name
+    assert got[9] == "the id (field 'movieId') holds a control character"
+    assert got[10] == "the id (field 'movieId') is longer than 200 characters"
     assert sorted(item_ids(store)) == ["1", "4"]
     [heat] = store.retrieve("items", [point_id("4")])
     assert heat.payload["year"] == 1995  # a declared int field turns "1995" into 1995

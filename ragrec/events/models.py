@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import re
 import uuid
 from datetime import datetime, timezone
 from enum import Enum
@@ -15,11 +14,10 @@ if TYPE_CHECKING:
     from ragrec.config import Settings
 
 
+from ragrec.schema import MAX_ID_CHARS, id_problem
+
 # No feedback predates the Unix epoch; a time near year 1 would not even survive the log's round trip
 EARLIEST = datetime(1970, 1, 1, tzinfo=timezone.utc)
-MAX_ID_CHARS = 200  # the log's id columns (PostgreSQL refuses longer ones; SQLite would keep them)
-# SQLite's JSON path cuts a string at NUL ("bob\0evil" was stored as "bob"): no control character in an id
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def _stripped(value: str) -> str:
@@ -94,10 +92,9 @@ def event_problem(event: Event | StoredEvent, settings: Settings, now: datetime 
     for name, value in (("user", event.user_id), ("item", event.item_id), ("event", getattr(event, "event_id", ""))):
         if name != "event" and not value.strip():
             return f"the {name} id is blank"
-        if len(value) > MAX_ID_CHARS:
-            return f"the {name} id is longer than {MAX_ID_CHARS} characters"
-        if _CONTROL.search(value):
-            return f"the {name} id holds a control character"
+        problem = id_problem(value)
+        if problem:
+            return f"the {name} id {problem}"
     value = event.value
     if event.type is EventType.rating and value is None:
         return "a rating event needs a value"

@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from ragrec.schema import CONTENT_HASH, INT64_MAX, INT64_MIN, ITEM_ID, TEXT, TEXT_HASH
+from ragrec.schema import CONTENT_HASH, INT64_MAX, INT64_MIN, ITEM_ID, TEXT, TEXT_HASH, id_problem
 
 FieldType = Literal["auto", "str", "int", "float", "bool", "list"]
 
@@ -215,6 +215,9 @@ def to_doc(line: int, data: dict[str, Any], rules: RowRules) -> ItemDoc | Reject
             return Reject(line=line, reason=f"the id (field {rules.id_field!r}) must be text or a number, not "
                                             f"{type(raw).__name__}")
         return Reject(line=line, reason=f"missing id (field {rules.id_field!r})")
+    problem = id_problem(item_id)
+    if problem:  # feedback could never name it
+        return Reject(line=line, id=item_id[:80], reason=f"the id (field {rules.id_field!r}) {problem}")
 
     list_fields = {f.name for f in rules.payload_fields if f.type == "list"}
     parts = []

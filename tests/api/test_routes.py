@@ -270,6 +270,7 @@ def test_put_items_are_retrievable_at_once_and_bad_rows_are_reported(api):
     assert found["items"][0]["item_id"] == "new-1"  # searched at once, before any index build
     assert api.delete("/v1/items/new-1", headers=A).json()["deleted"] == 1
     problem(api.delete("/v1/items/new-1", headers=A), 404)
+    assert problem(api.delete("/v1/items/%20", headers=A), 422)["detail"].endswith("is blank")  # as a user id's
     problem(api.put("/v1/items", json={"items": []}, headers=A), 422)
     wrong = problem(api.put("/v1/items", json={"items": [{"id": "x", "title": "X"}]}, headers=A), 422)["detail"]
     assert wrong.startswith("no item has the id field 'movieId'") and ".jsonl" not in wrong

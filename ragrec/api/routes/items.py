@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import uuid
-from typing import Annotated, Any
+from typing import Any
 
 from fastapi import APIRouter, HTTPException
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field
 
 from ragrec.api.deps import AdminKey, ServicesDep
 from ragrec.api.routes.ingest_jobs import FieldsIn
+from ragrec.events.models import Id
 from ragrec.ingestion import DeleteReport, IngestOptions, IngestReport, delete_items, ingest
 
 router = APIRouter(prefix="/v1", tags=["items"])
@@ -59,8 +60,7 @@ async def put_items(body: ItemsIn, svc: ServicesDep, _: AdminKey) -> ItemsOut:
 
 
 @router.delete("/items/{item_id:path}", response_model=DeleteReport)
-async def delete_item(item_id: Annotated[str, StringConstraints(min_length=1, max_length=200)], svc: ServicesDep,
-                      _: AdminKey) -> DeleteReport:
+async def delete_item(item_id: Id, svc: ServicesDep, _: AdminKey) -> DeleteReport:
     report = await svc.run(lambda: delete_items([item_id], settings=svc.settings, store=svc.rec.store))
     if not report.deleted:
         raise HTTPException(404, f"no item {item_id!r}")
