@@ -19,7 +19,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ragrec.schema import INT64_MAX, INT64_MIN
-from ragrec.store import Filter, IsEmpty, Match, MatchAny, Range, VectorStore
+from ragrec.store import Filter, IsEmpty, Match, MatchAny, Range, StoreError, VectorStore
 
 _EXPR = re.compile(r"^\s*([A-Za-z_][\w.\-]*)\s*(>=|<=|!=|=|>|<)\s*(.+?)\s*$")
 
@@ -99,18 +99,33 @@ def filter_keys(expressions: list[str] | str | None) -> list[str]:
     return list(dict.fromkeys(m.group(1) for e in expressions or [] if (m := _EXPR.match(e))))
 
 
-def unknown_field_warnings(store: VectorStore, collection: str, expressions: list[str],
-                           where: Filter | None = None) -> list[str]:
-    """A warning for each filtered field (of the expressions or the structured filter) that no item of the
-    collection has (a typo, or a field the catalog was not ingested with): such a filter matches nothing, which an
-    empty list alone does not explain."""
-    structured = [key for c in (where.must + where.must_not) if (key := getattr(c, "key", None))] if where else []
-    warnings = []
-    for key in dict.fromkeys(filter_keys(expressions) + structured):
+def filter_warnings(store: VectorStore, collection: str, expressions: list[str],
+                    where: Filter | None = None) -> list[str]:
+    """Why the filters (the expressions and the structured filter) may leave a list short, which an empty list
+    alone does not explain: a field no item of the collection has (a typo, or a field the catalog was not ingested
+    with), or a text value no item has ("genres=comedy": values are case-sensitive; the field's common values
+    suggest the one meant). A count per field and value: call it only when the list came back short."""
+    filters = [f for f in (parse_filter(expressions), where) if f]
+    conditions = [c for f in filters for c in f.must + f.must_not]
+    wanted = [(c.key, v) for f in filters for c in f.must
+              for v in ([c.value] if isinstance(c, Match) else c.any if isinstance(c, MatchAny) else [])
+              if isinstance(v, str)]
+    warnings, missing = [], set()
+    for key in dict.fromkeys(c.key for c in conditions if getattr(c, "key", None)):
         if store.count(collection, Filter(must_not=[IsEmpty(key=key)])) == 0:
+            missing.add(key)
             named = ", ".join(repr(e) for e in expressions if (m := _EXPR.match(e)) and m.group(1) == key)
             warnings.append(f"no item has a field {key!r}, so the filter {named or 'on it'} matches nothing "
                             "(a typo, or a field the catalog was not ingested with: --payload-fields)")
+    for key, value in dict.fromkeys(wanted):
+        if key in missing or store.count(collection, Filter(must=[Match(key=key, value=value)])):
+            continue
+        try:
+            meant = [v for v in store.facet(collection, key) if isinstance(v, str) and v.casefold() == value.casefold()]
+        except StoreError:  # no keyword index on the field: no suggestion
+            meant = []
+        warnings.append(f"no item has {key}={value!r}" + (f" (values are case-sensitive: did you mean {meant[0]!r}?)"
+                                                           if meant else ""))
     return warnings
 
 

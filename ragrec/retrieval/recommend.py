@@ -20,7 +20,7 @@ import numpy as np
 from ragrec.config import Settings
 from ragrec.retrieval.candidates import candidate_sources
 from ragrec.retrieval.evidence import attach_evidence
-from ragrec.retrieval.filters import unknown_field_warnings
+from ragrec.retrieval.filters import filter_warnings
 from ragrec.retrieval.models import History, RecommendRequest, Recommendations
 from ragrec.retrieval.rank import rank
 from ragrec.retrieval.rerank import NoRerank, Reranker
@@ -37,9 +37,9 @@ def recommend(request: RecommendRequest, history: History, *, store: VectorStore
                                  settings)
     reranked = reranker(request, history, candidates)
     items = reranked.items[: request.k]
-    # a short list under filters: say so if a filtered field does not exist at all (checked only then: it costs
-    # a count per field)
-    warnings = unknown_field_warnings(store, settings.items_collection, request.filters, request.where) \
+    # a short list under filters: say so if a filtered field or text value does not exist at all (checked only
+    # then: it costs a count per field and value)
+    warnings = filter_warnings(store, settings.items_collection, request.filters, request.where) \
         if (request.filters or request.where) and len(items) < request.k else []
     if sources.path in ("hybrid", "content") and not history.profile.has_long_term:
         warnings.append("this user's vectors were stored by an older ragrec, without long-term interest: they "

@@ -128,10 +128,22 @@ def test_bad_recommendation_requests_are_422_with_the_field_named(api, body, fie
     assert field in json.dumps(detail["errors"] if "errors" in detail else detail["detail"])
 
 
+@pytest.mark.parametrize("filters,detail", [
+    ({"year": {"gte": 2000, "lt": 1990}}, "body.filters.object.year: the range is empty"),
+    ({"genres": {"any": []}}, "body.filters.object.genres.any: Value should have at least 1 item"),
+    ("genres=Comedy", "body.filters.list: Input should be a valid list"),
+])
+def test_a_bad_filter_is_named_in_the_form_it_was_sent(api, filters, detail):
+    got = problem(api.post("/v1/recommendations", json={"query": "x", "filters": filters}, headers=C), 422)["detail"]
+    assert got.startswith(detail) and "constrained-str" not in got and "function-after" not in got
+
+
 def test_a_structured_filter_on_a_field_no_item_has_says_so(api):
     r = api.post("/v1/recommendations", headers=C, json={"user_id": "ann", "k": 3, "filters": {"yaer": {"gte": 1990}}})
     assert r.status_code == 200 and r.json()["items"] == []
     assert "no item has a field 'yaer'" in r.json()["warnings"][0]
+    r = api.post("/v1/recommendations", headers=C, json={"query": "x", "k": 3, "filters": {"genres": {"any": ["sci-fi"]}}})
+    assert r.json()["warnings"] == ["no item has genres='sci-fi' (values are case-sensitive: did you mean 'Sci-Fi'?)"]
     edge = {"filters": {"year": {"gte": 2000, "lte": 2000}}, "k": 3}  # a one-year range is not empty
     assert api.post("/v1/recommendations", headers=C, json=edge).status_code == 200
 

@@ -406,13 +406,16 @@ def test_the_popular_path_works_on_a_collection_made_without_the_popularity_inde
         store.drop_collection(name)
 
 
-def test_a_filter_on_a_field_no_item_has_says_so(rec):
+def test_a_filter_on_a_field_or_a_value_no_item_has_says_so(rec):
     rec.record_feedback(likes("zed", ANIMATED))
     result = rec.recommend(RecommendRequest(user_id="zed", k=5, filters=["nosuchfield=1", "year>=1990"]))
     assert result.items == []
     assert len(result.warnings) == 1 and "no item has a field 'nosuchfield'" in result.warnings[0]
     assert "'nosuchfield=1'" in result.warnings[0]
     known = rec.recommend(RecommendRequest(user_id="zed", k=5, filters=["genres=NoSuchGenre"]))
-    assert known.items == [] and known.warnings == []  # the field exists: nothing to warn about
+    assert known.items == [] and known.warnings == ["no item has genres='NoSuchGenre'"]  # the field exists
+    cased = rec.recommend(RecommendRequest(user_id="zed", k=5, filters=["genres=comedy", "genres!=horor"]))
+    assert cased.items == [] and cased.warnings == [
+        "no item has genres='comedy' (values are case-sensitive: did you mean 'Comedy'?)"]  # not for what is left out
     full = rec.recommend(RecommendRequest(user_id="zed", k=5, filters=["genres=Comedy"]))
     assert len(full.items) == 5 and full.warnings == []

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from fastapi import APIRouter
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Discriminator, Field, StringConstraints, Tag
 
 from ragrec.api.deps import ClientKey, ServicesDep
 from ragrec.events.models import Id
@@ -15,6 +15,13 @@ from ragrec.retrieval.models import RecommendRequest, Recommendations, visible
 router = APIRouter(prefix="/v1", tags=["recommendations"])
 
 FilterText = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+# a list of strings or an object, told apart by the JSON type, so that an error names the one form sent
+# ("filters.object.year: the range is empty") rather than both forms in pydantic's own type names
+Filters = Annotated[
+    Annotated[list[FilterText], Tag("list")]
+    | Annotated[dict[Annotated[str, StringConstraints(max_length=100)], FieldFilter], Tag("object")],
+    Discriminator(lambda value: "object" if isinstance(value, dict) else "list"),
+]
 
 
 class RecommendationsIn(BaseModel):
@@ -26,7 +33,7 @@ class RecommendationsIn(BaseModel):
     negative: list[Id] = Field(default_factory=list, max_length=50, description="example items to move away from")
     strategy: Literal["average_vector", "best_score", "sum_scores"] = "average_vector"
     k: int = Field(10, ge=1, le=100)
-    filters: list[FilterText] | dict[Annotated[str, StringConstraints(max_length=100)], FieldFilter] = Field(
+    filters: Filters = Field(
         default_factory=list, description='filter strings (["genres=Comedy", "year>=1990"]) or a structured '
         'object ({"genres": {"none": ["Horror"]}, "year": {"gte": 1990}})')
     diversity: float = Field(0.0, ge=0.0, le=1.0)
