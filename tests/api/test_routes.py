@@ -110,6 +110,9 @@ def test_recommendations_with_descriptions_name_each_item(api):
 
 @pytest.mark.parametrize("body,field", [
     ({"k": 0}, "k"), ({"k": 101}, "k"), ({"k": "ten"}, "k"), ({"diversity": 2}, "diversity"),
+    # no quiet conversions: a boolean or a string is not a number, nor a number a boolean
+    ({"k": True}, "k"), ({"k": "5"}, "k"), ({"diversity": "0.5"}, "diversity"), ({"explain": "yes"}, "explain"),
+    ({"rerank": 1}, "rerank"),
     ({"user_id": ""}, "user_id"), ({"user_id": "u" * 201}, "user_id"), ({"query": "q" * 1001}, "query"),
     ({"positive": ["1"] * 51}, "positive"), ({"filters": ["x"] * 21}, "filters"), ({"nonsense": 1}, "nonsense"),
     ({"filters": {"year": {"gte": "NaN"}}}, "filters"), ({"filters": {"year": {}}}, "filters"),
@@ -230,6 +233,8 @@ def test_ids_and_types_are_read_as_event_files_read_them(api):
     {"user_id": "u", "item_id": "1", "type": "rating"},
     {"user_id": "u", "item_id": "1", "type": "like", "timestamp": "yesterday"},
     {"user_id": "u", "item_id": "1", "type": "like", "extra": 1},
+    {"user_id": "u", "item_id": "1", "type": "rating", "value": True},
+    {"user_id": "u", "item_id": "1", "type": "rating", "value": "3"},
 ])
 def test_bad_events_are_422(api, event):
     problem(api.post("/v1/feedback", json={"events": [event]}, headers=C), 422)

@@ -22,7 +22,7 @@ class EventIn(BaseModel):
     user_id: Id
     item_id: Id
     type: EventType
-    value: float | None = Field(None, allow_inf_nan=False, description="the rating, for type=rating")
+    value: float | None = Field(None, allow_inf_nan=False, strict=True, description="the rating, for type=rating")
     timestamp: datetime | None = Field(None, description="when it happened (default: now)")
     recommendation_id: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = Field(
         None, description="the recommendation list this event answers")

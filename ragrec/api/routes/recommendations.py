@@ -32,17 +32,17 @@ class RecommendationsIn(BaseModel):
     positive: list[Id] = Field(default_factory=list, max_length=50, description="example items to move towards")
     negative: list[Id] = Field(default_factory=list, max_length=50, description="example items to move away from")
     strategy: Literal["average_vector", "best_score", "sum_scores"] = "average_vector"
-    k: int = Field(10, ge=1, le=100)
+    k: int = Field(10, ge=1, le=100, strict=True)
     filters: Filters = Field(
         default_factory=list, description='filter strings (["genres=Comedy", "year>=1990"]) or a structured '
         'object ({"genres": {"none": ["Horror"]}, "year": {"gte": 1990}})')
-    diversity: float = Field(0.0, ge=0.0, le=1.0)
+    diversity: float = Field(0.0, ge=0.0, le=1.0, strict=True)
     exclude: list[Id] = Field(default_factory=list, max_length=1000, description="item ids to leave out")
-    include_seen: bool = False
-    rerank: bool | None = Field(None, description="let the LLM rerank the top candidates (default: the server's)")
-    explain: bool = Field(False, description="a short personalized description of each item (the LLM stage)")
+    include_seen: bool = Field(False, strict=True)
+    rerank: bool | None = Field(None, strict=True, description="let the LLM rerank the top candidates (default: the server's)")
+    explain: bool = Field(False, strict=True, description="a short personalized description of each item (the LLM stage)")
     long_term_share: float | None = Field(
-        None, ge=0.0, le=1.0, description="the horizon: 0 = what the user did last, 1 = their whole history alike "
+        None, ge=0.0, le=1.0, strict=True, description="the horizon: 0 = what the user did last, 1 = their whole history alike "
         "(the long-term share of the collab vector); default: the server's")
 
     def to_request(self) -> RecommendRequest:
