@@ -121,6 +121,9 @@ def _mapping(preset: str | None, options: dict) -> EventMapping:
         fail(f"unknown preset {preset!r}: use movielens", 2)
     base = EventMapping.movielens().model_dump() if preset else {}
     given = {k: v for k, v in options.items() if v is not None}
+    if "type" in given and ("type_field" in given or preset):  # which one wins would be a guess: say so
+        fail("--type gives every row one type: it cannot go with " +
+             ("--type-field" if "type_field" in given else f"--preset {preset} (whose rows are ratings)"), 2)
     if "type" in given:
         given["type_field"] = None
     elif "type_field" in given:

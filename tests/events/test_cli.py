@@ -87,6 +87,9 @@ def test_load_with_explicit_columns_overrides_a_preset(data_dir, tmp_path):
     (["--type", "frown"], 2, "unknown event type 'frown'"),
     (["--timestamp-format", "julian"], 2, "timestamp_format"),
     (["--preset", "movielens", "--user-field", "uid"], 1, "no column 'uid'"),
+    # one type for every row and a type column (or a preset's ratings): which wins would be a guess
+    (["--type", "like", "--type-field", "kind"], 2, "--type gives every row one type: it cannot go with --type-field"),
+    (["--preset", "movielens", "--type", "like"], 2, "cannot go with --preset movielens"),
 ])
 def test_bad_options_and_files_fail_clearly(data_dir, tmp_path, args, code, message):
     ratings = tmp_path / "ratings.csv"
