@@ -39,10 +39,25 @@ def _value(text: str) -> str | int | float | bool:
         return text
 
 
-def _values(text: str) -> list:
-    if len(text) >= 2 and text[0] == text[-1] and text[0] in "\"'":
+_PART = re.compile(r'\s*(?:"(?P<quoted>[^"]*)"|(?P<plain>[^,"]*))\s*(?:,|$)')
+
+
+def _values(text: str) -> list | None:
+    """The values of `A,B`, `"A, B"` (one value: its comma is quoted), `"A","B"` or `A,"B, C"`; a whole value in
+    single quotes is one value. A quoted value stays text. None: a double quote not closed, or inside a value."""
+    if len(text) >= 2 and text[0] == text[-1] == "'":
         return [text[1:-1]]
-    return [_value(v.strip()) for v in text.split(",") if v.strip()]
+    values, pos = [], 0
+    while pos < len(text):
+        m = _PART.match(text, pos)
+        if m is None:
+            return None
+        if m["quoted"] is not None:
+            values.append(m["quoted"])
+        elif m["plain"].strip():
+            values.append(_value(m["plain"].strip()))
+        pos = m.end()
+    return values
 
 
 def parse_filter(expressions: list[str] | str | None) -> Filter | None:
@@ -70,12 +85,12 @@ def parse_filter(expressions: list[str] | str | None) -> Filter | None:
                 raise FilterSyntaxError(f"filter {expr!r}: {raw!r} is not a finite number")
             result.must.append(Range(key=key, **{{">=": "gte", ">": "gt", "<=": "lte", "<": "lt"}[op]: bound}))
             continue
-        # a double quote opened and not closed (or the other way) hides a comma: the filter would match nothing
-        # (single quotes are left alone: a title may begin with one, as 'Round Midnight does)
-        if (raw[0] == '"') != (raw[-1] == '"') or raw == '"':
-            raise FilterSyntaxError(f"filter {expr!r}: a quote is not closed (quote the whole value: "
-                                    f"{key}{op}\"A, B\")")
+        # a double quote not closed hides a comma: the filter would match nothing (single quotes are left alone
+        # inside a value: a title may begin with one, as 'Round Midnight does)
         values = _values(raw)
+        if values is None:
+            raise FilterSyntaxError(f"filter {expr!r}: a quote is not closed (quote each value that holds a comma: "
+                                    f"{key}{op}\"A, B\",C)")
         if not values or "" in values:
             raise FilterSyntaxError(f"filter {expr!r} has no value")
         if any(isinstance(v, int) and not isinstance(v, bool) and not INT64_MIN <= v <= INT64_MAX for v in values):

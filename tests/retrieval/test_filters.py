@@ -15,6 +15,16 @@ def test_filter_syntax():
     assert parse_filter("title='Round Midnight (1986)").must == [Match(key="title", value="'Round Midnight (1986)")]
 
 
+@pytest.mark.parametrize("text,values", [
+    ('title="Heat (1995)","Balto (1995)"', ["Heat (1995)", "Balto (1995)"]),  # each value quoted
+    ('title=Balto (1995),"Heat (1995)"', ["Balto (1995)", "Heat (1995)"]),
+    ('genres="Sci-Fi, Action",Drama', ["Sci-Fi, Action", "Drama"]),  # a comma inside quotes stays in its value
+    ('genres= "A" , B ', ["A", "B"]),
+])
+def test_a_list_may_quote_any_of_its_values(text, values):
+    assert parse_filter(text).must == [MatchAny(key=text.split("=")[0], any=values)]
+
+
 @pytest.mark.parametrize("bad", ["genres", "year>=nineteen", "=Comedy", "rating=4.5", "x=1,a",
                                  # not silently ignored (nan, inf) nor silently matching nothing (an empty value, ==)
                                  "year>=nan", "year<inf", "year>-inf", "genres==", "genres==Comedy", "year=>1990",
