@@ -159,7 +159,7 @@ def _jsonl_rows(path: Path, required: list[str]) -> Iterator[RawRow]:
                 if not raw.strip():
                     continue
                 try:
-                    text = raw.decode("utf-8")
+                    text = raw.decode("utf-8-sig" if line == 1 else "utf-8")  # a BOM may open the file, as in CSV
                 except UnicodeDecodeError as exc:
                     yield RawRow(line, None, f"undecodable bytes (not UTF-8): {exc.reason} at byte {exc.start}")
                     continue

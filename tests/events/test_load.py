@@ -236,3 +236,15 @@ def test_a_parquet_timestamp_column_loads(event_log, tmp_path):
     report = load_events(path, EventMapping(), event_log, catalog("1"), rejects_path=tmp_path / "r.jsonl")
     assert report.stored == 1
     assert event_log.user_events("a")[0].timestamp == datetime(2024, 1, 1, 12, tzinfo=timezone.utc)
+
+
+@pytest.mark.parametrize("suffix,body", [
+    ("jsonl", '{"user_id": "u1", "item_id": "m1", "type": "like", "timestamp": 1700000000}\r\n'
+              '{"user_id": "u1", "item_id": "m2", "type": "like", "timestamp": 1700000001}'),
+    ("csv", "user_id,item_id,type,timestamp\r\nu1,m1,like,1700000000\r\nu1,m2,like,1700000001\r\n"),
+])
+def test_a_file_opened_by_a_byte_order_mark_loads_every_row(event_log, tmp_path, suffix, body):
+    path = tmp_path / f"events.{suffix}"
+    path.write_bytes(b"\xef\xbb\xbf" + body.encode())  # as Excel and Notepad write UTF-8
+    report = load_events(path, EventMapping(), event_log, catalog("m1", "m2"))
+    assert (report.stored, report.rejected) == (2, 0)
