@@ -136,9 +136,11 @@ def test_rebuild_switches_alias_to_a_new_collection(tmp_path, store, settings, e
     run(path, store, settings, embedder)
     assert store.resolve("items") == "items-g1"
     report = run(path, store, settings, embedder, rebuild=True)
-    assert report.upserted == 10
+    assert (report.upserted, report.deleted) == (10, 0)
     assert store.resolve("items") == "items-g2" and [c.target for c in store.collections()] == ["items-g2"]
     assert store.count("items") == 10
+    fewer = run(write_csv(tmp_path / "fewer.csv", demo_movies[:8]), store, settings, embedder, rebuild=True)
+    assert (fewer.upserted, fewer.deleted) == (8, 2) and store.count("items") == 8  # the items it dropped
 
 
 def test_model_mismatch_is_a_clear_error(tmp_path, store, settings, embedder, demo_movies):
@@ -213,16 +215,19 @@ def test_bad_jsonl_lines(tmp_path, store, settings, embedder):
         b'{"movieId": true, "title": "Nor is a boolean"}\n'
         b'{"movieId": "a\\u0000b", "title": "No feedback could name it"}\n'
         b'{"movieId": "' + b"9" * 201 + b'", "title": "Nor this"}\n'
+        b'{"movieId": 11, "title": "Endless", "year": Infinity}\n'  # no number: rejected, as "inf" in a CSV is
+        b'{"movieId": 12, "title": "Yearless", "year": NaN}\n'  # pandas' missing value: no year
     )
     report = run(path, store, settings, embedder)
     got = {r["line"]: r["reason"] for r in rejects_of(report)}
-    assert set(got) == {2, 3, 4, 7, 8, 9, 10}
+    assert set(got) == {2, 3, 4, 7, 8, 9, 10, 11}
+    assert got[11] == "unparsable number in 'year': inf is not an integer"
     assert "malformed JSON" in got[2] and "object" in got[3] and "undecodable" in got[4]
     assert "must be text or a number, not list" in got[7] and "not bool" in got[8]
     # ids the event log would refuse: an item no feedback could ever name
     assert got[9] == "the id (field 'movieId') holds a control character"
     assert got[10] == "the id (field 'movieId') is longer than 200 characters"
-    assert sorted(item_ids(store)) == ["1", "4"]
+    assert sorted(item_ids(store)) == ["1", "12", "4"]
     [heat] = store.retrieve("items", [point_id("4")])
     assert heat.payload["year"] == 1995  # a declared int field turns "1995" into 1995
 
@@ -263,6 +268,8 @@ def test_payload_values_qdrant_cannot_store_faithfully_are_rejected_and_the_stor
     (None, "no such file"),
     (b"id,title\n1,Toy Story\n", "no column 'movieId'"),
     (b"", "no CSV header"),
+    (b"movieId,title,genres,tags\n1,Toy Story,Animation,\n", "no column 'year'"),  # a payload field, named
+    (b"movieId,title,year,title,genres,tags\n1,A,1995,B,Drama,\n", "the header names 'title' more than once"),
 ])
 def test_unusable_file_is_an_error_and_writes_nothing(tmp_path, store, settings, embedder, content, message):
     path = tmp_path / "catalog.csv"
@@ -446,7 +453,9 @@ def test_a_sync_with_a_row_too_broken_to_name_its_item_deletes_nothing(tmp_path,
     lines = path.read_text(encoding="utf-8").splitlines()
     lines[-1] = lines[-1].replace(",", ", the movie,", 1)  # the last item's row: one field too many
     path.write_text("\n".join(lines[:-2] + lines[-1:]) + "\n", encoding="utf-8")  # and the item before it is gone
-    with pytest.raises(MassDeleteRefused, match="would delete 2 of the 10 .*1 rejected rows have no readable id"):
+    with pytest.raises(MassDeleteRefused, match="would delete 2 of the 10 .*1 rejected rows have no readable id"
+                       r".*nothing was deleted \(the file's rows were written: 0 upserted, 0 payloads updated, 8 "
+                       "unchanged"):
         run(path, store, settings, embedder, sync=True)
     assert store.count("items") == 10
     report = run(path, store, settings, embedder, sync=True, allow_mass_delete=True)

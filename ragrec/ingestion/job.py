@@ -225,7 +225,8 @@ def ingest(
     part = f".shard-{options.shard.index}-of-{options.shard.count}" if options.shard else ""  # workers may share a dir
     rejects_path = options.rejects or settings.data_dir / "rejects" / f"{path.stem}{part}.rejects.jsonl"
     rejects = RejectsWriter(rejects_path)  # checks the path: a bad one fails here, not at the first bad row
-    required = [options.id_field] + options.text_fields
+    # every named column: one missing from a CSV or Parquet file is a mistake (a JSON Lines row may lack any)
+    required = list(dict.fromkeys([options.id_field, *options.text_fields, *(f.name for f in options.payload_fields)]))
     try:
         rows, estimate = open_rows(path, detect_format(path, options.format), required)
     except CatalogFileError as exc:
@@ -268,7 +269,9 @@ def ingest(
         if options.sync:
             keep = {point_id(i) for i in seen}
             stale = [r.id for r in store.scroll(collection, payload=False) if r.id not in keep]
-            guard.check("--sync would delete", len(stale), store.count(collection), "nothing was deleted",
+            guard.check("--sync would delete", len(stale), store.count(collection),
+                        f"nothing was deleted (the file's rows were written: {report.upserted:,} upserted, "
+                        f"{report.updated_payload:,} payloads updated, {report.unchanged:,} unchanged)",
                         unidentified=report.rejected_without_id)
             for chunk in batched(stale, 1000):
                 store.delete(collection, chunk)
@@ -285,6 +288,7 @@ def ingest(
             lost = sum(r.id not in built for r in store.scroll(previous, payload=False))
             guard.check("--rebuild would drop", lost, store.count(previous),
                         f"{alias!r} still points at {previous!r}")
+            report.deleted = lost  # the items of the catalog the rebuilt one no longer holds
         if options.optimize or switch_alias:
             store.optimize(collection)
         store.flush(collection)

@@ -90,7 +90,7 @@ def _convert(value: Any, kind: FieldType, sep: str, field: str) -> Any:
         value = float(value)
     if value is None or (isinstance(value, str) and not value.strip()) or value == []:
         return None
-    if isinstance(value, float) and not math.isfinite(value):
+    if isinstance(value, float) and math.isnan(value):  # pandas' missing value (Parquet, JSON); an infinity is not
         return None
     if kind == "list":  # an empty list is a missing value, as an empty CSV cell is
         if isinstance(value, str):

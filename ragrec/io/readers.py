@@ -58,7 +58,8 @@ def detect_format(path: Path, fmt: str | None) -> Format:
 
 
 def open_rows(path: Path, fmt: Format, required: list[str]) -> tuple[Iterator[RawRow], int | None]:
-    """Check the file up front (readable, has the `required` columns) and return its rows and a row estimate."""
+    """Check the file up front (readable; a CSV or Parquet file has each of the `required` columns, a CSV file once;
+    JSON Lines objects have the first, the id) and return its rows and a row estimate."""
     path = Path(path)
     check_file(path)
     try:
@@ -98,6 +99,10 @@ def _csv_rows(path: Path, required: list[str]) -> Iterator[RawRow]:
         raise CatalogFileError(f"{path.name}: no CSV header ({str(exc) or 'empty file'})") from None
     header = [h.strip() for h in header]
     _missing(header, required, path)
+    twice = [c for c in dict.fromkeys(required) if header.count(c) > 1]
+    if twice:  # dict(zip()) would keep the last one: which one was meant is a guess
+        f.close()
+        raise CatalogFileError(printable(f"{path.name}: the header names {', '.join(map(repr, twice))} more than once"))
 
     def rows() -> Iterator[RawRow]:
         with f:
