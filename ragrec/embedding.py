@@ -28,6 +28,7 @@ import re
 import shutil
 import tempfile
 import threading
+import warnings
 from functools import cached_property
 from pathlib import Path
 from typing import Callable, Protocol
@@ -277,10 +278,12 @@ def _export_onnx(settings: Settings, folder: Path) -> None:
 
     def export(tmp: Path) -> None:
         dynamic = {k: {0: "batch", 1: "seq"} for k in _INPUTS} | {"sentence_embedding": {0: "batch"}}
-        torch.onnx.export(
-            _pooled_module(st), _example_inputs(st), str(tmp / "model.onnx"), input_names=list(_INPUTS),
-            output_names=["sentence_embedding"], dynamic_axes=dynamic, opset_version=17, dynamo=False,
-        )
+        with warnings.catch_warnings():  # the tracer's notes on BERT's shape arithmetic: noise on a user's terminal
+            warnings.simplefilter("ignore")
+            torch.onnx.export(
+                _pooled_module(st), _example_inputs(st), str(tmp / "model.onnx"), input_names=list(_INPUTS),
+                output_names=["sentence_embedding"], dynamic_axes=dynamic, opset_version=17, dynamo=False,
+            )
 
     fp32 = _build_once(folder.parent / "fp32", export)
     _save_tokenizer(st, fp32)

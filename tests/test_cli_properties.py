@@ -247,3 +247,21 @@ filters = mostly(
 def test_recommend_filters_never_crash(world, expressions, k, user, as_json):
     args = ["recommend", "-k", k, *user] + [part for e in expressions for part in ("--filter", e)]
     run_cli(world, args + (["--json"] if as_json else []))
+
+
+def test_every_option_help_survives_rich_markup():
+    """Typer renders help with rich markup, which swallows a bracketed "[default: |]" whole: defaults go in
+    parentheses, and every command's help prints them."""
+    import typer.main
+
+    def commands(group, path=()):
+        for name, command in getattr(group, "commands", {}).items():
+            yield path + (name,), command
+            yield from commands(command, path + (name,))
+
+    root = typer.main.get_command(app)
+    for path, command in commands(root):
+        for param in command.params:
+            assert "[" not in (getattr(param, "help", None) or ""), (path, param.name, param.help)
+    shown = runner.invoke(app, ["ingest", "--help"], env={"COLUMNS": "200"}).output
+    assert "(default: |)" in shown and "(default: from the extension)" in shown

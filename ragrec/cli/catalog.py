@@ -12,7 +12,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from ragrec.cli.app import app, recommender_of, settings_of, split
-from ragrec.cli.console import RateColumn, console, err, fail
+from ragrec.cli.console import RateColumn, console, err, fail, rate
 from ragrec.cli.errors import validation_message
 from ragrec.cli.output import print_items
 from ragrec.config import Settings
@@ -30,7 +30,7 @@ def print_report(report: IngestReport, as_json: bool = False) -> None:
         table.add_row(name.replace("_", " "), f"{getattr(report, name):,}")
     if report.other_shards:
         table.add_row("other shards' rows", f"{report.other_shards:,}")
-    table.add_row("seconds", f"{report.seconds:.1f} ({report.items_per_second:,.0f} rows/s)")
+    table.add_row("seconds", f"{report.seconds:.1f} ({rate(report.items_per_second)} rows/s)")
     console.print(table)
     if report.rejects_file:
         console.print(f"rejected rows (line, id, reason): {report.rejects_file}")
@@ -57,13 +57,13 @@ def run_ingest(settings: Settings, path: Path, options: IngestOptions) -> Ingest
 def ingest_cmd(
     ctx: typer.Context,
     path: Path = typer.Argument(..., help="Catalog file: .csv, .jsonl or .parquet"),
-    format: Optional[str] = typer.Option(None, "--format", help="csv, jsonl or parquet [default: from the extension]"),
+    format: Optional[str] = typer.Option(None, "--format", help="csv, jsonl or parquet (default: from the extension)"),
     id_field: str = typer.Option("id", "--id-field", help="Column holding the item id."),
     text_fields: str = typer.Option(..., "--text-fields", help="Columns joined (with their names) into the text to embed."),
     payload_fields: str = typer.Option("", "--payload-fields",
                                        help="Columns kept for filters and display, optionally typed: "
                                             "year:int,price:float,genres:list,title (bare = typed by value)."),
-    list_separator: Optional[str] = typer.Option(None, "--list-separator", help="Separator of multi-value CSV fields [default: |]"),
+    list_separator: Optional[str] = typer.Option(None, "--list-separator", help="Separator of multi-value CSV fields (default: |)"),
     batch_size: Optional[int] = typer.Option(None, "--batch-size", min=1, max=MAX_BATCH_SIZE),
     sync: bool = typer.Option(False, "--sync", help="Delete items that are not in the file."),
     allow_mass_delete: bool = typer.Option(
@@ -182,7 +182,7 @@ def collections_cmd(ctx: typer.Context,
 @app.command("demo")
 def demo_cmd(
     ctx: typer.Context,
-    llm: Optional[str] = typer.Option(None, "--llm", help="local, openai or none [default: RAGREC_LLM]"),
+    llm: Optional[str] = typer.Option(None, "--llm", help="local, openai or none (default: RAGREC_LLM)"),
 ) -> None:
     """Ingest the bundled MovieLens demo catalog, then show described recommendations for a demo user who liked a
     few animated films, and a free-text query."""
@@ -215,12 +215,12 @@ def describe_catalog_cmd(
     force: bool = typer.Option(False, "--force", help="Rewrite every blurb, even those already written."),
     retry_failed: bool = typer.Option(False, "--retry-failed",
                                       help="Ask again for items whose blurb failed its checks."),
-    llm: Optional[str] = typer.Option(None, "--llm", help="local or openai [default: RAGREC_LLM]"),
+    llm: Optional[str] = typer.Option(None, "--llm", help="local or openai (default: RAGREC_LLM)"),
     export: Optional[Path] = typer.Option(
         None, "--export", help="Write the prompts of the items to describe as JSON Lines, for the offline batch on "
         "a GPU box (infra/vllm/describe_catalog.py), instead of describing them here."),
     model: Optional[str] = typer.Option(None, "--model", help="With --export: the model the GPU box will run (its "
-                                        "blurbs are skipped when already written) [default: RAGREC_LLM_MODEL]"),
+                                        "blurbs are skipped when already written) (default: RAGREC_LLM_MODEL)"),
     from_file: Optional[Path] = typer.Option(
         None, "--from-file", help="Import the offline batch's blurbs (JSON Lines), with the same checks."),
     collection: Optional[str] = typer.Option(None, "--collection"),
@@ -236,7 +236,7 @@ def describe_catalog_cmd(
     if export and from_file:
         fail("give --export or --from-file, not both", 2)
     if from_file and not from_file.is_file():
-        fail(f"{from_file}: no such file", 2)
+        fail(f"{from_file}: no such file")  # an unusable file: 1, as for ingest and events load
     if (llm or settings.llm) == "none" and not (export or from_file):
         fail("describe-catalog needs an LLM: set RAGREC_LLM (local or openai) or --llm, or import blurbs written "
              "elsewhere with --from-file", 2)

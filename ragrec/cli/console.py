@@ -14,13 +14,18 @@ console = Console()
 err = Console(stderr=True, soft_wrap=True)
 
 
+def rate(per_second: float) -> str:
+    """A rate to read at a glance, small ones too: 12,345 / 42 / 0.26."""
+    return f"{per_second:,.0f}" if per_second >= 10 else f"{per_second:.2g}"
+
+
 class RateColumn(ProgressColumn):
     def __init__(self, unit: str = "items"):
         super().__init__()
         self.unit = unit
 
     def render(self, task) -> Text:
-        return Text(f"{task.speed or 0:,.0f} {self.unit}/s", style="cyan")
+        return Text(f"{rate(task.speed or 0)} {self.unit}/s", style="cyan")
 
 
 def fail(message: str, code: int = 1) -> None:

@@ -13,8 +13,8 @@ from ragrec.cli.console import fail
 
 @app.command("eval")
 def eval_cmd(
-    dataset: Optional[Path] = typer.Option(None, "--dataset", help="MovieLens folder [default: ../shared/datasets/"
-                                           "movielens-latest-small]"),
+    dataset: Optional[Path] = typer.Option(None, "--dataset", help="MovieLens folder (default: ../shared/datasets/"
+                                           "movielens-latest-small)"),
     out: Path = typer.Option(Path("reports"), "--out", help="Where the report (md, json, png) goes."),
     quick: Optional[int] = typer.Option(None, "--quick", metavar="N", min=1, help="Evaluate N users only (CI)."),
     sample: str = typer.Option("first", "--sample", help="Which N users with --quick: first or random."),
@@ -24,7 +24,7 @@ def eval_cmd(
     no_baselines: bool = typer.Option(False, "--no-baselines", help="ragrec only (e.g. with --rerank)."),
     protocols: str = typer.Option("temporal,random", "--protocols", help="Comma-separated: temporal, random."),
     data_dir: Optional[Path] = typer.Option(None, "--data-dir",
-                                            help="Parent of the run's fresh data dir [default: the system temp dir]."),
+                                            help="Parent of the run's fresh data dir (default: the system temp dir)."),
     keep_data_dir: bool = typer.Option(False, "--keep-data-dir", help="Keep the run's data dir afterwards."),
     rerank: bool = typer.Option(False, "--rerank", help="Also measure the LLM rerank (weight tuned on validation) "
                                 "and the descriptions on a sample of users; adds its own time."),

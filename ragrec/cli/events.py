@@ -15,7 +15,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from ragrec.cli.app import settings_of
-from ragrec.cli.console import RateColumn, console, err, fail
+from ragrec.cli.console import RateColumn, console, err, fail, rate
 from ragrec.cli.errors import validation_message
 from ragrec.config import Settings
 from ragrec.events.load import EventLoadError, EventLoadReport, EventMapping, catalog_items, load_events
@@ -48,7 +48,7 @@ def print_load_report(report: EventLoadReport) -> None:
     table = Table(title=f"events loaded into {report.log}", show_header=False)
     for name in ("read", "stored", "duplicates", "rejected"):
         table.add_row(name, f"{getattr(report, name):,}")
-    table.add_row("seconds", f"{report.seconds:.1f} ({report.rows_per_second:,.0f} rows/s)")
+    table.add_row("seconds", f"{report.seconds:.1f} ({rate(report.rows_per_second)} rows/s)")
     console.print(table)
     if report.rejects_file:
         console.print(f"rejected rows (line, event_id, reason): {report.rejects_file}")

@@ -27,12 +27,12 @@ def recommend_cmd(
     include_seen: bool = typer.Option(False, "--include-seen", help="Do not exclude items the user interacted with."),
     long_term_share: Optional[float] = typer.Option(
         None, "--long-term-share", min=0.0, max=1.0,
-        help="Horizon: 0 = what the user did last, 1 = their whole history alike [default: "
-        "RAGREC_LONG_TERM_SHARE_COLLAB]"),
+        help="Horizon: 0 = what the user did last, 1 = their whole history alike (default: "
+        "RAGREC_LONG_TERM_SHARE_COLLAB)"),
     explain: bool = typer.Option(False, "--explain", help="Write a short personalized description of each item."),
     rerank: Optional[bool] = typer.Option(None, "--rerank/--no-rerank",
-                                          help="Let the LLM rerank the top candidates [default: RAGREC_RERANK]"),
-    llm: Optional[str] = typer.Option(None, "--llm", help="local, openai or none [default: RAGREC_LLM]"),
+                                          help="Let the LLM rerank the top candidates (default: RAGREC_RERANK)"),
+    llm: Optional[str] = typer.Option(None, "--llm", help="local, openai or none (default: RAGREC_LLM)"),
     explain_scores: bool = typer.Option(False, "--explain-scores",
                                         help="Show each item's retrieval path and its score from every source."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),

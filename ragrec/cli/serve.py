@@ -13,9 +13,9 @@ from ragrec.cli.console import console, err, fail
 @app.command("serve")
 def serve_cmd(
     ctx: typer.Context,
-    host: Optional[str] = typer.Option(None, "--host", help="[default: RAGREC_API_HOST, 127.0.0.1]"),
-    port: Optional[int] = typer.Option(None, "--port", min=1, max=65535, help="[default: RAGREC_API_PORT, 8000]"),
-    llm: Optional[str] = typer.Option(None, "--llm", help="local, openai or none [default: RAGREC_LLM]"),
+    host: Optional[str] = typer.Option(None, "--host", help="(default: RAGREC_API_HOST, 127.0.0.1)"),
+    port: Optional[int] = typer.Option(None, "--port", min=1, max=65535, help="(default: RAGREC_API_PORT, 8000)"),
+    llm: Optional[str] = typer.Option(None, "--llm", help="local, openai or none (default: RAGREC_LLM)"),
 ) -> None:
     """Serve the HTTP API (/docs), the web chat page (/) and /metrics; models and store are loaded at start-up.
     While it runs, this process owns the embedded data dir: other commands go through its API."""
@@ -42,7 +42,7 @@ def chat_cmd(
     user: Optional[str] = typer.Option(None, "--user", help="Personalize with this user's history."),
     k: int = typer.Option(5, "-k", min=1, max=20),
     explain: bool = typer.Option(True, "--explain/--no-explain", help="Describe each item (the LLM stage)."),
-    llm: Optional[str] = typer.Option(None, "--llm", help="local, openai or none [default: RAGREC_LLM]"),
+    llm: Optional[str] = typer.Option(None, "--llm", help="local, openai or none (default: RAGREC_LLM)"),
 ) -> None:
     """Chat about what to watch, in the terminal: each message refines the last ("something like Toy Story",
     "but not animated"); "start over" begins again; an empty line or Ctrl-D ends."""
