@@ -114,6 +114,17 @@ def filter_keys(expressions: list[str] | str | None) -> list[str]:
     return list(dict.fromkeys(m.group(1) for e in expressions or [] if (m := _EXPR.match(e))))
 
 
+def leaves_nothing(ranges: list[Range]) -> bool:
+    """Whether no number is within every one of the ranges."""
+    # the tightest bound on each side as (value, strict); at one value a strict bound is the tighter
+    low = max([(r.gte, False) for r in ranges if r.gte is not None] + [(r.gt, True) for r in ranges
+                                                                      if r.gt is not None], default=None)
+    high = min([(r.lte, False) for r in ranges if r.lte is not None] + [(r.lt, True) for r in ranges
+                                                                       if r.lt is not None],
+               key=lambda b: (b[0], not b[1]), default=None)
+    return bool(low and high) and (low[0] > high[0] or low[0] == high[0] and (low[1] or high[1]))
+
+
 def filter_warnings(store: VectorStore, collection: str, expressions: list[str],
                     where: Filter | None = None) -> list[str]:
     """Why the filters (the expressions and the structured filter) may leave a list short, which an empty list
@@ -132,6 +143,12 @@ def filter_warnings(store: VectorStore, collection: str, expressions: list[str],
             named = ", ".join(repr(e) for e in expressions if (m := _EXPR.match(e)) and m.group(1) == key)
             warnings.append(f"no item has a field {key!r}, so the filter {named or 'on it'} matches nothing "
                             "(a typo, or a field the catalog was not ingested with: --payload-fields)")
+    bounds: dict[str, list[Range]] = {}
+    for c in (c for f in filters for c in f.must if isinstance(c, Range)):
+        bounds.setdefault(c.key, []).append(c)
+    for key, ranges in bounds.items():  # "year>=1990" and "year<1980": each fine, together nothing
+        if leaves_nothing(ranges):
+            warnings.append(f"the filters on {key!r} leave no value between them")
     for key, value in dict.fromkeys(wanted):
         if key in missing or store.count(collection, Filter(must=[Match(key=key, value=value)])):
             continue

@@ -1,6 +1,8 @@
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from ragrec.retrieval.filters import FilterSyntaxError, filter_keys, parse_filter
+from ragrec.retrieval.filters import FilterSyntaxError, filter_keys, leaves_nothing, parse_filter
 from ragrec.store import Match, MatchAny, Range
 
 
@@ -37,3 +39,18 @@ def test_bad_filters_say_why(bad):
 
 def test_filter_keys_name_each_field_once():
     assert filter_keys(["genres=Comedy", "year>=1990", "genres!=Horror"]) == ["genres", "year"]
+
+
+bound = st.one_of(st.none(), st.integers(-3, 3).map(float))
+
+
+@given(st.lists(st.builds(lambda gte, gt, lte, lt: Range(key="year", gte=gte, gt=gt, lte=lte, lt=lt),
+                          bound, bound, bound, bound), min_size=1, max_size=4))
+def test_ranges_leave_nothing_exactly_when_no_number_is_within_all(ranges):
+    def within(x: float, r: Range) -> bool:
+        return ((r.gte is None or x >= r.gte) and (r.gt is None or x > r.gt) and (r.lte is None or x <= r.lte)
+                and (r.lt is None or x < r.lt))
+
+    # the bounds are integers in [-3, 3]: if any number is within them all, one of these is
+    candidates = [x / 2 for x in range(-8, 9)]
+    assert leaves_nothing(ranges) == (not any(all(within(x, r) for r in ranges) for x in candidates))
