@@ -185,6 +185,7 @@ class Recommender:
     def retrieve(self, request: RecommendRequest) -> tuple[History, Recommendations]:
         """Every stage but the descriptions: the history and the ranked (maybe reranked) list. The API streams the
         descriptions itself (`describer.astream(history, items)`)."""
+        self.profiles  # noqa: B018  (no catalog: NoCatalog now, before the embedding model loads for nothing)
         history = self.history(request)
         reranker = self.reranker_for(request)
         result = recommend(request, history, store=self.store, settings=self.settings, embed=self.embed,
@@ -205,6 +206,7 @@ class Recommender:
         """Items nearest the seed items and/or the query (the seeds themselves left out): "more like this"."""
         if not item_ids and not query:
             raise ValueError("give seed item ids, a text query, or both")
+        self.profiles  # noqa: B018  (no catalog: NoCatalog now, before the embedding model loads for nothing)
         request = RecommendRequest(positive=item_ids or [], query=query, k=k, filters=filters or [])
         return recommend(request, History(), store=self.store, settings=self.settings, embed=self.embed)
 
