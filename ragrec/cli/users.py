@@ -78,7 +78,10 @@ def reindex_cmd(ctx: typer.Context) -> None:
         except (StoreError, LookupError) as exc:
             progress.stop()
             fail(str(exc))
-    console.print(f"reindexed {report.users:,} users from {report.events:,} events into {report.users_collection!r} "
+    without = f" ({report.users_without_vector:,} left without a vector: none of their events could be used)" \
+        if report.users_without_vector else ""
+    console.print(f"reindexed {report.users:,} users{without} from {report.events:,} events into "
+                  f"{report.users_collection!r} "
                   f"({report.items_popularity_changed:,} item popularities changed, "
                   f"{report.events_unknown_item:,} events of deleted items skipped, "
                   f"{report.events_invalid:,} invalid stored events skipped) in {report.seconds:.1f}s")

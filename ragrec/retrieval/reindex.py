@@ -46,6 +46,7 @@ logger = logging.getLogger("ragrec.reindex")
 
 class ReindexReport(BaseModel):
     users: int = 0
+    users_without_vector: int = 0  # every event of theirs was skipped (deleted items, invalid events)
     events: int = 0
     events_unknown_item: int = 0
     events_invalid: int = 0  # stored events that ragrec rejects today (a value out of range, a future time): skipped
@@ -144,6 +145,7 @@ def _reindex(log, store: VectorStore, profiles: UserProfiles, settings: Settings
                 on_progress(report.users, total_users)
     if chunk:
         flush()
+    report.users_without_vector = report.users - len(written)
 
     with gate.lock:  # feedback and forgetting wait while the new generation catches up and takes over
         # forgotten while we ran: here (even if they came back since) or by another process

@@ -232,6 +232,7 @@ def test_chunks_and_the_item_vector_cache_change_no_profile(data_dir, embedder, 
     gone = events[0].item_id
     with Recommender(Settings(data_dir=data_dir), embedder=embedder) as rec:
         rec.record_feedback(events)
+        rec.record_feedback([Event(user_id="only-gone", item_id=gone, type="like")])  # nothing of theirs is left
         rec.store.delete("items", [point_id(gone)])
         users = sorted({e.user_id for e in events})
 
@@ -254,9 +255,10 @@ def test_chunks_and_the_item_vector_cache_change_no_profile(data_dir, embedder, 
         rec.reindex()
         assert sorted(read) == sorted({e.item_id for e in events})  # each item read once, over 14 chunks
 
-    skipped = sum(e.item_id == gone for e in events)
+    skipped = sum(e.item_id == gone for e in events) + 1
     assert one.events_unknown_item == chunked.events_unknown_item == skipped > 0
-    assert one.events == chunked.events == len(events) - skipped
+    assert one.users == len(users) + 1 and one.users_without_vector == chunked.users_without_vector == 1
+    assert one.events == chunked.events == len(events) + 1 - skipped
     assert set(whole) == set(again) == set(users)
     for user in users:  # the second reindex trained the other collab slot: compare what does not depend on it
         a, b = whole[user], again[user]
