@@ -136,11 +136,12 @@ def load_events(
     try:
         for batch in batched(rows, batch_size):
             events: list[tuple[int, Event]] = []
+            bad: list[EventReject] = []
             for raw in batch:
                 report.read += 1
                 result = parse(raw)
                 if isinstance(result, EventReject):
-                    rejects.add(result)
+                    bad.append(result)
                 else:
                     events.append((raw.line, result))
             known = known_items(list(dict.fromkeys(e.item_id for _, e in events))) if events else set()
@@ -149,7 +150,9 @@ def load_events(
                 if e.item_id in known:
                     fresh.append(e)
                 else:
-                    rejects.add(EventReject(line=line, event_id=e.event_id, reason=f"unknown item {e.item_id}"))
+                    bad.append(EventReject(line=line, event_id=e.event_id, reason=f"unknown item {e.item_id}"))
+            for reject in sorted(bad, key=lambda r: r.line or 0):  # the rejects file in the file's line order
+                rejects.add(reject)
             result = log.append(fresh, known_items=set)  # every item was checked above, with its line number
             report.stored += len(result.accepted)
             report.duplicates += result.duplicates

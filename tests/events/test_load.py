@@ -74,7 +74,7 @@ def test_bad_rows_land_in_the_rejects_file_with_reasons(event_log, tmp_path):
     mapping = EventMapping(user_field="user", item_field="item", type_field="kind", value_field="stars",
                            timestamp_field="when", timestamp_format="epoch")
     report = load_events(path, mapping, event_log, catalog("m1", "m2"), rejects_path=tmp_path / "r.jsonl",
-                         batch_size=4)
+                         batch_size=5)
     assert (report.read, report.stored, report.duplicates, report.rejected) == (13, 3, 0, 10)
     got = {line: r["reason"] for line, r in rejects_of(report).items()}
     assert got[3] == "missing user (field 'user')"
@@ -88,6 +88,8 @@ def test_bad_rows_land_in_the_rejects_file_with_reasons(event_log, tmp_path):
     assert got[12] == "missing item (field 'item')"
     assert got[14] == "timestamp '1e99' is not epoch seconds"
     assert rejects_of(report)[5]["event_id"]  # a parsed row keeps its (hash) id in the rejects file
+    lines = [json.loads(line)["line"] for line in open(report.rejects_file, encoding="utf-8")]
+    assert lines == sorted(lines)  # in the file's order: the unknown item (5) is not written after line 6's reject
     assert [e.type for e in event_log.user_events("u2")] == [EventType.add_to_cart]
 
 
