@@ -31,11 +31,24 @@ def settings_of(ctx: typer.Context) -> Settings:
     return obj if isinstance(obj, Settings) else Settings()
 
 
-def recommender_of(ctx: typer.Context, *, llm: str | None = None):
-    """The command's Recommender; `llm` overrides Settings.llm (the --llm option)."""
-    from ragrec.recommender import Recommender
+def existing_settings(ctx: typer.Context) -> Settings:
+    """The Settings of a command that works on what is there: a data dir that does not exist (a mistyped
+    --data-dir) is an error, not a new empty one."""
+    from ragrec.cli.console import fail
 
     settings = settings_of(ctx)
+    if not settings.qdrant_url and not settings.data_dir.exists():
+        fail(f"no data dir at {settings.data_dir}: nothing was ingested there (check --data-dir or RAGREC_DATA_DIR; "
+             "`ragrec ingest` or `ragrec demo` make one)")
+    return settings
+
+
+def recommender_of(ctx: typer.Context, *, llm: str | None = None, create: bool = False):
+    """The command's Recommender; `llm` overrides Settings.llm (the --llm option); `create`: the command may make
+    the data dir (else it must exist)."""
+    from ragrec.recommender import Recommender
+
+    settings = settings_of(ctx) if create else existing_settings(ctx)
     return Recommender(settings.model_copy(update={"llm": llm}) if llm else settings)
 
 

@@ -11,7 +11,7 @@ from pydantic import ValidationError
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from ragrec.cli.app import app, recommender_of, settings_of, split
+from ragrec.cli.app import app, existing_settings, recommender_of, settings_of, split
 from ragrec.cli.console import RateColumn, console, err, fail, rate
 from ragrec.cli.errors import validation_message
 from ragrec.cli.output import print_items
@@ -161,7 +161,7 @@ def similar_cmd(
 def collections_cmd(ctx: typer.Context,
                     as_json: bool = typer.Option(False, "--json", help="Print one JSON object.")) -> None:
     """List collections (aliases), the physical collection behind each, their point and HNSW-indexed vector counts."""
-    store = open_store(settings_of(ctx))
+    store = open_store(existing_settings(ctx))
     try:
         infos = store.collections()
     except StoreError as exc:
@@ -194,7 +194,7 @@ def demo_cmd(
 
     settings = settings_of(ctx)
     print_report(run_ingest(settings, DEMO_CATALOG, demo_options()))
-    with recommender_of(ctx, llm=llm) as rec:
+    with recommender_of(ctx, llm=llm, create=True) as rec:
         start = datetime(2024, 1, 1, tzinfo=timezone.utc)
         rec.record_feedback([Event(event_id=f"{DEMO_USER}-like-{item}", user_id=DEMO_USER, item_id=item, type="like",
                                    timestamp=start + timedelta(hours=n)) for n, item in enumerate(DEMO_LIKES)])

@@ -14,7 +14,7 @@ from pydantic import ValidationError
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from ragrec.cli.app import settings_of
+from ragrec.cli.app import existing_settings, settings_of
 from ragrec.cli.console import RateColumn, console, err, fail, rate
 from ragrec.cli.errors import validation_message
 from ragrec.config import Settings
@@ -75,7 +75,7 @@ def load_cmd(
     rejects: Optional[Path] = typer.Option(None, "--rejects", help="Where rejected rows go (JSON Lines)."),
 ) -> None:
     """Load events from a file: streamed, idempotent (known event ids are skipped), bad rows reported."""
-    settings = settings_of(ctx)
+    settings = existing_settings(ctx)  # events are checked against the catalog: there must be one
     mapping = _mapping(preset, {
         "format": format, "user_field": user_field, "item_field": item_field, "type_field": type_field,
         "type": type_, "value_field": value_field, "timestamp_field": timestamp_field,
