@@ -63,19 +63,21 @@ class ReindexReport(BaseModel):
 def refresh_popularity(store: VectorStore, items: str, popularity: dict[str, int]) -> tuple[int, set[str]]:
     """Write each item's popularity into its payload (0 for items nobody touched).
 
-    Returns how many changed, and the catalog's item ids."""
+    Returns how many changed (an item without a popularity yet had 0), and the catalog's item ids."""
     store.create_payload_index(items, POPULARITY, "integer")
     by_value: dict[int, list[str]] = defaultdict(list)
     catalog: set[str] = set()
+    changed = 0
     for record in store.scroll(items, payload=[ITEM_ID, POPULARITY]):
         catalog.add(record.payload[ITEM_ID])
         value = popularity.get(record.payload[ITEM_ID], 0)
         if record.payload.get(POPULARITY) != value:
             by_value[value].append(record.id)
+            changed += record.payload.get(POPULARITY, 0) != value
     for value, ids in by_value.items():
         for start in range(0, len(ids), 1000):
             store.update_payload(items, ids[start:start + 1000], {POPULARITY: value})
-    return sum(len(ids) for ids in by_value.values()), catalog
+    return changed, catalog
 
 
 def reindex(*, log, store: VectorStore, profiles: UserProfiles, settings: Settings, gate: UserGate,
