@@ -332,7 +332,8 @@ def _titles_in(phrase: str, vocab: Vocabulary, cutoff: float | None = 86.0) -> l
                     found.append((ref, (start, start + len(" ".join(words[:n])))))
                     break
             i += 1
-    whole = None if found else _title(phrase, vocab, cutoff)  # a misspelt title with "and" in it ("Harry Poter and ...")
+    # a misspelt title with "and" in it ("Harry Poter and ...")
+    whole = None if found else _title(phrase, vocab, cutoff)
     return [(whole, (0, len(phrase)))] if whole else found
 
 

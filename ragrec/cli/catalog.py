@@ -63,7 +63,8 @@ def ingest_cmd(
     payload_fields: str = typer.Option("", "--payload-fields",
                                        help="Columns kept for filters and display, optionally typed: "
                                             "year:int,price:float,genres:list,title (bare = typed by value)."),
-    list_separator: Optional[str] = typer.Option(None, "--list-separator", help="Separator of multi-value CSV fields (default: |)"),
+    list_separator: Optional[str] = typer.Option(None, "--list-separator",
+                                                 help="Separator of multi-value CSV fields (default: |)"),
     batch_size: Optional[int] = typer.Option(None, "--batch-size", min=1, max=MAX_BATCH_SIZE),
     sync: bool = typer.Option(False, "--sync", help="Delete items that are not in the file."),
     allow_mass_delete: bool = typer.Option(

@@ -19,7 +19,8 @@ router = APIRouter(prefix="/v1", tags=["chat"])
 class ChatIn(ChatRequest):
     model_config = ConfigDict(extra="forbid")
 
-    stream: bool = Field(True, strict=True, description="server-sent events (constraints, item, description, done), or one JSON")
+    stream: bool = Field(True, strict=True,
+                         description="server-sent events (constraints, item, description, done), or one JSON")
 
 
 @router.post("/chat", response_model=ChatAnswer, responses={200: {"content": {"text/event-stream": {}}}})

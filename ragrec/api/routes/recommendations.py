@@ -39,11 +39,13 @@ class RecommendationsIn(BaseModel):
     diversity: float = Field(0.0, ge=0.0, le=1.0, strict=True)
     exclude: list[Id] = Field(default_factory=list, max_length=1000, description="item ids to leave out")
     include_seen: bool = Field(False, strict=True)
-    rerank: bool | None = Field(None, strict=True, description="let the LLM rerank the top candidates (default: the server's)")
-    explain: bool = Field(False, strict=True, description="a short personalized description of each item (the LLM stage)")
+    rerank: bool | None = Field(None, strict=True,
+                                description="let the LLM rerank the top candidates (default: the server's)")
+    explain: bool = Field(False, strict=True,
+                          description="a short personalized description of each item (the LLM stage)")
     long_term_share: float | None = Field(
-        None, ge=0.0, le=1.0, strict=True, description="the horizon: 0 = what the user did last, 1 = their whole history alike "
-        "(the long-term share of the collab vector); default: the server's")
+        None, ge=0.0, le=1.0, strict=True, description="the horizon: 0 = what the user did last, 1 = their whole "
+        "history alike (the long-term share of the collab vector); default: the server's")
 
     def to_request(self) -> RecommendRequest:
         structured = isinstance(self.filters, dict)

@@ -91,7 +91,8 @@ async function feedback(itemId, type, turn, button) {
   const event = { user_id: user, item_id: itemId, type };
   if (turn.recommendationId) event.recommendation_id = turn.recommendationId;
   try {
-    const r = await fetch("/v1/feedback", { method: "POST", headers: headers(), body: JSON.stringify({ events: [event] }) });
+    const body = JSON.stringify({ events: [event] });
+    const r = await fetch("/v1/feedback", { method: "POST", headers: headers(), body });
     if (r.ok) button.classList.add("sent");
     else alert("feedback failed: " + (await problemText(r)));
   } finally {
