@@ -145,7 +145,8 @@ def test_a_structured_filter_on_a_field_no_item_has_says_so(api):
     r = api.post("/v1/recommendations", headers=C, json={"user_id": "ann", "k": 3, "filters": {"yaer": {"gte": 1990}}})
     assert r.status_code == 200 and r.json()["items"] == []
     assert "no item has a field 'yaer'" in r.json()["warnings"][0]
-    r = api.post("/v1/recommendations", headers=C, json={"query": "x", "k": 3, "filters": {"genres": {"any": ["sci-fi"]}}})
+    cased = {"query": "x", "k": 3, "filters": {"genres": {"any": ["sci-fi"]}}}
+    r = api.post("/v1/recommendations", headers=C, json=cased)
     assert r.json()["warnings"] == ["no item has genres='sci-fi' (values are case-sensitive: did you mean 'Sci-Fi'?)"]
     edge = {"filters": {"year": {"gte": 2000, "lte": 2000}}, "k": 3}  # a one-year range is not empty
     assert api.post("/v1/recommendations", headers=C, json=edge).status_code == 200
