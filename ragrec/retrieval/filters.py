@@ -129,8 +129,9 @@ def filter_warnings(store: VectorStore, collection: str, expressions: list[str],
                     where: Filter | None = None) -> list[str]:
     """Why the filters (the expressions and the structured filter) may leave a list short, which an empty list
     alone does not explain: a field no item of the collection has (a typo, or a field the catalog was not ingested
-    with), or a text value no item has ("genres=comedy": values are case-sensitive; the field's common values
-    suggest the one meant). A count per field and value: call it only when the list came back short."""
+    with), ranges on one field with nothing between them, or a text value no item has ("genres=comedy": values are
+    case-sensitive; the field's common values suggest the one meant). A count per field and value: call it only
+    when the list came back short."""
     filters = [f for f in (parse_filter(expressions), where) if f]
     conditions = [c for f in filters for c in f.must + f.must_not]
     wanted = [(c.key, v) for f in filters for c in f.must
