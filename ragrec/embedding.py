@@ -227,7 +227,9 @@ def openvino_embedder(settings: Settings) -> _ExportedEmbedder:
         st = _load_sentence_transformer(settings.embedding_model)
 
         def build(tmp: Path) -> None:
-            model = ov.convert_model(_pooled_module(st), example_input=_example_inputs(st))
+            with warnings.catch_warnings():  # the tracer's notes, as for the onnx export
+                warnings.simplefilter("ignore")
+                model = ov.convert_model(_pooled_module(st), example_input=_example_inputs(st))
             if int8:
                 try:
                     import nncf
