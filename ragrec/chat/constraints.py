@@ -109,6 +109,14 @@ _NEGATORS = {"not", "no", "without", "except", "excluding", "nothing", "avoid", 
 _SOFTENERS = {"too", "any", "more", "a", "an", "the", "so", "very", "really", "anything", "something", "of", "with",
               "want", "like", "me", "i", "for", "about", "in", "into", "fan", "big", "from", "made", "released",
               "movie", "movies", "film", "films", "or"}
+# everyday ways of saying "none of this", read as "not like" before anything else: "I'm tired of comedies" leaves
+# comedies out, "I hated Titanic" moves away from Titanic
+_NEGATING_IDIOM = re.compile(
+    r"\b(?:(?:i'?m\s+|i\s+am\s+)?(?:so\s+)?(?:tired|sick)\s+of|(?:i'?m\s+|i\s+am\s+)(?:over|done\s+with)|"
+    r"(?:can'?t|cannot|can\s+not)\s+stand|(?:not|no)\s+(?:really\s+)?in\s+the\s+mood\s+for|no\s+mood\s+for|"
+    r"(?:not|wasn'?t|isn'?t|never\s+been)\s+(?:really\s+)?(?:interested\s+in|into|a\s+(?:big\s+)?fan\s+of)|"
+    r"(?:i'?ve\s+)?had\s+enough\s+of|enough\s+with|exclude|hated|disliked)(?=\s+(?:the\s+|any\s+)?[\w\"“])",
+    re.IGNORECASE)
 _NEGATING_PHRASE = re.compile(r"\b(?:(?:anything|everything)\s+but|other\s+than|instead\s+of|rather\s+than)"
                               r"(?:\s+(?:a|an|the))?\s*$")
 _YEAR = r"((?:18|19|20)\d\d)"
@@ -120,18 +128,18 @@ i i'd i'm id im in is it its just looking me might more movie movies film films 
 please recommend recommendation recommendations see show some something suggest suggestions that the them then
 there these this to tonight want watch what which will with would you your stuff kind sort type thing things
 also again instead now okay ok well yes yeah like similar unlike made released came out produced ones
-than rather actually everything fine else should liked loved enjoyed
+than rather actually everything fine else should liked loved enjoyed really
 """.split())
 # words of a request, never of a bare title's filler ("something new" asks for new films, not Something New)
 _ASKING = {"something", "anything", "show", "me", "give", "recommend", "suggest", "want", "need", "looking", "please",
            "more", "another", "similar", "i", "i'd", "i'm", "id", "im"}
-_LIKE = r"(?:more\s+)?(?:like|similar\s+to|such\s+as|as\s+good\s+as|in\s+the\s+vein\s+of|reminds?\s+me\s+of|" \
-        r"along\s+the\s+lines\s+of|in\s+the\s+style\s+of)"
-_UNLIKE = r"(?:not\s+like|unlike|nothing\s+like|anything\s+but|no\s+more\s+(?:of\s+)?|not\s+another)"
+_LIKE = r"(?:more\s+)?(?:like|liked|loved|enjoyed|similar\s+to|such\s+as|as\s+good\s+as|in\s+the\s+vein\s+of|" \
+        r"reminds?\s+me\s+of|along\s+the\s+lines\s+of|in\s+the\s+style\s+of)"
+_UNLIKE = r"(?:not\s+like|unlike|nothing\s+like|less\s+like|anything\s+but|no\s+more\s+(?:of\s+)?|not\s+another)"
 _CLAUSE_END = r"(?=\s*(?:[.;!?]|,\s*(?:but|not|no|from|in|with)\b|\bbut\b|\bfrom\b|\bwith(?:out)?\b|\bin\s+the\b|" \
               r"\bset\s+in\b|\bthat\b|\bwhich\b|\bplease\b|\bfor\b|$))"
 _QUOTED = re.compile(r"[\"“”«»]([^\"“”«»]{2,120})[\"“”«»]")
-_CORRECTION = re.compile(r"^\W*(?:actually|rather|no,|nah|make it|change (?:it|that) to|switch to)\b|\binstead\b")
+_CORRECTION = re.compile(r"^\W*(?:(?:actually|rather|nah|make it|change (?:it|that) to|switch to)\b|no,)|\binstead\b")
 _ANY_YEAR = re.compile(r"\b(?:any|all|whatever)\s+(?:years?|decades?|eras?|release\s+dates?)\b|"
                        r"\b(?:forget|drop|ignore|remove|lift)\s+the\s+(?:years?|decades?|dates?|era)\b|"
                        r"\bno\s+(?:year|date)\s+(?:limits?|restrictions?|range)\b")
@@ -155,7 +163,7 @@ _OLD = re.compile(r"\b(?:old|older|oldies)\s+(?:movies?|films?|ones)\b")
 
 def parse(message: str, vocab: Vocabulary) -> Constraints:
     """Constraints read from one message with rules over the catalog's vocabulary."""
-    text = " ".join(message.split())
+    text = _NEGATING_IDIOM.sub("not like", " ".join(message.split()))
     # "horror-comedy": two genres (a space in place of the hyphen keeps every offset)
     for m in re.finditer(r"\b([a-z]+)-([a-z]+)\b", text.lower()):
         if m.group(1) in vocab.genres and m.group(2) in vocab.genres:
@@ -189,13 +197,14 @@ def parse(message: str, vocab: Vocabulary) -> Constraints:
             if _inside(m.start(), used) or _inside(m.start("t"), used):  # `didn't like "Titanic"`: read as quoted
                 continue
             found = _titles_in(text[m.start("t"):m.end("t")], vocab)
+            negated = target is out.like and _negated(low[: m.start()])  # "I didn't like Titanic"
             for ref, (a, b) in found:
-                _add(target, Title(item_id=ref.item_id, title=ref.title))
+                _add(out.not_like if negated else target, Title(item_id=ref.item_id, title=ref.title))
                 take((m.start("t") + a, m.start("t") + b))
             if found:
                 take((m.start(), m.start("t")))
     if out.like:  # "like Inception but not Interstellar": titles, unless the clause names a genre or a year
-        for m in re.finditer(r"\bbut\s+(?:not|no)\s+(?P<t>.+?)" + _CLAUSE_END, low):
+        for m in re.finditer(r"(?:\bbut|,)\s+(?:not|no)\s+(?P<t>.+?)" + _CLAUSE_END, low):
             clause = m.group("t")
             if _inside(m.start("t"), used) or re.search(_YEAR + r"|\d0'?s\b", clause) or any(
                     re.search(r"(?<!\w)" + re.escape(phrase) + r"(?!\w)", clause) for phrase in vocab.genres):
@@ -214,6 +223,9 @@ def parse(message: str, vocab: Vocabulary) -> Constraints:
             if _inside(m.start(), used):
                 continue
             genre = vocab.genres[phrase]
+            if re.search(r"\bnot\s+(?:too|so|very|overly|that|super)\s+$", low[: m.start()]):
+                take((m.start(), m.end()))  # "horror, but not too scary": a degree, not a genre left out
+                continue
             prefixed = low[max(0, m.start() - 4): m.start()] == "non-"
             target = out.not_genres if prefixed or _negated(low[: m.start()], genre_words) else out.genres
             if genre not in target:
@@ -264,9 +276,10 @@ def _bare_title(said: list[str], vocab: Vocabulary):
         return None
     start, end = content[0], content[-1] + 1
     phrases = ([(start - 1, end)] if start and said[start - 1] in ("the", "a", "an") else []) + [(start, end)]
-    for a, b in phrases:  # with its article first
+    for a, b in phrases:  # with its article first; the start of a series only from two words past it
         if b - a >= 2:
-            ref = vocab.find_title(" ".join(said[a:b]), cutoff=None)
+            words = " ".join(said[a:b])
+            ref = vocab.find_title(words, cutoff=None) if b - start >= 2 else vocab.exact_title(words)
             if ref:
                 return ref
     spans = sorted(((a, b) for a in range(start + 1) for b in range(end, len(said) + 1)
@@ -366,12 +379,19 @@ def _years(low: str, vocab: Vocabulary, out: Constraints, used: list[tuple[int, 
 
     for m in matches(_BETWEEN) + matches(_SPAN):
         years(m, *sorted((int(m.group(1)), int(m.group(2)))))
-    for m in matches(_DECADE4):
-        years(m, int(m.group(1)) * 10, int(m.group(1)) * 10 + 9)
-    for m in matches(_DECADE2):
-        years(m, decade(int(m.group(1))), decade(int(m.group(1))) + 9)
-    for m in matches(_DECADE_WORD):
-        years(m, decade(_DECADE_WORDS[m.group(1)]), decade(_DECADE_WORDS[m.group(1)]) + 9)
+    decades = sorted([(m, int(m.group(1)) * 10) for m in matches(_DECADE4)] +
+                     [(m, decade(int(m.group(1)))) for m in matches(_DECADE2)] +
+                     [(m, decade(_DECADE_WORDS[m.group(1)])) for m in matches(_DECADE_WORD)],
+                     key=lambda d: d[0].start())
+    groups: list[list[tuple[re.Match, int]]] = []
+    for m, start in decades:  # "the 80s or 90s", "60s and 70s", "70s to 90s": one span, negated as its first
+        between = low[groups[-1][-1][0].end():m.start()] if groups else ""
+        if groups and re.fullmatch(r"\W*(?:or|and|to|through|till|until)?\W*(?:the\s+)?", between):
+            groups[-1].append((m, start))
+        else:
+            groups.append([(m, start)])
+    for group in groups:
+        years(group[0][0], min(start for _, start in group), max(start for _, start in group) + 9)
     for m in matches(_AFTER) + matches(_FROM_ON):
         first = int(m.group(m.lastindex)) + (m.re is _AFTER and m.group(1) in ("after", "newer than", "later than"))
         if negated(m):

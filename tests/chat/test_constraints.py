@@ -29,7 +29,8 @@ TITLES = [("1", "Toy Story (1995)", 215, 1995), ("3114", "Toy Story 2 (1999)", 9
           ("1196", "Star Wars: Episode V - The Empire Strikes Back (1980)", 211, 1980),
           ("79132", "Inception (2010)", 143, 2010), ("109487", "Interstellar (2014)", 73, 2014),
           ("78499", "Toy Story 3 (2010)", 55, 2010),
-          ("74282", "Anne of Green Gables: The Sequel (a.k.a. Anne of Avonlea) (1987)", 1, 1987)]
+          ("74282", "Anne of Green Gables: The Sequel (a.k.a. Anne of Avonlea) (1987)", 1, 1987),
+          ("2804", "Christmas Story, A (1983)", 38, 1983)]
 
 
 @pytest.fixture(scope="module")
@@ -93,6 +94,9 @@ def chips(message: str, vocab: Vocabulary) -> list[str]:
     ("dramas instead of comedies", ["genres: Drama", "not: Comedy"]),
     ("not a comedy, a drama", ["genres: Drama", "not: Comedy"]),
     ("not from the 90s", ["not years: 1990-1999"]),
+    ("80s or 90s comedies", ["genres: Comedy", "years: 1980-1999"]),  # decades joined: one span
+    ("the 60s and 70s", ["years: 1960-1979"]),
+    ("not from the 80s or 90s", ["not years: 1980-1999"]),
     ("dramas from the 90s but not from 1995", ["genres: Drama", "years: 1990-1999", "not years: 1995-1995"]),
     ("nothing before 2000", ["years: 2000-…"]),
     ("no movies older than 1990", ["years: 1990-…"]),
@@ -123,6 +127,23 @@ def chips(message: str, vocab: Vocabulary) -> list[str]:
      ["like: Star Wars: Episode IV - A New Hope (1977)",
       "not like: Star Wars: Episode V - The Empire Strikes Back (1980)"]),
     ("what else", []),
+    # everyday ways of saying "not this"
+    ("I didn't like Titanic", ["not like: Titanic (1997)"]),  # a negated "like" (quoted or not)
+    ("I really didn't like Titanic", ["not like: Titanic (1997)"]),
+    ("I don't want anything like Titanic", ["not like: Titanic (1997)"]),
+    ("I hated Titanic", ["not like: Titanic (1997)"]),
+    ("I wasn't a fan of Titanic", ["not like: Titanic (1997)"]),
+    ("I'm tired of comedies", ["not: Comedy"]),
+    ("I can't stand horror", ["not: Horror"]),
+    ("not in the mood for horror", ["not: Horror"]),
+    ("not interested in war films", ["not: War"]),
+    ("I've had enough of westerns", ["not: Western"]),
+    ("exclude horror", ["not: Horror"]),
+    ("horror, but not too scary", ["genres: Horror"]),  # a degree, not a genre left out
+    ("I liked Inception but not Interstellar", ["like: Inception (2010)", "not like: Interstellar (2014)"]),
+    ("like Inception, not Interstellar", ["like: Inception (2010)", "not like: Interstellar (2014)"]),
+    ("more like Inception, less like Interstellar", ["like: Inception (2010)", "not like: Interstellar (2014)"]),
+    ("a christmas movie", ["about: christmas"]),  # an article and one word start no title (A Christmas Story)
     # "like X but not Y": Y is a title unless it names a genre or years; never a fuzzy guess
     ("movies like Inception but not Interstellar", ["like: Inception (2010)", "not like: Interstellar (2014)"]),
     ("like toy story but not toy story 2 or toy story 3",
@@ -149,6 +170,7 @@ def test_start_over_and_merging_turns(vocab):
     assert third.genres == ["Animation"] and third.not_genres == ["Comedy"]
     corrected = Constraints().merge(parse("comedies", vocab)).merge(parse("actually dramas", vocab))
     assert corrected.chips() == ["genres: Drama"]  # a correction replaces the genres; without one they add up
+    assert Constraints().merge(parse("a comedy", vocab)).merge(parse("no, a drama", vocab)).chips() == ["genres: Drama"]
     assert Constraints().merge(parse("comedies", vocab)).merge(parse("dramas", vocab)).genres == ["Comedy", "Drama"]
     again = third.merge(parse("start over: westerns", vocab))
     assert again.chips() == ["genres: Western"] and not again.reset
