@@ -61,6 +61,9 @@ class Constraints(BaseModel):
             (self.year_min, self.year_max, self.not_years)
         if turn.year_min is not None or turn.year_max is not None:
             year_min, year_max = turn.year_min, turn.year_max
+        elif turn.not_years and year_min is not None and year_max is not None and \
+                turn.not_years[0] <= year_min and year_max <= turn.not_years[1]:
+            year_min = year_max = None  # "an 80s movie", then "not the 80s": nothing of the range is left
         every_genre = turn.every_genre if turn.genres else before.every_genre
         return Constraints(genres=genres, every_genre=every_genre and len(genres) > 1, not_genres=not_genres,
                            year_min=year_min, year_max=year_max,
@@ -128,7 +131,7 @@ i i'd i'm id im in is it its just looking me might more movie movies film films 
 please recommend recommendation recommendations see show some something suggest suggestions that the them then
 there these this to tonight want watch what which will with would you your stuff kind sort type thing things
 also again instead now okay ok well yes yeah like similar unlike made released came out produced ones
-than rather actually everything fine else should liked loved enjoyed really
+than rather actually everything fine else should liked loved enjoyed really make only
 """.split())
 # words of a request, never of a bare title's filler ("something new" asks for new films, not Something New)
 _ASKING = {"something", "anything", "show", "me", "give", "recommend", "suggest", "want", "need", "looking", "please",
@@ -139,7 +142,8 @@ _UNLIKE = r"(?:not\s+like|unlike|nothing\s+like|less\s+like|anything\s+but|no\s+
 _CLAUSE_END = r"(?=\s*(?:[.;!?]|,\s*(?:but|not|no|from|in|with)\b|\bbut\b|\bfrom\b|\bwith(?:out)?\b|\bin\s+the\b|" \
               r"\bset\s+in\b|\bthat\b|\bwhich\b|\bplease\b|\bfor\b|$))"
 _QUOTED = re.compile(r"[\"“”«»]([^\"“”«»]{2,120})[\"“”«»]")
-_CORRECTION = re.compile(r"^\W*(?:(?:actually|rather|nah|make it|change (?:it|that) to|switch to)\b|no,)|\binstead\b")
+_CORRECTION = re.compile(r"^\W*(?:(?:actually|rather|nah|make it|change (?:it|that) to|switch to|just|only)\b|no,)|"
+                         r"\binstead\b")
 _ANY_YEAR = re.compile(r"\b(?:any|all|whatever)\s+(?:years?|decades?|eras?|release\s+dates?)\b|"
                        r"\b(?:forget|drop|ignore|remove|lift)\s+the\s+(?:years?|decades?|dates?|era)\b|"
                        r"\bno\s+(?:year|date)\s+(?:limits?|restrictions?|range)\b")
@@ -155,6 +159,9 @@ _AFTER = re.compile(r"\b(after|since|newer\s+than|later\s+than|post)\s*-?\s*(?:t
 _FROM_ON = re.compile(r"\bfrom\s+" + _YEAR + r"\s+(?:on(?:wards?)?|forward|and\s+(?:later|after|newer|up))\b")
 _BEFORE = re.compile(r"\b(before|until|till|pre|older\s+than|earlier\s+than)\s*-?\s*" + _YEAR + r"\b(?!\s*'?s)")
 _IN_YEAR = re.compile(r"\b(?:in|of|from)\s+" + _YEAR + r"\b(?!\s*'?s)")
+_NOT_YEAR = re.compile(r"\b(?:not|except|excluding|but\s+not|no)\s+(?:in\s+)?" + _YEAR + r"\b(?!\s*'?s)")
+_THIS_YEAR = re.compile(r"\b(?:(last|this)\s+year|(?:from\s+)?the\s+past\s+year)\b")
+_PART_OF_DECADE = re.compile(r"\b(early|mid|late)[\s-]*(?:the\s+)?$")
 _RECENT = re.compile(r"\b(?:recent|latest|newest|new\s+(?:releases?|movies?|films?|ones))\b")
 # "something new", "anything different": what the user has not seen, which every answer is anyway
 _UNSEEN = re.compile(r"\b(?:something|anything)\s+(?:new|different|fresh)\b")
@@ -164,6 +171,7 @@ _OLD = re.compile(r"\b(?:old|older|oldies)\s+(?:movies?|films?|ones)\b")
 def parse(message: str, vocab: Vocabulary) -> Constraints:
     """Constraints read from one message with rules over the catalog's vocabulary."""
     text = _NEGATING_IDIOM.sub("not like", " ".join(message.split()))
+    text = re.sub(r"\brom[\s-]?coms?\b", "romantic comedy", text, flags=re.IGNORECASE)  # both genres at once
     # "horror-comedy": two genres (a space in place of the hyphen keeps every offset)
     for m in re.finditer(r"\b([a-z]+)-([a-z]+)\b", text.lower()):
         if m.group(1) in vocab.genres and m.group(2) in vocab.genres:
@@ -364,10 +372,10 @@ def _years(low: str, vocab: Vocabulary, out: Constraints, used: list[tuple[int, 
         used.extend(m.span() for m in found)
         return found
 
-    def negated(m: re.Match) -> bool:
-        return _negated(low[: m.start()])
+    def negated(m: re.Match | int) -> bool:
+        return _negated(low[: m if isinstance(m, int) else m.start()])
 
-    def years(m: re.Match, a: int, b: int) -> None:
+    def years(m: re.Match | int, a: int, b: int) -> None:
         if negated(m):
             out.not_years = (a, b)
         else:
@@ -386,12 +394,21 @@ def _years(low: str, vocab: Vocabulary, out: Constraints, used: list[tuple[int, 
     groups: list[list[tuple[re.Match, int]]] = []
     for m, start in decades:  # "the 80s or 90s", "60s and 70s", "70s to 90s": one span, negated as its first
         between = low[groups[-1][-1][0].end():m.start()] if groups else ""
-        if groups and re.fullmatch(r"\W*(?:or|and|to|through|till|until)?\W*(?:the\s+)?", between):
+        joined = r"\W*(?:or|and|to|through|till|until)?\W*(?:the\s+)?(?:early|mid|late)?\W*"
+        if groups and re.fullmatch(joined, between):
+            used.append((groups[-1][-1][0].end(), m.start()))
             groups[-1].append((m, start))
         else:
             groups.append([(m, start)])
     for group in groups:
-        years(group[0][0], min(start for _, start in group), max(start for _, start in group) + 9)
+        first, last = min(start for _, start in group), max(start for _, start in group) + 9
+        part = _PART_OF_DECADE.search(low[: group[0][0].start()])  # "early 90s": 1990-1993, "late 90s": 1996-1999
+        if part:
+            used.append(part.span())
+            if len(group) == 1:
+                first, last = {"early": (first, first + 3), "mid": (first + 3, first + 6),
+                               "late": (first + 6, last)}[part.group(1)]
+        years(part.start() if part else group[0][0], first, last)  # "not from the early 90s": negated before "early"
     for m in matches(_AFTER) + matches(_FROM_ON):
         first = int(m.group(m.lastindex)) + (m.re is _AFTER and m.group(1) in ("after", "newer than", "later than"))
         if negated(m):
@@ -404,6 +421,12 @@ def _years(low: str, vocab: Vocabulary, out: Constraints, used: list[tuple[int, 
             out.year_min = last + 1
         else:
             out.year_max = last
+    for m in matches(_NOT_YEAR):  # "the 90s but not 1995"
+        out.not_years = (int(m.group(1)), int(m.group(1)))
+    for m in matches(_THIS_YEAR)[:1]:  # the catalog's last year stands for "this year", the one before for "last"
+        if vocab.max_year:
+            year = vocab.max_year - (m.group(1) == "last")
+            out.year_min, out.year_max = year, vocab.max_year if m.group(1) != "last" else year
     for m in matches(_IN_YEAR):  # "from 1995"; "the 90s but not from 1995" leaves one year out of the range
         year = int(m.group(1))
         if negated(m):

@@ -95,6 +95,11 @@ def chips(message: str, vocab: Vocabulary) -> list[str]:
     ("not a comedy, a drama", ["genres: Drama", "not: Comedy"]),
     ("not from the 90s", ["not years: 1990-1999"]),
     ("80s or 90s comedies", ["genres: Comedy", "years: 1980-1999"]),  # decades joined: one span
+    ("early 90s", ["years: 1990-1993"]), ("late 90s comedies", ["genres: Comedy", "years: 1996-1999"]),
+    ("mid-2000s", ["years: 2003-2006"]), ("not from the early 90s", ["not years: 1990-1993"]),
+    ("dramas from the 90s but not 1995", ["genres: Drama", "years: 1990-1999", "not years: 1995-1995"]),
+    ("movies from last year", ["years: 2017-2017"]),  # the catalog's last year is "this year"
+    ("rom-com please", ["genres: Romance and Comedy"]),
     ("the 60s and 70s", ["years: 1960-1979"]),
     ("not from the 80s or 90s", ["not years: 1980-1999"]),
     ("dramas from the 90s but not from 1995", ["genres: Drama", "years: 1990-1999", "not years: 1995-1995"]),
@@ -171,6 +176,13 @@ def test_start_over_and_merging_turns(vocab):
     corrected = Constraints().merge(parse("comedies", vocab)).merge(parse("actually dramas", vocab))
     assert corrected.chips() == ["genres: Drama"]  # a correction replaces the genres; without one they add up
     assert Constraints().merge(parse("a comedy", vocab)).merge(parse("no, a drama", vocab)).chips() == ["genres: Drama"]
+    assert Constraints().merge(parse("horror comedy", vocab)).merge(parse("only horror please", vocab)).chips() == [
+        "genres: Horror"]
+    # a later turn that leaves out the whole range asked so far ends it, rather than leave nothing to match
+    assert Constraints().merge(parse("an 80s movie", vocab)).merge(parse("not the 80s", vocab)).chips() == [
+        "not years: 1980-1989"]
+    topic = Constraints().merge(parse("movies about time travel", vocab))
+    assert topic.merge(parse("actually make it a comedy", vocab)).chips() == ["genres: Comedy", "about: time travel"]
     assert Constraints().merge(parse("comedies", vocab)).merge(parse("dramas", vocab)).genres == ["Comedy", "Drama"]
     again = third.merge(parse("start over: westerns", vocab))
     assert again.chips() == ["genres: Western"] and not again.reset
