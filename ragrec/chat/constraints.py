@@ -425,8 +425,7 @@ def _years(low: str, vocab: Vocabulary, out: Constraints, used: list[tuple[int, 
         out.not_years = (int(m.group(1)), int(m.group(1)))
     for m in matches(_THIS_YEAR)[:1]:  # the catalog's last year stands for "this year", the one before for "last"
         if vocab.max_year:
-            year = vocab.max_year - (m.group(1) == "last")
-            out.year_min, out.year_max = year, vocab.max_year if m.group(1) != "last" else year
+            out.year_min = out.year_max = vocab.max_year - (m.group(1) == "last")
     for m in matches(_IN_YEAR):  # "from 1995"; "the 90s but not from 1995" leaves one year out of the range
         year = int(m.group(1))
         if negated(m):
