@@ -227,8 +227,7 @@ def openvino_embedder(settings: Settings) -> _ExportedEmbedder:
         st = _load_sentence_transformer(settings.embedding_model)
 
         def build(tmp: Path) -> None:
-            with warnings.catch_warnings():  # the tracer's notes, as for the onnx export
-                warnings.simplefilter("ignore")
+            with warnings.catch_warnings(action="ignore"):  # the tracer's notes, as for the onnx export
                 model = ov.convert_model(_pooled_module(st), example_input=_example_inputs(st))
             if int8:
                 try:
@@ -280,8 +279,7 @@ def _export_onnx(settings: Settings, folder: Path) -> None:
 
     def export(tmp: Path) -> None:
         dynamic = {k: {0: "batch", 1: "seq"} for k in _INPUTS} | {"sentence_embedding": {0: "batch"}}
-        with warnings.catch_warnings():  # the tracer's notes on BERT's shape arithmetic: noise on a user's terminal
-            warnings.simplefilter("ignore")
+        with warnings.catch_warnings(action="ignore"):  # the tracer's notes on BERT's shapes: noise to a user
             torch.onnx.export(
                 _pooled_module(st), _example_inputs(st), str(tmp / "model.onnx"), input_names=list(_INPUTS),
                 output_names=["sentence_embedding"], dynamic_axes=dynamic, opset_version=17, dynamo=False,
