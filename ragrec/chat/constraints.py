@@ -27,6 +27,8 @@ class Constraints(BaseModel):
     every_genre: bool = Field(False, description="of every one of `genres` (\"a horror comedy\"); false: of any of "
                                                  "them (\"westerns or war films\")")
     not_genres: list[str] = Field(default_factory=list, description="leave out items of any of these genres")
+    allow_genres: list[str] = Field(default_factory=list, description="genres no longer left out (\"horror is fine "
+                                                                      "after all\"), not required either")
     year_min: int | None = None
     year_max: int | None = None
     not_years: tuple[int, int] | None = Field(None, description="a year range to leave out (\"not from the 90s\")")
@@ -40,8 +42,8 @@ class Constraints(BaseModel):
     any_genre: bool = Field(False, description="the message lifts the genres asked so far (\"any genre\")")
 
     def is_empty(self) -> bool:
-        return not (self.genres or self.not_genres or self.year_min or self.year_max or self.not_years or self.like
-                    or self.not_like or self.query)
+        return not (self.genres or self.not_genres or self.allow_genres or self.year_min or self.year_max
+                    or self.not_years or self.like or self.not_like or self.query)
 
     def merge(self, turn: Constraints) -> Constraints:
         """This conversation's constraints after `turn` (a later turn wins where they disagree)."""
@@ -50,13 +52,13 @@ class Constraints(BaseModel):
         before = Constraints() if turn.any_genre else self  # what "any genre" lifts: genres kept and left out
         kept = [] if turn.replaces_genres and turn.genres else [g for g in before.genres if g not in turn.not_genres]
         genres = kept + [g for g in turn.genres if g not in kept]
-        not_genres = [g for g in before.not_genres if g not in turn.genres] + \
+        not_genres = [g for g in before.not_genres if g not in turn.genres and g not in turn.allow_genres] + \
                      [g for g in turn.not_genres if g not in before.not_genres]
         not_ids = {t.item_id for t in turn.not_like}
         like = [t for t in self.like if t.item_id not in not_ids] + [t for t in turn.like if t not in self.like]
         like_ids = {t.item_id for t in turn.like}
         not_like = [t for t in self.not_like if t.item_id not in like_ids] + \
-                   [t for t in turn.not_like if t not in self.not_like]
+                   [t for t in turn.not_like if t not in self.not_like and t.item_id not in like_ids]
         year_min, year_max, not_years = (None, None, None) if turn.any_year else \
             (self.year_min, self.year_max, self.not_years)
         if turn.year_min is not None or turn.year_max is not None:
@@ -133,6 +135,8 @@ there these this to tonight want watch what which will with would you your stuff
 also again instead now okay ok well yes yeah like similar unlike made released came out produced ones
 than rather actually everything fine else should liked loved enjoyed really make only
 """.split())
+# "a superhero movie" asks for a kind of film, not for the parody Superhero Movie (2008)
+_KIND_OF_FILM = {"a", "an", "the", "movie", "movies", "film", "films", "flick", "flicks"}
 # words of a request, never of a bare title's filler ("something new" asks for new films, not Something New)
 _ASKING = {"something", "anything", "show", "me", "give", "recommend", "suggest", "want", "need", "looking", "please",
            "more", "another", "similar", "i", "i'd", "i'm", "id", "im"}
@@ -160,8 +164,17 @@ _FROM_ON = re.compile(r"\bfrom\s+" + _YEAR + r"\s+(?:on(?:wards?)?|forward|and\s
 _BEFORE = re.compile(r"\b(before|until|till|pre|older\s+than|earlier\s+than)\s*-?\s*" + _YEAR + r"\b(?!\s*'?s)")
 _IN_YEAR = re.compile(r"\b(?:in|of|from)\s+" + _YEAR + r"\b(?!\s*'?s)")
 _NOT_YEAR = re.compile(r"\b(?:not|except|excluding|but\s+not|no)\s+(?:in\s+)?" + _YEAR + r"\b(?!\s*'?s)")
+_BARE_YEAR = re.compile(r"(?<![\w'-])" + _YEAR + r"(?![\w'-])")
 _THIS_YEAR = re.compile(r"\b(?:(last|this)\s+year|(?:from\s+)?the\s+past\s+year)\b")
 _PART_OF_DECADE = re.compile(r"\b(early|mid|late)[\s-]*(?:the\s+)?$")
+_NUMBER_WORDS = {"a": 1, "one": 1, "two": 2, "couple": 2, "couple of": 2, "a couple of": 2, "three": 3, "few": 3,
+                 "a few": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9, "ten": 10,
+                 "fifteen": 15, "twenty": 20, "thirty": 30, "forty": 40, "fifty": 50}
+_N = r"(\d{1,3}|" + "|".join(sorted(_NUMBER_WORDS, key=len, reverse=True)) + r")"
+# spans counted back from the catalog's last year: "the last 10 years", "the past decade", "older than 20 years"
+_LAST_YEARS = re.compile(r"\b(?:last|past)\s+(?:" + _N + r"\s+(years|decades?)|(decade))\b")
+_AGE = re.compile(r"\b(older\s+than|more\s+than|over|at\s+least|less\s+than|under|younger\s+than|at\s+most)\s+"
+                  + _N + r"\s+(years|decades?)(?:\s+old)?\b")
 _RECENT = re.compile(r"\b(?:recent|latest|newest|new\s+(?:releases?|movies?|films?|ones))\b")
 # "something new", "anything different": what the user has not seen, which every answer is anyway
 _UNSEEN = re.compile(r"\b(?:something|anything)\s+(?:new|different|fresh)\b")
@@ -224,6 +237,14 @@ def parse(message: str, vocab: Vocabulary) -> Constraints:
 
     _years(low, vocab, out, used)
 
+    for phrase in vocab.genres:  # "horror is fine", "I'm ok with horror": lifts "no horror", asks for nothing
+        for m in re.finditer(r"(?<!\w)(?:" + re.escape(phrase) + r"\s+(?:is|are|'s|would\s+be)(?P<not>\s*n't|\s+not)?"
+                             r"\s+(?:fine|ok|okay|alright|all\s+right|allowed|welcome)|(?:ok|okay|fine)\s+with\s+"
+                             + re.escape(phrase) + r"|(?:allow|include)\s+" + re.escape(phrase) + r")(?![\w-])", low):
+            if not _inside(m.start(), used):  # "horror isn't ok", "I'm not ok with horror": left out
+                refused = m.group("not") or _negated(low[: m.start()])
+                _add(out.not_genres if refused else out.allow_genres, vocab.genres[phrase])
+                take(m.span())
     # genre words and phrases, longest first; negated when a negator comes just before (or "non-")
     genre_words = frozenset(w for phrase in vocab.genres for w in re.findall(r"[\w']+", phrase))
     for phrase in sorted(vocab.genres, key=len, reverse=True):
@@ -239,6 +260,9 @@ def parse(message: str, vocab: Vocabulary) -> Constraints:
             if genre not in target:
                 target.append(genre)
             take((m.start() - 4 if prefixed else m.start(), m.end()))
+    both = [g for g in out.not_genres if g in out.genres]
+    if both and len(both) < len(out.not_genres):  # "comedies, except romantic comedies": the romances go
+        out.not_genres = [g for g in out.not_genres if g not in both]
     out.genres = [g for g in out.genres if g not in out.not_genres]
     # "a horror comedy", "romantic comedies": both at once; "westerns or war films": either
     out.every_genre = len(out.genres) > 1 and not re.search(r"\b(?:or|either|and/or)\b|/", low)
@@ -278,7 +302,8 @@ def _bare_title(said: list[str], vocab: Vocabulary):
     """The title that the words left over name, two words at least, never by a fuzzy match (so that "a heist
     movie" is not Heist (2001) and "space opera" is searched as words): the words without the filler around them
     ("the godfather" keeps its article) exactly or as the start of a series; else with filler words around them
-    that belong to an exact title ("love actually", "good will hunting"), never words of the request itself."""
+    that belong to an exact title ("love actually", "good will hunting"), never words of the request itself nor
+    only "movie" ("a superhero movie" is not Superhero Movie)."""
     content = [i for i, w in enumerate(said) if w not in _FILLER]
     if not content:
         return None
@@ -291,7 +316,8 @@ def _bare_title(said: list[str], vocab: Vocabulary):
             if ref:
                 return ref
     spans = sorted(((a, b) for a in range(start + 1) for b in range(end, len(said) + 1)
-                    if b - a >= 2 and not _ASKING.intersection(said[a:b])), key=lambda s: s[1] - s[0])
+                    if b - a >= 2 and not _ASKING.intersection(said[a:b])
+                    and not set(said[a:start] + said[end:b]) <= _KIND_OF_FILM), key=lambda s: s[1] - s[0])
     for a, b in spans:  # the fewest filler words first
         ref = vocab.exact_title(" ".join(said[a:b]))
         if ref:
@@ -299,9 +325,9 @@ def _bare_title(said: list[str], vocab: Vocabulary):
     return None
 
 
-def _add(titles: list[Title], title: Title) -> None:
-    if title not in titles:
-        titles.append(title)
+def _add(values: list, value) -> None:
+    if value not in values:
+        values.append(value)
 
 
 def _inside(i: int, spans: list[tuple[int, int]]) -> bool:
@@ -359,8 +385,10 @@ def _titles_in(phrase: str, vocab: Vocabulary, cutoff: float | None = 86.0) -> l
 
 
 def _title(phrase: str, vocab: Vocabulary, cutoff: float | None = 86.0):
-    if all(w in _FILLER for w in re.findall(r"[\w']+", phrase.lower())):
-        return None
+    words = re.findall(r"[\w']+", phrase)
+    if all(w.lower() in _FILLER for w in words):  # "like it" is no title, "like The Thing" and "like Get Out" are
+        capitalized = len(words) >= 2 and all(w[0].isupper() for w in words if len(w) > 3 or w == words[0])
+        return vocab.exact_title(phrase) if capitalized and not phrase.isupper() else None
     return vocab.find_title(phrase, cutoff=cutoff)
 
 
@@ -380,6 +408,10 @@ def _years(low: str, vocab: Vocabulary, out: Constraints, used: list[tuple[int, 
             out.not_years = (a, b)
         else:
             out.year_min, out.year_max = a, b
+
+    def span(count: str | None, unit: str) -> int:  # "10 years", "two decades", "a decade": in years
+        n = int(count) if count and count.isdigit() else _NUMBER_WORDS[count] if count else 1
+        return 10 * n if unit.startswith("decade") else n
 
     def decade(d: int) -> int:  # "the 20s": the 2020s if the catalog reaches them, else the 1920s
         start = 2000 + 10 * d if d <= 2 else 1900 + 10 * d
@@ -409,6 +441,18 @@ def _years(low: str, vocab: Vocabulary, out: Constraints, used: list[tuple[int, 
                 first, last = {"early": (first, first + 3), "mid": (first + 3, first + 6),
                                "late": (first + 6, last)}[part.group(1)]
         years(part.start() if part else group[0][0], first, last)  # "not from the early 90s": negated before "early"
+    for m in matches(_LAST_YEARS) if vocab.max_year else []:
+        first = vocab.max_year - span(m.group(1), m.group(2) or m.group(3)) + 1
+        if negated(m):
+            out.year_max = first - 1
+        else:
+            out.year_min = first
+    for m in matches(_AGE) if vocab.max_year else []:
+        last = vocab.max_year - span(m.group(2), m.group(3))  # "older than 20 years": before the last 20
+        if m.group(1) in ("less than", "under", "younger than", "at most"):
+            out.year_min = last + 1
+        else:
+            out.year_max = last
     for m in matches(_AFTER) + matches(_FROM_ON):
         first = int(m.group(m.lastindex)) + (m.re is _AFTER and m.group(1) in ("after", "newer than", "later than"))
         if negated(m):
@@ -432,6 +476,18 @@ def _years(low: str, vocab: Vocabulary, out: Constraints, used: list[tuple[int, 
             out.not_years = (year, year)
         elif out.year_min is None and out.year_max is None and not out.not_years:
             out.year_min = out.year_max = year
+    if out.year_min is None and out.year_max is None:  # a bare year: "a 1985 comedy", "horror 1985", not a title's
+        kinds = [*vocab.genres, "movie", "movies", "film", "films", "flick", "flicks"]  # ("Blade Runner 2049")
+        for m in _BARE_YEAR.finditer(low):
+            before, after = re.findall(r"[\w'-]+", low[:m.start()])[-1:], low[m.end():].lstrip()
+            if _inside(m.start(), used):
+                continue
+            if any(re.match(re.escape(kind) + r"(?![\w-])", after) for kind in kinds) or \
+                    after[:1] in ("", ",", ".", ";", "!", "?") and (not before or before[0] in _FILLER or any(
+                        re.search(r"(?<![\w-])" + re.escape(kind) + r"$", low[:m.start()].rstrip()) for kind in kinds)):
+                used.append(m.span())
+                years(m, int(m.group(1)), int(m.group(1)))
+                break
     for m in matches(_RECENT)[:1]:
         if vocab.max_year:
             if negated(m):

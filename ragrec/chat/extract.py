@@ -51,8 +51,8 @@ def read_constraints(message: str, vocab: Vocabulary, llm=None) -> Constraints:
 
 
 def _checked(e: Extracted, vocab: Vocabulary, rules: Constraints) -> Constraints:
-    """The LLM's reading, checked against the catalog; starting over and lifting years or genres come from the
-    rules (the schema has no words for them)."""
+    """The LLM's reading, checked against the catalog; starting over and lifting years or genres ("any year",
+    "horror is fine") come from the rules (the schema has no words for them)."""
     known = {g.lower(): g for g in vocab.genres.values()}
 
     def genres(names: list[str]) -> list[str]:
@@ -63,7 +63,9 @@ def _checked(e: Extracted, vocab: Vocabulary, rules: Constraints) -> Constraints
         return list({r.item_id: Title(item_id=r.item_id, title=r.title) for r in refs if r}.values())
 
     not_genres = genres(e.not_genres)
-    return Constraints(genres=[g for g in genres(e.genres) if g not in not_genres], not_genres=not_genres,
+    allowed = rules.allow_genres  # "horror is fine" lifts an exclusion; it does not ask for horror
+    return Constraints(genres=[g for g in genres(e.genres) if g not in not_genres and g not in allowed],
+                       not_genres=not_genres, allow_genres=allowed,
                        year_min=e.year_min, year_max=e.year_max, like=titles(e.like_titles),
                        not_like=titles(e.not_like_titles), query=(e.query or "").strip() or None, reset=rules.reset,
                        any_year=rules.any_year, any_genre=rules.any_genre)

@@ -45,12 +45,13 @@ _ARTICLE = re.compile(r"^(.*), (the|a|an|les|la|le|el|il|der|die|das)$", re.IGNO
 
 
 def normalize_title(title: str) -> str:
-    """'Bug's Life, A (1998)' -> "a bug's life": no year, the article in front, lower case, single spaces."""
+    """'Bug's Life, A (1998)' -> "a bug's life": no year, the article in front, lower case, single spaces, "&" as
+    "and" ("Fast & Furious" is asked for as "fast and furious")."""
     text = _YEAR.sub("", title).strip()
     m = _ARTICLE.match(text)
     if m:
         text = f"{m.group(2)} {m.group(1)}"
-    return " ".join(re.sub(r"[^\w' &:-]", " ", text.lower()).split())
+    return " ".join(re.sub(r"[^\w' :-]", " ", text.lower().replace("&", " and ")).split())
 
 
 def title_keys(title: str) -> list[str]:
@@ -118,15 +119,17 @@ class Vocabulary:
             self.genres.setdefault(form, value)
 
     def find_title(self, phrase: str, cutoff: float | None = 86.0) -> TitleRef | None:
-        """The catalog item a phrase names: an exact normalized title; else, for a phrase of two words or more,
-        the most popular title it begins, the first of a series on a tie ("star wars" -> "Star Wars: Episode IV -
-        A New Hope (1977)"); else the closest title by fuzzy score (`cutoff` None: no fuzzy match). A phrase
-        made only of genre words names no title ("action" is a genre, not Action Jackson)."""
+        """The catalog item a phrase names: an exact normalized title, whose article may be left out ("matrix");
+        else, for a phrase of two words or more, the most popular title it begins, the first of a series on a tie
+        ("star wars" -> "Star Wars: Episode IV - A New Hope (1977)"); else the closest title by fuzzy score
+        (`cutoff` None: no fuzzy match). A phrase made only of genre words names no title ("action" is a genre,
+        not Action Jackson)."""
         key = normalize_title(phrase)
         if not key or not self.titles or all(w in self.genres for w in key.split()):
             return None
-        if key in self._index:
-            return self.refs[self._index[key]]
+        for name in (key, "the " + key, "a " + key, "an " + key):  # "like matrix": The Matrix
+            if name in self._index:
+                return self.refs[self._index[name]]
         if len(key.split()) >= 2:  # the most popular title it begins; the first of a series on a tie
             starts = [i for i, t in enumerate(self.titles) if t.startswith(key) and not t[len(key)].isalnum()]
             if starts:

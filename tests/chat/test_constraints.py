@@ -30,7 +30,12 @@ TITLES = [("1", "Toy Story (1995)", 215, 1995), ("3114", "Toy Story 2 (1999)", 9
           ("79132", "Inception (2010)", 143, 2010), ("109487", "Interstellar (2014)", 73, 2014),
           ("78499", "Toy Story 3 (2010)", 55, 2010),
           ("74282", "Anne of Green Gables: The Sequel (a.k.a. Anne of Avonlea) (1987)", 1, 1987),
-          ("2804", "Christmas Story, A (1983)", 38, 1983)]
+          ("2804", "Christmas Story, A (1983)", 38, 1983), ("2664", "Thing, The (1982)", 60, 1982),
+          ("168250", "Get Out (2017)", 20, 2017), ("102716", "Fast & Furious 6 (2013)", 10, 2013),
+          ("68135", "Fast & Furious (Fast and the Furious 4, The) (2009)", 12, 2009),
+          ("6720", "Faust (1926)", 1, 1926), ("136864", "Furious 7 (2015)", 15, 2015),
+          ("59306", "Superhero Movie (2008)", 4, 2008), ("541", "Blade Runner (1982)", 124, 1982),
+          ("176371", "Blade Runner 2049 (2017)", 17, 2017), ("1240", "Terminator, The (1984)", 131, 1984)]
 
 
 @pytest.fixture(scope="module")
@@ -55,6 +60,7 @@ def test_title_keys_are_every_name_of_a_title():
     assert title_keys("Lord of the Rings: The Two Towers, The (2002)") == [
         "the lord of the rings: the two towers", "the two towers"]  # a subtitle of two words or more
     assert title_keys("Mission: Impossible (1996)") == ["mission: impossible"]
+    assert title_keys("Fast & Furious 6 (2013)") == ["fast and furious 6"]  # asked for with "and"
 
 
 def chips(message: str, vocab: Vocabulary) -> list[str]:
@@ -162,6 +168,26 @@ def chips(message: str, vocab: Vocabulary) -> list[str]:
     ('something like "It"', ["like: It (2017)"]),  # quoted, it is
     ("like Crouching Tiger, Hidden Dragon and Hero",
      ["like: Crouching Tiger, Hidden Dragon (Wo hu cang long) (2000)", "like: Hero (Ying xiong) (2002)"]),
+    # titles of filler words only, written as titles; lower case they stay words
+    ("something like The Thing", ["like: Thing, The (1982)"]),
+    ("like Get Out", ["like: Get Out (2017)"]),
+    ("something like the thing", []),
+    ("like terminator", ["like: Terminator, The (1984)"]),  # the article may be left out
+    ("like Fast and Furious", ["like: Fast & Furious (Fast and the Furious 4, The) (2009)"]),  # "&" is "and"
+    ("a superhero movie", ["about: superhero"]),  # a kind of film, not the parody Superhero Movie
+    ('like "Superhero Movie"', ["like: Superhero Movie (2008)"]),
+    ("comedies, except romantic comedies", ["genres: Comedy", "not: Romance"]),
+    # years counted back from the catalog's last (2018); a bare year next to a genre or "movie"
+    ("a comedy from the last 10 years", ["genres: Comedy", "years: 2009-…"]),
+    ("the past decade", ["years: 2009-…"]),
+    ("not from the past two decades", ["years: …-1998"]),
+    ("movies older than 20 years", ["years: …-1998"]),
+    ("less than five years old", ["years: 2014-…"]),
+    ("a 1985 comedy", ["genres: Comedy", "years: 1985-1985"]),
+    ("horror 1985", ["genres: Horror", "years: 1985-1985"]),
+    ("not a 1995 movie", ["not years: 1995-1995"]),
+    ("blade runner 2049", ["like: Blade Runner 2049 (2017)"]),  # a year in a title is the title's
+    ("horror is not ok", ["not: Horror"]),
 ])
 def test_messages_become_constraints(vocab, message, expected):
     assert chips(message, vocab) == expected
@@ -172,7 +198,11 @@ def test_start_over_and_merging_turns(vocab):
     second = first.merge(parse("but not animated", vocab))
     assert second.chips() == ["not: Animation", "years: 1990-1999", "like: Toy Story (1995)"]
     third = second.merge(parse("actually animated is fine, just no comedies", vocab))
-    assert third.genres == ["Animation"] and third.not_genres == ["Comedy"]
+    assert third.genres == [] and third.not_genres == ["Comedy"]  # "is fine" lifts "not animated", asks for nothing
+    lifted = Constraints().merge(parse("thrillers without horror", vocab)).merge(parse("I'm ok with horror", vocab))
+    assert lifted.chips() == ["genres: Thriller"]
+    assert Constraints().merge(parse("no horror", vocab)).merge(parse("horror isn't ok", vocab)).chips() == [
+        "not: Horror"]
     corrected = Constraints().merge(parse("comedies", vocab)).merge(parse("actually dramas", vocab))
     assert corrected.chips() == ["genres: Drama"]  # a correction replaces the genres; without one they add up
     assert Constraints().merge(parse("a comedy", vocab)).merge(parse("no, a drama", vocab)).chips() == ["genres: Drama"]
@@ -227,3 +257,10 @@ def test_any_message_parses_to_valid_filters(vocab, message):
     assert all(g in GENRES for g in c.genres + c.not_genres)
     assert not set(c.genres) & set(c.not_genres)
     assert all(t.item_id in {i for i, *_ in TITLES} for t in c.like + c.not_like)
+    merged = Constraints().merge(c)  # what a turn asks of recommend(): never an item to move towards and away from
+    assert not {t.item_id for t in merged.like} & {t.item_id for t in merged.not_like}
+
+
+def test_a_title_liked_and_not_liked_in_one_message_is_liked(vocab):
+    merged = Constraints().merge(parse('"Titanic" but not "Titanic"', vocab))
+    assert merged.chips() == ["like: Titanic (1997)"]

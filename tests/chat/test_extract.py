@@ -57,3 +57,9 @@ def test_starting_over_and_lifting_years_come_from_the_rules(vocab):  # noqa: F8
     llm = Scripted(json.dumps({"genres": ["Drama"]}))
     c = read_constraints("start over, any year, any genre: dramas", vocab, llm)
     assert c.genres == ["Drama"] and c.reset and c.any_year and c.any_genre
+
+
+def test_a_lifted_exclusion_comes_from_the_rules(vocab):  # noqa: F811
+    llm = Scripted(json.dumps({"genres": ["Horror"]}))  # an LLM may read "horror is fine" as asking for horror
+    c = read_constraints("horror is fine", vocab, llm)
+    assert c.allow_genres == ["Horror"] and c.genres == []
