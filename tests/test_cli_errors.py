@@ -143,6 +143,7 @@ def test_bad_files_and_options_are_one_line(tmp_path, data):
         (["delete", "--ids-file", str(utf16)], 1, "ids16.txt: not UTF-8 text"),
         (["recommend", "--filter", "year>=nan"], 2, "is not a finite number"),
         (["recommend", "--filter", "genres=="], 2, "one operator"),
+        (["recommend", "--positive", "1", "--negative", "1"], 2, "'1' is both positive and negative"),
         (["users", "forget", "nosuchuser"], 2, "no user 'nosuchuser'"),
     ]
     for args, code, message in cases:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, Field, PrivateAttr
+from pydantic import AfterValidator, BaseModel, Field, PrivateAttr, model_validator
 
 from ragrec.events.models import StrippedId
 from ragrec.retrieval.profiles import Profile
@@ -52,6 +52,18 @@ class RecommendRequest(BaseModel):
     long_term_share: float | None = Field(
         None, ge=0.0, le=1.0, description="the horizon: share of the user's long-term interest in their collab "
         "vector, 0 = what they did last, 1 = their whole history alike; None: Settings.long_term_share_collab")
+
+    @model_validator(mode="after")
+    def _towards_or_away(self) -> RecommendRequest:
+        check_examples(self.positive, self.negative)
+        return self
+
+
+def check_examples(positive: list[str], negative: list[str]) -> None:
+    """An item is an example to move towards or away from, not both (the two would cancel out silently)."""
+    both = [i for i in positive if i in set(negative)]
+    if both:
+        raise ValueError(f"item {both[0]!r} is both positive and negative: move towards it or away from it")
 
 
 class HistoryItem(BaseModel):

@@ -125,6 +125,7 @@ def test_recommendations_with_descriptions_name_each_item(api):
     ({"filters": {"year": {"gte": 2000, "lt": 1990}}}, "range is empty"),
     ({"filters": {"year": {"gt": 2000, "lte": 2000}}}, "range is empty"),
     ({"query": "   "}, "query"), ({"query": "\u0000\u0001"}, "is blank"),
+    ({"positive": ["1", "2"], "negative": ["2"]}, "'2' is both positive and negative"),
 ])
 def test_bad_recommendation_requests_are_422_with_the_field_named(api, body, field):
     detail = problem(api.post("/v1/recommendations", json=body, headers=C), 422)

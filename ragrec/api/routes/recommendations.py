@@ -5,12 +5,13 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from fastapi import APIRouter
-from pydantic import AfterValidator, BaseModel, ConfigDict, Discriminator, Field, StringConstraints, Tag
+from pydantic import (AfterValidator, BaseModel, ConfigDict, Discriminator, Field, StringConstraints, Tag,
+                      model_validator)
 
 from ragrec.api.deps import ClientKey, ServicesDep
 from ragrec.events.models import Id
 from ragrec.retrieval.filters import FieldFilter, filter_from_fields
-from ragrec.retrieval.models import RecommendRequest, Recommendations, visible
+from ragrec.retrieval.models import RecommendRequest, Recommendations, check_examples, visible
 
 router = APIRouter(prefix="/v1", tags=["recommendations"])
 
@@ -46,6 +47,11 @@ class RecommendationsIn(BaseModel):
     long_term_share: float | None = Field(
         None, ge=0.0, le=1.0, strict=True, description="the horizon: 0 = what the user did last, 1 = their whole "
         "history alike (the long-term share of the collab vector); default: the server's")
+
+    @model_validator(mode="after")
+    def _towards_or_away(self) -> RecommendationsIn:
+        check_examples(self.positive, self.negative)
+        return self
 
     def to_request(self) -> RecommendRequest:
         structured = isinstance(self.filters, dict)
