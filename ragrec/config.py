@@ -78,7 +78,7 @@ class Settings(BaseSettings):
         description="torch: sentence-transformers (main dependencies). onnx: needs `onnxruntime` and `onnx`; with "
         "int8 the fastest (1.5-1.9x torch on 2 cores). openvino: needs `openvino` (+ `nncf` for int8). Exported "
         "models are cached (embedding_cache_dir) with their tokenizer, and a process that finds its export loads "
-        "no torch: `ragrec serve` is ready in ~2 s, against ~7 s with torch; see bench/RESULTS-embedding.md.",
+        "no torch: `ragrec serve` is ready in ~2 s, against ~6.5 s with torch; see bench/RESULTS-embedding.md.",
     )
     embedding_cache_dir: Path | None = Field(
         None, description="Exported embedding models (onnx, openvino); None = data_dir/models. A shared or "
@@ -266,7 +266,8 @@ class Settings(BaseSettings):
         "~1.8x faster prompt processing than fp32, bench/RESULTS.md), else float32. int8 runs the rest in float32.",
     )
     llm_base_url: str | None = Field(None, description="openai: the server's base URL, e.g. http://host:8000/v1.")
-    llm_api_key: str | None = Field(None, description="openai: the API key (vLLM: its --api-key, if set).")
+    llm_api_key: str | None = Field(None, description="openai: the API key (vLLM: its --api-key or VLLM_API_KEY, "
+                                                      "if set).")
     llm_server: Literal["vllm", "generic"] = Field(
         "generic",
         description="openai: what the server supports. vllm (>= 0.12): logprobs for the verbalizer and "

@@ -70,8 +70,10 @@ def test_resolved_environment_loads_into_settings(tmp_path, monkeypatch):
     gpu = load_settings({k: str(v) for k, v in ragrec["api"]["environment"].items()}, monkeypatch)
     vllm = services["vllm"]["command"]
     assert (gpu.llm, gpu.llm_server) == ("openai", "vllm")
-    assert gpu.llm_model == vllm[vllm.index("--served-model-name") + 1], "ragrec asks for the model vLLM serves"
-    assert gpu.llm_api_key == vllm[vllm.index("--api-key") + 1]
+    # vLLM serves the model under its own id (no alias: ragrec hashes the name into its catalog blurbs)
+    assert gpu.llm_model == vllm[0], "ragrec asks for the model vLLM serves"
+    # the key reaches vLLM as VLLM_API_KEY, not on its command line
+    assert gpu.llm_api_key == services["vllm"]["environment"]["VLLM_API_KEY"]
     assert gpu.llm_top_logprobs <= int(vllm[vllm.index("--max-logprobs") + 1])
     cpu = load_settings({k: str(v) for k, v in ragrec["api-cpu"]["environment"].items()}, monkeypatch)
     assert cpu.llm == "local", "the CPU profile runs the bundled LLM in the API process"
@@ -114,9 +116,11 @@ def test_profiles_gpu_and_cpu():
     devices = vllm["deploy"]["resources"]["reservations"]["devices"]
     assert devices[0]["driver"] == "nvidia" and "gpu" in devices[0]["capabilities"]
     command = vllm["command"]
-    for flag in ("--served-model-name", "--max-model-len", "--gpu-memory-utilization", "--max-logprobs",
-                 "--generation-config", "--api-key"):
+    for flag in ("--max-model-len", "--gpu-memory-utilization", "--max-logprobs", "--generation-config"):
         assert flag in command, f"vllm serve {flag}"
+    for flag in ("--served-model-name", "--api-key"):
+        assert flag not in command, f"vllm serve {flag}: the model under its own id, the key in VLLM_API_KEY"
+    assert "VLLM_API_KEY" in vllm["environment"]
     assert services["api"]["profiles"] == ["gpu"] and "vllm" in services["api"]["depends_on"]
     assert services["api-cpu"]["profiles"] == ["cpu"] and "vllm" not in services["api-cpu"]["depends_on"]
     assert services["api-cpu"]["environment"]["RAGREC_LLM"] == "local"

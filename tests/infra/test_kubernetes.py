@@ -58,9 +58,11 @@ def test_the_validator_rejects_what_it_should():
             validate(bad, VERSIONS[0])
 
 
-def test_kustomization_applies_every_manifest_but_the_examples():
+def test_kustomization_applies_every_manifest_but_the_examples_and_the_ingest_job():
+    """The ingestion Job is created on its own (infra/README.md): its pod template is immutable, so `apply -k` with
+    a new image would fail on it, and would start a new ingestion once its TTL has removed it."""
     kustomization = yaml.safe_load((K8S / "kustomization.yaml").read_text())
-    applied = {p.name for p in k8s_files() if not p.name.endswith(".example.yaml")}
+    applied = {p.name for p in k8s_files() if not p.name.endswith(".example.yaml")} - {"ingest-job.yaml"}
     assert set(kustomization["resources"]) == applied
     assert {i["name"] for i in kustomization["images"]} == {"ragrec"}
 
@@ -126,6 +128,36 @@ def test_qdrant_cluster():
     assert "--bootstrap" in script and f"{spec['serviceName']}:6335" in script
     pdb = by_kind("PodDisruptionBudget")["qdrant"]
     assert pdb["apiVersion"] == "policy/v1" and pdb["spec"]["maxUnavailable"] == 1
+    assert "startupProbe" in container and env["QDRANT__STORAGE__SNAPSHOTS_PATH"].startswith(
+        container["volumeMounts"][0]["mountPath"]), "a slow load is not killed; snapshots outlive the pod"
+
+
+def test_only_qdrant_nodes_reach_the_peer_port_and_only_ragrec_pods_the_api():
+    """The API key does not guard the p2p port (6335), which can write: the NetworkPolicy admits the other Qdrant
+    nodes only, and to 6333/6334 the Qdrant nodes and every ragrec workload that talks to Qdrant."""
+    policy = by_kind("NetworkPolicy")["qdrant"]["spec"]
+    qdrant = pod_labels(by_kind("StatefulSet")["qdrant"])
+    assert policy["podSelector"]["matchLabels"].items() <= qdrant.items() and policy["policyTypes"] == ["Ingress"]
+
+    def admitted(labels: dict, port: int) -> bool:
+        for rule in policy["ingress"]:
+            if port not in {p["port"] for p in rule["ports"]}:
+                continue
+            for peer in rule["from"]:
+                selector = peer["podSelector"]
+                if selector.get("matchLabels", {}).items() <= labels.items() and all(
+                        labels.get(e["key"]) in e["values"] for e in selector.get("matchExpressions", [])):
+                    return True
+        return False
+
+    assert admitted(qdrant, 6335) and admitted(qdrant, 6333)
+    ragrec = [r for _, r in k8s_resources() if any(is_ragrec_image(c["image"]) for c in containers(r))]
+    assert {r["kind"] for r in ragrec} >= {"Deployment", "Job", "CronJob"}
+    for workload in ragrec:
+        labels = pod_labels(workload)
+        assert admitted(labels, 6333) and admitted(labels, 6334), workload["metadata"]["name"]
+        assert not admitted(labels, 6335), workload["metadata"]["name"]
+    assert not admitted({"app.kubernetes.io/name": "vllm"}, 6333)
 
 
 def test_api_probes_autoscaling_jobs_and_vllm():
@@ -141,7 +173,9 @@ def test_api_probes_autoscaling_jobs_and_vllm():
     assert vllm["resources"]["limits"]["nvidia.com/gpu"] == 1
     args = vllm["args"]
     config = by_kind("ConfigMap")["ragrec-config"]["data"]
-    assert config["RAGREC_LLM_MODEL"] == args[args.index("--served-model-name") + 1]
+    # served under its own id (ragrec hashes the name into its catalog blurbs); the key as VLLM_API_KEY, not an arg
+    assert config["RAGREC_LLM_MODEL"] == args[0] and "--served-model-name" not in args
+    assert "--api-key" not in args and "VLLM_API_KEY" in {e["name"] for e in vllm["env"]}
     assert int(config["RAGREC_LLM_TOP_LOGPROBS"]) <= int(args[args.index("--max-logprobs") + 1])
     port = by_kind("Service")["vllm"]["spec"]["ports"][0]["port"]
     assert config["RAGREC_LLM_BASE_URL"].startswith(f"http://vllm:{port}/")
