@@ -138,7 +138,8 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _rating_range(self) -> Settings:
         if not self.rating_min < self.rating_max:  # else every rating would be rejected
-            raise ValueError(f"rating_min ({self.rating_min:g}) must be below rating_max ({self.rating_max:g})")
+            raise ValueError(f"rating_min (RAGREC_RATING_MIN, {self.rating_min:g}) must be below rating_max "
+                             f"(RAGREC_RATING_MAX, {self.rating_max:g})")
         return self
 
     max_event_weight: float = Field(

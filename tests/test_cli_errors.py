@@ -90,7 +90,8 @@ def test_a_broken_environment_is_one_line_and_exit_1(data, env, args, message):
     ({"RAGREC_RATING_SCALE": "0"}, "RAGREC_RATING_SCALE"),
     ({"RAGREC_EDGE_SEARCH_THREADS": "100000"}, "RAGREC_EDGE_SEARCH_THREADS"),
     ({"RAGREC_QUANTIZATION_OVERSAMPLING": "nan"}, "RAGREC_QUANTIZATION_OVERSAMPLING"),
-    ({"RAGREC_RATING_MIN": "5", "RAGREC_RATING_MAX": "1"}, "invalid settings: rating_min (5) must be below rating_max"),
+    ({"RAGREC_RATING_MIN": "5", "RAGREC_RATING_MAX": "1"},
+     "invalid settings: rating_min (RAGREC_RATING_MIN, 5) must be below rating_max (RAGREC_RATING_MAX, 1)"),
 ])
 def test_a_setting_out_of_its_range_is_one_line_and_exit_2(data, env, message):
     assert_clean_error(ragrec("recommend", "--user", "1", data_dir=data, env_extra=env), 2, message)
@@ -144,6 +145,7 @@ def test_bad_files_and_options_are_one_line(tmp_path, data):
         (["recommend", "--filter", "year>=nan"], 2, "is not a finite number"),
         (["recommend", "--filter", "genres=="], 2, "one operator"),
         (["recommend", "--positive", "1", "--negative", "1"], 2, "'1' is both positive and negative"),
+        (["collections", "--data-dir", str(data)], 2, "(a global option, before the command: ragrec --data-dir ..."),
         (["users", "forget", "nosuchuser"], 2, "no user 'nosuchuser'"),
     ]
     for args, code, message in cases:

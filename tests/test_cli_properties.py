@@ -265,3 +265,17 @@ def test_every_option_help_survives_rich_markup():
             assert "[" not in (getattr(param, "help", None) or ""), (path, param.name, param.help)
     shown = runner.invoke(app, ["ingest", "--help"], env={"COLUMNS": "200"}).output
     assert "(default: |)" in shown and "(default: from the extension)" in shown
+
+
+def test_the_rate_column_shows_the_average_when_rich_has_too_few_samples():
+    """One update per batch: rich's windowed speed needs two within 30 s, and a one-batch ingest showed 0/s."""
+    from rich.progress import Progress
+
+    from ragrec.cli.console import RateColumn
+
+    now = [0.0]
+    progress = Progress(RateColumn("items"), get_time=lambda: now[0])
+    task = progress.add_task("ingest", total=None)
+    now[0] = 20.0
+    progress.update(task, completed=204)
+    assert RateColumn("items").render(progress.tasks[0]).plain == "10 items/s"

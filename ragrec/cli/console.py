@@ -24,8 +24,9 @@ class RateColumn(ProgressColumn):
         super().__init__()
         self.unit = unit
 
-    def render(self, task) -> Text:
-        return Text(f"{rate(task.speed or 0)} {self.unit}/s", style="cyan")
+    def render(self, task) -> Text:  # rich's speed needs two updates within 30 s: else the average so far
+        speed = task.speed or (task.completed / task.elapsed if task.elapsed else 0)
+        return Text(f"{rate(speed)} {self.unit}/s", style="cyan")
 
 
 def fail(message: str, code: int = 1) -> None:

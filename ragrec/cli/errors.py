@@ -87,7 +87,12 @@ class RagrecGroup(TyperGroup):
 
         try:
             return super().invoke(ctx)
-        except _CONTROL:
+        except _CONTROL as exc:
+            option = getattr(exc, "option_name", None)  # "ragrec collections --data-dir X": the root's option
+            if option and exc.message.startswith("No such option") and any(
+                    option in p.opts for p in self.get_params(ctx)) and ctx.invoked_subcommand:
+                exc.message += f" (a global option, before the command: ragrec {option} ... " \
+                               f"{ctx.invoked_subcommand} ...)"
             raise
         except Exception as exc:  # noqa: BLE001: the one place that turns any failure into a message
             message, code = describe(exc)

@@ -132,6 +132,7 @@ class _Job:
 
     def done(self) -> CatalogReport:
         self.report.seconds = round(time.perf_counter() - self.started, 3)
+        self.on_progress(self.report.done, self.report.done)  # a --limit stops short of the collection: that is all
         return self.report
 
 

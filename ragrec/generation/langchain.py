@@ -18,7 +18,7 @@ from langchain_core.callbacks import CallbackManagerForRetrieverRun
 from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
 from langchain_core.tools import StructuredTool
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from ragrec.retrieval.models import Candidate, RecommendRequest, Recommendations
 
@@ -65,7 +65,10 @@ class RagrecRetriever(BaseRetriever):
 
 
 class RecommendArgs(BaseModel):
-    """What the tool's caller (an LLM agent, the chat turn) may ask for."""
+    """What the tool's caller (an LLM agent, the chat turn) may ask for: a misnamed argument ("user" for
+    `user_id`) is an error the caller sees, not silently dropped."""
+
+    model_config = ConfigDict(extra="forbid")
 
     user_id: str | None = Field(None, description="the user to recommend for; omit for a query-only search")
     query: str | None = Field(None, description="free text: what the user is looking for")

@@ -39,8 +39,10 @@ def run(settings, llm, **kw):
 
 def test_blurbs_are_checked_stored_resumed_and_never_written_twice(tmp_path, embedder, local_llm):
     settings = tiny_catalog(tmp_path, embedder, n=6, describe_catalog_batch=4)
-    first = run(settings, local_llm, limit=2)  # a run stopped after two items
+    ticks = []
+    first = run(settings, local_llm, limit=2, on_progress=lambda *t: ticks.append(t))  # a run stopped after two
     assert (first.items, first.described + first.failed, first.skipped) == (2, 2, 0)
+    assert ticks[0][1] == 6 and ticks[-1] == (2, 2)  # the bar ends full at what a --limit run did, not at 2/6
 
     rest = run(settings, local_llm)  # resumes: the two are skipped, the other four described
     assert (rest.items, rest.described + rest.failed, rest.skipped) == (6, 4, 2)

@@ -60,3 +60,5 @@ def test_tool_invoke_with_its_pydantic_args(source):
     assert {"item_id", "title", "year", "genres", "score", "description", "because"} <= set(out[0])
     with pytest.raises(ValidationError):  # the schema refuses what the recommender would refuse
         tool.invoke({"query": "x", "k": 0})
+    with pytest.raises(ValidationError, match="user\n"):  # a misnamed argument is not silently dropped
+        tool.invoke({"user": "1", "query": "heist"})
