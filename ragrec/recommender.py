@@ -155,6 +155,9 @@ class Recommender:
         """Open the store and the event log and load the models now, not on the first request; from now on this
         process serves requests (Settings.serving_blas_threads; what is loaded is frozen out of garbage collection)."""
         if self.settings.serving_blas_threads:
+            # scipy's own BLAS (a reindex job's ALS) is loaded now, so that the limit reaches it: set later, from
+            # the job's worker thread, the limit did not take, and implicit warned of BLAS threads in the server log
+            import scipy.linalg  # noqa: F401
             from threadpoolctl import threadpool_limits
 
             threadpool_limits(self.settings.serving_blas_threads, user_api="blas")

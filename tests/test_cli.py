@@ -89,6 +89,11 @@ def test_a_second_process_gets_a_clear_message(tmp_path, demo_movies, embedder):
     try:
         blocked = ragrec("collections", data_dir=data)
         assert blocked.returncode == 1 and "in use by another ragrec process" in blocked.stderr
+        # serve too: one line, not uvicorn's traceback of the app's start-up
+        blocked = ragrec("serve", "--port", "8949", data_dir=data,
+                         env_extra={"RAGREC_API_ANONYMOUS": "client", "RAGREC_LLM": "none"})
+        assert blocked.returncode == 1 and "in use by another ragrec process" in blocked.stderr
+        assert "Traceback" not in blocked.stderr and len(blocked.stderr.strip().splitlines()) == 1, blocked.stderr
     finally:
         holder.close()
 

@@ -22,6 +22,7 @@ def serve_cmd(
     import uvicorn
 
     from ragrec.api import create_app
+    from ragrec.recommender import Recommender
 
     settings = settings_of(ctx)
     updates = {k: v for k, v in {"api_host": host, "api_port": port, "llm": llm}.items() if v is not None}
@@ -31,9 +32,13 @@ def serve_cmd(
     if not settings.api_keys and settings.api_anonymous == "none":
         fail("no API keys configured: set RAGREC_API_KEYS='{\"<key>\": \"admin\"}' (roles client, admin), or "
              "RAGREC_API_ANONYMOUS=client to let anyone on this machine use the client routes", 2)
-    err.print(f"ragrec serving on http://{settings.api_host}:{settings.api_port} (API docs at /docs)")
-    uvicorn.run(create_app(settings), host=settings.api_host, port=settings.api_port, log_level="warning",
-                timeout_graceful_shutdown=10)
+    # warmed here, not in the app's start-up, so that a data dir in use or a model that fails to load is one line
+    # (uvicorn would print the lifespan's traceback)
+    with Recommender(settings) as rec:
+        rec.warm(llm=settings.llm != "none")
+        err.print(f"ragrec serving on http://{settings.api_host}:{settings.api_port} (API docs at /docs)")
+        uvicorn.run(create_app(settings, recommender=rec, warm=False), host=settings.api_host,
+                    port=settings.api_port, log_level="warning", timeout_graceful_shutdown=10)
 
 
 @app.command("chat")

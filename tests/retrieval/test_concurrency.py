@@ -3,6 +3,9 @@ catalog is ingested and indexed, and lazy parts built once when many threads tou
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -154,3 +157,34 @@ def test_lazy_parts_are_built_once_from_many_threads(demo, embedder, tmp_path):
     assert len(seen) == 8 and len(set(seen)) == 1
     rec.close()  # gives up only its own share of the data dir: the session's demo store still serves
     assert store.count("items") == 9742
+
+
+WARM_THEN_TRAIN_IN_A_THREAD = """
+import threading
+from threadpoolctl import threadpool_info, threadpool_limits
+from ragrec.config import Settings
+from ragrec.recommender import Recommender
+
+rec = Recommender(Settings(data_dir=DATA, llm="none")).warm(llm=False)
+import implicit.cpu.als  # what a reindex job loads, after warm()
+seen = []
+def job():  # as train_item_factors, in the job's worker thread
+    with threadpool_limits(1, "blas"):
+        seen.extend(lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas")
+thread = threading.Thread(target=job)
+thread.start(); thread.join(); rec.close()
+print(seen)
+"""
+
+
+def test_a_reindex_job_in_a_serving_process_trains_with_one_blas_thread(tmp_path):
+    """The service's reindex job runs ALS in a worker thread, after warm() limited BLAS: scipy's BLAS, loaded
+    later, kept its threads there (implicit warned in the server log of a severe slowdown). A fresh process, as
+    implicit checks once per process."""
+    script = WARM_THEN_TRAIN_IN_A_THREAD.replace("DATA", repr(str(tmp_path / "data")))
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300,
+                         env={**{k: v for k, v in os.environ.items() if not k.endswith("_NUM_THREADS")},
+                              "HF_HUB_OFFLINE": "1"})  # BLAS at its default, a thread per core
+    assert out.returncode == 0, out.stderr[-2000:]
+    threads = eval(out.stdout)
+    assert threads and set(threads) == {1}, out.stdout
