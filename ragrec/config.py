@@ -6,6 +6,7 @@ embedded stack: Qdrant Edge in the data dir, all-MiniLM-L6-v2 from the `gt-all-m
 
 from __future__ import annotations
 
+import re
 from functools import cached_property
 from pathlib import Path
 from typing import Literal
@@ -225,6 +226,9 @@ class Settings(BaseSettings):
         return 8 if self.qdrant_url else 2
 
     # --- chat (constraints from messages; conversations) ----------------------------------------------------------
+    item_kind: str = Field("movie", min_length=1, max_length=40, pattern=r"^[\w][\w -]*$",
+                           description="What one item is, in descriptions and LLM prompts (\"a comedy movie\"): "
+                           "movie, book, product, ...")
     chat_genre_field: str = Field("genres", description="The payload field a message's genre words map to.")
     chat_title_field: str = Field("title", description="The payload field titles in messages are matched against.")
     chat_year_field: str = Field("year", description="The payload field year and decade constraints filter on.")
@@ -267,6 +271,14 @@ class Settings(BaseSettings):
         "~1.8x faster prompt processing than fp32, bench/RESULTS.md), else float32. int8 runs the rest in float32.",
     )
     llm_base_url: str | None = Field(None, description="openai: the server's base URL, e.g. http://host:8000/v1.")
+
+    @field_validator("llm_base_url")
+    @classmethod
+    def _http_url(cls, url: str | None) -> str | None:
+        """Checked at start-up: a typo here would only show as a connection error on every request."""
+        if url and not re.fullmatch(r"https?://[^\s/?#]+(/\S*)?", url.strip()):
+            raise ValueError(f"{url!r} is not an http:// or https:// URL (e.g. http://localhost:8000/v1)")
+        return url.strip() if url else url
     llm_api_key: str | None = Field(None, description="openai: the API key (vLLM: its --api-key or VLLM_API_KEY, "
                                                       "if set).")
     llm_server: Literal["vllm", "generic"] = Field(

@@ -90,6 +90,7 @@ def test_a_broken_environment_is_one_line_and_exit_1(data, env, args, message):
     ({"RAGREC_RATING_SCALE": "0"}, "RAGREC_RATING_SCALE"),
     ({"RAGREC_EDGE_SEARCH_THREADS": "100000"}, "RAGREC_EDGE_SEARCH_THREADS"),
     ({"RAGREC_QUANTIZATION_OVERSAMPLING": "nan"}, "RAGREC_QUANTIZATION_OVERSAMPLING"),
+    ({"RAGREC_LLM_BASE_URL": "ftp://127.0.0.1/v1"}, "RAGREC_LLM_BASE_URL): 'ftp://127.0.0.1/v1' is not an http"),
     ({"RAGREC_RATING_MIN": "5", "RAGREC_RATING_MAX": "1"},
      "invalid settings: rating_min (RAGREC_RATING_MIN, 5) must be below rating_max (RAGREC_RATING_MAX, 1)"),
 ])
@@ -127,6 +128,8 @@ def test_bad_files_and_options_are_one_line(tmp_path, data):
     utf16.write_text("1\n2\n", encoding="utf-16")
     cases = [
         (["events", "load", str(events), "--rejects", str(tmp_path / "somedir")], 2, "is a folder"),
+        (["events", "load", str(events), "--no-timestamp", "--timestamp-field", "when"], 2,
+         "--no-timestamp says the file has no time column"),
         (["ingest", str(tmp_path / "somedir"), "--text-fields", "title"], 1, "somedir: is a folder, not a file"),
         (["ingest", str(tmp_path / "somedir"), "--text-fields", "title", "--format", "csv"], 1, "is a folder"),
         (["ingest", str(ok), "--text-fields", "title", "--batch-size", "1" + "0" * 29], 2, "--batch-size"),

@@ -202,6 +202,19 @@ def test_long_text_is_truncated_with_a_warning_by_default(tmp_path, store, setti
     assert (report.upserted, report.truncated, report.rejected) == (1, 1, 0)
 
 
+def test_an_unclosed_quote_is_named(tmp_path, store, settings, embedder):
+    path = tmp_path / "quote.csv"
+    path.write_text('movieId,title,year,genres,tags\n1,Toy Story,1995,Animation,\n2,short\n'
+                    '3,"Open quote,1999,Drama,\n4,Heat,1995,Crime,\n', encoding="utf-8")
+    report = run(path, store, settings, embedder)
+    rejects = {r["line"]: r for r in rejects_of(report)}
+    assert rejects[3]["reason"] == "has 2 fields, the header has 5"
+    assert rejects[5]["reason"] == (
+        "has 2 fields, the header has 5 (a quote opened on line 4 is not closed: lines 4-5 were read as one row)")
+    # which field is the id is a guess in a row of the wrong length: none (so --sync deletes nothing unasked)
+    assert report.rejected_without_id == 2 and sorted(item_ids(store)) == ["1"]
+
+
 def test_bad_jsonl_lines(tmp_path, store, settings, embedder):
     path = tmp_path / "bad.jsonl"
     path.write_bytes(
@@ -222,7 +235,8 @@ def test_bad_jsonl_lines(tmp_path, store, settings, embedder):
     got = {r["line"]: r["reason"] for r in rejects_of(report)}
     assert set(got) == {2, 3, 4, 7, 8, 9, 10, 11}
     assert got[11] == "unparsable number in 'year': inf is not an integer"
-    assert "malformed JSON" in got[2] and "object" in got[3] and "undecodable" in got[4]
+    assert got[2] == "malformed JSON: Expecting property name enclosed in double quotes at character 37"  # no
+    assert "object" in got[3] and "undecodable" in got[4]  # "line 1 column 37" of its own beside line 2
     assert "must be text or a number, not list" in got[7] and "not bool" in got[8]
     # ids the event log would refuse: an item no feedback could ever name
     assert got[9] == "the id (field 'movieId') holds a control character"

@@ -57,6 +57,8 @@ def create_app(settings: Settings | None = None, *, recommender: Recommender | N
     app = FastAPI(title="ragrec", version="0.1.0", lifespan=lifespan, max_body_size=settings.api_max_body_bytes,
                   summary="A retrieval-augmented recommender on Qdrant: recommendations, chat, feedback, catalog.")
     errors.install(app)
+    limits = {"/v1/ingest-jobs/upload": settings.api_max_upload_bytes}
+    app.state.too_large = lambda path: errors.too_large(path, limits, settings.api_max_body_bytes)
     for module in (recommendations, chat, feedback, items, ingest_jobs, users, health):
         app.include_router(module.router)
     app.include_router(ingest_jobs.uploads, max_body_size=settings.api_max_upload_bytes)
@@ -93,7 +95,8 @@ class _ProblemOn413:
                 content_type = dict(message.get("headers", [])).get(b"content-type", b"")
                 rewriting = content_type.startswith(b"text/plain")
                 if rewriting:
-                    body = errors.problem_body(413, "Payload too large", errors.TOO_LARGE, scope["path"])
+                    body = errors.problem_body(413, "Payload too large", self.app.state.too_large(scope["path"]),
+                                               scope["path"])
                     await send({"type": "http.response.start", "status": 413,
                                 "headers": [(b"content-type", errors.PROBLEM.encode()),
                                             (b"content-length", str(len(body)).encode())]})

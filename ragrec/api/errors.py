@@ -56,6 +56,13 @@ _TITLES = {400: "Bad request", 401: "Unauthorized", 403: "Forbidden", 404: "Not 
 TOO_LARGE = "the request body is larger than this route accepts"
 
 
+def too_large(path: str, limits: dict[str, int], default: int) -> str:
+    """The 413's detail, with the route's limit (catalog uploads have a larger one than the JSON routes)."""
+    limit = limits.get(path, default)
+    size = f"{limit / 1e6:g} MB" if limit >= 1_000_000 else f"{limit:,} bytes"
+    return f"{TOO_LARGE} ({size})"
+
+
 # ragrec's own errors, as (status, title, detail); the most specific class first (NoCatalog is a StoreError, ...)
 _DOMAIN: dict[type[Exception], tuple[int, str, Any]] = {
     UnknownItems: (422, "Unknown items", lambda e: str(e.args[0])),
@@ -97,7 +104,8 @@ def _json(content_type: str | None) -> bool:
 def install(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException):
-        detail = TOO_LARGE if exc.status_code == 413 else str(exc.detail)  # the same words, Content-Length or not
+        # the same words, Content-Length or not
+        detail = request.app.state.too_large(request.url.path) if exc.status_code == 413 else str(exc.detail)
         response = problem(exc.status_code, _TITLES.get(exc.status_code, "Error"), detail, request)
         response.headers.update(exc.headers or {})  # a 405's Allow
         return response

@@ -26,8 +26,9 @@ class Job(BaseModel):
     kind: Literal["ingest", "reindex"]
     status: Status = "queued"
     source: str | None = None  # the file an ingest job reads
-    progress: int = 0  # rows read / users rebuilt
-    total: int | None = None
+    progress: int = Field(0, description="ingest: rows read (after each batch); reindex: users rebuilt")
+    total: int | None = Field(None, description="ingest: the file's lines while it runs (an estimate: a CSV row may "
+                                                "span lines), its rows read once done; reindex: the users")
     report: dict[str, Any] | None = None
     error: str | None = None
     rejects: list[dict[str, Any]] = Field(default_factory=list, description="the first rejected rows")

@@ -69,6 +69,9 @@ def load_cmd(
     timestamp_field: Optional[str] = typer.Option(None, "--timestamp-field", help="Column of the time. (default: timestamp)"),
     timestamp_format: Optional[str] = typer.Option(None, "--timestamp-format",
                                                    help="epoch (seconds), iso (ISO 8601) or auto. (default: auto)"),
+    no_timestamp: bool = typer.Option(False, "--no-timestamp",
+                                      help="The file has no time column: events are timed at the load, in the "
+                                           "file's order (a reload of the same file adds nothing)."),
     event_id_field: Optional[str] = typer.Option(None, "--event-id-field",
                                                  help="Column of client event ids (default: none: a hash of the row)"),
     batch_size: int = typer.Option(5000, "--batch-size", min=1, max=MAX_BATCH_SIZE, help="Rows per transaction."),
@@ -76,11 +79,14 @@ def load_cmd(
 ) -> None:
     """Load events from a file: streamed, idempotent (known event ids are skipped), bad rows reported."""
     settings = existing_settings(ctx)  # events are checked against the catalog: there must be one
+    if no_timestamp and (timestamp_field or timestamp_format):
+        fail("--no-timestamp says the file has no time column: it cannot go with --timestamp-field or "
+             "--timestamp-format", 2)
     mapping = _mapping(preset, {
         "format": format, "user_field": user_field, "item_field": item_field, "type_field": type_field,
         "type": type_, "value_field": value_field, "timestamp_field": timestamp_field,
         "timestamp_format": timestamp_format, "event_id_field": event_id_field,
-    })
+    }, no_timestamp)
     from ragrec.store import CollectionNotFound, StoreError, open_store
 
     event_log = open_log(settings)
@@ -116,7 +122,7 @@ def load_cmd(
     print_load_report(report)
 
 
-def _mapping(preset: str | None, options: dict) -> EventMapping:
+def _mapping(preset: str | None, options: dict, no_timestamp: bool = False) -> EventMapping:
     if preset not in (None, "movielens"):
         fail(f"unknown preset {preset!r}: use movielens", 2)
     base = EventMapping.movielens().model_dump() if preset else {}
@@ -131,7 +137,7 @@ def _mapping(preset: str | None, options: dict) -> EventMapping:
     if given.get("type") and given["type"] not in EventType.__members__:
         fail(f"unknown event type {given['type']!r}: use one of {', '.join(EventType.__members__)}", 2)
     try:
-        return EventMapping(**{**base, **given})
+        return EventMapping(**{**base, **given, **({"timestamp_field": None} if no_timestamp else {})})
     except ValidationError as exc:
         fail(validation_message(exc), 2)
 

@@ -50,7 +50,10 @@ class EventMapping(BaseModel):
     type_field: str | None = "type"
     type: EventType | None = Field(None, description="one event type for every row (then type_field is unused)")
     value_field: str | None = Field(None, description="the rating (needed by rating events)")
-    timestamp_field: str = "timestamp"
+    timestamp_field: str | None = Field(
+        "timestamp", description="None: the file has no time column (goodbooks' ratings.csv): each event is timed "
+        "at the load, a microsecond apart in the file's order, and its id comes from its line, not its time",
+    )
     timestamp_format: TimestampFormat = Field(
         "auto", description="epoch: seconds since 1970 (UTC); iso: ISO 8601 (no offset = UTC); auto: a number is "
         "epoch seconds (milliseconds, µs or ns when it is too large for seconds; an 8-digit number YYYYMMDD), "
@@ -76,7 +79,8 @@ class EventMapping(BaseModel):
 
     def row_fields(self) -> list[str]:
         """Columns every row must carry (the user column first: JSON Lines files are checked on it)."""
-        return [self.user_field, self.item_field, *([self.type_field] if self.type_field else []), self.timestamp_field]
+        return [self.user_field, self.item_field, *([self.type_field] if self.type_field else []),
+                *([self.timestamp_field] if self.timestamp_field else [])]
 
     def columns(self) -> list[str]:
         """Every mapped column: a CSV or Parquet file without one of them is refused as a whole."""
@@ -204,6 +208,7 @@ class _RowParser:
         self.m, self.settings = mapping, settings
         self.ts = {"epoch": _epoch, "iso": _iso, "auto": _auto_time}[mapping.timestamp_format]
         self.ts_words = _TS_WORDS[mapping.timestamp_format]
+        self.loaded_at = datetime.now(timezone.utc).replace(microsecond=0)  # the time of a file without one
 
     def __call__(self, raw: RawRow) -> Event | EventReject:
         data = raw.data or {}
@@ -212,11 +217,11 @@ class _RowParser:
             event_id = _text(data.get(self.m.event_id_field)) if self.m.event_id_field else None
             if raw.error:
                 return EventReject(line=raw.line, event_id=event_id, reason=raw.error)
-            return self._event(data, event_id)
+            return self._event(data, event_id, raw.line)
         except _Bad as exc:
             return EventReject(line=raw.line, event_id=event_id, reason=str(exc))
 
-    def _event(self, data: dict[str, Any], event_id: str | None) -> Event:
+    def _event(self, data: dict[str, Any], event_id: str | None, line: int) -> Event:
         m = self.m
         user, item = _text(data.get(m.user_field)), _text(data.get(m.item_field))
         if not user:
@@ -233,23 +238,29 @@ class _RowParser:
         if value is None and kind is EventType.rating:
             raise _Bad("a rating needs a value" + (f" (field {m.value_field!r} is empty)" if m.value_field
                                                    else ": map the rating column (--value-field)"))
-        raw_ts = data.get(m.timestamp_field)
-        if raw_ts is None or raw_ts == "":
-            raise _Bad(f"missing timestamp (field {m.timestamp_field!r})")
-        try:  # a Parquet timestamp column is read as datetimes already (naive ones are UTC)
-            ts = raw_ts if isinstance(raw_ts, datetime) else self.ts(raw_ts)
-            ts = ts if ts.tzinfo else ts.replace(tzinfo=timezone.utc)
-        except (ValueError, OverflowError, OSError, TypeError):
-            raise _Bad(f"timestamp {raw_ts!r} is not {self.ts_words}") from None
+        if m.timestamp_field is None:  # the file's order is the events' order; a reload names the same events
+            ts = self.loaded_at + timedelta(microseconds=line)
+            event_id = event_id or _hash_id(user, item, kind, f"line {line}", value)
+        else:
+            ts = self._time(data.get(m.timestamp_field))
         try:
-            event = Event(event_id=event_id or _hash_id(user, item, kind, ts, value), user_id=user, item_id=item,
-                          type=kind, value=value, timestamp=ts)
+            event = Event(event_id=event_id or _hash_id(user, item, kind, str(to_us(ts)), value), user_id=user,
+                          item_id=item, type=kind, value=value, timestamp=ts)
         except ValidationError as exc:
             raise _Bad("; ".join(e["msg"] for e in exc.errors())) from None
         problem = event_problem(event, self.settings)
         if problem:
             raise _Bad(problem)
         return event
+
+    def _time(self, raw_ts: Any) -> datetime:
+        if raw_ts is None or raw_ts == "":
+            raise _Bad(f"missing timestamp (field {self.m.timestamp_field!r})")
+        try:  # a Parquet timestamp column is read as datetimes already (naive ones are UTC)
+            ts = raw_ts if isinstance(raw_ts, datetime) else self.ts(raw_ts)
+            return ts if ts.tzinfo else ts.replace(tzinfo=timezone.utc)
+        except (ValueError, OverflowError, OSError, TypeError):
+            raise _Bad(f"timestamp {raw_ts!r} is not {self.ts_words}") from None
 
     def _type(self, data: dict[str, Any]) -> EventType:
         name = _text(data.get(self.m.type_field))
@@ -264,10 +275,10 @@ class _RowParser:
 _TS_WORDS = {"epoch": "epoch seconds", "iso": "an ISO 8601 time", "auto": "epoch seconds or an ISO 8601 time"}
 
 
-def _hash_id(user: str, item: str, kind: EventType, ts: datetime, value: float | None) -> str:
+def _hash_id(user: str, item: str, kind: EventType, when: str, value: float | None) -> str:
     # Only what the event says, in a fixed form (time in µs, value as repr): the same event loaded from another
     # file, or in another timestamp format, gets the same id and is a duplicate.
-    key = "\x1f".join((user, item, kind.value, str(to_us(ts)), "" if value is None else repr(value)))
+    key = "\x1f".join((user, item, kind.value, when, "" if value is None else repr(value)))
     return hashlib.sha256(key.encode("utf-8")).hexdigest()[:32]
 
 

@@ -38,7 +38,7 @@ def get_llm(settings: Settings, name: str | None = None) -> LLM:
     raise ValueError(f"unknown LLM backend {name!r}: choose one of {', '.join(BACKENDS)} (RAGREC_LLM or --llm)")
 
 
-def get_describer(settings: Settings, store=None, llm: LLM | None = None, kind: str = "movie") -> Describer:
+def get_describer(settings: Settings, store=None, llm: LLM | None = None, kind: str | None = None) -> Describer:
     """A Describer with the catalog's titles and genres (read from `store`, if given) for the checks."""
     vocabulary = Vocabulary.from_store(store, settings) if store is not None else None
     return Describer(llm or get_llm(settings), settings, vocabulary, kind)

@@ -91,9 +91,9 @@ def catalog_messages(item: Candidate, kind: str = "movie", *, as_json: bool = Fa
 class _Job:
     """What one run shares: the store, the collection, the checks' vocabulary, the report."""
 
-    def __init__(self, store: VectorStore, settings: Settings, model: str, kind: str,
+    def __init__(self, store: VectorStore, settings: Settings, model: str, kind: str | None,
                  collection: str | None, on_progress: Callable[[int, int | None], None] | None):
-        self.store, self.settings, self.kind = store, settings, kind
+        self.store, self.settings, self.kind = store, settings, kind or settings.item_kind
         self.collection = collection or settings.items_collection
         self.report = CatalogReport(collection=self.collection, model=model)
         self.vocabulary = Vocabulary.from_store(store, settings)
@@ -143,7 +143,7 @@ def _wanted(payload: dict[str, Any], digest: str, force: bool, retry_failed: boo
 
 
 def describe_catalog(store: VectorStore, llm: LLM, settings: Settings, *, limit: int | None = None,
-                     force: bool = False, retry_failed: bool = False, kind: str = "movie",
+                     force: bool = False, retry_failed: bool = False, kind: str | None = None,
                      collection: str | None = None,
                      on_progress: Callable[[int, int | None], None] | None = None) -> CatalogReport:
     """Write the missing blurbs with `llm`, `settings.describe_catalog_batch` items at a time (one batched forward
@@ -157,7 +157,7 @@ def describe_catalog(store: VectorStore, llm: LLM, settings: Settings, *, limit:
             break
         job.report.items += 1
         item = item_candidate(payload)
-        digest = blurb_hash(source_key(item, kind), llm.name)
+        digest = blurb_hash(source_key(item, job.kind), llm.name)
         if not _wanted(payload, digest, force, retry_failed):
             job.skip()
             continue
@@ -202,7 +202,7 @@ def _describe_batch(job: _Job, llm: LLM, batch: list[tuple[Candidate, str]]) -> 
 # --- the offline batch on a GPU box ----------------------------------------------------------------------------
 
 def export_prompts(store: VectorStore, settings: Settings, path: Path, *, model: str, limit: int | None = None,
-                   force: bool = False, retry_failed: bool = False, kind: str = "movie",
+                   force: bool = False, retry_failed: bool = False, kind: str | None = None,
                    collection: str | None = None,
                    on_progress: Callable[[int, int | None], None] | None = None) -> CatalogReport:
     """Write one JSON line per item still to describe with `model`: {item_id, key, messages, schema}, the chat
@@ -215,11 +215,11 @@ def export_prompts(store: VectorStore, settings: Settings, path: Path, *, model:
                 break
             job.report.items += 1
             item = item_candidate(payload)
-            key = source_key(item, kind)
+            key = source_key(item, job.kind)
             if not _wanted(payload, blurb_hash(key, model), force, retry_failed):
                 job.skip()
                 continue
-            messages = as_chat(catalog_messages(item, kind, as_json=True))
+            messages = as_chat(catalog_messages(item, job.kind, as_json=True))
             out.write(json.dumps({"item_id": item.item_id, "key": key, "messages": messages, "schema": BLURB_SCHEMA},
                                  ensure_ascii=False) + "\n")
             job.report.described += 1
@@ -237,7 +237,7 @@ class BlurbLine(BaseModel):
     error: str | None = None
 
 
-def import_blurbs(store: VectorStore, settings: Settings, path: Path, *, force: bool = False, kind: str = "movie",
+def import_blurbs(store: VectorStore, settings: Settings, path: Path, *, force: bool = False, kind: str | None = None,
                   collection: str | None = None,
                   on_progress: Callable[[int, int | None], None] | None = None) -> CatalogReport:
     """Store the blurbs of a JSON Lines file (infra/vllm/describe_catalog.py's output) after the same checks.

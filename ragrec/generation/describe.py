@@ -31,7 +31,7 @@ from pydantic import BaseModel
 from ragrec.config import Settings
 from ragrec.generation import prompts as P
 from ragrec.generation.base import LLM, LLMError
-from ragrec.metrics import LLM_FALLBACKS
+from ragrec.metrics import llm_fell_back
 from ragrec.retrieval.models import Candidate, History
 from ragrec.schema import BLURB
 
@@ -287,8 +287,8 @@ class _Cache:
 class Describer:
     """Writes, checks, caches and streams descriptions with one LLM backend."""
 
-    def __init__(self, llm: LLM, settings: Settings, vocabulary: Vocabulary | None = None, kind: str = "movie"):
-        self.llm, self.settings, self.kind = llm, settings, kind
+    def __init__(self, llm: LLM, settings: Settings, vocabulary: Vocabulary | None = None, kind: str | None = None):
+        self.llm, self.settings, self.kind = llm, settings, kind or settings.item_kind
         self.vocabulary = vocabulary or Vocabulary()
         self.cache = _Cache(settings.describe_cache_size)
 
@@ -306,7 +306,7 @@ class Describer:
 
     def _finish(self, i: int, c: Candidate, liked: list[str], raw: str | LLMError) -> Described:
         if isinstance(raw, LLMError):
-            LLM_FALLBACKS.labels("describe", raw.reason).inc()
+            llm_fell_back("describe", raw.reason, str(raw))
             item = c.model_copy(update=fallback(c, liked, self.kind))
             return Described(index=i, item=item, error=str(raw))
         raw = whole_sentences(raw)
@@ -315,7 +315,7 @@ class Describer:
         if result.ok:
             update = {"description": raw, "description_source": "llm"}
         else:
-            LLM_FALLBACKS.labels("describe", "failed_check").inc()
+            llm_fell_back("describe", "failed_check")
             update = fallback(c, liked, self.kind)
         done = Described(index=i, item=c.model_copy(update=update), raw=raw, check=result)
         self.cache.put(self._key(c, liked), done)

@@ -48,14 +48,30 @@ def as_llm_error(exc: BaseException) -> LLMError:
     if isinstance(exc, (openai.APITimeoutError, asyncio.TimeoutError, TimeoutError)):
         return LLMError("timeout", str(exc) or "the LLM server did not answer in time")
     if isinstance(exc, openai.APIConnectionError):
-        return LLMError("connection", str(exc))
-    if isinstance(exc, openai.APIStatusError):
-        return LLMError("http_error", f"HTTP {exc.status_code}: {str(exc)[:200]}")
+        return LLMError("connection", f"{exc} ({_url(exc)})")
+    if isinstance(exc, openai.APIStatusError):  # the server's own words say what is wrong (a model name, a field)
+        return LLMError("http_error", f"HTTP {exc.status_code} from {_url(exc)}: {_server_says(exc)[:200]}")
     if isinstance(exc, openai.APIError):  # e.g. an error event in the middle of a stream
         return LLMError("http_error", str(exc)[:200])
     if isinstance(exc, (ValueError, KeyError, TypeError, json.JSONDecodeError)):
         return LLMError("bad_output", f"{type(exc).__name__}: {str(exc)[:200]}")
     return LLMError("error", repr(exc)[:200])
+
+
+def _url(exc: openai.APIError) -> str:
+    request = getattr(exc, "request", None)
+    return str(request.url) if request is not None else "the LLM server"
+
+
+def _server_says(exc: openai.APIStatusError) -> str:
+    """The message in an error body: OpenAI's {"error": {"message"}}, FastAPI's {"detail"}, or the text."""
+    body = exc.body
+    if isinstance(body, dict):
+        inner = body.get("error")
+        said = (inner.get("message") if isinstance(inner, dict) else inner) or body.get("detail") or body.get("message")
+        if said:
+            return said if isinstance(said, str) else json.dumps(said)
+    return str(body) if body else str(exc)
 
 
 def label_probs_from_logprobs(logprobs: dict[str, Any] | None, labels: list[str]) -> list[float]:

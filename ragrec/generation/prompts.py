@@ -136,8 +136,9 @@ def item_facts(c: Candidate) -> dict[str, Any]:
         if isinstance(values, list):
             cleaned = [_clean(v) for v in values[:10]]
             facts[key] = [v for v in cleaned if v]
-    if len(facts) == 1 and c.text:
-        facts["text"] = as_data(c.text)[0]
+    if len(facts) == 1 and c.text:  # the embedded "field: value" lines, but the title's (it is stated already)
+        lines = [line for line in c.text.splitlines() if line.strip() and not line.lower().startswith("title:")]
+        facts["text"] = as_data("; ".join(lines) or c.text)[0]
     return facts
 
 

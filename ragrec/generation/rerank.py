@@ -30,7 +30,7 @@ from pydantic import BaseModel, ValidationError
 from ragrec.config import Settings
 from ragrec.generation import prompts as P
 from ragrec.generation.base import LLM, LLMError
-from ragrec.metrics import LLM_FALLBACKS
+from ragrec.metrics import llm_fell_back
 from ragrec.retrieval.models import Candidate, History, RecommendRequest
 from ragrec.retrieval.rerank import NoRerank, Reranked, Reranker
 
@@ -148,8 +148,8 @@ class LLMReranker:
             llm = self.llm_scores(history, head)
         except Exception as exc:  # noqa: BLE001  (an LLM never fails the request)
             reason = exc.reason if isinstance(exc, LLMError) else "error"
-            LLM_FALLBACKS.labels("rerank", reason).inc()
             message = str(exc) if isinstance(exc, LLMError) else f"error: {exc!r}"
+            llm_fell_back("rerank", reason, message)
             return Reranked(items=list(candidates), error=message[:300])
         fused = fuse([c.score for c in head], llm, self.weight)
         order = sorted(range(len(head)), key=lambda i: (-fused[i], i))

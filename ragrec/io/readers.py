@@ -107,6 +107,7 @@ def _csv_rows(path: Path, required: list[str]) -> Iterator[RawRow]:
     def rows() -> Iterator[RawRow]:
         with f:
             while True:
+                start = reader.line_num + 1
                 try:
                     values = next(reader)
                 except StopIteration:
@@ -116,8 +117,12 @@ def _csv_rows(path: Path, required: list[str]) -> Iterator[RawRow]:
                     continue
                 if not values:
                     continue  # blank line
-                if len(values) != len(header):
-                    yield RawRow(reader.line_num, None, f"has {len(values)} fields, the header has {len(header)}")
+                if len(values) != len(header):  # no id either: which field is which is a guess
+                    reason = f"has {len(values)} fields, the header has {len(header)}"
+                    if reader.line_num > start and any("\n" in v for v in values):
+                        reason += f" (a quote opened on line {start} is not closed: lines {start}-{reader.line_num} " \
+                                  "were read as one row)"
+                    yield RawRow(reader.line_num, None, reason)
                     continue
                 if _UNDECODABLE.search("".join(values)):
                     yield RawRow(reader.line_num, dict(zip(header, values)), "undecodable bytes (not UTF-8)")
@@ -170,6 +175,9 @@ def _jsonl_rows(path: Path, required: list[str]) -> Iterator[RawRow]:
                     continue
                 try:
                     data = json.loads(text)
+                except json.JSONDecodeError as exc:  # its own "line 1 column 5" would contradict the file's line
+                    yield RawRow(line, None, f"malformed JSON: {exc.msg} at character {exc.pos + 1}")
+                    continue
                 except ValueError as exc:
                     yield RawRow(line, None, f"malformed JSON: {exc}")
                     continue

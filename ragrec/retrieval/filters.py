@@ -129,9 +129,9 @@ def filter_warnings(store: VectorStore, collection: str, expressions: list[str],
                     where: Filter | None = None) -> list[str]:
     """Why the filters (the expressions and the structured filter) may leave a list short, which an empty list
     alone does not explain: a field no item of the collection has (a typo, or a field the catalog was not ingested
-    with), ranges on one field with nothing between them, or a text value no item has ("genres=comedy": values are
-    case-sensitive; the field's common values suggest the one meant). A count per field and value: call it only
-    when the list came back short."""
+    with), ranges on one field with nothing between them or with no item in them, or a text value no item has
+    ("genres=comedy": values are case-sensitive; the field's common values suggest the one meant). A count per
+    field and value: call it only when the list came back short."""
     filters = [f for f in (parse_filter(expressions), where) if f]
     conditions = [c for f in filters for c in f.must + f.must_not]
     wanted = [(c.key, v) for f in filters for c in f.must
@@ -150,6 +150,10 @@ def filter_warnings(store: VectorStore, collection: str, expressions: list[str],
     for key, ranges in bounds.items():  # "year>=1990" and "year<1980": each fine, together nothing
         if leaves_nothing(ranges):
             warnings.append(f"the filters on {key!r} leave no value between them")
+        elif key not in missing and store.count(collection, Filter(must=ranges)) == 0:  # "year>=2030"
+            asked = " and ".join(f"{op} {bound:g}" for r in ranges for op, bound in
+                                 ((">=", r.gte), (">", r.gt), ("<=", r.lte), ("<", r.lt)) if bound is not None)
+            warnings.append(f"no item has a {key} {asked}")
     for key, value in dict.fromkeys(wanted):
         if key in missing or store.count(collection, Filter(must=[Match(key=key, value=value)])):
             continue

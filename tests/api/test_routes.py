@@ -173,7 +173,9 @@ def test_bad_values_that_pass_the_schema_get_a_reason(api):
 
 def test_bodies_over_the_limit_are_413_even_without_a_length(api):
     big = json.dumps({"query": "x" * 2_000_000}).encode()
-    problem(api.post("/v1/recommendations", content=big, headers={**C, "content-type": "application/json"}), 413)
+    declared = problem(api.post("/v1/recommendations", content=big, headers={**C, "content-type": "application/json"}),
+                       413)
+    assert declared["detail"].endswith("(1 MB)")  # the limit, so a client knows what fits
 
     async def chunks(n):  # no Content-Length: counted as it arrives
         for _ in range(n):
@@ -182,7 +184,7 @@ def test_bodies_over_the_limit_are_413_even_without_a_length(api):
 
     chunked = problem(api.post("/v1/recommendations", content=chunks(20),
                                headers={**C, "content-type": "application/json"}), 413)
-    assert chunked["detail"] == "the request body is larger than this route accepts"  # as with a Content-Length
+    assert chunked["detail"] == "the request body is larger than this route accepts (1 MB)"  # as with a length
     # catalog uploads have their own, larger limit (this one is not Parquet: the job fails at once, after upload)
     fields = json.dumps({"text_fields": ["title"]})
     big_file = b"id,title\n" + b"".join(f"b{i},Book number {i}\n".encode() for i in range(150_000))
@@ -298,12 +300,14 @@ def test_put_items_are_retrievable_at_once_and_bad_rows_are_reported(api):
 def test_ingest_jobs_from_the_import_folder_and_uploads(api):
     imports = api.settings.api_import_dir
     imports.mkdir(parents=True)
-    (imports / "more.csv").write_text("id,title,year\nm1,The Long Heist,1999\nm2,,2000\nm3,Space Cowboys,2000\n")
+    (imports / "more.csv").write_text('id,title,year\nm1,The Long Heist,1999\nm2,,2000\nm3,Space Cowboys,2000\n'
+                                      'm4,"Two\nLines",2001\n')  # a quoted row over two lines
     fields = {"text_fields": ["title"], "payload_fields": ["title", "year:int"]}
     job = api.post("/v1/ingest-jobs", json={"path": "more.csv", **fields}, headers=A)
     assert job.status_code == 202, job.text
     done = wait(api, "/v1/ingest-jobs/" + job.json()["job_id"])
-    assert done["status"] == "done" and done["report"]["upserted"] == 2 and done["report"]["rejected"] == 1
+    assert done["status"] == "done" and done["report"]["upserted"] == 3 and done["report"]["rejected"] == 1
+    assert done["progress"] == done["total"] == 4  # rows read, not the file's 6 lines
     assert done["rejects"][0]["reason"].startswith("empty text") and done["source"] == "more.csv"
 
     upload = api.post("/v1/ingest-jobs/upload", headers=A, files={"file": ("up.jsonl", b'{"id": "u1", "title": "Up"}\n')},
@@ -337,6 +341,13 @@ def test_ingest_jobs_from_the_import_folder_and_uploads(api):
                    data={"options": json.dumps(fields)})
     failed = wait(api, "/v1/ingest-jobs/" + bad.json()["job_id"])
     assert failed["status"] == "failed" and "Parquet" in failed["error"]
+    assert failed["source"] == "bad.parquet" and "bad.parquet" in failed["error"]  # the client's name, not a temp one
+    assert [p.name for p in (api.settings.data_dir / "uploads").iterdir()] == []
+    (imports / "adir").mkdir()
+    assert "is a folder" in problem(api.post("/v1/ingest-jobs", json={"path": "adir", **fields}, headers=A),
+                                    422)["detail"]
+    assert "NUL" in problem(api.post("/v1/ingest-jobs", json={"path": "more.csv\u0000x", **fields}, headers=A),
+                            422)["detail"]
 
 
 def test_ids_with_a_slash_can_be_read_and_erased(api):

@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ragrec.chat import Constraints, Vocabulary, parse
-from ragrec.chat.vocabulary import TitleRef, normalize_title, title_keys
+from ragrec.chat.vocabulary import TitleRef, title_keys
 from ragrec.retrieval.filters import parse_filter
 
 GENRES = ["Action", "Adventure", "Animation", "Children", "Comedy", "Crime", "Documentary", "Drama", "Fantasy",

@@ -54,6 +54,24 @@ def test_movielens_ratings_load_end_to_end_and_reload_stores_nothing(event_log, 
     assert event_log.count() == 100_836
 
 
+def test_a_file_without_a_time_column_is_timed_at_the_load_in_its_order(event_log, tmp_path):
+    """goodbooks-10k's ratings.csv is user_id,book_id,rating: the file's order is the only order there is."""
+    path = write(tmp_path / "ratings.csv", "user_id,book_id,rating\n7,b2,5\n7,b1,2\n8,b1,4\n7,b3,4\n")
+    mapping = EventMapping(user_field="user_id", item_field="book_id", type=EventType.rating, value_field="rating",
+                           timestamp_field=None)
+    before = datetime.now(timezone.utc).replace(microsecond=0)
+    report = load_events(path, mapping, event_log, catalog("b1", "b2", "b3"), rejects_path=tmp_path / "r.jsonl")
+    assert (report.read, report.stored, report.rejected) == (4, 4, 0)
+    events = event_log.user_events("7")
+    assert [e.item_id for e in events] == ["b2", "b1", "b3"]  # the file's order
+    assert before <= events[0].timestamp < events[1].timestamp < events[2].timestamp <= datetime.now(timezone.utc)
+    again = load_events(path, mapping, event_log, catalog("b1", "b2", "b3"), rejects_path=tmp_path / "r.jsonl")
+    assert (again.stored, again.duplicates) == (0, 4)  # ids from the rows' lines: a reload adds nothing
+    jsonl = write(tmp_path / "r.jsonl.in", '{"user_id": "9", "book_id": "b1", "rating": 3}\n')
+    assert load_events(jsonl, mapping.model_copy(update={"format": "jsonl"}), event_log, catalog("b1"),
+                       rejects_path=tmp_path / "r.jsonl").stored == 1
+
+
 def test_bad_rows_land_in_the_rejects_file_with_reasons(event_log, tmp_path):
     path = write(tmp_path / "events.csv", "\n".join([
         "user,item,kind,stars,when",

@@ -14,6 +14,7 @@ import pytest
 
 from ragrec.generation import Describer, get_llm
 from ragrec.generation.rerank import LLMReranker
+from ragrec import metrics
 from ragrec.metrics import LLM_FALLBACKS
 from ragrec.retrieval.models import RecommendRequest
 from tests.generation.conftest import free_port, server_settings, start_serve, stop
@@ -52,10 +53,27 @@ def test_catalog_text_cannot_instruct_the_server_model(server, tmp_path, history
     assert_injection_has_no_effect(Describer(get_llm(settings), settings), history, catalog, candidates[:2])
 
 
+def test_a_wrong_model_name_is_the_servers_own_words_and_a_warning(server, tmp_path, history, candidates, caplog,
+                                                                     monkeypatch):
+    base_url, _ = server
+    settings = server_settings(tmp_path, base_url, "no-such-model", llm_retries=0)
+    monkeypatch.setattr(metrics, "_last_warned", {})  # warned at most once a minute: this test's own first
+    with caplog.at_level("WARNING", logger="ragrec.generation"):
+        out = LLMReranker(get_llm(settings), settings, weight=1.0)(RecommendRequest(user_id="u1"), history,
+                                                                   candidates[:5])
+        LLMReranker(get_llm(settings), settings, weight=1.0)(RecommendRequest(user_id="u1"), history, candidates[:5])
+    assert not out.reranked and out.error.startswith("http_error"), out.error
+    assert "no-such-model" in out.error and base_url in out.error, out.error  # what the server said, and where
+    warned = [r.getMessage() for r in caplog.records if "fell back" in r.getMessage()]
+    assert len(warned) == 1 and "LLM rerank fell back (http_error)" in warned[0], warned  # once, not per request
+
+
 def test_server_down(tmp_path, history, candidates):
     port = free_port()  # bound, then closed: nothing listens there
     settings = server_settings(tmp_path, f"http://127.0.0.1:{port}/v1", "m", llm_timeout=5.0, llm_retries=1)
     assert_flagged(settings, history, candidates, "connection")
+    out = LLMReranker(get_llm(settings), settings)(RecommendRequest(user_id="u1"), history, candidates[:5])
+    assert f"127.0.0.1:{port}" in out.error, out.error  # the URL that failed
 
 
 def test_server_slower_than_the_timeout(server, tmp_path, history, candidates):

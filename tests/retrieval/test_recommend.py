@@ -420,5 +420,7 @@ def test_a_filter_on_a_field_or_a_value_no_item_has_says_so(rec):
         "no item has genres='comedy' (values are case-sensitive: did you mean 'Comedy'?)"]  # not for what is left out
     apart = rec.recommend(RecommendRequest(user_id="zed", k=5, filters=["year>=1990", "year<1980"]))
     assert apart.items == [] and apart.warnings == ["the filters on 'year' leave no value between them"]
+    beyond = rec.recommend(RecommendRequest(user_id="zed", k=5, filters=["year>=2090", "year<2100"]))
+    assert beyond.items == [] and beyond.warnings == ["no item has a year >= 2090 and < 2100"]  # past the catalog
     full = rec.recommend(RecommendRequest(user_id="zed", k=5, filters=["genres=Comedy"]))
     assert len(full.items) == 5 and full.warnings == []

@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import uuid
 from pathlib import Path
@@ -79,7 +80,8 @@ def _submit(svc, source: Path, ingest_options: IngestOptions, *, remove_after: b
             report = ingest(source, ingest_options, settings=settings, store=svc.rec.store, on_progress=progress)
         finally:
             if remove_after:
-                source.unlink(missing_ok=True)
+                _remove(source)
+        job.progress = job.total = report.read  # the estimate counted lines: done, it is the rows read
         svc.rec.catalog_changed()
         svc.chat.catalog_changed()
         return report.model_dump(mode="json")
@@ -91,9 +93,13 @@ def _submit(svc, source: Path, ingest_options: IngestOptions, *, remove_after: b
 async def ingest_from_server(body: IngestJobIn, svc: ServicesDep, _: AdminKey) -> Job:
     """Ingest a catalog file that is already on the server, in the background."""
     root = import_dir(svc.settings)
+    if "\x00" in body.path:
+        raise HTTPException(422, "path holds a NUL character")
     path = (root / body.path).resolve()
     if not path.is_relative_to(root):
         raise HTTPException(422, f"path must be inside the import folder {root}")
+    if path.is_dir():
+        raise HTTPException(422, f"{body.path!r} is a folder in the import folder {root}, not a file")
     if not path.is_file():
         raise HTTPException(422, f"no file {body.path!r} in the import folder {root}")
     return _submit(svc, path, body.ingest_options())
@@ -112,15 +118,22 @@ async def ingest_upload(svc: ServicesDep, _: AdminKey,
     if suffix not in (".csv", ".jsonl", ".ndjson", ".json", ".parquet") and not parsed.format:
         raise HTTPException(422, "name the file .csv, .jsonl or .parquet, or give options.format")
     ingest_options = parsed.ingest_options()  # before the upload is written: a refused job leaves no file
-    uploads = svc.settings.data_dir / "uploads"
-    uploads.mkdir(parents=True, exist_ok=True)
-    path = uploads / f"upload-{uuid.uuid4().hex[:12]}{suffix or '.' + (parsed.format or 'csv')}"
+    # under the client's own file name (in a folder of its own), which the job's errors and rejects file then name
+    name = re.sub(r"[^\w.-]", "_", Path(file.filename or "").name).lstrip(".")[:100] or "upload"
+    path = svc.settings.data_dir / "uploads" / uuid.uuid4().hex[:12] / (name + ("" if suffix else
+                                                                                 "." + (parsed.format or "csv")))
+    path.parent.mkdir(parents=True)
     try:
         await svc.run(lambda: _save(file, path))
         return _submit(svc, path, ingest_options, remove_after=True)
     except BaseException:
-        path.unlink(missing_ok=True)
+        _remove(path)
         raise
+
+
+def _remove(upload: Path) -> None:
+    upload.unlink(missing_ok=True)
+    upload.parent.rmdir()
 
 
 def _save(upload: UploadFile, path: Path) -> None:
