@@ -160,7 +160,8 @@ def test_a_binary_file_is_named_with_its_bytes_escaped(tmp_path, data):
     binary = tmp_path / "bin.csv"
     binary.write_bytes(b"\x7fELF\x02\x01\x1b[2J\x00\x00\x9b\xff,\x07\n" * 50)
     out = ragrec("ingest", str(binary), "--text-fields", "title", data_dir=data)
-    assert_clean_error(out, 1, "bin.csv: no column 'id'", "\\x1b[2J", "\\x7fELF")
+    assert_clean_error(out, 1, "bin.csv: not CSV text: its first line holds control characters", "\\x1b[2J",
+                       "\\x7fELF")
     assert not any(ch in out.stderr for ch in "\x1b\x07\x00\x7f\x9b")
 
 

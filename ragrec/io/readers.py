@@ -98,6 +98,11 @@ def _csv_rows(path: Path, required: list[str]) -> Iterator[RawRow]:
         f.close()
         raise CatalogFileError(f"{path.name}: no CSV header ({str(exc) or 'empty file'})") from None
     header = [h.strip() for h in header]
+    first_line = ",".join(header)
+    if _UNDECODABLE.search(first_line) or any(not c.isprintable() and c != "\t" for c in first_line):
+        f.close()  # an image, an archive, a UTF-16 file: say so rather than list its "columns"
+        raise CatalogFileError(printable(f"{path.name}: not CSV text: its first line holds control characters or "
+                                         f"bytes that are not UTF-8 ({first_line[:40]}...)"))
     _missing(header, required, path)
     twice = [c for c in dict.fromkeys(required) if header.count(c) > 1]
     if twice:  # dict(zip()) would keep the last one: which one was meant is a guess
