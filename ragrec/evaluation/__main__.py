@@ -26,6 +26,8 @@ in the report.
 from __future__ import annotations
 
 import argparse
+import errno
+import os
 import shutil
 import tempfile
 import time
@@ -42,6 +44,7 @@ from ragrec.evaluation.generation import evaluate_generation, sample_users
 from ragrec.evaluation.protocol import make_split
 from ragrec.evaluation.report import write_report
 from ragrec.evaluation.runner import Candidate, EvalConfig, EvalRun, EvalSuite, run, select_users
+from ragrec.io import CatalogFileError
 
 EASE_GRID = [50.0, 200.0, 500.0]  # each point is one ~15 s Cholesky inverse, shared by ease and ease-recency
 KNN_GRID = [20, 50, 100, 200]
@@ -156,6 +159,9 @@ def main(argv: list[str] | None = None) -> EvalSuite:
     if unknown or not protocols:
         ap.error(f"unknown protocols {sorted(unknown)}; choose from {', '.join(PROTOCOLS)}")
 
+    args.out.mkdir(parents=True, exist_ok=True)  # a report folder that cannot be written fails now, not in an hour
+    if not os.access(args.out, os.W_OK):
+        raise PermissionError(errno.EACCES, "cannot write the report here", str(args.out))
     started, t0 = datetime.now(UTC).isoformat(timespec="seconds"), time.perf_counter()
     if args.data_dir is not None:
         args.data_dir.mkdir(parents=True, exist_ok=True)
@@ -163,6 +169,8 @@ def main(argv: list[str] | None = None) -> EvalSuite:
     try:
         dataset = load_movielens(args.dataset)
         splits = {p: make_split(dataset, p, args.seed) for p in protocols}
+        if not any((split.test_item >= 0).any() for split in splits.values()):
+            raise CatalogFileError(f"{args.dataset}: no user has the 3 ratings a protocol needs, nothing to evaluate")
         vectors = None if args.no_content else content_vectors(list(splits.values()))
         quick = args.quick is not None
         config = EvalConfig(quick_users=args.quick, quick_sample=args.sample, seed=args.seed,

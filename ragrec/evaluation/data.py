@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+
+from ragrec.io import CatalogFileError
 
 DEFAULT_DATASET = Path("/work/shared/datasets/movielens-latest-small")
 
@@ -67,7 +70,16 @@ def load_movielens(path: Path | str = DEFAULT_DATASET) -> Dataset:
     """Read ratings.csv + movies.csv. Ratings of movies missing from movies.csv are added to the catalog
     (untitled) rather than dropped, so no interaction disappears silently."""
     path = Path(path)
-    ratings = np.loadtxt(path / "ratings.csv", delimiter=",", skiprows=1, usecols=(0, 1, 3), dtype=np.int64, ndmin=2)
+    if path.is_file():
+        raise CatalogFileError(f"{path}: a file, not a dataset folder (ratings.csv and movies.csv)")
+    file = path / "ratings.csv"
+    try:
+        with warnings.catch_warnings(action="ignore"):  # numpy's "input contained no data": said below, once
+            ratings = np.loadtxt(file, delimiter=",", skiprows=1, usecols=(0, 1, 3), dtype=np.int64, ndmin=2)
+    except ValueError as exc:
+        raise CatalogFileError(f"{file}: not MovieLens ratings (userId,movieId,rating,timestamp): {exc}") from None
+    if not len(ratings):
+        raise CatalogFileError(f"{file}: no ratings, nothing to evaluate")
     titles_by_id: dict[int, tuple[str, str]] = {}
     with open(path / "movies.csv", newline="", encoding="utf-8") as fh:
         for row in csv.DictReader(fh):

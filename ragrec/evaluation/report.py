@@ -105,8 +105,10 @@ def markdown(suite: EvalSuite) -> str:
         "",
         f"- dataset: `{first.dataset}` (sha256 of ratings.csv+movies.csv `{first.dataset_sha256[:16]}…`)",
         f"- users evaluated: {first.n_users} per protocol, catalog: {first.n_items} items",
-        f"- protocols: {', '.join(r.protocol for r in suite.runs)}; each tunes every method on its own validation "
-        "phase; test numbers exist only for the setting chosen on validation",
+        f"- protocols: {', '.join(r.protocol for r in suite.runs)}; " + (
+            "each tunes every method on its own validation phase; test numbers exist only for the setting chosen "
+            "on validation" if config.quick_users is None else "quick mode tunes nothing: one fixed setting per "
+            "method, no validation phase (a smoke test of the harness, not a comparison)"),
         f"- harness config: {config.model_dump_json()}",
         f"- started {suite.started_at}, runtime {suite.runtime_seconds:.1f} s"
         + (f" (of which `--rerank` {sum(g.seconds.get('total', 0) for g in suite.generation):.1f} s)"
@@ -123,9 +125,11 @@ def markdown(suite: EvalSuite) -> str:
     for run in suite.runs:
         lines += [
             "", f"## Protocol: {run.protocol}", "", run.description, "",
-            "### Test (fit on history + validation; params chosen on validation)", "", *_table(run.test),
-            "", "### Validation (every tuning point)", "", *_table(run.validation),
+            "### Test (fit on history + validation; " + ("params chosen on validation)" if run.validation else
+                                                         "quick mode's fixed params)"), "", *_table(run.test),
         ]
+        if run.validation:  # quick mode has none
+            lines += ["", "### Validation (every tuning point)", "", *_table(run.validation)]
         notes = [f"- {r.name}: {n}" for r in run.test for n in r.notes]
         if notes:
             lines += ["", "### Notes", "", *notes]
