@@ -24,8 +24,8 @@ def llm_fell_back(stage: str, reason: str, detail: str = "") -> None:
     """Count one fallback; log it as a warning the first time and then at most once a minute per stage and
     reason (a dead LLM server must be visible in the log, but not once per request)."""
     LLM_FALLBACKS.labels(stage, reason).inc()
-    if reason == "failed_check":  # an LLM answer the checks refused: counted, not an operational problem
-        return
+    if reason in ("failed_check", "unsupported"):  # an answer the checks refused, or no LLM configured (llm=none):
+        return  # counted, but nothing for an operator to fix
     now = time.monotonic()
     with _lock:
         if now - _last_warned.get((stage, reason), -WARN_EVERY_SECONDS) < WARN_EVERY_SECONDS:

@@ -9,6 +9,7 @@ description as it is written and checked, then the whole answer.
 from __future__ import annotations
 
 import asyncio
+import re
 import threading
 from typing import Annotated, Any, AsyncIterator, Literal
 
@@ -23,8 +24,17 @@ from ragrec.retrieval.feedback import known_items
 from ragrec.retrieval.models import Candidate, RecommendRequest, Recommendations, visible
 
 
+_TERMINAL_CODES = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b[@-_]")  # ANSI colours and cursor moves
+
+
+def _plain(text: str) -> str:
+    """Text pasted from a terminal, without its colour codes: "like \x1b[31mToy Story" is "like Toy Story"."""
+    return _TERMINAL_CODES.sub("", text)
+
+
 class ChatRequest(BaseModel):
-    message: Annotated[str, StringConstraints(min_length=1, max_length=2000), AfterValidator(visible)]
+    message: Annotated[str, StringConstraints(min_length=1, max_length=2000), AfterValidator(_plain),
+                       AfterValidator(visible)]
     conversation_id: str | None = Field(None, max_length=64, description="continue this conversation")
     user_id: Id | None = Field(None, description="personalize with this user's history")
     k: int = Field(5, ge=1, le=20, strict=True)
@@ -152,16 +162,20 @@ def answer_text(constraints: Constraints, items: list[Candidate]) -> str:
     wanted = _summary(constraints)
     if not items:
         return f"I found nothing in the catalog{wanted}. Try asking for less, or say \"start over\"."
-    picks = "one pick" if len(items) == 1 else f"{len(items)} picks"
+    picks = "is one pick" if len(items) == 1 else f"are {len(items)} picks"
     if constraints.is_empty() and items[0].path == "popular":  # say so, rather than pass arbitrary items off
-        lines = [f"Nothing in that named a genre, a year or a title I know, so here are {picks} of the most popular:"]
+        popular = any((c.payload.get("popularity") or 0) > 0 for c in items)  # no feedback yet: nothing is
+        lines = [f"Nothing in that named a genre, a year or a title I know, so here {picks} "
+                 + ("of the most popular:" if popular else "from the catalog (nobody has rated anything yet):")]
     elif constraints.is_empty() and items[0].path in ("hybrid", "content"):
-        lines = [f"Here {'is' if len(items) == 1 else 'are'} {picks} for you:"]
+        lines = [f"Here {picks} for you:"]
     else:
-        lines = [f"Here {'is' if len(items) == 1 else 'are'} {picks}{wanted}:"]
+        lines = [f"Here {picks}{wanted}:"]
     for n, item in enumerate(items, 1):
         line = f"{n}. {shown_title(item)}"
-        if item.description:
+        if item.description and item.description.startswith(shown_title(item)):
+            line = f"{n}. {item.description}"  # a template that opens with the title: not the title twice
+        elif item.description:
             line += f": {item.description}"
         elif item.evidence:
             line += f" ({item.evidence[0]})"

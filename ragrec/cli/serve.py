@@ -51,8 +51,13 @@ def chat_cmd(
 ) -> None:
     """Chat about what to watch, in the terminal: each message refines the last ("something like Toy Story",
     "but not animated"); "start over" begins again; an empty line or Ctrl-D ends."""
-    from ragrec.chat import Chat, ChatRequest
+    from pydantic import ValidationError
 
+    from ragrec.chat import Chat, ChatRequest
+    from ragrec.cli.errors import validation_message
+
+    if user is not None and not user.strip():
+        fail("--user is blank: give a user id, or leave --user out", 2)
     with recommender_of(ctx, llm=llm) as rec:
         chat = Chat(rec)
         conversation = None
@@ -68,6 +73,9 @@ def chat_cmd(
                 with console.status("thinking"):
                     answer = chat.turn(ChatRequest(message=message[:2000], conversation_id=conversation,
                                                    user_id=user, k=k, explain=explain))
+            except ValidationError as exc:  # a message of control characters only: say so in one line
+                console.print(f"[red]error:[/] {validation_message(exc)}", markup=True, highlight=False)
+                continue
             except Exception as exc:  # noqa: BLE001 - say what went wrong, keep the conversation going
                 console.print(f"[red]error:[/] {exc}")
                 continue

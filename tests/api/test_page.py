@@ -82,3 +82,48 @@ def test_chat_page_streams_cards_takes_feedback_and_refines(page_server, tmp_pat
     events = rec.log.user_events("page-user")  # the like went through the API, with its recommendation id
     assert [(e.item_id, e.type.value) for e in events] == [(liked_id, "like")] and events[0].recommendation_id
     assert (tmp_path / "chat.png").stat().st_size > 10_000
+
+
+def _sse(*events) -> str:
+    import json
+
+    return "".join(f"event: {name}\ndata: {json.dumps(data)}\n\n" for name, data in events)
+
+
+def test_a_cut_off_answer_a_refused_like_and_a_long_title_are_shown_as_such(page_server):
+    """What the server (or a proxy) can do to the page, answered for real by Playwright's routing: a stream that
+    ends before its `done` event, a 200 from /v1/feedback that refused the event, a 400-character title."""
+    from playwright.sync_api import expect, sync_playwright
+
+    url, _ = page_server
+    long_title = "A" * 400
+    item = {"item_id": "x1", "payload": {"title": long_title, "year": 1999, "genres": ["Drama"]}, "text": "",
+            "evidence": [], "score": 1.0, "path": "content"}
+    cut = _sse(("constraints", {"conversation_id": "c1", "chips": ["about: x"]}),
+               ("item", {"rank": 1, "recommendation_id": "r1", "item": item}))  # and then nothing: no "done"
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        try:
+            page = browser.new_page(viewport={"width": 1000, "height": 700})
+            page.route("**/v1/chat", lambda route: route.fulfill(status=200, body=cut,
+                                                                  headers={"content-type": "text/event-stream"}))
+            refused = {"accepted": 0, "duplicates": 0, "rejected": [{"index": 0, "reason": "unknown item x1"}]}
+            page.route("**/v1/feedback", lambda route: route.fulfill(status=200, json=refused))
+            alerts = []
+            page.on("dialog", lambda dialog: (alerts.append(dialog.message), dialog.dismiss()))
+            page.goto(url)
+            page.fill("#user", "page-user")
+            page.fill("#message", "x")
+            page.click("#send")
+            turn = page.locator(".turn").nth(0)
+            expect(turn.locator(".answer")).to_have_text(
+                "Error: the answer was cut off before it finished; ask again", timeout=30_000)
+            expect(turn.locator(".description.pending")).to_have_count(0)  # not "writing a description…" forever
+            assert page.evaluate("document.getElementById('log').scrollWidth <= "
+                                 "document.getElementById('log').clientWidth + 1"), "the long title runs off"
+            turn.locator(".like").click()
+            expect(turn.locator(".like")).not_to_have_class("like sent")
+            page.wait_for_timeout(200)
+            assert alerts == ["feedback refused: unknown item x1"]
+        finally:
+            browser.close()

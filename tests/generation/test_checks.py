@@ -221,3 +221,15 @@ def test_a_long_title_is_named_by_either_half(catalog, vocab):
     c = make_candidate(pirates, 0.5)
     for text in ("The Curse of the Black Pearl is a fun adventure.", "Pirates of the Caribbean is a fun adventure."):
         assert "names_item" not in check(text, c, [], vocab, s).failed
+
+
+def test_a_fallback_is_warned_once_a_minute_and_never_for_no_llm(caplog, monkeypatch):
+    from ragrec import metrics
+
+    monkeypatch.setattr(metrics, "_last_warned", {})
+    with caplog.at_level("WARNING", logger="ragrec.generation"):
+        for _ in range(3):
+            metrics.llm_fell_back("describe", "unsupported", "no LLM configured (llm=none)")  # chosen, not broken
+            metrics.llm_fell_back("describe", "timeout", "the LLM server did not answer in time")
+    assert [r.getMessage() for r in caplog.records] == [
+        "LLM describe fell back (timeout): the LLM server did not answer in time"]

@@ -47,7 +47,11 @@ async function* sse(response) {
         if (line.startsWith("event:")) event = line.slice(6).trim();
         else if (line.startsWith("data:")) data += line.slice(5).trim();
       }
-      if (data) yield { event, data: JSON.parse(data) };
+      if (!data) continue;
+      let parsed;
+      try { parsed = JSON.parse(data); }
+      catch { throw new Error("the answer arrived garbled (a proxy between here and the server?)"); }
+      yield { event, data: parsed };
     }
   }
 }
@@ -62,7 +66,7 @@ function card(item, turn) {
   node.querySelector(".title").textContent = shownTitle(title);
   const meta = [item.payload.year, (item.payload.genres || []).join(", ")].filter(Boolean).join(" · ");
   node.querySelector(".meta").textContent = meta;
-  const liked = (item.evidence || []).filter((e) => e.kind === "liked").map((e) => e.title || e.item_id);
+  const liked = (item.evidence || []).filter((e) => e.kind === "liked").map((e) => shownTitle(e.title || e.item_id));
   const popular = (item.evidence || []).find((e) => e.kind === "popular");
   node.querySelector(".evidence").textContent = liked.length ? "because you liked " + liked.join(" and ")
     : popular ? `popular with ${popular.users} user${popular.users === 1 ? "" : "s"}` : "";
@@ -93,8 +97,12 @@ async function feedback(itemId, type, turn, button) {
   try {
     const body = JSON.stringify({ events: [event] });
     const r = await fetch("/v1/feedback", { method: "POST", headers: headers(), body });
-    if (r.ok) button.classList.add("sent");
-    else alert("feedback failed: " + (await problemText(r)));
+    if (!r.ok) { alert("feedback failed: " + (await problemText(r))); return; }
+    const result = await r.json(); // a 200 can still refuse the event: {"accepted": 0, "rejected": [{reason}]}
+    if (result.accepted || result.duplicates) button.classList.add("sent");
+    else alert("feedback refused: " + (result.rejected?.[0]?.reason || "no reason given"));
+  } catch (err) {
+    alert("feedback failed: " + err.message);
   } finally {
     button.disabled = false;
   }
@@ -113,6 +121,7 @@ $("ask").addEventListener("submit", async (ev) => {
   $("log").append(section);
   section.scrollIntoView({ behavior: "smooth", block: "end" });
   const turn = { recommendationId: null };
+  let finished = false; // the "done" event arrived: a stream that ends without it was cut off
   const body = { message, stream: true, k: 6 };
   if (state.conversationId) body.conversation_id = state.conversationId;
   if ($("user").value.trim()) body.user_id = $("user").value.trim();
@@ -130,11 +139,14 @@ $("ask").addEventListener("submit", async (ev) => {
         answer.textContent = "";
       } else if (event === "item") {
         turn.recommendationId = data.recommendation_id; // a like sent while descriptions stream quotes it too
-        cards.append(card(data.item, turn));
+        const node = card(data.item, turn);
+        cards.append(node);
+        node.scrollIntoView({ behavior: "smooth", block: "nearest" });
       } else if (event === "description") {
         const node = cards.querySelector(`[data-item-id="${CSS.escape(data.item_id)}"]`);
         if (node) describe(node, data.description, data.description_source);
       } else if (event === "done") {
+        finished = true;
         turn.recommendationId = data.recommendation_id;
         answer.textContent = data.items.length ? data.answer.split("\n")[0] : data.answer;
         for (const item of data.items) {
@@ -146,9 +158,12 @@ $("ask").addEventListener("submit", async (ev) => {
         throw new Error(data.detail || data.title);
       }
     }
+    if (!finished) throw new Error("the answer was cut off before it finished; ask again");
   } catch (err) {
-    answer.textContent = "Error: " + err.message;
+    answer.textContent = "Error: " + (err instanceof TypeError ? "the server could not be reached (" + err.message
+      + ")" : err.message);
     answer.classList.add("error");
+    for (const pending of cards.querySelectorAll(".description.pending")) describe(pending.parentElement, "", null);
   } finally {
     $("send").disabled = false;
     $("message").focus();
