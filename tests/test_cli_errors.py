@@ -191,3 +191,16 @@ def test_a_filter_on_a_field_no_item_has_warns(data):
     assert out.returncode == 0 and "warning: no item has a field 'nosuchfield'" in out.stdout
     out = ragrec("recommend", "--filter", "nosuchfield=1", "--json", data_dir=data)
     assert json.loads(out.stdout)["warnings"] and json.loads(out.stdout)["items"] == []
+
+
+def test_the_terminal_chat_refines_and_says_what_is_wrong_in_one_line(data):
+    """`ragrec chat`: the API's multi-turn flow in a terminal; a message of control characters is one error line
+    and the chat goes on; a blank --user is refused."""
+    turns = "something like Toy Story\n\x01\x02\nbut not animated\n\n"
+    out = ragrec("chat", "--llm", "none", "-k", "3", data_dir=data, input=turns)
+    assert out.returncode == 0, out.stderr
+    assert "Traceback" not in out.stdout + out.stderr and "pydantic" not in out.stdout
+    assert "like: Toy Story (1995)" in out.stdout and "Here are 3 picks like Toy Story" in out.stdout
+    assert "error: message: is blank" in out.stdout  # and the next message is still answered:
+    assert "not: Animation" in out.stdout and "not Animation" in out.stdout
+    assert_clean_error(ragrec("chat", "--user", "  ", data_dir=data), 2, "--user is blank")

@@ -52,6 +52,7 @@ def chat_cmd(
     """Chat about what to watch, in the terminal: each message refines the last ("something like Toy Story",
     "but not animated"); "start over" begins again; an empty line or Ctrl-D ends."""
     from pydantic import ValidationError
+    from rich.markup import escape
 
     from ragrec.chat import Chat, ChatRequest
     from ragrec.cli.errors import validation_message
@@ -74,12 +75,12 @@ def chat_cmd(
                     answer = chat.turn(ChatRequest(message=message[:2000], conversation_id=conversation,
                                                    user_id=user, k=k, explain=explain))
             except ValidationError as exc:  # a message of control characters only: say so in one line
-                console.print(f"[red]error:[/] {validation_message(exc)}", markup=True, highlight=False)
+                console.print(f"[red]error:[/] {escape(validation_message(exc))}")
                 continue
             except Exception as exc:  # noqa: BLE001 - say what went wrong, keep the conversation going
-                console.print(f"[red]error:[/] {exc}")
+                console.print(f"[red]error:[/] {escape(str(exc))}")
                 continue
             conversation = answer.conversation_id
             if answer.chips:
-                console.print(" ".join(f"[on grey23] {c} [/]" for c in answer.chips))
-            console.print(answer.answer)
+                console.print(" ".join(f"[on grey23] {escape(c)} [/]" for c in answer.chips))  # "[bold]" is text
+            console.print(escape(answer.answer))
