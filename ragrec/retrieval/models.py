@@ -61,7 +61,8 @@ class RecommendRequest(BaseModel):
 
 def check_examples(positive: list[str], negative: list[str]) -> None:
     """An item is an example to move towards or away from, not both (the two would cancel out silently)."""
-    both = [i for i in positive if i in set(negative)]
+    away = set(negative)
+    both = [i for i in positive if i in away]
     if both:
         raise ValueError(f"item {both[0]!r} is both positive and negative: move towards it or away from it")
 

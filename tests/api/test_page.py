@@ -125,5 +125,6 @@ def test_a_cut_off_answer_a_refused_like_and_a_long_title_are_shown_as_such(page
             expect(turn.locator(".like")).not_to_have_class("like sent")
             page.wait_for_timeout(200)
             assert alerts == ["feedback refused: unknown item x1"]
+            assert page.evaluate("document.querySelector('link[rel=icon]').href") == "data:,"  # no favicon 404
         finally:
             browser.close()
