@@ -356,6 +356,8 @@ def _titles_in(phrase: str, vocab: Vocabulary, cutoff: float | None = 86.0) -> l
     a fuzzy match of the whole clause only when its parts name nothing (it would swallow "A and B" whole).
     Filler words alone name nothing: "like it" is not the film It (quoted, "It" is). `cutoff` None: no fuzzy match."""
     whole = _title(phrase, vocab, cutoff=None)
+    if whole is None and phrase.strip() and phrase.strip().lower() not in _FILLER:  # "like shawshank": the one
+        whole = vocab.only_title_starting(phrase.strip())  # title it starts, the whole clause being that word
     if whole:
         return [(whole, (0, len(phrase)))]
     parts = [(m.start() + len(m.group()) - len(m.group().lstrip()), m.end())

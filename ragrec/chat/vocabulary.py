@@ -139,6 +139,16 @@ class Vocabulary:
         found = process.extractOne(key, self.titles, scorer=fuzz.ratio, score_cutoff=cutoff)
         return self.refs[found[2]] if found else None
 
+    def only_title_starting(self, word: str) -> TitleRef | None:
+        """The one catalog item whose title (its article left out) starts with this word, if only one does: "like
+        shawshank" is The Shawshank Redemption, while "space" starts too many titles to name one."""
+        key = normalize_title(word)
+        if len(key) < 5 or " " in key or key in self.genres:
+            return None
+        found = {self.refs[i].item_id: self.refs[i] for i, title in enumerate(self.titles)
+                 if re.sub(r"^(?:the|a|an) ", "", title).startswith((key + " ", key + ":"))}
+        return next(iter(found.values())) if len(found) == 1 else None
+
     def exact_title(self, phrase: str) -> TitleRef | None:
         """The catalog item whose normalized title is exactly the phrase's."""
         i = self._index.get(normalize_title(phrase))

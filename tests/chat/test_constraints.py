@@ -35,7 +35,8 @@ TITLES = [("1", "Toy Story (1995)", 215, 1995), ("3114", "Toy Story 2 (1999)", 9
           ("68135", "Fast & Furious (Fast and the Furious 4, The) (2009)", 12, 2009),
           ("6720", "Faust (1926)", 1, 1926), ("136864", "Furious 7 (2015)", 15, 2015),
           ("59306", "Superhero Movie (2008)", 4, 2008), ("541", "Blade Runner (1982)", 124, 1982),
-          ("176371", "Blade Runner 2049 (2017)", 17, 2017), ("1240", "Terminator, The (1984)", 131, 1984)]
+          ("176371", "Blade Runner 2049 (2017)", 17, 2017), ("1240", "Terminator, The (1984)", 131, 1984),
+          ("318", "Shawshank Redemption, The (1994)", 317, 1994)]
 
 
 @pytest.fixture(scope="module")
@@ -173,6 +174,8 @@ def chips(message: str, vocab: Vocabulary) -> list[str]:
     ("like Get Out", ["like: Get Out (2017)"]),
     ("something like the thing", []),
     ("like terminator", ["like: Terminator, The (1984)"]),  # the article may be left out
+    ("like shawshank", ["like: Shawshank Redemption, The (1994)"]),  # the one title the word starts
+    ("like harry", ["about: harry"]),  # starts two titles: no guess
     ("like Fast and Furious", ["like: Fast & Furious (Fast and the Furious 4, The) (2009)"]),  # "&" is "and"
     ("a superhero movie", ["about: superhero"]),  # a kind of film, not the parody Superhero Movie
     ('like "Superhero Movie"', ["like: Superhero Movie (2008)"]),
