@@ -57,7 +57,7 @@ def normalize_title(title: str) -> str:
 def title_keys(title: str) -> list[str]:
     """Every name a catalog title answers to: "Seven (a.k.a. Se7en) (1995)" is "seven", "se7en" and the whole;
     "Amelie (Fabuleux destin d'Amélie Poulain, Le) (2001)" is "amelie" too; a subtitle of two words or more is
-    one ("the empire strikes back")."""
+    one ("the empire strikes back"); each also without its colons and dashes ("mission impossible")."""
     base = _YEAR.sub("", title).strip()
     names = [base, re.sub(r"\s*\([^)]*\)", " ", base)]
     names += [re.sub(r"^(?:a\.k\.a\.|aka)\s+", "", alt, flags=re.I) for alt in re.findall(r"\(([^)]*)\)", base)]
@@ -65,6 +65,7 @@ def title_keys(title: str) -> list[str]:
     subtitle = re.split(r": | - ", keys[1])[-1]  # "star wars: episode v - the empire strikes back"
     if len(subtitle.split()) >= 2:
         keys.append(subtitle)
+    keys += [" ".join(re.sub(r"[:-]", " ", k).split()) for k in keys]  # typed without them: "2001 a space odyssey"
     return [k for k in dict.fromkeys(keys) if k]
 
 

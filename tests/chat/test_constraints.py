@@ -36,7 +36,7 @@ TITLES = [("1", "Toy Story (1995)", 215, 1995), ("3114", "Toy Story 2 (1999)", 9
           ("6720", "Faust (1926)", 1, 1926), ("136864", "Furious 7 (2015)", 15, 2015),
           ("59306", "Superhero Movie (2008)", 4, 2008), ("541", "Blade Runner (1982)", 124, 1982),
           ("176371", "Blade Runner 2049 (2017)", 17, 2017), ("1240", "Terminator, The (1984)", 131, 1984),
-          ("318", "Shawshank Redemption, The (1994)", 317, 1994)]
+          ("318", "Shawshank Redemption, The (1994)", 317, 1994), ("924", "2001: A Space Odyssey (1968)", 109, 1968)]
 
 
 @pytest.fixture(scope="module")
@@ -59,8 +59,9 @@ def test_title_keys_are_every_name_of_a_title():
     assert title_keys("Seven (a.k.a. Se7en) (1995)") == ["seven a k a se7en", "seven", "se7en"]
     assert title_keys("Matrix, The (1999)") == ["the matrix"]
     assert title_keys("Lord of the Rings: The Two Towers, The (2002)") == [
-        "the lord of the rings: the two towers", "the two towers"]  # a subtitle of two words or more
-    assert title_keys("Mission: Impossible (1996)") == ["mission: impossible"]
+        "the lord of the rings: the two towers", "the two towers",  # a subtitle of two words or more
+        "the lord of the rings the two towers"]  # and each without its colon, as a message types it
+    assert title_keys("Mission: Impossible (1996)") == ["mission: impossible", "mission impossible"]
     assert title_keys("Fast & Furious 6 (2013)") == ["fast and furious 6"]  # asked for with "and"
 
 
@@ -176,6 +177,7 @@ def chips(message: str, vocab: Vocabulary) -> list[str]:
     ("like terminator", ["like: Terminator, The (1984)"]),  # the article may be left out
     ("like shawshank", ["like: Shawshank Redemption, The (1994)"]),  # the one title the word starts
     ("like harry", ["about: harry"]),  # starts two titles: no guess
+    ("2001: A Space Odyssey", ["like: 2001: A Space Odyssey (1968)"]),  # its colon lost among the words
     ("like Fast and Furious", ["like: Fast & Furious (Fast and the Furious 4, The) (2009)"]),  # "&" is "and"
     ("a superhero movie", ["about: superhero"]),  # a kind of film, not the parody Superhero Movie
     ('like "Superhero Movie"', ["like: Superhero Movie (2008)"]),
