@@ -146,14 +146,25 @@ class Vocabulary:
         key = normalize_title(word)
         if len(key) < 5 or " " in key or key in self.genres:
             return None
-        found = {self.refs[i].item_id: self.refs[i] for i, title in enumerate(self.titles)
-                 if re.sub(r"^(?:the|a|an) ", "", title).startswith((key + " ", key + ":"))}
+        found = self._first_words.get(key, {})
         return next(iter(found.values())) if len(found) == 1 else None
 
     def exact_title(self, phrase: str) -> TitleRef | None:
         """The catalog item whose normalized title is exactly the phrase's."""
         i = self._index.get(normalize_title(phrase))
         return None if i is None else self.refs[i]
+
+    @property
+    def _first_words(self) -> dict[str, dict[str, TitleRef]]:
+        """First word (after the article) of every title of two words or more -> the items it starts; built once."""
+        if self.__dict__.get("_first_words_of") != len(self.titles):
+            starts: dict[str, dict[str, TitleRef]] = {}
+            for title, ref in zip(self.titles, self.refs):
+                m = re.match(r"(?:(?:the|a|an) )?([^ :]+)(?: |:)", title)
+                if m:
+                    starts.setdefault(m.group(1), {})[ref.item_id] = ref
+            self.__dict__["_cached_first_words"], self.__dict__["_first_words_of"] = starts, len(self.titles)
+        return self.__dict__["_cached_first_words"]
 
     @property
     def _index(self) -> dict[str, int]:
