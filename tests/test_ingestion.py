@@ -10,14 +10,18 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from qdrant_client import QdrantClient
 
 from conftest import GOODBOOKS, need
 from ragrec.config import Settings
 from ragrec.demo import DEMO_CATALOG, demo_options
 from ragrec.embedding import LazyEmbedder
+from ragrec.io import batched
 from ragrec.ingestion import (FieldSpec, IngestError, IngestFileError, IngestOptions, MassDeleteRefused, delete_items,
                               ingest)
+from ragrec.ingestion.job import FIRST_BATCH_ROWS
 from ragrec.retrieval.models import RecommendRequest
 from ragrec.store import point_id
 from ragrec.store.server import ServerStore
@@ -557,6 +561,23 @@ def test_batch_sizes_are_bounded():
         IngestOptions(text_fields=["title"], batch_size=10**29)
     with pytest.raises(ValueError, match="ingest_batch_size"):
         Settings(ingest_batch_size=10**29)
+
+
+@given(st.integers(0, 60), st.integers(1, 20), st.none() | st.integers(1, 30))
+def test_batches_keep_every_item_in_order_and_the_first_may_be_smaller(n, size, first):
+    batches = list(batched(range(n), size, first=first))
+    assert [i for b in batches for i in b] == list(range(n))
+    assert all(len(b) == size for b in batches[1:-1])
+    if batches:
+        assert len(batches[0]) == min(n, first or size, size)
+
+
+def test_progress_shows_after_a_small_first_batch(tmp_path, store, settings, embedder, demo_movies):
+    calls = []
+    ingest(write_csv(tmp_path / "m.csv", demo_movies[:FIRST_BATCH_ROWS + 10]),
+           IngestOptions(**MOVIE_FIELDS, batch_size=2048), settings=settings, store=store, embedder=embedder,
+           on_progress=lambda done, total: calls.append(done))
+    assert calls == [FIRST_BATCH_ROWS, FIRST_BATCH_ROWS + 10]
 
 
 def test_the_popularity_index_exists_from_the_first_ingest(tmp_path, store, settings, embedder, demo_movies):

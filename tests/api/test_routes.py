@@ -314,6 +314,12 @@ def test_ingest_jobs_from_the_import_folder_and_uploads(api):
                       data={"options": json.dumps(fields)})
     assert upload.status_code == 202, upload.text
     assert wait(api, "/v1/ingest-jobs/" + upload.json()["job_id"])["report"]["upserted"] == 1
+    # two uploads of one file name: each job keeps its own rejects file
+    first, second = (wait(api, "/v1/ingest-jobs/" + api.post(
+        "/v1/ingest-jobs/upload", headers=A, files={"file": ("same.csv", f"id,title,year\n{i},,2000\n".encode())},
+        data={"options": json.dumps(fields)}).json()["job_id"]) for i in ("s1", "s2"))
+    assert first["report"]["rejects_file"] != second["report"]["rejects_file"]
+    assert [json.loads(line)["id"] for line in open(first["report"]["rejects_file"])] == ["s1"]
 
     problem(api.post("/v1/ingest-jobs", json={"path": "../../etc/passwd", **fields}, headers=A), 422)
     problem(api.post("/v1/ingest-jobs", json={"path": "missing.csv", **fields}, headers=A), 422)

@@ -70,6 +70,10 @@ def import_dir(settings) -> Path:
 
 def _submit(svc, source: Path, ingest_options: IngestOptions, *, remove_after: bool = False) -> Job:
     settings = svc.settings
+    job = Job(kind="ingest", source=source.name)
+    # a rejects file of the job's own: two jobs of one file name (two uploads of catalog.csv) keep theirs apart
+    ingest_options = ingest_options.model_copy(
+        update={"rejects": settings.data_dir / "rejects" / f"{source.stem}.{job.job_id}.rejects.jsonl"})
 
     def work(job: Job) -> dict[str, Any]:
         def progress(done: int, total: int | None) -> None:
@@ -86,7 +90,7 @@ def _submit(svc, source: Path, ingest_options: IngestOptions, *, remove_after: b
         svc.chat.catalog_changed()
         return report.model_dump(mode="json")
 
-    return svc.jobs.submit(Job(kind="ingest", source=source.name), work)
+    return svc.jobs.submit(job, work)
 
 
 @router.post("/ingest-jobs", response_model=Job, status_code=status.HTTP_202_ACCEPTED)
