@@ -200,10 +200,23 @@ class Settings(BaseSettings):
     # --- HTTP API (`ragrec serve`) ---------------------------------------------------------------------------------
     api_host: str = Field("127.0.0.1", description="Address `ragrec serve` listens on.")
     api_port: int = Field(8000, ge=1, le=65535)
-    api_keys: dict[str, Literal["client", "admin"]] = Field(
+    api_keys: dict[str, str] = Field(
         default_factory=dict, repr=False,
         description='API key -> role, as JSON: RAGREC_API_KEYS=\'{"k1": "client", "k2": "admin"}\'. client: '
         "recommendations, chat, feedback; admin: everything (items, ingest jobs, user erase, reindex).")
+
+    @field_validator("api_keys")
+    @classmethod
+    def _keys_and_roles(cls, keys: dict[str, str]) -> dict[str, str]:
+        """Checked here rather than typed as a Literal: a pydantic error would name the key itself in its location,
+        and keys are never printed or logged."""
+        for n, (key, role) in enumerate(keys.items(), 1):
+            if role not in ("client", "admin"):
+                raise ValueError(f"key {n}'s role is {role!r}: a role is 'client' or 'admin'")
+            if not key.strip() or key != key.strip() or any(c < " " or c == "\x7f" for c in key):
+                raise ValueError(f"key {n} is blank, or has spaces around it or control characters in it: no client "
+                                 "could send it in a header")
+        return keys
     api_anonymous: Literal["none", "client"] = Field(
         "none", description="What a request without a key may do: none (401), or client (for local use).")
     api_max_body_bytes: int = Field(1_000_000, ge=1024, description="Largest request body (413 above it).")

@@ -98,6 +98,18 @@ def test_a_setting_out_of_its_range_is_one_line_and_exit_2(data, env, message):
     assert_clean_error(ragrec("recommend", "--user", "1", data_dir=data, env_extra=env), 2, message)
 
 
+@pytest.mark.parametrize("keys, message", [
+    ('{"secret-key-123": "root"}', "key 1's role is 'root': a role is 'client' or 'admin'"),
+    ('{"ok-key": "client", "secret-key-123": "owner"}', "key 2's role is 'owner'"),
+    ('{"secret-key-123": "client",}', "RAGREC_API_KEYS): not valid JSON (Expecting property name"),
+    ('{"": "admin"}', "key 1 is blank"), ('{" secret-key-123 ": "client"}', "spaces around it"),
+])
+def test_a_bad_api_key_setting_is_named_without_the_key(data, keys, message):
+    result = ragrec("serve", data_dir=data, env_extra={"RAGREC_API_KEYS": keys})
+    assert_clean_error(result, 2, message)
+    assert "secret-key-123" not in result.stderr.lower() + result.stdout.lower()
+
+
 def test_a_data_dir_that_is_a_file_or_blank_is_one_line(tmp_path):
     (tmp_path / "a-file").write_text("not a folder")
     assert_clean_error(ragrec("collections", data_dir=tmp_path / "a-file"), 2, "a-file is a file, not a folder")

@@ -59,7 +59,7 @@ def _presented_key(request: Request) -> str | None:
         scheme, _, token = auth.partition(" ")
         if scheme.lower() == "bearer" and token.strip():
             return token.strip()
-    return request.headers.get("x-api-key") or None
+    return (request.headers.get("x-api-key") or "").strip() or None  # as the Bearer token: spaces around it go
 
 
 def role_of(request: Request, settings: Settings) -> Role | None:
@@ -75,16 +75,30 @@ def role_of(request: Request, settings: Settings) -> Role | None:
     return found
 
 
+def refusal(request: Request, role: Role, settings: Settings) -> HTTPException | None:
+    """Why the request may not use a route that needs `role` (401 or 403), or None if it may."""
+    have = role_of(request, settings)
+    anonymous = _presented_key(request) is None
+    if have is None or (anonymous and role == "admin" and have != "admin"):
+        return HTTPException(401, "a valid API key is required (Authorization: Bearer KEY or X-API-Key: KEY)")
+    if role == "admin" and have != "admin":
+        return HTTPException(403, "this needs an admin key")
+    return None
+
+
+def required_role(request: Request) -> Role | None:
+    """The role the matched route requires (its `require` dependency), if any."""
+    dependant = getattr(request.scope.get("route"), "dependant", None)
+    return next((d.call.role for d in getattr(dependant, "dependencies", ()) if hasattr(d.call, "role")), None)
+
+
 def require(role: Role) -> Callable[..., Any]:
     async def check(request: Request, svc: ServicesDep) -> Role:
-        have = role_of(request, svc.settings)
-        anonymous = _presented_key(request) is None
-        if have is None or (anonymous and role == "admin" and have != "admin"):
-            raise HTTPException(401, "a valid API key is required (Authorization: Bearer KEY or X-API-Key: KEY)")
-        if role == "admin" and have != "admin":
-            raise HTTPException(403, "this needs an admin key")
-        return have
+        if (refused := refusal(request, role, svc.settings)) is not None:
+            raise refused
+        return role_of(request, svc.settings)
 
+    check.role = role  # read by the error handlers: a body FastAPI cannot parse is answered after the key check
     return check
 
 

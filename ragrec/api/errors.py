@@ -101,9 +101,32 @@ def _json(content_type: str | None) -> bool:
     return kind == "application/json" or (kind.startswith("application/") and kind.endswith("+json"))
 
 
+def _refused(request: Request) -> JSONResponse | None:
+    """FastAPI parses a JSON body before it runs the route's dependencies, so a body it cannot parse would be
+    answered (400, 422) before the key is checked: check it here first, so that a request without a valid key
+    learns nothing but 401 (or 403)."""
+    from ragrec.api.deps import refusal, required_role
+
+    role = required_role(request)
+    refused = refusal(request, role, request.app.state.services.settings) if role else None
+    if refused is None:
+        return None
+    return problem(refused.status_code, _TITLES[refused.status_code], refused.detail, request)
+
+
+def _message(error: dict) -> str:
+    if error.get("type") == "json_invalid":  # FastAPI's "JSON decode error" at loc ("body", offset)
+        loc = error.get("loc", ())
+        at = f" at character {loc[1]}" if len(loc) > 1 and isinstance(loc[1], int) else ""
+        return f"the body is not valid JSON: {(error.get('ctx') or {}).get('error', 'cannot be read')}{at}"
+    return error.get("msg", "").removeprefix("Value error, ")
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException):
+        if exc.status_code == 400 and (refused := _refused(request)):  # "There was an error parsing the body"
+            return refused
         # the same words, Content-Length or not
         detail = request.app.state.too_large(request.url.path) if exc.status_code == 413 else str(exc.detail)
         response = problem(exc.status_code, _TITLES.get(exc.status_code, "Error"), detail, request)
@@ -112,13 +135,15 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError):
+        if refused := _refused(request):
+            return refused
         if not _json(request.headers.get("content-type")) and any(tuple(e.get("loc", ())) == ("body",)
                                                                     for e in exc.errors()):
             # FastAPI reads a body that is not declared JSON as bytes, which then "is not an object"
             got = request.headers.get("content-type") or "none"
             return problem(415, _TITLES[415], f"send the body as JSON with Content-Type: application/json (got "
                            f"{got[:100]})", request)
-        errors = [{"loc": list(e.get("loc", ())), "msg": e.get("msg", "").removeprefix("Value error, "),
+        errors = [{"loc": ["body"] if e.get("type") == "json_invalid" else list(e.get("loc", ())), "msg": _message(e),
                    "type": e.get("type", "")} for e in exc.errors()]
         detail = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in errors[:5])
         return problem(422, "Invalid request", detail, request, errors=errors)

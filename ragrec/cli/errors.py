@@ -9,10 +9,12 @@ maps ragrec's own exception types here: 2 for bad input or a bad invocation, 1 f
 from __future__ import annotations
 
 import logging
+import re
 
 import click
 import typer
 from pydantic import ValidationError
+from pydantic_settings import SettingsError
 from typer.core import TyperGroup
 
 try:  # typer >= 0.20 vendors click: its usage errors are its own copy's
@@ -53,6 +55,9 @@ def describe(exc: BaseException) -> tuple[str, int]:
         return str(exc.args[0]), 2
     if isinstance(exc, ValidationError):
         return validation_message(exc), 2
+    if isinstance(exc, SettingsError) and (m := re.match(r'error parsing value for field "(\w+)"', str(exc))):
+        # a setting whose value is not JSON (RAGREC_API_KEYS with a trailing comma): name its variable
+        return f"invalid setting {m[1]} (RAGREC_{m[1].upper()}): not valid JSON ({exc.__cause__ or exc})", 2
     if isinstance(exc, FilterSyntaxError):
         return str(exc), 2
     if isinstance(exc, OSError):

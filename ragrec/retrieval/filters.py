@@ -16,7 +16,7 @@ import math
 import re
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from ragrec.schema import INT64_MAX, INT64_MIN
 from ragrec.store import Filter, IsEmpty, Match, MatchAny, Range, StoreError, VectorStore
@@ -182,10 +182,20 @@ class FieldFilter(BaseModel):
     eq: Scalar | None = None
     any: list[str] | list[Int64] | None = Field(None, min_length=1, max_length=100)
     none: list[str] | list[Int64] | None = Field(None, min_length=1, max_length=100)
-    gte: float | None = Field(None, allow_inf_nan=False)
-    gt: float | None = Field(None, allow_inf_nan=False)
-    lte: float | None = Field(None, allow_inf_nan=False)
-    lt: float | None = Field(None, allow_inf_nan=False)
+    # strict: "2015" and true are not numbers here (the CLI's strings are parsed by parse_filter)
+    gte: float | None = Field(None, allow_inf_nan=False, strict=True)
+    gt: float | None = Field(None, allow_inf_nan=False, strict=True)
+    lte: float | None = Field(None, allow_inf_nan=False, strict=True)
+    lt: float | None = Field(None, allow_inf_nan=False, strict=True)
+
+    @field_validator("any", "none", mode="before")
+    @classmethod
+    def _texts_or_integers(cls, values):
+        # one message instead of pydantic's error per member of the union (list[str], list[constrained-int])
+        if isinstance(values, list) and not (all(isinstance(v, str) for v in values) or all(
+                isinstance(v, int) and not isinstance(v, bool) for v in values)):
+            raise ValueError("a list of texts or a list of integers, not a mix or other values")
+        return values
 
     @model_validator(mode="after")
     def _something(self) -> FieldFilter:

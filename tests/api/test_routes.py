@@ -50,6 +50,28 @@ def test_every_route_needs_a_key_of_the_right_role(api, method, path, body, role
     else:
         assert as_client.status_code < 400, as_client.text
     assert getattr(api, method)(path, headers=A, **kw).status_code not in (401, 403)  # admin may do everything
+    if body is not None:  # a body FastAPI cannot parse is still answered after the key check, not before it
+        for broken in (b'{"k": [', b'{"k": "\xff"}'):
+            send = dict(content=broken, headers={"content-type": "application/json"})
+            problem(api.request(method.upper(), path, **send), 401)
+            send["headers"] |= C
+            as_client = api.request(method.upper(), path, **send)
+            problem(as_client, 403 if role == "admin" else 422 if broken.endswith(b"[") else 400)
+
+
+def test_a_key_is_read_without_the_spaces_around_it(api):
+    for headers in ({"X-API-Key": C["Authorization"].removeprefix("Bearer ") + " "},
+                    {"Authorization": C["Authorization"] + " "}):
+        assert api.get("/v1/users/ann", headers=headers).status_code == 200
+
+
+def test_a_body_that_is_not_json_says_where(api):
+    r = api.request("POST", "/v1/recommendations", content=b'{"k": [', headers={"content-type": "application/json",
+                                                                                   **C})
+    assert problem(r, 422)["detail"] == "body: the body is not valid JSON: Expecting value at character 7"
+    for body in (b'{"diversity": NaN}', b'{"long_term_share": Infinity}'):  # Python's json reads them
+        r = api.request("POST", "/v1/recommendations", content=body, headers={"content-type": "application/json", **C})
+        assert "finite number" in problem(r, 422)["detail"]
 
 
 def test_anonymous_access_only_when_configured(demo, embedder, tmp_path):
@@ -126,6 +148,10 @@ def test_recommendations_with_descriptions_name_each_item(api):
     ({"filters": {"year": {"gt": 2000, "lte": 2000}}}, "range is empty"),
     ({"query": "   "}, "query"), ({"query": "\u0000\u0001"}, "is blank"),
     ({"positive": ["1", "2"], "negative": ["2"]}, "'2' is both positive and negative"),
+    # a structured filter's bounds are numbers, not strings or booleans; a list is texts or integers
+    ({"filters": {"year": {"gte": "2015"}}}, "valid number"), ({"filters": {"year": {"lt": True}}}, "valid number"),
+    ({"filters": {"genres": {"any": [{"a": 1}]}}}, "a list of texts or a list of integers"),
+    ({"filters": {"genres": {"none": ["Drama", 1]}}}, "a list of texts or a list of integers"),
 ])
 def test_bad_recommendation_requests_are_422_with_the_field_named(api, body, field):
     detail = problem(api.post("/v1/recommendations", json=body, headers=C), 422)
@@ -324,6 +350,9 @@ def test_ingest_jobs_from_the_import_folder_and_uploads(api):
     problem(api.post("/v1/ingest-jobs", json={"path": "../../etc/passwd", **fields}, headers=A), 422)
     problem(api.post("/v1/ingest-jobs", json={"path": "missing.csv", **fields}, headers=A), 422)
     problem(api.post("/v1/ingest-jobs", json={"path": "more.csv"}, headers=A), 422)  # no text fields
+    for flag, value in (("sync", "yes"), ("allow_mass_delete", 1), ("rebuild", "false")):  # never a quiet true
+        assert flag in problem(api.post("/v1/ingest-jobs", json={"path": "more.csv", **fields, flag: value},
+                                        headers=A), 422)["detail"]
     problem(api.post("/v1/ingest-jobs/upload", headers=A, files={"file": ("x.csv", b"id\n")},
                      data={"options": "{not json"}), 422)
     problem(api.get("/v1/ingest-jobs/nope", headers=A), 404)

@@ -42,9 +42,10 @@ class FieldsIn(BaseModel):
 
 class IngestJobOptions(FieldsIn):
     format: Literal["csv", "jsonl", "parquet"] | None = None
-    sync: bool = False
-    rebuild: bool = False
-    allow_mass_delete: bool = Field(False, description="let sync / rebuild remove more than the server's "
+    # strict: "sync": "yes" or 1 is a 422, never a sync (or a mass deletion) the client did not spell out
+    sync: bool = Field(False, strict=True)
+    rebuild: bool = Field(False, strict=True)
+    allow_mass_delete: bool = Field(False, strict=True, description="let sync / rebuild remove more than the server's "
                                     "sync_max_delete_share of the items, or run on a file without a valid row")
     long_text: Literal["truncate", "reject"] | None = None
 

@@ -37,7 +37,7 @@ class RecommendationsIn(BaseModel):
     filters: Filters = Field(
         default_factory=list, description='filter strings (["genres=Comedy", "year>=1990"]) or a structured '
         'object ({"genres": {"none": ["Horror"]}, "year": {"gte": 1990}})')
-    diversity: float = Field(0.0, ge=0.0, le=1.0, strict=True)
+    diversity: float = Field(0.0, ge=0.0, le=1.0, strict=True, allow_inf_nan=False)
     exclude: list[Id] = Field(default_factory=list, max_length=1000, description="item ids to leave out")
     include_seen: bool = Field(False, strict=True)
     rerank: bool | None = Field(None, strict=True,
@@ -45,7 +45,7 @@ class RecommendationsIn(BaseModel):
     explain: bool = Field(False, strict=True,
                           description="a short personalized description of each item (the LLM stage)")
     long_term_share: float | None = Field(
-        None, ge=0.0, le=1.0, strict=True, description="the horizon: 0 = what the user did last, 1 = their whole "
+        None, ge=0.0, le=1.0, strict=True, allow_inf_nan=False, description="the horizon: 0 = what the user did last, 1 = their whole "
         "history alike (the long-term share of the collab vector); default: the server's")
 
     @model_validator(mode="after")
