@@ -7,7 +7,14 @@
 - `examples`: Qdrant's recommend query (`best_score`, `sum_scores`), or, for `average_vector`, the items nearest
   `avg(pos) + (avg(pos) − avg(neg))` as Qdrant defines it;
 - `popular`: ordered by the `popularity` payload (reindex writes it); items nobody touched fill the rest;
-- `diversity > 0` turns the last step into Qdrant's MMR over the candidates.
+- `diversity > 0` turns the last step into Qdrant's MMR over the candidates. Qdrant's MMR scores relevance as the
+  similarity to one vector, which the `hybrid` blend (two spaces and a formula) and the `popular` order are not:
+  for those two, MMR runs here over their top `mmr_candidates`, with the same definition (`diversity` 0 = their own
+  order).
+
+With a free-text query, `hybrid` is a personalized search: the candidates are the query's top N, so every item
+answers the query, and the blend `blend_content·user + blend_query·query + blend_collab·collab` orders them by the
+query and the user's taste.
 
 Filters and exclusions are Qdrant filters, so the top-k is exact under them. The per-source scores are the dot
 products of the returned item vectors with the source vectors (what Qdrant scored them with).
@@ -35,24 +42,20 @@ def rank(sources: Sources, request: RecommendRequest, *, store: VectorStore, set
          limit: int) -> list[Candidate]:
     """The best `limit` items for the request, best first, each scored per source."""
     items = settings.items_collection
-    if sources.path == "popular":
-        return _popular(store, items, sources.filter, limit)
     mmr_pool = max(settings.mmr_candidates, limit)
+    if sources.path == "popular":
+        if request.diversity > 0:
+            pool = _popular(store, items, sources.filter, mmr_pool, vectors=True)
+            return diversify(pool, [c.scores.popularity or 0.0 for c in pool], limit, request.diversity)
+        return _popular(store, items, sources.filter, limit)
+    if sources.path == "hybrid":
+        candidates = _hybrid(sources, store=store, settings=settings, limit=mmr_pool if request.diversity > 0 else limit)
+        if request.diversity > 0:
+            return diversify(candidates, [c.score for c in candidates], limit, request.diversity)
+        return candidates
     prefetch = None
     vectors = [CONTENT]  # per-source scores and evidence are computed from each hit's content vector
-    if sources.path == "hybrid":
-        pool = max(settings.blend_candidates, limit)
-        by_content = Nearest(using=CONTENT, vector=sources.content_target.tolist())
-        by_collab = Nearest(using=sources.collab_slot, vector=sources.collab.tolist())
-        union = [Prefetch(query=by_content, limit=pool, filter=sources.filter),
-                 Prefetch(query=by_collab, limit=pool, filter=sources.filter)]
-        prefetch = [Prefetch(query=by_content, limit=2 * pool, prefetch=union),
-                    Prefetch(query=by_collab, limit=2 * pool, prefetch=union)]
-        query = Blend(weights=[settings.blend_content, settings.blend_collab],
-                      log_payload={POPULARITY: settings.blend_popularity})
-        # no collab vectors fetched: each hit's collab score follows from the formula (_candidate)
-        mmr_pool, target = 2 * pool, sources.content_target
-    elif sources.path == "examples":
+    if sources.path == "examples":
         positive = ([_unit(sources.content_target)] if sources.content_target is not None else []) + sources.positive
         negative = sources.negative
         if request.strategy == "average_vector" or (len(positive) == 1 and not negative):
@@ -70,14 +73,71 @@ def rank(sources: Sources, request: RecommendRequest, *, store: VectorStore, set
         query = Nearest(using=CONTENT, vector=target.tolist())
     if request.diversity > 0 and target is not None:
         query = Mmr(using=CONTENT, vector=_unit(target).tolist(), diversity=request.diversity, candidates=mmr_pool)
-    # the hybrid union is filtered inside its prefetches: filtering the final step again would only cost time
-    top_filter = None if sources.path == "hybrid" and not isinstance(query, Mmr) else sources.filter
-    hits = store.query(items, query, limit=limit, filter=top_filter, prefetch=prefetch, vectors=vectors)
-    blend = query if isinstance(query, Blend) else None
-    return [_candidate(h, sources, blend) for h in hits]
+    hits = store.query(items, query, limit=limit, filter=sources.filter, prefetch=prefetch, vectors=vectors)
+    return [_candidate(h, sources) for h in hits]
 
 
-def _candidate(hit: Hit, sources: Sources, blend: Blend | None) -> Candidate:
+def _hybrid(sources: Sources, *, store: VectorStore, settings: Settings, limit: int) -> list[Candidate]:
+    """The union of the content top-N and the collab top-N (with a query: the query's top-N), re-scored by both
+    vectors so that every candidate carries both of its true scores, then the blend formula."""
+    pool = max(settings.blend_candidates, limit)
+    if sources.query is not None:
+        # one vector for the content side: its dot product with an item is exactly the weighted sum of the two
+        # scores (Dot distance, nothing renormalized)
+        target = settings.blend_content * sources.user + settings.blend_query * sources.query
+        union = [Prefetch(query=Nearest(using=CONTENT, vector=sources.query.tolist()), limit=pool,
+                          filter=sources.filter)]
+        weights = [1.0, settings.blend_collab]
+    else:
+        target = sources.user
+        union = [Prefetch(query=Nearest(using=CONTENT, vector=target.tolist()), limit=pool, filter=sources.filter),
+                 Prefetch(query=Nearest(using=sources.collab_slot, vector=sources.collab.tolist()), limit=pool,
+                          filter=sources.filter)]
+        weights = [settings.blend_content, settings.blend_collab]
+    rescore = [Prefetch(query=Nearest(using=CONTENT, vector=target.tolist()), limit=2 * pool, prefetch=union),
+               Prefetch(query=Nearest(using=sources.collab_slot, vector=sources.collab.tolist()), limit=2 * pool,
+                        prefetch=union)]
+    blend = Blend(weights=weights, log_payload={POPULARITY: settings.blend_popularity})
+    # the union is filtered inside its prefetches: filtering the final step again would only cost time; no collab
+    # vectors fetched: each hit's collab score follows from the formula
+    hits = store.query(settings.items_collection, blend, limit=limit, prefetch=rescore, vectors=[CONTENT])
+    candidates = []
+    for hit in hits:
+        candidate = _candidate(hit, sources)
+        if candidate._vector is not None and blend.weights[1]:
+            # score = w_content·target + w_collab·collab + w_pop·ln(1 + popularity), solved for collab. An item
+            # with no collab vector (nobody touched it yet) scored the formula's default 0 there: reported as None
+            prior = settings.blend_popularity * (candidate.scores.popularity or 0.0)
+            collab = (hit.score - weights[0] * float(candidate._vector @ target) - prior) / weights[1]
+            candidate.scores.collab = None if abs(collab) < 1e-5 else collab
+        candidates.append(candidate)
+    return candidates
+
+
+def diversify(candidates: list[Candidate], relevance: list[float], k: int, diversity: float) -> list[Candidate]:
+    """Maximal marginal relevance as Qdrant defines it, for orders Qdrant's MMR cannot express: repeatedly take the
+    candidate with the best `(1 − diversity)·relevance − diversity·(its highest cosine to those taken)`, relevance
+    scaled to 0..1 over the candidates. Candidates without a content vector keep their place at the end."""
+    with_vector = [i for i, c in enumerate(candidates) if c._vector is not None]
+    if len(with_vector) <= 1:
+        return candidates[:k]
+    vectors = np.stack([_unit(candidates[i]._vector) for i in with_vector])
+    rel = np.array([relevance[i] for i in with_vector], dtype=np.float64)
+    rel = (rel - rel.min()) / (np.ptp(rel) or 1.0)
+    closest = np.full(len(with_vector), -np.inf)  # each candidate's highest similarity to those taken
+    taken: list[int] = []
+    for _ in range(min(k, len(with_vector))):
+        marginal = (1 - diversity) * rel - diversity * np.where(np.isfinite(closest), closest, 0.0)
+        marginal[taken] = -np.inf
+        best = int(np.argmax(marginal))
+        taken.append(best)
+        closest = np.maximum(closest, vectors @ vectors[best])
+    chosen = [candidates[with_vector[i]] for i in taken]
+    rest = [c for i, c in enumerate(candidates) if i not in set(with_vector)]
+    return (chosen + rest)[:k]
+
+
+def _candidate(hit: Hit, sources: Sources) -> Candidate:
     content = (hit.vectors or {}).get(CONTENT)
     scores = SourceScores(popularity=_prior(hit.payload))
     if content is not None:
@@ -85,14 +145,6 @@ def _candidate(hit: Hit, sources: Sources, blend: Blend | None) -> Candidate:
             scores.content = float(content @ sources.user)
         if sources.query is not None:
             scores.query = float(content @ sources.query)
-        if blend is not None and blend.weights[1]:
-            # score = w_content·content_target + w_collab·collab + w_pop·ln(1 + popularity): solved for collab,
-            # which saves reading every hit's collab vector. An item with no collab vector (nobody touched it
-            # yet) scored the formula's default 0 there: reported as None.
-            target = float(content @ sources.content_target)
-            prior = blend.log_payload.get(POPULARITY, 0.0) * (scores.popularity or 0.0)
-            collab = (hit.score - blend.weights[0] * target - prior) / blend.weights[1]
-            scores.collab = None if abs(collab) < 1e-5 else collab
     candidate = _from_payload(hit, sources.path, scores)
     if content is not None:
         candidate._vector = np.asarray(content, dtype=np.float32)
@@ -109,10 +161,11 @@ def _from_payload(hit: Hit, path: str, scores: SourceScores) -> Candidate:
                      text=hit.payload.get(TEXT), scores=scores, path=path)
 
 
-def _popular(store: VectorStore, items: str, flt: Filter, limit: int) -> list[Candidate]:
+def _popular(store: VectorStore, items: str, flt: Filter, limit: int, vectors: bool = False) -> list[Candidate]:
     """Most popular first (popularity is refreshed by reindex); items never interacted with fill the rest."""
+    wanted = [CONTENT] if vectors else False
     try:
-        hits = store.query(items, OrderBy(key=POPULARITY), limit=limit, filter=flt)
+        hits = store.query(items, OrderBy(key=POPULARITY), limit=limit, filter=flt, vectors=wanted)
     except StoreError:
         # ordering needs the payload index, which ingest creates (reindex too, before it writes a popularity);
         # an older collection without one has no popularity yet: every item ranks the same
@@ -122,11 +175,13 @@ def _popular(store: VectorStore, items: str, flt: Filter, limit: int) -> list[Ca
     if len(hits) < limit:
         taken = [h.payload[ITEM_ID] for h in hits]
         rest = flt.and_(Filter(must_not=[MatchAny(key=ITEM_ID, any=taken)])) if taken else flt
-        records, _ = store.scroll_page(items, filter=rest, limit=limit - len(hits))
-        hits += [Hit(id=r.id, payload=r.payload, score=0.0) for r in records]
+        records, _ = store.scroll_page(items, filter=rest, limit=limit - len(hits), vectors=wanted)
+        hits += [Hit(id=r.id, payload=r.payload, score=0.0, vectors=r.vectors) for r in records]
     out = []
     for h in hits:
         candidate = _from_payload(h, "popular", SourceScores(popularity=_prior(h.payload)))
+        if (h.vectors or {}).get(CONTENT) is not None:
+            candidate._vector = np.asarray(h.vectors[CONTENT], dtype=np.float32)
         users = h.payload.get(POPULARITY)
         if isinstance(users, int) and users > 0:
             candidate.evidence = [Evidence(kind="popular", users=users)]

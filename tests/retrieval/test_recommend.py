@@ -7,6 +7,9 @@ from datetime import datetime, timedelta, timezone
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 from qdrant_client import QdrantClient
 
 from conftest import MOVIELENS, need, private_items
@@ -351,6 +354,53 @@ def test_hybrid_serves_single_event_users_and_new_items(rec):
     top = rec.recommend(RecommendRequest(user_id="solo", k=10)).items
     twin_hit = next(r for r in top if r.item_id == "twin")
     assert twin_hit.path == "hybrid" and twin_hit.scores.collab is None and twin_hit.scores.content > 0.9
+
+
+@pytest.mark.mutates_items
+def test_a_query_steers_a_hybrid_users_list_and_diversity_keeps_the_blend(rec):
+    """With a query, a warm user's list is a personalized search (every item among the query's top N); diversity
+    re-ranks the blend's own top candidates, so a diversity near 0 is the list without it."""
+    rec.record_feedback(likes("w1", ["1", "2355", "3114", "260"]) + likes("w2", ["1", "3114", "4886", "1196"]) +
+                        likes("w3", ["2355", "4886", "6377", "260", "1196"]) + likes("hy", ANIMATED[:3]))
+    rec.reindex()
+    plain = rec.recommend(RecommendRequest(user_id="hy", k=10)).items
+    assert {r.path for r in plain} == {"hybrid"}
+
+    query = "zombie horror"
+    searched = rec.recommend(RecommendRequest(user_id="hy", k=10, query=query)).items
+    pool = rec.similar(query=query, k=rec.settings.blend_candidates + 3).items  # + the user's 3 seen items
+    assert set(ids(searched)) <= set(ids(pool))
+    assert sum("Horror" in g for g in genres(searched)) >= 6 > sum("Horror" in g for g in genres(plain))
+    s = rec.settings
+    for r in searched:  # the blend, term by term, adds up to the final score
+        assert r.path == "hybrid"
+        assert r.score == pytest.approx(s.blend_query * r.scores.query + s.blend_content * r.scores.content +
+                                        s.blend_collab * (r.scores.collab or 0.0), abs=1e-4)
+
+    assert ids(rec.recommend(RecommendRequest(user_id="hy", k=10, diversity=1e-6)).items) == ids(plain)
+    diverse = rec.recommend(RecommendRequest(user_id="hy", k=10, diversity=0.7)).items
+    assert len(diverse) == 10 and ids(diverse) != ids(plain) and {r.path for r in diverse} == {"hybrid"}
+    newcomer = rec.recommend(RecommendRequest(user_id="newcomer", k=5, diversity=0.7)).items  # popular, diversified
+    assert len(newcomer) == 5 and {r.path for r in newcomer} == {"popular"} and ids(newcomer)[0] in ("1", "2355", "4886")  # the most popular first
+
+
+@given(st.lists(st.floats(-1, 1), min_size=0, max_size=30), st.integers(1, 12), st.floats(0, 1), st.integers(0, 9))
+@hypothesis_settings(max_examples=60, deadline=None)
+def test_diversify_takes_distinct_candidates_and_keeps_the_order_at_0(relevance, k, diversity, seed):
+    from ragrec.retrieval.models import Candidate, SourceScores
+    from ragrec.retrieval.rank import diversify
+
+    vectors = np.random.default_rng(seed).normal(size=(len(relevance), 8))
+    candidates = []
+    for i, (score, v) in enumerate(zip(relevance, vectors)):
+        c = Candidate(item_id=str(i), score=score, payload={}, scores=SourceScores(), path="hybrid")
+        c._vector = v.astype(np.float32)
+        candidates.append(c)
+    ranked = sorted(candidates, key=lambda c: -c.score)
+    out = diversify(ranked, [c.score for c in ranked], k, diversity)
+    assert len(out) == min(k, len(ranked)) and len(set(ids(out))) == len(out)
+    if diversity == 0 and len({c.score for c in ranked}) == len(ranked):
+        assert ids(out) == ids(ranked[:k])
 
 
 # --- robustness ----------------------------------------------------------------------------------------------------
