@@ -4,7 +4,8 @@
     genres=Comedy,Drama     any of the values
     genres!=Horror          none of the values (negation)
     year>=1990  year<2000   ranges: >=, >, <=, <
-    year=1995               numbers are numbers, `true`/`false` are booleans
+    year=1995               unquoted digits match the number or the same text (item_id=1 finds the id "1");
+                            `true`/`false` are booleans; a quoted value is text only
 
 Several expressions are ANDed. A value may be quoted ("Sci-Fi, Action" keeps its comma). Numbers must be finite
 (`year>=nan` is refused, not ignored) and every expression needs a value.
@@ -97,14 +98,18 @@ def parse_filter(expressions: list[str] | str | None) -> Filter | None:
             raise FilterSyntaxError(f"filter {expr!r}: the number is out of range (64-bit integers)")
         if any(isinstance(v, float) for v in values):
             raise FilterSyntaxError(f"filter {expr!r}: match a decimal with a range (>=, <=) instead of =")
-        if len(values) == 1:
-            condition = Match(key=key, value=values[0])
-        elif all(isinstance(v, str) for v in values) or all(isinstance(v, int) and not isinstance(v, bool) for v in values):
-            condition = MatchAny(key=key, any=values)
-        else:
+        integers = all(isinstance(v, int) and not isinstance(v, bool) for v in values)
+        if len(values) > 1 and not integers and not all(isinstance(v, str) for v in values):
             raise FilterSyntaxError(f"filter {expr!r}: mix of text and numbers in one list")
+        condition = _match(key, values)
+        if integers:  # unquoted digits may be a number or an id kept as text ("item_id=1"): match either
+            condition = Filter(should=[condition, _match(key, [str(v) for v in values])])
         (result.must_not if op == "!=" else result.must).append(condition)
     return result
+
+
+def _match(key: str, values: list) -> Match | MatchAny:
+    return Match(key=key, value=values[0]) if len(values) == 1 else MatchAny(key=key, any=values)
 
 
 def filter_keys(expressions: list[str] | str | None) -> list[str]:
@@ -133,7 +138,9 @@ def filter_warnings(store: VectorStore, collection: str, expressions: list[str],
     ("genres=comedy": values are case-sensitive; the field's common values suggest the one meant). A count per
     field and value: call it only when the list came back short."""
     filters = [f for f in (parse_filter(expressions), where) if f]
-    conditions = [c for f in filters for c in f.must + f.must_not]
+    # a number-or-text pair ("item_id=1") is a nested filter: its fields count, its values are checked by neither
+    conditions = [leaf for f in filters for c in f.must + f.must_not
+                  for leaf in (c.should if isinstance(c, Filter) else [c])]
     wanted = [(c.key, v) for f in filters for c in f.must
               for v in ([c.value] if isinstance(c, Match) else c.any if isinstance(c, MatchAny) else [])
               if isinstance(v, str)]

@@ -41,6 +41,8 @@ def recommend(request: RecommendRequest, history: History, *, store: VectorStore
     # then: it costs a count per field and value)
     warnings = filter_warnings(store, settings.items_collection, request.filters, request.where) \
         if (request.filters or request.where) and len(items) < request.k else []
+    if (request.filters or request.where) and not items and not warnings:  # "year=1995" and "year=1996"
+        warnings.append("no item matches all the filters together (each one alone may)")
     if sources.path in ("hybrid", "content") and not history.profile.has_long_term:
         warnings.append("this user's vectors were stored by an older ragrec, without long-term interest: they "
                         "follow the latest items only until `ragrec reindex` rebuilds them")

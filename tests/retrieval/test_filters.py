@@ -3,7 +3,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ragrec.retrieval.filters import FilterSyntaxError, filter_keys, leaves_nothing, parse_filter
-from ragrec.store import Match, MatchAny, Range
+from ragrec.store import Filter, Match, MatchAny, Range
 
 
 def test_filter_syntax():
@@ -11,7 +11,12 @@ def test_filter_syntax():
     assert f.must == [Match(key="genres", value="Comedy"), Range(key="year", gte=1990), Range(key="year", lt=2000),
                       Match(key="tags", value="sci-fi, space")]
     assert f.must_not == [MatchAny(key="genres", any=["Horror", "Thriller"])]
-    assert parse_filter("year=1995").must == [Match(key="year", value=1995)]
+    # unquoted digits: the number or the same text (an id kept as text); quoted: the text only
+    assert parse_filter("year=1995").must == [Filter(should=[Match(key="year", value=1995),
+                                                             Match(key="year", value="1995")])]
+    assert parse_filter("item_id!=1,2").must_not == [Filter(should=[MatchAny(key="item_id", any=[1, 2]),
+                                                                    MatchAny(key="item_id", any=["1", "2"])])]
+    assert parse_filter('item_id="1"').must == [Match(key="item_id", value="1")]
     assert parse_filter("adult=false").must == [Match(key="adult", value=False)]
     assert parse_filter([]) is None
     assert parse_filter("title='Round Midnight (1986)").must == [Match(key="title", value="'Round Midnight (1986)")]

@@ -474,3 +474,9 @@ def test_a_filter_on_a_field_or_a_value_no_item_has_says_so(rec):
     assert beyond.items == [] and beyond.warnings == ["no item has a year >= 2090 and < 2100"]  # past the catalog
     full = rec.recommend(RecommendRequest(user_id="zed", k=5, filters=["genres=Comedy"]))
     assert len(full.items) == 5 and full.warnings == []
+    both = rec.recommend(RecommendRequest(user_id="zed", k=5, filters=["year=1995", "year=1996"]))
+    assert both.items == [] and both.warnings == ["no item matches all the filters together (each one alone may)"]
+    # unquoted digits match an id kept as text too: "item_id=1" finds Toy Story, "item_id!=1" leaves it out
+    assert ids(rec.similar(query="toys", k=3, filters=["item_id=1"]).items) == ["1"]
+    assert "1" not in ids(rec.recommend(RecommendRequest(user_id="nobody", query="toy story", k=20,
+                                                         filters=["item_id!=1"])).items)
