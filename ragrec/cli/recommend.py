@@ -20,13 +20,15 @@ def recommend_cmd(
     k: int = typer.Option(10, "-k", min=1, max=1000),
     query: Optional[str] = typer.Option(None, "--query", "-q", help="Free text, blended with the user's vector."),
     filter: list[str] = typer.Option([], "--filter", "-f", help="genres=Comedy, year>=1990, genres!=Horror (repeatable)"),
-    diversity: float = typer.Option(0.0, "--diversity", min=0.0, max=1.0, help="MMR diversity, 0..1"),
-    positive: str = typer.Option("", "--positive", help="Example items to move towards (comma-separated)."),
-    negative: str = typer.Option("", "--negative", help="Example items to move away from."),
+    # 0..1 checked by RecommendRequest, which also refuses nan (typer's range check let it through as "> 1")
+    diversity: float = typer.Option(0.0, "--diversity", help="MMR diversity, 0..1"),
+    positive: Optional[str] = typer.Option(None, "--positive",
+                                           help="Example items to move towards (comma-separated)."),
+    negative: Optional[str] = typer.Option(None, "--negative", help="Example items to move away from."),
     strategy: str = typer.Option("average_vector", "--strategy", help="average_vector, best_score or sum_scores"),
     include_seen: bool = typer.Option(False, "--include-seen", help="Do not exclude items the user interacted with."),
     long_term_share: Optional[float] = typer.Option(
-        None, "--long-term-share", min=0.0, max=1.0,
+        None, "--long-term-share",
         help="Horizon: 0 = what the user did last, 1 = their whole history alike (default: "
         "RAGREC_LONG_TERM_SHARE_COLLAB)"),
     explain: bool = typer.Option(False, "--explain", help="Write a short personalized description of each item."),
@@ -44,6 +46,9 @@ def recommend_cmd(
     from ragrec.retrieval.filters import FilterSyntaxError
     from ragrec.retrieval.models import RecommendRequest
 
+    for option, value in (("--positive", positive), ("--negative", negative)):
+        if value is not None and not split(value):  # `--positive ""`: not the popular list it would silently be
+            fail(f"{option} names no item: give item ids, comma-separated", 2)
     try:
         request = RecommendRequest(user_id=user, k=k, query=query, filters=filter, diversity=diversity,
                                    positive=split(positive), negative=split(negative), strategy=strategy,

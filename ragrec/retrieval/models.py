@@ -43,15 +43,17 @@ class RecommendRequest(BaseModel):
     negative: list[str] = Field(default_factory=list, description="example items to move away from")
     strategy: Literal["average_vector", "best_score", "sum_scores"] = "average_vector"
     filters: list[str] = Field(default_factory=list, description="e.g. genres=Comedy, year>=1990, genres!=Horror")
-    diversity: float = Field(0.0, ge=0.0, le=1.0, description="0 = pure relevance; > 0 uses Qdrant's MMR")
+    diversity: float = Field(0.0, ge=0.0, le=1.0, allow_inf_nan=False,
+                             description="0 = pure relevance; > 0 re-ranks by maximal marginal relevance (MMR)")
     exclude_seen: bool | None = Field(None, description="None: Settings.exclude_seen")
     exclude: list[str] = Field(default_factory=list, description="more item ids to leave out (e.g. already shown)")
     where: Filter | None = Field(None, description="a structured filter, ANDed with `filters`")
     explain: bool = Field(False, description="write a short personalized description of each item (the LLM stage)")
     rerank: bool | None = Field(None, description="let the LLM rerank the top candidates; None: Settings.rerank")
     long_term_share: float | None = Field(
-        None, ge=0.0, le=1.0, description="the horizon: share of the user's long-term interest in their collab "
-        "vector, 0 = what they did last, 1 = their whole history alike; None: Settings.long_term_share_collab")
+        None, ge=0.0, le=1.0, allow_inf_nan=False, description="the horizon: share of the user's long-term interest "
+        "in their collab vector, 0 = what they did last, 1 = their whole history alike; None: "
+        "Settings.long_term_share_collab")
 
     @model_validator(mode="after")
     def _towards_or_away(self) -> RecommendRequest:

@@ -231,7 +231,7 @@ def test_feedback_is_idempotent_keeps_the_recommendation_and_rejects_unknown_ite
                "timestamp": "2024-05-01T10:00:00Z"}]
     first = api.post("/v1/feedback", json={"events": events}, headers=C).json()
     assert (first["accepted"], first["duplicates"]) == (2, 0)
-    assert first["rejected"] == [{"line": None, "event_id": "cy-2", "reason": "unknown item no-such-item"}]
+    assert first["rejected"] == [{"index": 1, "event_id": "cy-2", "reason": "unknown item no-such-item"}]
     again = api.post("/v1/feedback", json={"events": events}, headers=C).json()
     assert (again["accepted"], again["duplicates"]) == (0, 2)
     stored = api.rec.log.user_events("cy")
@@ -383,6 +383,11 @@ def test_ingest_jobs_from_the_import_folder_and_uploads(api):
                                     422)["detail"]
     assert "NUL" in problem(api.post("/v1/ingest-jobs", json={"path": "more.csv\u0000x", **fields}, headers=A),
                             422)["detail"]
+
+
+def test_a_user_id_no_user_can_have_is_a_422(api):
+    for method in (api.get, lambda path, **kw: api.delete(path, headers=A)):
+        assert "control character" in problem(method("/v1/users/a%00b", headers=C), 422)["detail"]
 
 
 def test_ids_with_a_slash_can_be_read_and_erased(api):

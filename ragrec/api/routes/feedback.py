@@ -44,8 +44,23 @@ class FeedbackIn(BaseModel):
     events: list[EventIn] = Field(min_length=1, max_length=1000)
 
 
-@router.post("/feedback", response_model=FeedbackResult)
-async def feedback(body: FeedbackIn, svc: ServicesDep, _: ClientKey) -> FeedbackResult:
+class FeedbackReject(BaseModel):
+    index: int | None = Field(description="the event's place in the request's `events`, from 0")
+    event_id: str | None = None
+    reason: str
+
+
+class FeedbackOut(FeedbackResult):
+    rejected: list[FeedbackReject] = Field(default_factory=list)
+
+
+@router.post("/feedback", response_model=FeedbackOut)
+async def feedback(body: FeedbackIn, svc: ServicesDep, _: ClientKey) -> FeedbackOut:
     """Store the events (unknown items are rejected with a reason) and move their users' vectors at once."""
     events = [e.event() for e in body.events]
-    return await svc.run(lambda: svc.rec.record_feedback(events))
+    result = await svc.run(lambda: svc.rec.record_feedback(events))
+    position = {}  # the client may not have named its events: a reject points at its place in the batch
+    for i, event in enumerate(events):
+        position.setdefault(event.event_id, i)
+    return FeedbackOut(**result.model_dump(exclude={"rejected"}), rejected=[
+        FeedbackReject(**r.model_dump(exclude={"line"}), index=position.get(r.event_id)) for r in result.rejected])
