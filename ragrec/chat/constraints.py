@@ -61,11 +61,16 @@ class Constraints(BaseModel):
                    [t for t in turn.not_like if t not in self.not_like and t.item_id not in like_ids]
         year_min, year_max, not_years = (None, None, None) if turn.any_year else \
             (self.year_min, self.year_max, self.not_years)
-        if turn.year_min is not None or turn.year_max is not None:
+        # a turn's bound replaces the same side and narrows the other ("not before 1960", then "nothing after
+        # 1980": 1960-1980); one that leaves no year between them replaces both ("before 2000", then "after 2005")
+        year_min = turn.year_min if turn.year_min is not None else year_min
+        year_max = turn.year_max if turn.year_max is not None else year_max
+        if year_min is not None and year_max is not None and year_min > year_max:
             year_min, year_max = turn.year_min, turn.year_max
-        elif turn.not_years and year_min is not None and year_max is not None and \
-                turn.not_years[0] <= year_min and year_max <= turn.not_years[1]:
+        if _covers(turn.not_years, year_min, year_max):
             year_min = year_max = None  # "an 80s movie", then "not the 80s": nothing of the range is left
+        elif (turn.year_min is not None or turn.year_max is not None) and _covers(not_years, year_min, year_max):
+            not_years = None  # "not the 90s", then "from 1995": the later turn wins
         every_genre = turn.every_genre if turn.genres else before.every_genre
         return Constraints(genres=genres, every_genre=every_genre and len(genres) > 1, not_genres=not_genres,
                            year_min=year_min, year_max=year_max,
@@ -105,6 +110,12 @@ class Constraints(BaseModel):
         if self.query:
             chips.append(f"about: {self.query}")
         return chips
+
+
+def _covers(span: tuple[int, int] | None, year_min: int | None, year_max: int | None) -> bool:
+    """Whether the years left out (`span`) leave nothing of the range."""
+    return span is not None and year_min is not None and year_max is not None and \
+        span[0] <= year_min and year_max <= span[1]
 
 
 # --- the rule-based parser ------------------------------------------------------------------------------------

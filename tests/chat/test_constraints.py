@@ -224,6 +224,34 @@ def test_start_over_and_merging_turns(vocab):
     assert parse("Start over", vocab).reset
 
 
+def merged_chips(turns: list[str], vocab: Vocabulary) -> list[str]:
+    merged = Constraints()
+    for message in turns:
+        merged = merged.merge(parse(message, vocab))
+    return merged.chips()
+
+
+@pytest.mark.parametrize("turns,expected", [
+    # a later bound on the other side narrows the range; one on the same side, or one that conflicts, replaces it
+    (["westerns", "not before 1960", "nothing after 1980"], ["genres: Western", "years: 1960-1980"]),
+    (["westerns", "after 1960", "before 1980"], ["genres: Western", "years: 1961-1979"]),
+    (["from the 90s", "but after 1995"], ["years: 1996-1999"]),
+    (["thrillers from the 2000s", "not after 2005"], ["genres: Thriller", "years: 2000-2005"]),
+    (["between 1950 and 1970", "not before 1960"], ["years: 1960-1970"]),
+    (["after 1960", "after 1970"], ["years: 1971-…"]),
+    (["before 2000", "actually after 2005"], ["years: 2006-…"]),
+    (["after 1960", "before 1950"], ["years: …-1949"]),
+    (["the 90s", "the 70s"], ["years: 1970-1979"]),  # a whole range replaces the range
+    (["a 90s drama", "but not 1995", "after 1993"], ["genres: Drama", "years: 1994-1999", "not years: 1995-1995"]),
+    # a range and the years left out: whichever leaves nothing of the other gives way to the later turn
+    (["an 80s movie", "not the 80s"], ["not years: 1980-1989"]),
+    (["dramas", "not from the 90s", "from 1995"], ["genres: Drama", "years: 1995-1995"]),
+    (["from the 90s", "any year is fine"], []),
+])
+def test_turns_merge_their_years(vocab, turns, expected):
+    assert merged_chips(turns, vocab) == expected
+
+
 def test_a_later_turn_can_lift_the_years_or_the_genres(vocab):
     asked = Constraints().merge(parse("comedies from the 90s, no horror, not from 1995 to 1996", vocab))
     assert asked.year_min == 1990 and asked.not_years and asked.not_genres == ["Horror"]
