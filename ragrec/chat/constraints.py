@@ -136,6 +136,11 @@ _NEGATING_IDIOM = re.compile(
 _NEGATING_PHRASE = re.compile(r"\b(?:(?:anything|everything)\s+but|other\s+than|instead\s+of|rather\s+than)"
                               r"(?:\s+(?:a|an|the))?\s*$")
 _YEAR = r"((?:18|19|20)\d\d)"
+# a bound on the years, before a year or decade ("up to 1980", "after the 80s") or after it ("1980 onwards", "the 80s
+# or earlier"); "before" and "after" leave their year out, "until", "up to" and "since" keep it
+_BOUND = r"(before|pre|older\s+than|earlier\s+than|until|till|up\s+(?:to|until|till|through)|through|thru|at\s+most|" \
+         r"after|post|newer\s+than|later\s+than|since|at\s+least|starting(?:\s+(?:from|in))?)"
+_BOUND_AFTER = r"(onwards?|forwards?|(?:and|or)\s+(?:on|later|after|newer|up|beyond|earlier|before|older))"
 _DECADE_WORDS = {"twenties": 2, "thirties": 3, "forties": 4, "fifties": 5, "sixties": 6, "seventies": 7,
                  "eighties": 8, "nineties": 9}
 _FILLER = set("""
@@ -154,8 +159,10 @@ _ASKING = {"something", "anything", "show", "me", "give", "recommend", "suggest"
 _LIKE = r"(?:more\s+)?(?:like|liked|loved|enjoyed|similar\s+to|such\s+as|as\s+good\s+as|in\s+the\s+vein\s+of|" \
         r"reminds?\s+me\s+of|along\s+the\s+lines\s+of|in\s+the\s+style\s+of)"
 _UNLIKE = r"(?:not\s+like|unlike|nothing\s+like|less\s+like|anything\s+but|no\s+more\s+(?:of\s+)?|not\s+another)"
+# where a title after "like" ends; a year bound ends it too ("like toy story up to 2000", "like alien 1980 or earlier")
 _CLAUSE_END = r"(?=\s*(?:[.;!?]|,\s*(?:but|not|no|from|in|with)\b|\bbut\b|\bfrom\b|\bwith(?:out)?\b|\bin\s+the\b|" \
-              r"\bset\s+in\b|\bthat\b|\bwhich\b|\bplease\b|\bfor\b|$))"
+              r"\bset\s+in\b|\bthat\b|\bwhich\b|\bplease\b|\bfor\b|$|" \
+              r"\b" + _BOUND + r"\s*-?\s*(?:the\s+)?'?\d|(?:18|19|20)\d\d'?s?\s+" + _BOUND_AFTER + "))"
 _QUOTED = re.compile(r"[\"“”«»]([^\"“”«»]{2,120})[\"“”«»]")
 _CORRECTION = re.compile(r"^\W*(?:(?:actually|rather|nah|make it|change (?:it|that) to|switch to|just|only)\b|no,)|"
                          r"\binstead\b")
@@ -165,14 +172,14 @@ _ANY_YEAR = re.compile(r"\b(?:any|all|whatever)\s+(?:years?|decades?|eras?|relea
 _ANY_GENRE = re.compile(r"\b(?:any|all|whatever)\s+genres?\b|\b(?:forget|drop|ignore|remove|lift)\s+the\s+genres?\b")
 _RESET = re.compile(r"\b(?:start\s+over|reset|new\s+search|forget\s+(?:that|everything|it)|clear\s+(?:that|it|all))\b")
 _DECADE4 = re.compile(r"\b(1[89]\d|20\d)0'?s\b")
-_DECADE2 = re.compile(r"(?<![\d-])'?(\d)0'?s\b")
+_DECADE2 = re.compile(r"(?<!\d)(?<!\d-)'?(\d)0'?s\b")  # "mid-90s", "80s-90s"; not "1950-60s"
 _DECADE_WORD = re.compile(r"\b(" + "|".join(_DECADE_WORDS) + r")\b")
 _BETWEEN = re.compile(r"\bbetween\s+" + _YEAR + r"\s+and\s+" + _YEAR + r"\b")
 _SPAN = re.compile(r"\b(?:from\s+)?" + _YEAR + r"\s*(?:-|–|to|until|till|through|thru)\s*" + _YEAR + r"\b")
-_AFTER = re.compile(r"\b(after|since|newer\s+than|later\s+than|post)\s*-?\s*(?:the\s+year\s+)?" + _YEAR +
-                    r"\b(?!\s*'?s)")
-_FROM_ON = re.compile(r"\bfrom\s+" + _YEAR + r"\s+(?:on(?:wards?)?|forward|and\s+(?:later|after|newer|up))\b")
-_BEFORE = re.compile(r"\b(before|until|till|pre|older\s+than|earlier\s+than)\s*-?\s*" + _YEAR + r"\b(?!\s*'?s)")
+_BOUND_YEAR = re.compile(r"\b" + _BOUND + r"\s*-?\s*(?:the\s+year\s+)?" + _YEAR + r"\b(?!\s*'?s)")
+_YEAR_BOUND = re.compile(r"(?:\bfrom\s+)?\b" + _YEAR + r"\s+" + _BOUND_AFTER + r"\b|\bfrom\s+" + _YEAR + r"\s+(on)\b")
+_BOUND_DECADE = re.compile(r"\b(?:" + _BOUND + r"|between)\s*-?\s*(?:the\s+)?$")  # the text before a decade
+_DECADE_BOUND = re.compile(r"\s*" + _BOUND_AFTER + r"\b|\s+(on)\b")  # the text after it
 _IN_YEAR = re.compile(r"\b(?:in|of|from)\s+" + _YEAR + r"\b(?!\s*'?s)")
 _NOT_YEAR = re.compile(r"\b(?:not|except|excluding|but\s+not|no)\s+(?:in\s+)?" + _YEAR + r"\b(?!\s*'?s)")
 _BARE_YEAR = re.compile(r"(?<![\w'-])" + _YEAR + r"(?![\w'-])")
@@ -422,6 +429,24 @@ def _years(low: str, vocab: Vocabulary, out: Constraints, used: list[tuple[int, 
         else:
             out.year_min, out.year_max = a, b
 
+    def bound(at: int, word: str, first: int, last: int) -> None:
+        """One side of the range from a bound word and the years it names ("before the 80s": up to 1979); negated,
+        the other side ("nothing before 1980": 1980 on)."""
+        word = " ".join(word.split())
+        if re.fullmatch(r"before|pre|older than|earlier than", word):
+            upper, year = True, first - 1
+        elif re.fullmatch(r"after|post|newer than|later than", word):
+            upper, year = False, last + 1
+        else:  # the bound's own years are in: "up to 1980", "since the 80s", "1980 or earlier"
+            upper = bool(re.match(r"until|till|up |through|thru|at most|(?:and|or) (?:earlier|before|older)", word))
+            year = last if upper else first
+        if negated(at):
+            upper, year = not upper, year + 1 if upper else year - 1
+        if upper:
+            out.year_max = year
+        else:
+            out.year_min = year
+
     def span(count: str | None, unit: str) -> int:  # "10 years", "two decades", "a decade": in years
         n = int(count) if count and count.isdigit() else _NUMBER_WORDS[count] if count else 1
         return 10 * n if unit.startswith("decade") else n
@@ -453,7 +478,20 @@ def _years(low: str, vocab: Vocabulary, out: Constraints, used: list[tuple[int, 
             if len(group) == 1:
                 first, last = {"early": (first, first + 3), "mid": (first + 3, first + 6),
                                "late": (first + 6, last)}[part.group(1)]
-        years(part.start() if part else group[0][0], first, last)  # "not from the early 90s": negated before "early"
+        at = part.start() if part else group[0][0].start()  # "not from the early 90s": negated before "early"
+        lead, trail = _BOUND_DECADE.search(low[:at]), _DECADE_BOUND.match(low, group[-1][0].end())
+        if trail and trail.group(2) and not re.search(r"\bfrom\s+(?:the\s+)?$", low[:at]):
+            trail = None  # "on" alone is a bound after "from" only ("from the 80s on")
+        if lead and lead.group(1):  # "before the 90s", "up to the 80s"
+            used.append(lead.span())
+            bound(lead.start(), lead.group(1), first, last)
+        elif trail:  # "the 80s onwards", "the 80s or earlier"
+            used.append(trail.span())
+            bound(at, trail.group(1) or trail.group(2), first, last)
+        else:
+            if lead:  # "between the 70s and the 90s"
+                used.append(lead.span())
+            years(at, first, last)
     for m in matches(_LAST_YEARS) if vocab.max_year else []:
         first = vocab.max_year - span(m.group(1), m.group(2) or m.group(3)) + 1
         if negated(m):
@@ -466,18 +504,11 @@ def _years(low: str, vocab: Vocabulary, out: Constraints, used: list[tuple[int, 
             out.year_min = last + 1
         else:
             out.year_max = last
-    for m in matches(_AFTER) + matches(_FROM_ON):
-        first = int(m.group(m.lastindex)) + (m.re is _AFTER and m.group(1) in ("after", "newer than", "later than"))
-        if negated(m):
-            out.year_max = first - 1
-        else:
-            out.year_min = first
-    for m in matches(_BEFORE):
-        last = int(m.group(2)) - (m.group(1) not in ("until", "till"))
-        if negated(m):
-            out.year_min = last + 1
-        else:
-            out.year_max = last
+    for m in matches(_BOUND_YEAR):  # "after 1980", "up to 1980"
+        bound(m.start(), m.group(1), int(m.group(2)), int(m.group(2)))
+    for m in matches(_YEAR_BOUND):  # "1980 onwards", "1980 or earlier", "from 1980 on"
+        year = int(m.group(1) or m.group(3))
+        bound(m.start(), m.group(2) or m.group(4), year, year)
     for m in matches(_NOT_YEAR):  # "the 90s but not 1995"
         out.not_years = (int(m.group(1)), int(m.group(1)))
     for m in matches(_THIS_YEAR)[:1]:  # the catalog's last year stands for "this year", the one before for "last"
@@ -489,6 +520,8 @@ def _years(low: str, vocab: Vocabulary, out: Constraints, used: list[tuple[int, 
             out.not_years = (year, year)
         elif out.year_min is None and out.year_max is None and not out.not_years:
             out.year_min = out.year_max = year
+        elif m.group().startswith("from") and out.year_min is None and out.year_max is not None:
+            out.year_min = year  # "from 1970 up to 1980"
     if out.year_min is None and out.year_max is None:  # a bare year: "a 1985 comedy", "horror 1985", not a title's
         kinds = [*vocab.genres, "movie", "movies", "film", "films", "flick", "flicks"]  # ("Blade Runner 2049")
         for m in _BARE_YEAR.finditer(low):

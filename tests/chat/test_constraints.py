@@ -198,6 +198,44 @@ def test_messages_become_constraints(vocab, message, expected):
     assert chips(message, vocab) == expected
 
 
+@pytest.mark.parametrize("message,years", [
+    # "until", "up to", "through" and "since" keep their year; "before" and "after" leave it out
+    ("westerns up to 1980", "…-1980"), ("until 1980", "…-1980"), ("up until 1980", "…-1980"),
+    ("through 1980", "…-1980"), ("no later than 1980", "…-1980"), ("not after 1980", "…-1980"),
+    ("at most 1980", "…-1980"), ("1980 or earlier", "…-1980"), ("before 1980", "…-1979"), ("pre-1980", "…-1979"),
+    ("from 1980 on", "1980-…"), ("1980 onwards", "1980-…"), ("since 1980", "1980-…"),
+    ("no earlier than 1980", "1980-…"), ("at least 1980", "1980-…"), ("1980 or later", "1980-…"),
+    ("starting in 1980", "1980-…"), ("after 1980", "1981-…"), ("post-1980", "1981-…"),
+    ("from 1970 up to 1980", "1970-1980"), ("westerns from 1960 but no later than 1980", "1960-1980"),
+    # decades as bounds
+    ("before the 90s", "…-1989"), ("pre-90s", "…-1989"), ("up to the 90s", "…-1999"), ("the 80s or earlier", "…-1989"),
+    ("nothing after the 80s", "…-1989"), ("older than the 80s", "…-1979"), ("after the 80s", "1990-…"),
+    ("since the 80s", "1980-…"), ("the 80s onwards", "1980-…"), ("from the 80s on", "1980-…"),
+    ("from the 60s up to the 80s", "1960-1989"), ("between the 70s and the 90s", "1970-1999"),
+    ("80s-90s", "1980-1999"), ("mid-90s", "1993-1996"),
+])
+def test_year_bounds_in_their_everyday_forms(vocab, message, years):
+    assert [c for c in chips(message, vocab) if not c.startswith("genres:")] == [f"years: {years}"]
+
+
+@pytest.mark.parametrize("message,expected", [
+    ("like toy story up to 2000", ["years: …-2000", "like: Toy Story (1995)"]),  # a year bound ends the title
+    ("like the matrix 2000 onwards", ["years: 2000-…", "like: Matrix, The (1999)"]),
+    ("like blade runner 2049", ["like: Blade Runner 2049 (2017)"]),
+])
+def test_a_year_bound_after_a_title_is_not_part_of_it(vocab, message, expected):
+    assert chips(message, vocab) == expected
+
+
+@pytest.mark.parametrize("year_min,year_max", [(1960, None), (None, 1980), (1960, 1980), (1995, 1995)])
+def test_the_answers_words_for_years_read_back_as_the_same_years(vocab, year_min, year_max):
+    """Users echo the answer ("Here are 5 picks up to 1980")."""
+    from ragrec.chat.turn import _summary
+
+    asked = Constraints(year_min=year_min, year_max=year_max)
+    assert chips(_summary(asked), vocab) == asked.chips()
+
+
 def test_start_over_and_merging_turns(vocab):
     first = Constraints().merge(parse("something like Toy Story from the 90s", vocab))
     second = first.merge(parse("but not animated", vocab))
@@ -236,6 +274,8 @@ def merged_chips(turns: list[str], vocab: Vocabulary) -> list[str]:
     (["westerns", "not before 1960", "nothing after 1980"], ["genres: Western", "years: 1960-1980"]),
     (["westerns", "after 1960", "before 1980"], ["genres: Western", "years: 1961-1979"]),
     (["from the 90s", "but after 1995"], ["years: 1996-1999"]),
+    (["westerns", "up to 1980"], ["genres: Western", "years: …-1980"]),  # as the answer says it: 1980 and before
+    (["comedies from 1985 to 1995", "actually only up to 1990"], ["genres: Comedy", "years: 1985-1990"]),
     (["thrillers from the 2000s", "not after 2005"], ["genres: Thriller", "years: 2000-2005"]),
     (["between 1950 and 1970", "not before 1960"], ["years: 1960-1970"]),
     (["after 1960", "after 1970"], ["years: 1971-…"]),
