@@ -171,16 +171,22 @@ def answer_text(constraints: Constraints, items: list[Candidate]) -> str:
         lines = [f"Here {picks} for you:"]
     else:
         lines = [f"Here {picks}{wanted}:"]
-    for n, item in enumerate(items, 1):
-        line = f"{n}. {shown_title(item)}"
-        if item.description and item.description.startswith(shown_title(item)):
-            line = f"{n}. {item.description}"  # a template that opens with the title: not the title twice
-        elif item.description:
-            line += f": {item.description}"
-        elif item.evidence:
-            line += f" ({item.evidence[0]})"
-        lines.append(line)
+    lines += [f"{n}. {_item_line(item)}" for n, item in enumerate(items, 1)]
     return "\n".join(lines)
+
+
+def _item_line(item: Candidate) -> str:
+    """An item as the answer lists it: its title first, said once, then its description."""
+    title, text = shown_title(item), item.description
+    if not text:
+        return title + (f" ({item.evidence[0]})" if item.evidence else "")
+    at = text.find(title)
+    if at > 0 and text[:at].endswith(": "):
+        # the template's reason first ("Popular with 5 users: Heat (1995), a crime movie."): the title first and the
+        # reason after it, as an item without a description has it
+        reason = text[:at - 2]
+        return f"{text[at:].rstrip('.')} ({reason[0].lower()}{reason[1:]})."
+    return text if at >= 0 else f"{title}: {text}"  # a description that names the item (with its year) stands alone
 
 
 def shown_title(item: Candidate) -> str:

@@ -25,12 +25,23 @@ def test_popular_only_when_someone_rated_something():
                             "most popular:")
 
 
-def test_a_description_that_opens_with_the_title_does_not_repeat_it():
-    text = answer_text(Constraints(genres=["Crime"]), [
-        candidate("1", "Heat (1995)", description="Heat (1995), a crime movie."),
-        candidate("2", "Balto (1995)", description="Because you liked Toy Story: Balto (1995), an adventure movie.")])
-    assert text.splitlines()[1:] == ["1. Heat (1995), a crime movie.",
-                                     "2. Balto (1995): Because you liked Toy Story: Balto (1995), an adventure movie."]
+@pytest.mark.parametrize("description,line", [
+    ("Heat (1995), a crime movie.", "Heat (1995), a crime movie."),  # a template that opens with the title
+    # the template's reason before the title goes after it, as for an item without a description
+    ("Popular with 5 users: Heat (1995), a drama and sci-fi movie.",
+     "Heat (1995), a drama and sci-fi movie (popular with 5 users)."),
+    ("Because you liked Toy Story: Heat (1995), an adventure movie.",
+     "Heat (1995), an adventure movie (because you liked Toy Story)."),
+    ("Because you liked Star Wars: Episode IV - A New Hope: Heat (1995), a crime movie.",
+     "Heat (1995), a crime movie (because you liked Star Wars: Episode IV - A New Hope)."),
+    ("If you liked Ronin, Heat (1995) is a tense crime epic.",  # names its item itself
+     "If you liked Ronin, Heat (1995) is a tense crime epic."),
+    ("A tense crime epic with a famous shoot-out.", "Heat (1995): A tense crime epic with a famous shoot-out."),
+    (None, "Heat (1995)"),
+])
+def test_the_answer_names_each_title_once(description, line):
+    text = answer_text(Constraints(genres=["Crime"]), [candidate("1", "Heat (1995)", description=description)])
+    assert text.splitlines()[1] == "1. " + line
 
 
 def test_terminal_colour_codes_are_not_part_of_a_message():
