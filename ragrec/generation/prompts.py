@@ -136,10 +136,21 @@ def item_facts(c: Candidate) -> dict[str, Any]:
         if isinstance(values, list):
             cleaned = [_clean(v) for v in values[:10]]
             facts[key] = [v for v in cleaned if v]
-    if len(facts) == 1 and c.text:  # the embedded "field: value" lines, but the title's (it is stated already)
-        lines = [line for line in c.text.splitlines() if line.strip() and not line.lower().startswith("title:")]
-        facts["text"] = as_data("; ".join(lines) or c.text)[0]
+    if len(facts) == 1 and c.text:
+        # the embedded "field: value" lines, but those that only restate the title (it is stated already): a row of
+        # an id and a title has nothing more to say
+        text = as_data("; ".join(line for line in c.text.splitlines() if not _restates(line, facts["title"])))[0]
+        if text:
+            facts["text"] = text
     return facts
+
+
+def _restates(line: str, title: str) -> bool:
+    """Whether an embedded line says nothing but the title ("title: X", "name: X", "X") or nothing at all."""
+    field, sep, value = line.partition(": ")
+    value = value if sep else line
+    return not value.strip() or field.strip().lower() == "title" or \
+        display_title(_clean(value)).casefold() == title.casefold()
 
 
 def item_line(c: Candidate) -> str:
@@ -181,7 +192,7 @@ def facts_sentence(facts: dict[str, Any], kind: str = "movie") -> str:
         sentence += " about " + ", ".join(facts["tags"][:4])
     if facts.get("text"):
         sentence += ": " + facts["text"][:200]
-    return sentence + "."
+    return sentence if sentence.endswith((".", "!", "?")) else sentence + "."  # text of its own sentences: no ".."
 
 
 def liked_sentence(titles: list[str]) -> str:

@@ -44,6 +44,25 @@ def test_the_answer_names_each_title_once(description, line):
     assert text.splitlines()[1] == "1. " + line
 
 
+@pytest.mark.parametrize("payload,text,line", [
+    # a catalog row of an id and a title: nothing to say beyond the title
+    ({"title": "QA Test Movie One"}, "title: QA Test Movie One", "QA Test Movie One, a movie."),
+    ({}, "title: QA Test Movie One", "QA Test Movie One, a movie."),
+    ({}, "name: QA Test Movie One\nsummary: A test.", "QA Test Movie One, a movie: summary: A test."),
+    # a field that only restates the title is left out, one that says more is kept
+    ({"title": "Books of Blood"}, "title: Books of Blood\noriginal_title: Books of Blood\nauthors: Clive Barker",
+     "Books of Blood, a movie: authors: Clive Barker."),
+    ({"title": "Books of Blood"}, "title: Books of Blood\noriginal_title: Books of Blood: Volume One",
+     "Books of Blood, a movie: original_title: Books of Blood: Volume One."),
+])
+def test_an_item_without_genres_is_described_without_restating_its_title(payload, text, line):
+    from ragrec.generation.describe import template
+
+    item = Candidate(item_id="qa1", score=1.0, path="content", payload=payload, text=text)
+    item.description = template(item, [])
+    assert answer_text(Constraints(query="test"), [item]).splitlines()[1] == "1. " + line
+
+
 def test_terminal_colour_codes_are_not_part_of_a_message():
     assert ChatRequest(message="like \x1b[31mToy Story\x1b[0m").message == "like Toy Story"
     with pytest.raises(ValidationError, match="is blank"):
