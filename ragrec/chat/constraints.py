@@ -175,13 +175,16 @@ _DECADE4 = re.compile(r"\b(1[89]\d|20\d)0'?s\b")
 _DECADE2 = re.compile(r"(?<!\d)(?<!\d-)'?(\d)0'?s\b")  # "mid-90s", "80s-90s"; not "1950-60s"
 _DECADE_WORD = re.compile(r"\b(" + "|".join(_DECADE_WORDS) + r")\b")
 _BETWEEN = re.compile(r"\bbetween\s+" + _YEAR + r"\s+and\s+" + _YEAR + r"\b")
-_SPAN = re.compile(r"\b(?:from\s+)?" + _YEAR + r"\s*(?:-|–|to|until|till|through|thru)\s*" + _YEAR + r"\b")
+_SPAN = re.compile(r"\b(?:from\s+|between\s+)?" + _YEAR + r"\s*(?:-|–|to|until|till|through|thru)\s*(?:" + _YEAR +
+                   r"|(?<=[-–])(\d\d))\b")  # "1995-99"
+_MORE_YEARS = r"(?:(?:\s*,\s*|\s+)(?:(?:or|and)\s+)?" + _YEAR + r")"  # "1995, 1996 or 1997"
+_YEAR_LIST = re.compile(r"(?<![\w'-])" + _YEAR + _MORE_YEARS + r"+(?![\w'-])")
 _BOUND_YEAR = re.compile(r"\b" + _BOUND + r"\s*-?\s*(?:the\s+year\s+)?" + _YEAR + r"\b(?!\s*'?s)")
 _YEAR_BOUND = re.compile(r"(?:\bfrom\s+)?\b" + _YEAR + r"\s+" + _BOUND_AFTER + r"\b|\bfrom\s+" + _YEAR + r"\s+(on)\b")
 _BOUND_DECADE = re.compile(r"\b(?:" + _BOUND + r"|between)\s*-?\s*(?:the\s+)?$")  # the text before a decade
 _DECADE_BOUND = re.compile(r"\s*" + _BOUND_AFTER + r"\b|\s+(on)\b")  # the text after it
-_IN_YEAR = re.compile(r"\b(?:in|of|from)\s+" + _YEAR + r"\b(?!\s*'?s)")
-_NOT_YEAR = re.compile(r"\b(?:not|except|excluding|but\s+not|no)\s+(?:in\s+)?" + _YEAR + r"\b(?!\s*'?s)")
+_IN_YEAR = re.compile(r"\b(?:in|of|from|year)\s+" + _YEAR + r"\b(?!\s*'?s)")
+_NOT_YEAR = re.compile(r"\b(?:not|except|excluding|but\s+not|no)\s+(?:in\s+)?" + _YEAR + _MORE_YEARS + r"*\b(?!\s*'?s)")
 _BARE_YEAR = re.compile(r"(?<![\w'-])" + _YEAR + r"(?![\w'-])")
 _THIS_YEAR = re.compile(r"\b(?:(last|this)\s+year|(?:from\s+)?the\s+past\s+year)\b")
 _PART_OF_DECADE = re.compile(r"\b(early|mid|late)[\s-]*(?:the\s+)?$")
@@ -456,7 +459,8 @@ def _years(low: str, vocab: Vocabulary, out: Constraints, used: list[tuple[int, 
         return start - 100 if start >= 2020 and vocab.max_year is not None and start > vocab.max_year else start
 
     for m in matches(_BETWEEN) + matches(_SPAN):
-        years(m, *sorted((int(m.group(1)), int(m.group(2)))))
+        first, last = int(m.group(1)), int(m.group(2) or m.group(1)[:2] + m.group(3))
+        years(m, *sorted((first, last + 100 if last < first and m.group(3) else last)))  # "1995-05": up to 2005
     decades = sorted([(m, int(m.group(1)) * 10) for m in matches(_DECADE4)] +
                      [(m, decade(int(m.group(1)))) for m in matches(_DECADE2)] +
                      [(m, decade(_DECADE_WORDS[m.group(1)])) for m in matches(_DECADE_WORD)],
@@ -471,14 +475,17 @@ def _years(low: str, vocab: Vocabulary, out: Constraints, used: list[tuple[int, 
         else:
             groups.append([(m, start)])
     for group in groups:
-        first, last = min(start for _, start in group), max(start for _, start in group) + 9
-        part = _PART_OF_DECADE.search(low[: group[0][0].start()])  # "early 90s": 1990-1993, "late 90s": 1996-1999
-        if part:
-            used.append(part.span())
-            if len(group) == 1:
-                first, last = {"early": (first, first + 3), "mid": (first + 3, first + 6),
-                               "late": (first + 6, last)}[part.group(1)]
-        at = part.start() if part else group[0][0].start()  # "not from the early 90s": negated before "early"
+        spans, parts = [], []  # "early 90s": 1990-1993, "late 80s to early 90s": 1986-1993
+        for m, start in group:
+            part = _PART_OF_DECADE.search(low[:m.start()])
+            a, b = start, start + 9
+            if part:
+                used.append(part.span())
+                a, b = {"early": (a, a + 3), "mid": (a + 3, a + 6), "late": (a + 6, b)}[part.group(1)]
+            spans.append((a, b))
+            parts.append(part)
+        first, last = min(a for a, _ in spans), max(b for _, b in spans)
+        at = parts[0].start() if parts[0] else group[0][0].start()  # "not from the early 90s": negated before "early"
         lead, trail = _BOUND_DECADE.search(low[:at]), _DECADE_BOUND.match(low, group[-1][0].end())
         if trail and trail.group(2) and not re.search(r"\bfrom\s+(?:the\s+)?$", low[:at]):
             trail = None  # "on" alone is a bound after "from" only ("from the 80s on")
@@ -509,8 +516,10 @@ def _years(low: str, vocab: Vocabulary, out: Constraints, used: list[tuple[int, 
     for m in matches(_YEAR_BOUND):  # "1980 onwards", "1980 or earlier", "from 1980 on"
         year = int(m.group(1) or m.group(3))
         bound(m.start(), m.group(2) or m.group(4), year, year)
-    for m in matches(_NOT_YEAR):  # "the 90s but not 1995"
-        out.not_years = (int(m.group(1)), int(m.group(1)))
+    # "the 90s but not 1995"; years joined are one span, as decades are: "2000 or 2001", "not 1995 or 1996"
+    for m in matches(_NOT_YEAR) + matches(_YEAR_LIST):
+        listed = [int(year) for year in re.findall(_YEAR, m.group())]
+        years(m.start(1), min(listed), max(listed))  # negated by what comes before its first year
     for m in matches(_THIS_YEAR)[:1]:  # the catalog's last year stands for "this year", the one before for "last"
         if vocab.max_year:
             out.year_min = out.year_max = vocab.max_year - (m.group(1) == "last")

@@ -219,6 +219,22 @@ def test_year_bounds_in_their_everyday_forms(vocab, message, years):
 
 
 @pytest.mark.parametrize("message,expected", [
+    # years joined are one span, as decades are, and negated as a whole
+    ("comedies from 2000 or 2001", ["genres: Comedy", "years: 2000-2001"]),
+    ("1995, 1996 or 1997", ["years: 1995-1997"]),
+    ("not 1995 or 1996", ["not years: 1995-1996"]),
+    ("dramas from the 90s but not 1995 or 1996", ["genres: Drama", "years: 1990-1999", "not years: 1995-1996"]),
+    ("excluding 1995 and 1996", ["not years: 1995-1996"]),
+    # spans in their other forms
+    ("between 2000-2005", ["years: 2000-2005"]), ("1995-99", ["years: 1995-1999"]),
+    ("2000-05", ["years: 2000-2005"]), ("in the year 2000", ["years: 2000-2000"]),
+    ("the late 80s to early 90s", ["years: 1986-1993"]), ("late 80s or early 90s", ["years: 1986-1993"]),
+])
+def test_years_joined_are_one_span(vocab, message, expected):
+    assert chips(message, vocab) == expected
+
+
+@pytest.mark.parametrize("message,expected", [
     ("like toy story up to 2000", ["years: …-2000", "like: Toy Story (1995)"]),  # a year bound ends the title
     ("like the matrix 2000 onwards", ["years: 2000-…", "like: Matrix, The (1999)"]),
     ("like blade runner 2049", ["like: Blade Runner 2049 (2017)"]),
