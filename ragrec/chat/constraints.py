@@ -9,6 +9,7 @@ LLM backend and with none. Each turn's constraints merge into the conversation's
 from __future__ import annotations
 
 import re
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
@@ -40,6 +41,11 @@ class Constraints(BaseModel):
                                                      "dramas\", \"make it a comedy instead\")")
     any_year: bool = Field(False, description="the message lifts the years asked so far (\"any year is fine\")")
     any_genre: bool = Field(False, description="the message lifts the genres asked so far (\"any genre\")")
+    adds_years: bool = Field(False, description="the message's years add to those asked so far (\"or the 80s\", "
+                                                "\"the 60s too\")")
+    shift_years: Literal["newer", "older", "or later", "or earlier"] | None = Field(
+        None, description="newer or older than the years asked so far (\"something newer\"), or those years and "
+                          "any later or earlier (\"or later\")")
 
     def is_empty(self) -> bool:
         return not (self.genres or self.not_genres or self.allow_genres or self.year_min or self.year_max
@@ -61,12 +67,27 @@ class Constraints(BaseModel):
                    [t for t in turn.not_like if t not in self.not_like and t.item_id not in like_ids]
         year_min, year_max, not_years = (None, None, None) if turn.any_year else \
             (self.year_min, self.year_max, self.not_years)
-        # a turn's bound replaces the same side and narrows the other ("not before 1960", then "nothing after
-        # 1980": 1960-1980); one that leaves no year between them replaces both ("before 2000", then "after 2005")
-        year_min = turn.year_min if turn.year_min is not None else year_min
-        year_max = turn.year_max if turn.year_max is not None else year_max
-        if year_min is not None and year_max is not None and year_min > year_max:
-            year_min, year_max = turn.year_min, turn.year_max
+        asked = year_min is not None or year_max is not None
+        if turn.shift_years and asked:  # "the 80s", then "something newer": from 1990; "or later": from 1980
+            if turn.shift_years == "newer" and year_max is not None:
+                year_min, year_max = year_max + 1, None
+            elif turn.shift_years == "older" and year_min is not None:
+                year_min, year_max = None, year_min - 1
+            elif turn.shift_years == "or later" and year_min is not None:
+                year_max = None
+            elif turn.shift_years == "or earlier" and year_max is not None:
+                year_min = None
+        elif turn.adds_years and asked and (turn.year_min is not None or turn.year_max is not None):
+            # "the 70s", then "or the 80s": one span, as "the 70s or 80s" is
+            year_min = None if year_min is None or turn.year_min is None else min(year_min, turn.year_min)
+            year_max = None if year_max is None or turn.year_max is None else max(year_max, turn.year_max)
+        else:
+            # a turn's bound replaces the same side and narrows the other ("not before 1960", then "nothing after
+            # 1980": 1960-1980); one that leaves no year between them replaces both ("before 2000", then "after 2005")
+            year_min = turn.year_min if turn.year_min is not None else year_min
+            year_max = turn.year_max if turn.year_max is not None else year_max
+            if year_min is not None and year_max is not None and year_min > year_max:
+                year_min, year_max = turn.year_min, turn.year_max
         if _covers(turn.not_years, year_min, year_max):
             year_min = year_max = None  # "an 80s movie", then "not the 80s": nothing of the range is left
         elif (turn.year_min is not None or turn.year_max is not None) and _covers(not_years, year_min, year_max):
@@ -199,6 +220,11 @@ _AGE = re.compile(r"\b(older\s+than|more\s+than|over|at\s+least|less\s+than|unde
 _RECENT = re.compile(r"\b(?:recent|latest|newest|new\s+(?:releases?|movies?|films?|ones))\b")
 # "something new", "anything different": what the user has not seen, which every answer is anyway
 _UNSEEN = re.compile(r"\b(?:something|anything)\s+(?:new|different|fresh)\b")
+# a turn's years that add to those asked so far ("or the 80s", "the 60s too"), or move from them ("something newer")
+_ADDS_YEARS = re.compile(r"^\W*or\b|\b(?:too|as\s+well)\W*$")
+_SHIFT_YEARS = re.compile(r"\b(newer|more\s+recent|older)\b(?!\s+than)")
+_OPEN_YEARS = re.compile(r"^\W*(?:(?:or|and)\s+(?:(later|after|newer|up|beyond|on)|(earlier|before|older))|"
+                         r"(onwards?|forwards?))\W*$")  # a whole message: "or later"
 _OLD = re.compile(r"\b(?:old|older|oldies)\s+(?:movies?|films?|ones)\b")
 
 
@@ -543,6 +569,14 @@ def _years(low: str, vocab: Vocabulary, out: Constraints, used: list[tuple[int, 
                 used.append(m.span())
                 years(m, int(m.group(1)), int(m.group(1)))
                 break
+    shift = _OPEN_YEARS.search(low) or \
+        next((m for m in _SHIFT_YEARS.finditer(low) if not _inside(m.start(), used)), None)
+    if shift and shift.re is _OPEN_YEARS:  # the years so far and any later, or earlier (merge)
+        out.shift_years = "or earlier" if shift.group(2) else "or later"
+    elif shift and out.year_min is None and out.year_max is None and not negated(shift):
+        out.shift_years = "older" if shift.group(1) == "older" else "newer"  # than the years so far, if any (merge)
+    for m in matches(_ADDS_YEARS):  # "or the 60s too"; "comedies too" adds genres, as any genre does
+        out.adds_years = out.year_min is not None or out.year_max is not None
     for m in matches(_RECENT)[:1]:
         if vocab.max_year:
             if negated(m):
@@ -556,5 +590,7 @@ def _years(low: str, vocab: Vocabulary, out: Constraints, used: list[tuple[int, 
         else:
             out.year_max = 1979
         used.append((m.start(), m.start() + len(m.group().split()[0])))
+    if out.shift_years:  # "more recent", "older movies" are also years of their own, for a conversation without any
+        used.append(shift.span())
     if out.year_min is not None and out.year_max is not None and out.year_min > out.year_max:
         out.year_min = out.year_max = None

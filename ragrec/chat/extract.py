@@ -51,8 +51,9 @@ def read_constraints(message: str, vocab: Vocabulary, llm=None) -> Constraints:
 
 
 def _checked(e: Extracted, vocab: Vocabulary, rules: Constraints) -> Constraints:
-    """The LLM's reading, checked against the catalog; starting over and lifting years or genres ("any year",
-    "horror is fine") come from the rules (the schema has no words for them)."""
+    """The LLM's reading, checked against the catalog; starting over, lifting years or genres ("any year", "horror
+    is fine") and years relative to earlier turns ("or the 80s", "something newer") come from the rules (the schema
+    has no words for them)."""
     known = {g.lower(): g for g in vocab.genres.values()}
 
     def genres(names: list[str]) -> list[str]:
@@ -68,4 +69,5 @@ def _checked(e: Extracted, vocab: Vocabulary, rules: Constraints) -> Constraints
                        not_genres=not_genres, allow_genres=allowed,
                        year_min=e.year_min, year_max=e.year_max, like=titles(e.like_titles),
                        not_like=titles(e.not_like_titles), query=(e.query or "").strip() or None, reset=rules.reset,
-                       any_year=rules.any_year, any_genre=rules.any_genre)
+                       any_year=rules.any_year, any_genre=rules.any_genre, adds_years=rules.adds_years,
+                       shift_years=rules.shift_years)

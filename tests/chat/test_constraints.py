@@ -164,7 +164,8 @@ def chips(message: str, vocab: Vocabulary) -> list[str]:
     ("like toy story but not the sequels", ["like: Toy Story (1995)"]),  # not "Anne of Green Gables: The Sequel"
     ("like Inception but not horror", ["not: Horror", "like: Inception (2010)"]),
     ("like Inception but not from 2010", ["not years: 2010-2010", "like: Inception (2010)"]),
-    ("star wars but newer", ["about: star wars newer"]),  # more than a title: searched as words
+    ("star wars but darker", ["about: star wars darker"]),  # more than a title: searched as words
+    ("star wars but newer", ["like: Star Wars: Episode IV - A New Hope (1977)"]),  # newer: than the years so far
     ("a heist movie", ["about: heist"]),  # one word is never a title on its own (Heist, 2001)
     ("I'd like it funny", ["genres: Comedy"]),  # "like it" is not the film It
     ('something like "It"', ["like: It (2017)"]),  # quoted, it is
@@ -303,6 +304,18 @@ def merged_chips(turns: list[str], vocab: Vocabulary) -> list[str]:
     (["an 80s movie", "not the 80s"], ["not years: 1980-1989"]),
     (["dramas", "not from the 90s", "from 1995"], ["genres: Drama", "years: 1995-1995"]),
     (["from the 90s", "any year is fine"], []),
+    # years that add to the range ("or", "too", "as well"), or move from it ("newer", "older")
+    (["comedies", "in the 70s", "or the 80s"], ["genres: Comedy", "years: 1970-1989"]),
+    (["war films before 1960", "or the 60s too"], ["genres: War", "years: …-1969"]),
+    (["the 50s", "the 60s as well"], ["years: 1950-1969"]),
+    (["the 90s", "comedies too"], ["genres: Comedy", "years: 1990-1999"]),  # "too" is not searched for
+    (["sci-fi from the 80s", "something newer"], ["genres: Sci-Fi", "years: 1990-…"]),
+    (["sci-fi from the 80s", "more recent ones"], ["genres: Sci-Fi", "years: 1990-…"]),
+    (["sci-fi from the 80s", "older ones"], ["genres: Sci-Fi", "years: …-1979"]),
+    (["movies from 2005", "or later"], ["years: 2005-…"]), (["the 80s", "or earlier"], ["years: …-1989"]),
+    (["the 80s", "onwards"], ["years: 1980-…"]),
+    (["something newer"], []),  # newer than nothing asked: nothing, and not searched for
+    (["older movies"], ["years: …-1979"]), (["something more recent"], ["years: 2013-…"]),  # on their own
 ])
 def test_turns_merge_their_years(vocab, turns, expected):
     assert merged_chips(turns, vocab) == expected

@@ -63,3 +63,9 @@ def test_a_lifted_exclusion_comes_from_the_rules(vocab):  # noqa: F811
     llm = Scripted(json.dumps({"genres": ["Horror"]}))  # an LLM may read "horror is fine" as asking for horror
     c = read_constraints("horror is fine", vocab, llm)
     assert c.allow_genres == ["Horror"] and c.genres == []
+
+
+def test_years_relative_to_earlier_turns_come_from_the_rules(vocab):  # noqa: F811
+    c = read_constraints("or the 80s", vocab, Scripted(json.dumps({"year_min": 1980, "year_max": 1989})))
+    assert c.adds_years and (c.year_min, c.year_max) == (1980, 1989)
+    assert read_constraints("something newer", vocab, Scripted("{}")).shift_years == "newer"
