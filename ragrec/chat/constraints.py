@@ -207,6 +207,7 @@ _DECADE_BOUND = re.compile(r"\s*" + _BOUND_AFTER + r"\b|\s+(on)\b")  # the text 
 _IN_YEAR = re.compile(r"\b(?:in|of|from|year)\s+" + _YEAR + r"\b(?!\s*'?s)")
 _NOT_YEAR = re.compile(r"\b(?:not|except|excluding|but\s+not|no)\s+(?:in\s+)?" + _YEAR + _MORE_YEARS + r"*\b(?!\s*'?s)")
 _BARE_YEAR = re.compile(r"(?<![\w'-])" + _YEAR + r"(?![\w'-])")
+_THIS_DECADE = re.compile(r"\b(?:this|the\s+current)\s+decade\b")
 _THIS_YEAR = re.compile(r"\b(?:(last|this)\s+year|(?:from\s+)?the\s+past\s+year)\b")
 _PART_OF_DECADE = re.compile(r"\b(early|mid|late)[\s-]*(?:the\s+)?$")
 _NUMBER_WORDS = {"a": 1, "one": 1, "two": 2, "couple": 2, "couple of": 2, "a couple of": 2, "three": 3, "few": 3,
@@ -221,7 +222,7 @@ _RECENT = re.compile(r"\b(?:recent|latest|newest|new\s+(?:releases?|movies?|film
 # "something new", "anything different": what the user has not seen, which every answer is anyway
 _UNSEEN = re.compile(r"\b(?:something|anything)\s+(?:new|different|fresh)\b")
 # a turn's years that add to those asked so far ("or the 80s", "the 60s too"), or move from them ("something newer")
-_ADDS_YEARS = re.compile(r"^\W*or\b|\b(?:too|as\s+well)\W*$")
+_ADDS_YEARS = re.compile(r"^\W*(?:or|(?:and\s+)?also)\b|\b(?:too|as\s+well)\W*$")
 _SHIFT_YEARS = re.compile(r"\b(newer|more\s+recent|older)\b(?!\s+than)")
 _OPEN_YEARS = re.compile(r"^\W*(?:(?:or|and)\s+(?:(later|after|newer|up|beyond|on)|(earlier|before|older))|"
                          r"(onwards?|forwards?))\W*$")  # a whole message: "or later"
@@ -445,7 +446,8 @@ def _years(low: str, vocab: Vocabulary, out: Constraints, used: list[tuple[int, 
     """The year range a message asks for; a negated one turns around ("nothing before 2000" is 2000 on, "not from
     the 90s" leaves the 1990s out). Contradictory bounds ("after 2010 and before 2000") ask for nothing."""
     def matches(pattern: re.Pattern) -> list[re.Match]:
-        found = [m for m in pattern.finditer(low) if not _inside(m.start(), used)]
+        """The pattern's matches that overlap nothing read already ("not 2005 to 2007" is not "not 2005" again)."""
+        found = [m for m in pattern.finditer(low) if not any(a < m.end() and m.start() < b for a, b in used)]
         used.extend(m.span() for m in found)
         return found
 
@@ -546,6 +548,8 @@ def _years(low: str, vocab: Vocabulary, out: Constraints, used: list[tuple[int, 
     for m in matches(_NOT_YEAR) + matches(_YEAR_LIST):
         listed = [int(year) for year in re.findall(_YEAR, m.group())]
         years(m.start(1), min(listed), max(listed))  # negated by what comes before its first year
+    for m in matches(_THIS_DECADE)[:1] if vocab.max_year else []:  # the decade of the catalog's last year
+        years(m, vocab.max_year // 10 * 10, vocab.max_year)
     for m in matches(_THIS_YEAR)[:1]:  # the catalog's last year stands for "this year", the one before for "last"
         if vocab.max_year:
             out.year_min = out.year_max = vocab.max_year - (m.group(1) == "last")

@@ -230,6 +230,8 @@ def test_year_bounds_in_their_everyday_forms(vocab, message, years):
     ("between 2000-2005", ["years: 2000-2005"]), ("1995-99", ["years: 1995-1999"]),
     ("2000-05", ["years: 2000-2005"]), ("in the year 2000", ["years: 2000-2000"]),
     ("the late 80s to early 90s", ["years: 1986-1993"]), ("late 80s or early 90s", ["years: 1986-1993"]),
+    ("not between 1990 and 1995", ["not years: 1990-1995"]),
+    ("documentaries from this decade", ["genres: Documentary", "years: 2010-2018"]),  # the catalog's last decade
 ])
 def test_years_joined_are_one_span(vocab, message, expected):
     assert chips(message, vocab) == expected
@@ -300,6 +302,8 @@ def merged_chips(turns: list[str], vocab: Vocabulary) -> list[str]:
     (["after 1960", "before 1950"], ["years: …-1949"]),
     (["the 90s", "the 70s"], ["years: 1970-1979"]),  # a whole range replaces the range
     (["a 90s drama", "but not 1995", "after 1993"], ["genres: Drama", "years: 1994-1999", "not years: 1995-1995"]),
+    (["thrillers from 2000 to 2010", "not 2005 to 2007"],
+     ["genres: Thriller", "years: 2000-2010", "not years: 2005-2007"]),  # not "not 2005" read again
     # a range and the years left out: whichever leaves nothing of the other gives way to the later turn
     (["an 80s movie", "not the 80s"], ["not years: 1980-1989"]),
     (["dramas", "not from the 90s", "from 1995"], ["genres: Drama", "years: 1995-1995"]),
@@ -307,7 +311,8 @@ def merged_chips(turns: list[str], vocab: Vocabulary) -> list[str]:
     # years that add to the range ("or", "too", "as well"), or move from it ("newer", "older")
     (["comedies", "in the 70s", "or the 80s"], ["genres: Comedy", "years: 1970-1989"]),
     (["war films before 1960", "or the 60s too"], ["genres: War", "years: …-1969"]),
-    (["the 50s", "the 60s as well"], ["years: 1950-1969"]),
+    (["the 50s", "the 60s as well"], ["years: 1950-1969"]), (["crime from the 70s", "also the 90s"],
+                                                              ["genres: Crime", "years: 1970-1999"]),
     (["the 90s", "comedies too"], ["genres: Comedy", "years: 1990-1999"]),  # "too" is not searched for
     (["sci-fi from the 80s", "something newer"], ["genres: Sci-Fi", "years: 1990-…"]),
     (["sci-fi from the 80s", "more recent ones"], ["genres: Sci-Fi", "years: 1990-…"]),
