@@ -159,8 +159,8 @@ _NEGATING_PHRASE = re.compile(r"\b(?:(?:anything|everything)\s+but|other\s+than|
 _YEAR = r"((?:18|19|20)\d\d)"
 # a bound on the years, before a year or decade ("up to 1980", "after the 80s") or after it ("1980 onwards", "the 80s
 # or earlier"); "before" and "after" leave their year out, "until", "up to" and "since" keep it
-_BOUND = r"(before|pre|older\s+than|earlier\s+than|until|till|up\s+(?:to|until|till|through)|through|thru|at\s+most|" \
-         r"after|post|newer\s+than|later\s+than|since|at\s+least|starting(?:\s+(?:from|in))?)"
+_BOUND = r"(before|pre|older\s+than|earlier\s+than|until|till|up\s+(?:to|until|till|through)|to|through|thru|" \
+         r"at\s+most|after|post|newer\s+than|later\s+than|since|at\s+least|starting(?:\s+(?:from|in))?)"
 _BOUND_AFTER = r"(onwards?|forwards?|(?:and|or)\s+(?:on|later|after|newer|up|beyond|earlier|before|older))"
 _DECADE_WORDS = {"twenties": 2, "thirties": 3, "forties": 4, "fifties": 5, "sixties": 6, "seventies": 7,
                  "eighties": 8, "nineties": 9}
@@ -183,7 +183,8 @@ _UNLIKE = r"(?:not\s+like|unlike|nothing\s+like|less\s+like|anything\s+but|no\s+
 # where a title after "like" ends; a year bound ends it too ("like toy story up to 2000", "like alien 1980 or earlier")
 _CLAUSE_END = r"(?=\s*(?:[.;!?]|,\s*(?:but|not|no|from|in|with)\b|\bbut\b|\bfrom\b|\bwith(?:out)?\b|\bin\s+the\b|" \
               r"\bset\s+in\b|\bthat\b|\bwhich\b|\bplease\b|\bfor\b|$|" \
-              r"\b" + _BOUND + r"\s*-?\s*(?:the\s+)?'?\d|(?:18|19|20)\d\d'?s?\s+" + _BOUND_AFTER + "))"
+              r"\b" + _BOUND + r"\s*-?\s*(?:the\s+)?(?:(?:18|19|20)\d\d|'?\d0'?s)|" \
+              r"(?:18|19|20)\d\d'?s?\s+" + _BOUND_AFTER + "))"
 _QUOTED = re.compile(r"[\"“”«»]([^\"“”«»]{2,120})[\"“”«»]")
 _CORRECTION = re.compile(r"^\W*(?:(?:actually|rather|nah|make it|change (?:it|that) to|switch to|just|only)\b|no,)|"
                          r"\binstead\b")
@@ -469,7 +470,7 @@ def _years(low: str, vocab: Vocabulary, out: Constraints, used: list[tuple[int, 
         elif re.fullmatch(r"after|post|newer than|later than", word):
             upper, year = False, last + 1
         else:  # the bound's own years are in: "up to 1980", "since the 80s", "1980 or earlier"
-            upper = bool(re.match(r"until|till|up |through|thru|at most|(?:and|or) (?:earlier|before|older)", word))
+            upper = bool(re.match(r"until|till|up |to|through|thru|at most|(?:and|or) (?:earlier|before|older)", word))
             year = last if upper else first
         if negated(at):
             upper, year = not upper, year + 1 if upper else year - 1
@@ -535,7 +536,8 @@ def _years(low: str, vocab: Vocabulary, out: Constraints, used: list[tuple[int, 
             out.year_min = first
     for m in matches(_AGE) if vocab.max_year else []:
         last = vocab.max_year - span(m.group(2), m.group(3))  # "older than 20 years": before the last 20
-        if m.group(1) in ("less than", "under", "younger than", "at most"):
+        young = m.group(1) in ("less than", "under", "younger than", "at most")
+        if young != negated(m):  # "no older than 15 years": the last 15
             out.year_min = last + 1
         else:
             out.year_max = last

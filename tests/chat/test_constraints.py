@@ -36,7 +36,8 @@ TITLES = [("1", "Toy Story (1995)", 215, 1995), ("3114", "Toy Story 2 (1999)", 9
           ("6720", "Faust (1926)", 1, 1926), ("136864", "Furious 7 (2015)", 15, 2015),
           ("59306", "Superhero Movie (2008)", 4, 2008), ("541", "Blade Runner (1982)", 124, 1982),
           ("176371", "Blade Runner 2049 (2017)", 17, 2017), ("1240", "Terminator, The (1984)", 131, 1984),
-          ("318", "Shawshank Redemption, The (1994)", 317, 1994), ("924", "2001: A Space Odyssey (1968)", 109, 1968)]
+          ("318", "Shawshank Redemption, The (1994)", 317, 1994), ("924", "2001: A Space Odyssey (1968)", 109, 1968),
+          ("4291", "Nine to Five (a.k.a. 9 to 5) (1980)", 20, 1980)]
 
 
 @pytest.fixture(scope="module")
@@ -189,6 +190,7 @@ def chips(message: str, vocab: Vocabulary) -> list[str]:
     ("not from the past two decades", ["years: …-1998"]),
     ("movies older than 20 years", ["years: …-1998"]),
     ("less than five years old", ["years: 2014-…"]),
+    ("thrillers no older than 15 years", ["genres: Thriller", "years: 2004-…"]),  # negated: the last 15
     ("a 1985 comedy", ["genres: Comedy", "years: 1985-1985"]),
     ("horror 1985", ["genres: Horror", "years: 1985-1985"]),
     ("not a 1995 movie", ["not years: 1995-1995"]),
@@ -207,7 +209,7 @@ def test_messages_become_constraints(vocab, message, expected):
     ("from 1980 on", "1980-…"), ("1980 onwards", "1980-…"), ("since 1980", "1980-…"),
     ("no earlier than 1980", "1980-…"), ("at least 1980", "1980-…"), ("1980 or later", "1980-…"),
     ("starting in 1980", "1980-…"), ("after 1980", "1981-…"), ("post-1980", "1981-…"),
-    ("from 1970 up to 1980", "1970-1980"), ("westerns from 1960 but no later than 1980", "1960-1980"),
+    ("westerns to 1980", "…-1980"), ("from 1970 up to 1980", "1970-1980"), ("westerns from 1960 but no later than 1980", "1960-1980"),
     # decades as bounds
     ("before the 90s", "…-1989"), ("pre-90s", "…-1989"), ("up to the 90s", "…-1999"), ("the 80s or earlier", "…-1989"),
     ("nothing after the 80s", "…-1989"), ("older than the 80s", "…-1979"), ("after the 80s", "1990-…"),
@@ -241,6 +243,8 @@ def test_years_joined_are_one_span(vocab, message, expected):
     ("like toy story up to 2000", ["years: …-2000", "like: Toy Story (1995)"]),  # a year bound ends the title
     ("like the matrix 2000 onwards", ["years: 2000-…", "like: Matrix, The (1999)"]),
     ("like blade runner 2049", ["like: Blade Runner 2049 (2017)"]),
+    ("like toy story to 2000", ["years: …-2000", "like: Toy Story (1995)"]),
+    ("like 9 to 5", ["like: Nine to Five (a.k.a. 9 to 5) (1980)"]),  # "to 5" is no year bound
 ])
 def test_a_year_bound_after_a_title_is_not_part_of_it(vocab, message, expected):
     assert chips(message, vocab) == expected
@@ -295,6 +299,7 @@ def merged_chips(turns: list[str], vocab: Vocabulary) -> list[str]:
     (["from the 90s", "but after 1995"], ["years: 1996-1999"]),
     (["westerns", "up to 1980"], ["genres: Western", "years: …-1980"]),  # as the answer says it: 1980 and before
     (["comedies from 1985 to 1995", "actually only up to 1990"], ["genres: Comedy", "years: 1985-1990"]),
+    (["westerns", "from 1960", "to 1980"], ["genres: Western", "years: 1960-1980"]),
     (["thrillers from the 2000s", "not after 2005"], ["genres: Thriller", "years: 2000-2005"]),
     (["between 1950 and 1970", "not before 1960"], ["years: 1960-1970"]),
     (["after 1960", "after 1970"], ["years: 1971-…"]),
