@@ -44,6 +44,18 @@ def test_a_conversation_refines_its_constraints_turn_by_turn(api):
     assert fresh["chips"] == ["genres: Western"] and all("Western" in g for g in genres(fresh))
 
 
+@pytest.mark.parametrize("turns,chips,first,last", [
+    (["westerns", "not before 1960", "nothing after 1980"], ["genres: Western", "years: 1960-1980"], 1960, 1980),
+    (["westerns", "up to 1980"], ["genres: Western", "years: …-1980"], None, 1980),  # the answer's own words
+])
+def test_year_bounds_from_several_turns_make_one_range(api, turns, chips, first, last):
+    answer = {}
+    for message in turns:
+        answer = turn(api, message, k=5, explain=False, conversation_id=answer.get("conversation_id"))
+    assert answer["chips"] == chips and len(answer["items"]) == 5
+    assert all((first or 0) <= i["payload"]["year"] <= last for i in answer["items"])
+
+
 def test_the_stream_sends_constraints_items_descriptions_then_the_answer(api):
     with_user = {"message": "comedies from the 90s", "user_id": "ann", "k": 3}
     events = sse(api, with_user)
