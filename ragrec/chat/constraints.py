@@ -224,7 +224,8 @@ _RECENT = re.compile(r"\b(?:recent|latest|newest|new\s+(?:releases?|movies?|film
 _UNSEEN = re.compile(r"\b(?:something|anything)\s+(?:new|different|fresh)\b")
 # a turn's years that add to those asked so far ("or the 80s", "the 60s too"), or move from them ("something newer")
 _ADDS_YEARS = re.compile(r"^\W*(?:or|(?:and\s+)?also)\b|\b(?:too|as\s+well)\W*$")
-_SHIFT_YEARS = re.compile(r"\b(newer|more\s+recent|older)\b(?!\s+than)")
+_SHIFT_YEARS = re.compile(r"\b(newer|more\s+recent|older)(?=\s*(?:ones?|movies?|films?|stuff|please)?\s*"
+                          r"(?:[.,;!?]|$|(?:with|about|but|and|that)\b))")  # not "for older kids"
 _OPEN_YEARS = re.compile(r"^\W*(?:(?:or|and)\s+(?:(later|after|newer|up|beyond|on)|(earlier|before|older))|"
                          r"(onwards?|forwards?))\W*$")  # a whole message: "or later"
 _OLD = re.compile(r"\b(?:old|older|oldies)\s+(?:movies?|films?|ones)\b")

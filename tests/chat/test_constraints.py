@@ -209,7 +209,8 @@ def test_messages_become_constraints(vocab, message, expected):
     ("from 1980 on", "1980-…"), ("1980 onwards", "1980-…"), ("since 1980", "1980-…"),
     ("no earlier than 1980", "1980-…"), ("at least 1980", "1980-…"), ("1980 or later", "1980-…"),
     ("starting in 1980", "1980-…"), ("after 1980", "1981-…"), ("post-1980", "1981-…"),
-    ("westerns to 1980", "…-1980"), ("from 1970 up to 1980", "1970-1980"), ("westerns from 1960 but no later than 1980", "1960-1980"),
+    ("westerns to 1980", "…-1980"), ("from 1970 up to 1980", "1970-1980"),
+    ("westerns from 1960 but no later than 1980", "1960-1980"),
     # decades as bounds
     ("before the 90s", "…-1989"), ("pre-90s", "…-1989"), ("up to the 90s", "…-1999"), ("the 80s or earlier", "…-1989"),
     ("nothing after the 80s", "…-1989"), ("older than the 80s", "…-1979"), ("after the 80s", "1990-…"),
@@ -322,6 +323,8 @@ def merged_chips(turns: list[str], vocab: Vocabulary) -> list[str]:
     (["sci-fi from the 80s", "something newer"], ["genres: Sci-Fi", "years: 1990-…"]),
     (["sci-fi from the 80s", "more recent ones"], ["genres: Sci-Fi", "years: 1990-…"]),
     (["sci-fi from the 80s", "older ones"], ["genres: Sci-Fi", "years: …-1979"]),
+    (["the 80s", "newer ones with robots"], ["years: 1990-…", "about: robots"]),
+    (["the 2000s", "something for older viewers"], ["years: 2000-2009", "about: older viewers"]),  # not the years
     (["movies from 2005", "or later"], ["years: 2005-…"]), (["the 80s", "or earlier"], ["years: …-1989"]),
     (["the 80s", "onwards"], ["years: 1980-…"]),
     (["something newer"], []),  # newer than nothing asked: nothing, and not searched for
