@@ -13,6 +13,7 @@ LLM_FALLBACKS = Counter(
     "LLM stage results that fell back: rerank -> retrieval order; describe -> template",
     ["stage", "reason"],
 )
+DESCRIPTION_CACHE_HITS = Counter("ragrec_description_cache_hits", "Descriptions served from the cache")
 
 log = logging.getLogger("ragrec.generation")
 WARN_EVERY_SECONDS = 60.0

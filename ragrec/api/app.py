@@ -16,6 +16,7 @@ import anyio
 from fastapi import FastAPI
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
+from fastapi_offline import FastAPIOffline
 
 from ragrec.api import errors
 from ragrec.api.deps import Services
@@ -53,9 +54,12 @@ def create_app(settings: Settings | None = None, *, recommender: Recommender | N
             if recommender is None:
                 rec.close()
 
-    # bodies over the limit get a 413 as they stream in, Content-Length or not (FastAPI's own limit)
-    app = FastAPI(title="ragrec", version="0.1.0", lifespan=lifespan, max_body_size=settings.api_max_body_bytes,
-                  summary="A retrieval-augmented recommender on Qdrant: recommendations, chat, feedback, catalog.")
+    # bodies over the limit get a 413 as they stream in, Content-Length or not (FastAPI's own limit); /docs serves
+    # Swagger UI from the package, so that it works where nothing may be fetched from the internet
+    app = FastAPIOffline(title="ragrec", version="0.1.0", lifespan=lifespan, redoc_url=None,
+                         max_body_size=settings.api_max_body_bytes,
+                         summary="A retrieval-augmented recommender on Qdrant: recommendations, chat, feedback, "
+                                 "catalog.")
     errors.install(app)
     limits = {"/v1/ingest-jobs/upload": settings.api_max_upload_bytes}
     app.state.too_large = lambda path: errors.too_large(path, limits, settings.api_max_body_bytes)

@@ -9,6 +9,7 @@ from typing import Annotated, Any, Callable, Literal, TypeVar
 
 import anyio
 from fastapi import Depends, HTTPException, Request
+from fastapi.security import APIKeyHeader, HTTPBearer
 
 from ragrec.api.jobs import Jobs
 from ragrec.chat import Chat
@@ -86,14 +87,26 @@ def refusal(request: Request, role: Role, settings: Settings) -> HTTPException |
     return None
 
 
-def required_role(request: Request) -> Role | None:
-    """The role the matched route requires (its `require` dependency), if any."""
-    dependant = getattr(request.scope.get("route"), "dependant", None)
+def route_role(route) -> Role | None:
+    """The role a route requires (its `require` dependency), if any."""
+    dependant = getattr(route, "dependant", None)
     return next((d.call.role for d in getattr(dependant, "dependencies", ()) if hasattr(d.call, "role")), None)
 
 
+def required_role(request: Request) -> Role | None:
+    """The role the request's matched route requires."""
+    return route_role(request.scope.get("route"))
+
+
+# Declared for the OpenAPI schema only (an Authorize button in /docs that sends the key): `_presented_key` reads
+# the headers itself, as it always did, so a missing key is ragrec's 401, not these classes' own
+_BEARER = HTTPBearer(auto_error=False, scheme_name="bearer", description="Authorization: Bearer KEY")
+_API_KEY = APIKeyHeader(name="X-API-Key", auto_error=False, scheme_name="apiKey", description="X-API-Key: KEY")
+
+
 def require(role: Role) -> Callable[..., Any]:
-    async def check(request: Request, svc: ServicesDep) -> Role:
+    async def check(request: Request, svc: ServicesDep, _bearer: Annotated[Any, Depends(_BEARER)] = None,
+                    _key: Annotated[Any, Depends(_API_KEY)] = None) -> Role:
         if (refused := refusal(request, role, svc.settings)) is not None:
             raise refused
         return role_of(request, svc.settings)

@@ -7,14 +7,14 @@ import time
 
 from prometheus_client import Counter, Gauge, Histogram
 
-from ragrec.metrics import LLM_FALLBACKS  # noqa: F401  (registered here too: /metrics lists it before any LLM call)
+# registered here too: /metrics lists them before any LLM call
+from ragrec.metrics import DESCRIPTION_CACHE_HITS, LLM_FALLBACKS  # noqa: F401
 
 REQUESTS = Counter("ragrec_http_requests", "HTTP requests by route, method and status", ["route", "method", "status"])
 LATENCY = Histogram("ragrec_http_request_seconds", "HTTP request latency by route", ["route", "method"],
                     buckets=(0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 30))
 JOB_ROWS = Gauge("ragrec_ingest_job_rows_read", "Rows read by the running ingest job")
 JOBS = Counter("ragrec_jobs", "Background jobs by kind and outcome", ["kind", "status"])
-DESCRIPTION_CACHE_HITS = Counter("ragrec_description_cache_hits", "Descriptions served from the cache")
 
 
 class Measure:
@@ -32,7 +32,7 @@ class Measure:
         responded = False
 
         def count(status: int) -> None:
-            route = getattr(scope.get("route"), "path", "unmatched")  # the router puts the matched route here
+            route = getattr(scope.get("route"), "path", None) or _plain_route(scope)
             REQUESTS.labels(route, scope["method"], str(status)).inc()
             LATENCY.labels(route, scope["method"]).observe(time.perf_counter() - started)
 
@@ -49,3 +49,11 @@ class Measure:
             if not responded:  # the 500 is answered further out (Starlette's ServerErrorMiddleware): count it here
                 count(500)
             raise
+
+
+def _plain_route(scope) -> str:
+    """The label of a request FastAPI's router did not note a route for: Starlette's own routes (the OpenAPI schema:
+    fixed paths) are labelled by path, a mount (static files) by its own path; anything else is unmatched."""
+    if "endpoint" not in scope:
+        return "unmatched"
+    return scope["root_path"] if "app_root_path" in scope else scope["path"]  # a mount (set by Starlette's Mount)

@@ -31,7 +31,7 @@ from pydantic import BaseModel
 from ragrec.config import Settings
 from ragrec.generation import prompts as P
 from ragrec.generation.base import LLM, LLMError
-from ragrec.metrics import llm_fell_back
+from ragrec.metrics import DESCRIPTION_CACHE_HITS, llm_fell_back
 from ragrec.retrieval.models import Candidate, History
 from ragrec.schema import BLURB
 
@@ -332,6 +332,7 @@ class Describer:
             liked = evidence_titles(c)
             hit = self.cache.get(self._key(c, liked))
             if hit is not None:  # the cached text on this request's candidate (its score may differ)
+                DESCRIPTION_CACHE_HITS.inc()
                 item = c.model_copy(update={"description": hit.item.description,
                                             "description_source": hit.item.description_source})
                 yield hit.model_copy(update={"index": i, "cached": True, "item": item})

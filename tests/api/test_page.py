@@ -128,3 +128,24 @@ def test_a_cut_off_answer_a_refused_like_and_a_long_title_are_shown_as_such(page
             assert page.evaluate("document.querySelector('link[rel=icon]').href") == "data:,"  # no favicon 404
         finally:
             browser.close()
+
+
+def test_the_api_docs_render_offline_with_an_authorize_button(page_server):
+    """/docs is Swagger UI served by the app itself (FastAPI's own page loads it from a CDN: blank offline), and
+    the schema declares the two ways to send a key, so "Try it out" can send one."""
+    from playwright.sync_api import expect, sync_playwright
+
+    url, _ = page_server
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        try:
+            page = browser.new_page()
+            outside = []
+            page.on("request", lambda r: outside.append(r.url) if not r.url.startswith((url, "data:")) else None)
+            page.goto(url + "/docs")
+            expect(page.locator(".swagger-ui .info .title")).to_contain_text("ragrec", timeout=30_000)
+            expect(page.locator("button.authorize")).to_be_visible()
+            expect(page.locator(".opblock-summary-path", has_text="/v1/recommendations")).to_have_count(1)
+            assert outside == []
+        finally:
+            browser.close()

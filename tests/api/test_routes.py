@@ -365,10 +365,14 @@ def test_ingest_jobs_from_the_import_folder_and_uploads(api):
     problem(refused, 422)
     assert [p.name for p in (api.settings.data_dir / "uploads").iterdir()] == []
     # a sync the server refuses as a mass deletion, then allowed
-    (imports / "one.csv").write_text("id,title\nm1,The Long Heist\n")
-    sync = {"path": "one.csv", "text_fields": ["title"], "sync": True}
+    (imports / "one.csv").write_text("id,title\nm1,Frumble Gadzooks Two\n")
+    chat = {"message": "something like Frumble Gadzooks Two", "stream": False, "explain": False}
+    assert "like: Frumble Gadzooks Two" not in api.post("/v1/chat", json=chat, headers=C).json()["chips"]
+    sync = {"path": "one.csv", "text_fields": ["title"], "payload_fields": ["title"], "sync": True}
     refused_sync = wait(api, "/v1/ingest-jobs/" + api.post("/v1/ingest-jobs", json=sync, headers=A).json()["job_id"])
     assert refused_sync["status"] == "failed" and "allow_mass_delete" in refused_sync["error"]
+    # the refused sync wrote its row first: chat knows the new title
+    assert "like: Frumble Gadzooks Two" in api.post("/v1/chat", json=chat, headers=C).json()["chips"]
     allowed = api.post("/v1/ingest-jobs", json={**sync, "allow_mass_delete": True}, headers=A)
     assert wait(api, "/v1/ingest-jobs/" + allowed.json()["job_id"])["report"]["deleted"] > 9000
     assert api.rec.store.count(api.settings.items_collection) == 1
@@ -437,7 +441,11 @@ def test_health_readiness_metrics_and_docs(api):
     assert "ragrec_http_request_seconds_bucket" in metrics and "ragrec_llm_fallbacks" in metrics
     schema = api.get("/openapi.json").json()
     assert {"/v1/recommendations", "/v1/chat", "/v1/feedback", "/v1/items", "/v1/ingest-jobs"} <= set(schema["paths"])
-    assert api.get("/docs").status_code == 200
+    docs = api.get("/docs")
+    assert docs.status_code == 200 and "cdn.jsdelivr" not in docs.text and "tiangolo.com" not in docs.text
+    assert api.get("/static-offline-docs/swagger-ui-bundle.js").status_code == 200
+    assert schema["paths"]["/v1/recommendations"]["post"]["security"] == [{"bearer": []}, {"apiKey": []}]
+    assert "security" not in schema["paths"]["/healthz"]["get"]
     page = api.get("/")
     assert page.status_code == 200 and "<title>ragrec chat</title>" in page.text
     problem(api.get("/v1/nothing-here"), 404)
@@ -448,6 +456,7 @@ def test_health_readiness_metrics_and_docs(api):
     assert 'ragrec_http_requests_total{method="GET",route="unmatched",status="404"}' in metrics
     assert 'ragrec_http_requests_total{method="POST",route="/v1/recommendations",status="422"}' in metrics
     assert 'ragrec_http_request_seconds_count{method="POST",route="/v1/recommendations"}' in metrics
+    assert 'route="/openapi.json",status="200"' in metrics and 'route="/docs",status="200"' in metrics
 
 
 def test_head_is_the_get_without_a_body(api):

@@ -254,12 +254,16 @@ def test_streamed_descriptions_arrive_as_they_finish(local_llm, gen_settings, ca
 
 
 def test_repeated_request_is_served_from_the_cache(local_llm, gen_settings, candidates, history):
+    from ragrec.metrics import DESCRIPTION_CACHE_HITS
+
     describer = Describer(local_llm, gen_settings)
     first = describer.describe_results(history, candidates[:3])
+    hits = DESCRIPTION_CACHE_HITS._value.get()
     t = time.perf_counter()
     again = describer.describe_results(history, candidates[:3])
     assert time.perf_counter() - t < 0.05
     assert all(r.cached for r in again) and not any(r.cached for r in first)
+    assert DESCRIPTION_CACHE_HITS._value.get() == hits + 3  # /metrics counts them
     assert [r.item.description for r in again] == [r.item.description for r in first]
     # another user's evidence is another profile digest: not a cache hit
     other = [c.model_copy(update={"evidence": []}) for c in candidates[:1]]

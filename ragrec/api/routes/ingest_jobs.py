@@ -86,9 +86,11 @@ def _submit(svc, source: Path, ingest_options: IngestOptions, *, remove_after: b
         finally:
             if remove_after:
                 _remove(source)
+            # a failed job may have written rows too (a refused --sync writes the file's rows first): the catalog's
+            # titles and genres, which chat reads, are refreshed either way
+            svc.rec.catalog_changed()
+            svc.chat.catalog_changed()
         job.progress = job.total = report.read  # the estimate counted lines: done, it is the rows read
-        svc.rec.catalog_changed()
-        svc.chat.catalog_changed()
         return report.model_dump(mode="json")
 
     return svc.jobs.submit(job, work)
