@@ -35,7 +35,7 @@ def _plain(text: str) -> str:
 class ChatRequest(BaseModel):
     message: Annotated[str, StringConstraints(min_length=1, max_length=2000), AfterValidator(_plain),
                        AfterValidator(visible)]
-    conversation_id: str | None = Field(None, max_length=64, description="continue this conversation")
+    conversation_id: str | None = Field(None, min_length=1, max_length=64, description="continue this conversation")
     user_id: Id | None = Field(None, description="personalize with this user's history")
     k: int = Field(5, ge=1, le=20, strict=True)
     explain: bool = Field(True, strict=True, description="describe each item (the LLM stage)")

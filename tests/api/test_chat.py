@@ -124,7 +124,8 @@ def test_a_turn_that_fails_after_its_stream_started_ends_with_an_error_event(api
 def test_bad_chat_requests(api):
     for body in ({"message": ""}, {"message": " \n "}, {"message": "x" * 2001}, {"message": "hi", "k": 0},
                  {"message": "hi", "k": 21},
-                 {"message": 3}, {"message": "hi", "conversation_id": "c" * 65}, {"message": "hi", "bogus": 1}):
+                 {"message": 3}, {"message": "hi", "conversation_id": "c" * 65}, {"message": "hi", "conversation_id": ""},
+                 {"message": "hi", "bogus": 1}):
         r = api.post("/v1/chat", json=body, headers=C)
         assert r.status_code == 422 and r.headers["content-type"].startswith("application/problem+json"), body
     for stream in (True, False):

@@ -355,6 +355,9 @@ def test_ingest_jobs_from_the_import_folder_and_uploads(api):
                                         headers=A), 422)["detail"]
     problem(api.post("/v1/ingest-jobs/upload", headers=A, files={"file": ("x.csv", b"id\n")},
                      data={"options": "{not json"}), 422)
+    assert problem(api.post("/v1/ingest-jobs/upload", headers=A, files={"file": ("x.csv", b"id\n")},
+                            data={"options": json.dumps({**fields, "nope": 1})}), 422)["detail"] == \
+        "options.nope: Extra inputs are not permitted"
     problem(api.get("/v1/ingest-jobs/nope", headers=A), 404)
     # options the job would refuse are a 422 before anything runs, and a refused upload leaves no file behind
     assert "is reserved" in problem(api.post("/v1/ingest-jobs", json={"path": "more.csv", "text_fields": ["title"],

@@ -120,7 +120,9 @@ async def ingest_upload(svc: ServicesDep, _: AdminKey,
     try:
         parsed = IngestJobOptions.model_validate_json(options)
     except ValidationError as exc:
-        raise HTTPException(422, f"options: {exc.errors()[0]['msg']}") from None
+        error = exc.errors()[0]
+        where = ".".join(map(str, ("options", *error["loc"])))
+        raise HTTPException(422, f"{where}: {error['msg'].removeprefix('Value error, ')}") from None
     suffix = Path(file.filename or "").suffix.lower()
     if suffix not in (".csv", ".jsonl", ".ndjson", ".json", ".parquet") and not parsed.format:
         raise HTTPException(422, "name the file .csv, .jsonl or .parquet, or give options.format")
