@@ -43,6 +43,9 @@ def recommend(request: RecommendRequest, history: History, *, store: VectorStore
         if (request.filters or request.where) and len(items) < request.k else []
     if (request.filters or request.where) and not items and not warnings:  # "year=1995" and "year=1996"
         warnings.append("no item matches all the filters together (each one alone may)")
+    if request.long_term_share is not None and sources.path != "hybrid":
+        warnings.append(f"long_term_share applies to a warm user's collab vector, which this request does not use "
+                        f"(path {sources.path!r})")
     if sources.path in ("hybrid", "content") and not history.profile.has_long_term:
         warnings.append("this user's vectors were stored by an older ragrec, without long-term interest: they "
                         "follow the latest items only until `ragrec reindex` rebuilds them")

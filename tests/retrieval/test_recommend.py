@@ -297,6 +297,9 @@ def test_movielens_ratings_load_end_to_end(rec, tmp_path):
             assert r.scores.collab == pytest.approx(mix, abs=1e-3)
         if share == 0.0:
             assert ids(got) != ids(top)  # the latest items alone rank other movies first
+    examples = rec.recommend(RecommendRequest(user_id="1", k=3, positive=["1"], long_term_share=0.5))
+    assert examples.warnings == ["long_term_share applies to a warm user's collab vector, which this request does "
+                                 "not use (path 'examples')"]
 
 
 @pytest.mark.mutates_items
