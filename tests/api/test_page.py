@@ -66,6 +66,7 @@ def test_chat_page_streams_cards_takes_feedback_and_refines(page_server, tmp_pat
             liked_id = liked.get_attribute("data-item-id")
             liked.locator(".like").click()
             expect(liked.locator(".like")).to_have_class("like sent", timeout=30_000)
+            expect(liked.locator(".dislike")).to_be_disabled()  # one opinion per card
 
             page.fill("#message", "but not animated")
             page.click("#send")

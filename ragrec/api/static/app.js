@@ -99,7 +99,13 @@ async function feedback(itemId, type, turn, button) {
     const r = await fetch("/v1/feedback", { method: "POST", headers: headers(), body });
     if (!r.ok) { alert("feedback failed: " + (await problemText(r))); return; }
     const result = await r.json(); // a 200 can still refuse the event: {"accepted": 0, "rejected": [{reason}]}
-    if (result.accepted || result.duplicates) button.classList.add("sent");
+    if (result.accepted || result.duplicates) {
+      button.classList.add("sent");
+      // one opinion per card: a like and a dislike of one item would cancel out in the user's vector
+      for (const other of button.parentElement.querySelectorAll("button")) {
+        if (other !== button) { other.disabled = true; other.title = "you sent a " + type + " for this item"; }
+      }
+    }
     else alert("feedback refused: " + (result.rejected?.[0]?.reason || "no reason given"));
   } catch (err) {
     alert("feedback failed: " + err.message);
