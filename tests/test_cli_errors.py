@@ -212,11 +212,12 @@ def test_a_filter_on_a_field_no_item_has_warns(data):
 def test_the_terminal_chat_refines_and_says_what_is_wrong_in_one_line(data):
     """`ragrec chat`: the API's multi-turn flow in a terminal; a message of control characters is one error line
     and the chat goes on; a blank --user is refused."""
-    turns = "something like Toy Story\n\x01\x02\nbut not animated\n\n"
+    turns = "something like Toy Story\n\x01\x02\nbut not animated\n" + "westerns " * 500 + "\n\n"
     out = ragrec("chat", "--llm", "none", "-k", "3", data_dir=data, input=turns)
     assert out.returncode == 0, out.stderr
     assert "Traceback" not in out.stdout + out.stderr and "pydantic" not in out.stdout
     assert "like: Toy Story (1995)" in out.stdout and "Here are 3 picks like Toy Story" in out.stdout
     assert "error: message: is blank" in out.stdout  # and the next message is still answered:
     assert "not: Animation" in out.stdout and "not Animation" in out.stdout
+    assert "only the first 2,000 of 4,499 characters are read" in out.stdout  # a pasted page: said, not silent
     assert_clean_error(ragrec("chat", "--user", "  ", data_dir=data), 2, "--user is blank")

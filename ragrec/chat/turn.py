@@ -32,8 +32,11 @@ def _plain(text: str) -> str:
     return _TERMINAL_CODES.sub("", text)
 
 
+MAX_MESSAGE_CHARS = 2000
+
+
 class ChatRequest(BaseModel):
-    message: Annotated[str, StringConstraints(min_length=1, max_length=2000), AfterValidator(_plain),
+    message: Annotated[str, StringConstraints(min_length=1, max_length=MAX_MESSAGE_CHARS), AfterValidator(_plain),
                        AfterValidator(visible)]
     conversation_id: str | None = Field(None, min_length=1, max_length=64, description="continue this conversation")
     user_id: Id | None = Field(None, description="personalize with this user's history")

@@ -55,6 +55,7 @@ def chat_cmd(
     from rich.markup import escape
 
     from ragrec.chat import Chat, ChatRequest
+    from ragrec.chat.turn import MAX_MESSAGE_CHARS
     from ragrec.cli.errors import validation_message
 
     if user is not None and not user.strip():
@@ -70,9 +71,13 @@ def chat_cmd(
                 break
             if not message:
                 break
+            if len(message) > MAX_MESSAGE_CHARS:  # a pasted page: read its start, and say so
+                console.print(f"[yellow]note:[/] only the first {MAX_MESSAGE_CHARS:,} of {len(message):,} "
+                              "characters are read")
+                message = message[:MAX_MESSAGE_CHARS]
             try:
                 with console.status("thinking"):
-                    answer = chat.turn(ChatRequest(message=message[:2000], conversation_id=conversation,
+                    answer = chat.turn(ChatRequest(message=message, conversation_id=conversation,
                                                    user_id=user, k=k, explain=explain))
             except ValidationError as exc:  # a message of control characters only: say so in one line
                 console.print(f"[red]error:[/] {escape(validation_message(exc))}")
