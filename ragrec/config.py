@@ -193,6 +193,10 @@ class Settings(BaseSettings):
                                  "validation of both protocols with the long-term shares above).")
     blend_collab: float = Field(1.0, description="Weight of the collaborative score in the hybrid blend.")
     blend_popularity: float = Field(0.0, description="Weight of ln(1 + popularity) in the hybrid blend.")
+    negative_similarity: float = Field(
+        0.7, ge=-1, le=1, description="A warm user's negative examples (\"nothing like Twilight\") leave out of "
+        "their list the items at least this close to one (content cosine): MiniLM puts unrelated films of shared "
+        "genres at 0.4-0.6, a film's sequels and look-alikes above 0.7.")
     blend_query: float = Field(
         0.25, ge=0, description="Weight of a free-text query's score in the hybrid blend. The candidates are then "
         "the query's top blend_candidates, so every item answers the query, and this weight decides how far the "

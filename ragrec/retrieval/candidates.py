@@ -1,7 +1,7 @@
 """Stage 2, candidates: which sources a request draws on, as the vectors Qdrant will be asked with.
 
-- `hybrid`: a warm user with trained collaborative vectors: the content vector (blended with the query's
-  embedding, if any) and the collab vector, each a prefetch;
+- `hybrid`: a warm user with trained collaborative vectors: the content vector and the collab vector, each a
+  prefetch; a query or example items make the pool what they ask for, which the user's vectors then order;
 
 A warm user's vector in each space mixes their long- and short-term interest (`Profile.query_vector`) with the
 Settings' share for that space (`long_term_share_content`, `long_term_share_collab`; a request may override the
@@ -90,15 +90,16 @@ def candidate_sources(request: RecommendRequest, history: History, *, store: Vec
                       query_weight=settings.query_weight if user is not None else 1.0,
                       positive=example_vectors(store, settings.items_collection, request.positive),
                       negative=example_vectors(store, settings.items_collection, request.negative))
-    if sources.positive or sources.negative:
+    share = settings.long_term_share_collab if request.long_term_share is None else request.long_term_share
+    collab = profile.query_vector(COLLAB, share) if user is not None and settings.hybrid else None
+    if collab is not None:  # a warm user: their blend, whatever the request adds (a query, examples)
+        sources.path, sources.collab, sources.collab_slot = "hybrid", collab, profile.collab_slot or COLLAB
+    elif sources.positive or sources.negative:
         if sources.content_target is None and not sources.positive:
             raise ValueError("only negative examples: give a positive example, a query or a warm user as well")
         sources.path = "examples"
     elif user is not None:
-        share = settings.long_term_share_collab if request.long_term_share is None else request.long_term_share
-        collab = profile.query_vector(COLLAB, share) if settings.hybrid else None
-        sources.path, sources.collab = ("hybrid", collab) if collab is not None else ("content", None)
-        sources.collab_slot = profile.collab_slot or COLLAB
+        sources.path = "content"
     elif query is not None:
         sources.path = "query"
     return sources

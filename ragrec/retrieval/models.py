@@ -92,7 +92,8 @@ class SourceScores(BaseModel):
     """The score each source gave a candidate (None: that source did not score it).
 
     `content`, `collab` and `query` are dot products of the item's unit vectors with the user's content vector,
-    collaborative vector and the query's embedding: cosines for the query, and for the user the same long/short
+    collaborative vector and the query's embedding (for a warm user, the mean of the query and the positive
+    examples: what the request asked for): cosines for the query, and for the user the same long/short
     mix of cosines as their vector (`share·cos(long) + (1 − share)·cos(short)`); `popularity` is the prior
     ln(1 + users who engaged).
     `llm` is the reranker's probability for the item, when an LLM reranked the list.

@@ -12,9 +12,10 @@
   for those two, MMR runs here over their top `mmr_candidates`, with the same definition (`diversity` 0 = their own
   order).
 
-With a free-text query, `hybrid` is a personalized search: the candidates are the query's top N, so every item
-answers the query, and the blend `blend_content·user + blend_query·query + blend_collab·collab` orders them by the
-query and the user's taste.
+With a free-text query or example items, `hybrid` is a personalized search: the candidates are the query's (or
+the examples') top N, and the blend `blend_content·user + blend_query·asked + blend_collab·collab` orders them by
+what was asked and the user's taste; negative examples leave out of the user's list what resembles them
+(cosine ≥ `negative_similarity`).
 
 Filters and exclusions are Qdrant filters, so the top-k is exact under them. The per-source scores are the dot
 products of the returned item vectors with the source vectors (what Qdrant scored them with).
@@ -49,7 +50,8 @@ def rank(sources: Sources, request: RecommendRequest, *, store: VectorStore, set
             return diversify(pool, [c.scores.popularity or 0.0 for c in pool], limit, request.diversity)
         return _popular(store, items, sources.filter, limit)
     if sources.path == "hybrid":
-        candidates = _hybrid(sources, store=store, settings=settings, limit=mmr_pool if request.diversity > 0 else limit)
+        candidates = _hybrid(sources, request, store=store, settings=settings,
+                             limit=mmr_pool if request.diversity > 0 else limit)
         if request.diversity > 0:
             return diversify(candidates, [c.score for c in candidates], limit, request.diversity)
         return candidates
@@ -77,53 +79,79 @@ def rank(sources: Sources, request: RecommendRequest, *, store: VectorStore, set
     return [_candidate(h, sources) for h in hits]
 
 
-def _hybrid(sources: Sources, *, store: VectorStore, settings: Settings, limit: int) -> list[Candidate]:
-    """The union of the content top-N and the collab top-N (with a query: the query's top-N), re-scored by both
-    vectors so that every candidate carries both of its true scores, then the blend formula."""
+def _hybrid(sources: Sources, request: RecommendRequest, *, store: VectorStore, settings: Settings,
+            limit: int) -> list[Candidate]:
+    """A warm user's one query: a pool of candidates, re-scored by the content and collab vectors so that every
+    candidate carries both of its true scores, then the blend formula. The pool is the union of the content top-N
+    and the collab top-N; when the request asks for something (a query, example items), it is what it asks for:
+    the query's or the examples' top-N, which the user's taste then orders."""
     pool = max(settings.blend_candidates, limit)
-    if sources.query is not None:
-        # one vector for the content side: its dot product with an item is exactly the weighted sum of the two
-        # scores (Dot distance, nothing renormalized)
-        target = settings.blend_content * sources.user + settings.blend_query * sources.query
-        union = [Prefetch(query=Nearest(using=CONTENT, vector=sources.query.tolist()), limit=pool,
-                          filter=sources.filter)]
-        weights = [1.0, settings.blend_collab]
+    asked = ([sources.query] if sources.query is not None else []) + sources.positive
+    ask = _unit(np.mean(asked, axis=0)) if asked else None
+    avoid = _unit(np.mean(sources.negative, axis=0)) if sources.negative else None
+    # one vector for the content side: its dot product with an item is exactly the weighted sum of the scores it
+    # reports (Dot distance, nothing renormalized)
+    target = settings.blend_content * sources.user
+    if ask is not None:
+        target = target + settings.blend_query * ask
+    if sources.positive and request.strategy != "average_vector" and (len(asked) > 1 or sources.negative):
+        first = Recommend(using=CONTENT, positive=[v.tolist() for v in asked],
+                          negative=[v.tolist() for v in sources.negative], strategy=request.strategy)
+        union = [Prefetch(query=first, limit=pool, filter=sources.filter)]
+    elif ask is not None:
+        toward = _unit(ask + (ask - avoid)) if avoid is not None else ask  # Qdrant's average_vector
+        union = [Prefetch(query=Nearest(using=CONTENT, vector=toward.tolist()), limit=pool, filter=sources.filter)]
     else:
-        target = sources.user
-        union = [Prefetch(query=Nearest(using=CONTENT, vector=target.tolist()), limit=pool, filter=sources.filter),
+        union = [Prefetch(query=Nearest(using=CONTENT, vector=sources.user.tolist()), limit=pool,
+                          filter=sources.filter),
                  Prefetch(query=Nearest(using=sources.collab_slot, vector=sources.collab.tolist()), limit=pool,
                           filter=sources.filter)]
-        weights = [settings.blend_content, settings.blend_collab]
     rescore = [Prefetch(query=Nearest(using=CONTENT, vector=target.tolist()), limit=2 * pool, prefetch=union),
                Prefetch(query=Nearest(using=sources.collab_slot, vector=sources.collab.tolist()), limit=2 * pool,
                         prefetch=union)]
-    blend = Blend(weights=weights, log_payload={POPULARITY: settings.blend_popularity})
-    # the union is filtered inside its prefetches: filtering the final step again would only cost time; no collab
+    blend = Blend(weights=[1.0, settings.blend_collab], log_payload={POPULARITY: settings.blend_popularity})
+    # the pool is filtered inside its prefetches: filtering the final step again would only cost time; no collab
     # vectors fetched: each hit's collab score follows from the formula
-    hits = store.query(settings.items_collection, blend, limit=limit, prefetch=rescore, vectors=[CONTENT])
+    # "nothing like Twilight": the user's own list without what resembles the negative examples (a penalty by
+    # similarity would reorder everything else by how unlike Twilight it is); Qdrant cannot filter by similarity,
+    # so a margin is fetched and thinned here
+    fetch = limit + (max(limit, 20) if sources.negative else 0)
+    hits = store.query(settings.items_collection, blend, limit=fetch, prefetch=rescore, vectors=[CONTENT])
+    if sources.negative:
+        avoided = np.stack(sources.negative)
+        hits = [h for h in hits if h.vectors is None or CONTENT not in h.vectors or
+                float(np.max(avoided @ np.asarray(h.vectors[CONTENT]))) < settings.negative_similarity][:limit]
     candidates = []
     for hit in hits:
         candidate = _candidate(hit, sources)
-        if candidate._vector is not None and blend.weights[1]:
-            # score = w_content·target + w_collab·collab + w_pop·ln(1 + popularity), solved for collab. An item
-            # with no collab vector (nobody touched it yet) scored the formula's default 0 there: reported as None
-            prior = settings.blend_popularity * (candidate.scores.popularity or 0.0)
-            collab = (hit.score - weights[0] * float(candidate._vector @ target) - prior) / weights[1]
-            candidate.scores.collab = None if abs(collab) < 1e-5 else collab
+        if candidate._vector is not None:
+            if ask is not None:  # what the request asked for: its query and/or examples
+                candidate.scores.query = float(candidate._vector @ ask)
+            if blend.weights[1]:
+                # score = target·v + w_collab·collab + w_pop·ln(1 + popularity), solved for collab. An item with no
+                # collab vector (nobody touched it yet) scored the formula's default 0 there: reported as None
+                prior = settings.blend_popularity * (candidate.scores.popularity or 0.0)
+                collab = (hit.score - float(candidate._vector @ target) - prior) / blend.weights[1]
+                candidate.scores.collab = None if abs(collab) < 1e-5 else collab
         candidates.append(candidate)
     return candidates
 
 
 def diversify(candidates: list[Candidate], relevance: list[float], k: int, diversity: float) -> list[Candidate]:
-    """Maximal marginal relevance as Qdrant defines it, for orders Qdrant's MMR cannot express: repeatedly take the
-    candidate with the best `(1 − diversity)·relevance − diversity·(its highest cosine to those taken)`, relevance
-    scaled to 0..1 over the candidates. Candidates without a content vector keep their place at the end."""
+    """Maximal marginal relevance, for orders Qdrant's MMR cannot express: repeatedly take the candidate with the
+    best `(1 − diversity)·relevance − diversity·(its highest similarity to those taken)`. Both terms are scaled to
+    0..1 over the candidates (relevance: the scores; similarity: the content cosines between them), so the knob
+    weighs the two alike whatever the scores' scale: a blend's scores spread over ~0.05, cosines over ~0.5.
+    Candidates without a content vector keep their place at the end."""
     with_vector = [i for i, c in enumerate(candidates) if c._vector is not None]
     if len(with_vector) <= 1:
         return candidates[:k]
     vectors = np.stack([_unit(candidates[i]._vector) for i in with_vector])
     rel = np.array([relevance[i] for i in with_vector], dtype=np.float64)
     rel = (rel - rel.min()) / (np.ptp(rel) or 1.0)
+    sims = vectors @ vectors.T
+    off = sims[~np.eye(len(sims), dtype=bool)]
+    sims = (sims - off.min()) / (np.ptp(off) or 1.0)
     closest = np.full(len(with_vector), -np.inf)  # each candidate's highest similarity to those taken
     taken: list[int] = []
     for _ in range(min(k, len(with_vector))):
@@ -131,7 +159,7 @@ def diversify(candidates: list[Candidate], relevance: list[float], k: int, diver
         marginal[taken] = -np.inf
         best = int(np.argmax(marginal))
         taken.append(best)
-        closest = np.maximum(closest, vectors @ vectors[best])
+        closest = np.maximum(closest, sims[best])
     chosen = [candidates[with_vector[i]] for i in taken]
     rest = [c for i, c in enumerate(candidates) if i not in set(with_vector)]
     return (chosen + rest)[:k]

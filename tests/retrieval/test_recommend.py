@@ -297,7 +297,7 @@ def test_movielens_ratings_load_end_to_end(rec, tmp_path):
             assert r.scores.collab == pytest.approx(mix, abs=1e-3)
         if share == 0.0:
             assert ids(got) != ids(top)  # the latest items alone rank other movies first
-    examples = rec.recommend(RecommendRequest(user_id="1", k=3, positive=["1"], long_term_share=0.5))
+    examples = rec.recommend(RecommendRequest(k=3, positive=["1"], long_term_share=0.5))  # anonymous: no collab
     assert examples.warnings == ["long_term_share applies to a warm user's collab vector, which this request does "
                                  "not use (path 'examples')"]
 
@@ -379,6 +379,19 @@ def test_a_query_steers_a_hybrid_users_list_and_diversity_keeps_the_blend(rec):
         assert r.path == "hybrid"
         assert r.score == pytest.approx(s.blend_query * r.scores.query + s.blend_content * r.scores.content +
                                         s.blend_collab * (r.scores.collab or 0.0), abs=1e-4)
+
+    # example items make the pool too ("like Star Wars" from an animation fan), ordered by the same blend
+    liked = rec.recommend(RecommendRequest(user_id="hy", k=10, positive=["260"])).items
+    assert {r.path for r in liked} == {"hybrid"} and "260" not in ids(liked)
+    assert sum("Sci-Fi" in g for g in genres(liked)) >= 6 > sum("Sci-Fi" in g for g in genres(plain))
+    for r in liked:
+        assert r.score == pytest.approx(s.blend_query * r.scores.query + s.blend_content * r.scores.content +
+                                        s.blend_collab * (r.scores.collab or 0.0), abs=1e-4)
+    # a negative example leaves out of the user's own list what resembles it, and nothing else moves
+    avoided = plain[0]
+    without = rec.recommend(RecommendRequest(user_id="hy", k=10, negative=[avoided.item_id])).items
+    close = {r.item_id for r in plain if float(r._vector @ avoided._vector) >= s.negative_similarity}
+    assert ids(without)[: 10 - len(close)] == [i for i in ids(plain) if i not in close]
 
     assert ids(rec.recommend(RecommendRequest(user_id="hy", k=10, diversity=1e-6)).items) == ids(plain)
     diverse = rec.recommend(RecommendRequest(user_id="hy", k=10, diversity=0.7)).items
