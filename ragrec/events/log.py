@@ -15,6 +15,7 @@ The tables below mirror the schema the Alembic migrations build (`ragrec/events/
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, TypeVar
@@ -38,7 +39,7 @@ from sqlalchemy import (
     select,
     text,
 )
-from sqlalchemy.engine import Engine, create_engine, make_url
+from sqlalchemy.engine import URL, Engine, create_engine, make_url
 from sqlalchemy.exc import ArgumentError
 
 from ragrec.events import migrate as migrations
@@ -141,6 +142,41 @@ def open_event_log(settings: Any, must_exist: bool = False) -> EventLog:
                     migrate=getattr(settings, "events_migrate", True), must_exist=must_exist)
 
 
+def parse_url(url: str) -> URL:
+    """The event log's URL, checked: SQLite through Python's sqlite3, or PostgreSQL through psycopg 3 (the driver
+    ragrec ships) in a named database. Every message shows the URL with its password masked."""
+    shown = _masked(url)
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise EventLogError(f"cannot read the event log URL {shown!r}: use sqlite:///path/events.db or "
+                            "postgresql://user@host/db (RAGREC_EVENTS_URL)") from None
+    except ValueError:  # make_url's int() of the port
+        raise EventLogError(f"cannot read the event log URL {shown!r}: its port is not a number "
+                            "(RAGREC_EVENTS_URL)") from None
+    backend, _, driver = parsed.drivername.partition("+")
+    if backend == "postgres":  # libpq's and Heroku's spelling, which SQLAlchemy refuses
+        backend = "postgresql"
+    if backend not in ("sqlite", "postgresql"):
+        raise EventLogError(f"unsupported event log database {parsed.drivername!r} in {shown!r}: use sqlite:/// or "
+                            "postgresql:// (RAGREC_EVENTS_URL)")
+    if driver not in ("", "pysqlite" if backend == "sqlite" else "psycopg"):
+        raise EventLogError(f"unsupported driver {driver!r} in {shown!r}: ragrec talks to PostgreSQL through psycopg 3 "
+                            "(postgresql:// or postgresql+psycopg://) and to SQLite through Python's sqlite3 "
+                            "(sqlite:///path) (RAGREC_EVENTS_URL)")
+    if backend == "postgresql":  # SQLAlchemy's default driver is psycopg2
+        parsed = parsed.set(drivername="postgresql+psycopg")
+        if not parsed.database:  # else the server's default, `postgres`, would get the log's tables
+            raise EventLogError(f"the event log URL {shown!r} names no database: postgresql://user@host/DATABASE "
+                                "(RAGREC_EVENTS_URL)")
+    return parsed
+
+
+def _masked(url: str) -> str:
+    """`url` with any password replaced by ***, as SQLAlchemy renders it, even when the URL cannot be parsed."""
+    return re.sub(r"(//[^:/@\s]*:).*@", r"\1***@", url)
+
+
 def db_error(exc: BaseException) -> str:
     """A database error in one line: the driver's own message, without SQLAlchemy's statement and help link."""
     text = str(getattr(exc, "orig", None) or exc).strip()
@@ -182,17 +218,8 @@ class EventLog:
         """`create_folder=False`: a SQLite file may only be created in a folder that already exists. `migrate`:
         bring the schema to head (Alembic); False: refuse a log that is not at head (migrations are a deploy
         step, `ragrec events migrate`). `must_exist`: refuse to create a SQLite file (NoEventLog)."""
-        try:
-            parsed = make_url(url)
-        except ArgumentError:
-            raise EventLogError(f"cannot read the event log URL {url!r}: use sqlite:///path/events.db or "
-                                "postgresql://user@host/db (RAGREC_EVENTS_URL)") from None
-        if parsed.drivername == "postgresql":  # SQLAlchemy's default driver is psycopg2; ragrec ships psycopg 3
-            parsed = parsed.set(drivername="postgresql+psycopg")
+        parsed = parse_url(url)
         self.dialect = parsed.get_backend_name()
-        if self.dialect not in ("sqlite", "postgresql"):
-            raise EventLogError(f"unsupported event log database {parsed.drivername!r} in "
-                                f"{parsed.render_as_string(hide_password=True)!r}: use sqlite:/// or postgresql://")
         if self.dialect == "sqlite":
             if not parsed.database or parsed.database == ":memory:":
                 raise EventLogError("the event log needs a SQLite file (sqlite:///path/events.db), not an in-memory db")
@@ -430,5 +457,5 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-__all__ = ["POSITIVE_TYPES", "EventLog", "EventLogError", "events_url", "from_us", "open_event_log", "stored_valid",
-           "to_us"]
+__all__ = ["POSITIVE_TYPES", "EventLog", "EventLogError", "events_url", "from_us", "open_event_log", "parse_url",
+           "stored_valid", "to_us"]

@@ -9,7 +9,7 @@ import pytest
 from ragrec.config import Settings
 from ragrec.events.log import POSITIVE_TYPES, EventLog, EventLogError, events_url
 from ragrec.events.models import Event, EventType, StoredEvent
-from ragrec.events.log import open_event_log
+from ragrec.events.log import open_event_log, parse_url
 
 T0 = datetime(2024, 5, 1, 12, 0, 0, tzinfo=timezone.utc)
 
@@ -209,10 +209,26 @@ def test_a_log_from_an_earlier_version_is_upgraded_in_place(tmp_path):
 @pytest.mark.parametrize("url, message", [
     ("garbage", "cannot read the event log URL 'garbage'"),
     ("mysql://u@h/db", "unsupported event log database 'mysql'"),
+    (" postgresql://postgres:S3cret@127.0.0.1:55432/db", "cannot read the event log URL ' postgresql://postgres:***@"),
+    ("postgresql://postgres:S3cret@127.0.0.1:5x432/db", "postgres:***@127.0.0.1:5x432/db': its port is not a number "
+                                                        "(RAGREC_EVENTS_URL)"),
+    ("postgresql+psycopg2://u:S3cret@h/db", "unsupported driver 'psycopg2' in 'postgresql+psycopg2://u:***@h/db': "
+                                            "ragrec talks to PostgreSQL through psycopg 3 (postgresql://"),
+    ("postgresql+asyncpg://u@h/db", "unsupported driver 'asyncpg'"),
+    ("sqlite+aiosqlite:///events.db", "unsupported driver 'aiosqlite'"),
+    ("postgresql://u:S3cret@127.0.0.1:55432/", "the event log URL 'postgresql://u:***@127.0.0.1:55432/' names no "
+                                               "database: postgresql://user@host/DATABASE"),
+    ("postgres://u@127.0.0.1:55432", "names no database"),
 ])
-def test_unreadable_urls_say_which(url, message):
-    with pytest.raises(EventLogError, match=message):
+def test_unreadable_urls_say_which_and_never_show_the_password(url, message):
+    with pytest.raises(EventLogError) as raised:
         EventLog(url)
+    assert message in str(raised.value) and "S3cret" not in str(raised.value)
+
+
+def test_a_postgres_url_is_read_as_postgresql_through_psycopg():
+    assert parse_url("postgres://u:pw@h:5/db").render_as_string(hide_password=False) == "postgresql+psycopg://u:pw@h:5/db"
+    assert parse_url("postgresql://u@h/db").drivername == parse_url("postgres+psycopg://u@h/db").drivername
 
 
 def test_a_configured_sqlite_url_in_a_missing_folder_is_an_error_not_a_new_log(tmp_path):
