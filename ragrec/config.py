@@ -124,6 +124,14 @@ class Settings(BaseSettings):
         True, description="Apply the event log's schema migrations (Alembic) when a process opens it; concurrent "
         "openers are safe (one waits on a lock). false: a log behind the code is refused, and `ragrec events "
         "migrate` runs them as a deploy step (many API pods on one PostgreSQL).")
+    events_connect_timeout: int = Field(
+        5, ge=2, description="PostgreSQL: seconds a connection to the event log's server may take (libpq's "
+        "connect_timeout, at least 2) unless the URL sets connect_timeout itself: a host that accepts and never "
+        "answers is an error, not a hang.")
+    events_lock_timeout: float = Field(
+        300.0, gt=0, description="PostgreSQL: seconds a process opening a log that needs migrating waits for the "
+        "migration lock and the tables it alters (another process migrating, a long transaction) before it gives "
+        "up with an error. A log at head is opened without the lock.")
     users_collection: str = "users"
     event_weights: dict[str, float] = Field(
         default_factory=lambda: {

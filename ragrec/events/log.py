@@ -139,7 +139,9 @@ def open_event_log(settings: Any, must_exist: bool = False) -> EventLog:
     that exists: a mistyped RAGREC_EVENTS_URL must not start a new, empty log beside the real one. `must_exist`:
     a SQLite file that is not there is an error (`NoEventLog`), not a new log (commands that only look)."""
     return EventLog(events_url(settings), create_folder=not getattr(settings, "events_url", None),
-                    migrate=getattr(settings, "events_migrate", True), must_exist=must_exist)
+                    migrate=getattr(settings, "events_migrate", True), must_exist=must_exist,
+                    connect_timeout=getattr(settings, "events_connect_timeout", None),
+                    lock_timeout=getattr(settings, "events_lock_timeout", None))
 
 
 def parse_url(url: str) -> URL:
@@ -214,10 +216,12 @@ class EventLog:
     """The durable, append-only event log at a SQLAlchemy URL (`sqlite:///path` or `postgresql+psycopg://...`)."""
 
     def __init__(self, url: str, *, busy_timeout: float = 30.0, create_folder: bool = True, migrate: bool = True,
-                 must_exist: bool = False):
+                 must_exist: bool = False, connect_timeout: int | None = None, lock_timeout: float | None = None):
         """`create_folder=False`: a SQLite file may only be created in a folder that already exists. `migrate`:
         bring the schema to head (Alembic); False: refuse a log that is not at head (migrations are a deploy
-        step, `ragrec events migrate`). `must_exist`: refuse to create a SQLite file (NoEventLog)."""
+        step, `ragrec events migrate`). `must_exist`: refuse to create a SQLite file (NoEventLog).
+        PostgreSQL: `connect_timeout` seconds per connection (unless the URL sets it), `lock_timeout` seconds of
+        waiting for the migration lock (None: the driver's and the server's defaults)."""
         parsed = parse_url(url)
         self.dialect = parsed.get_backend_name()
         if self.dialect == "sqlite":
@@ -234,7 +238,9 @@ class EventLog:
             self.engine: Engine = create_engine(parsed, connect_args={"timeout": busy_timeout})
             event.listen(self.engine, "connect", _sqlite_pragmas)
         else:
-            self.engine = create_engine(parsed, pool_pre_ping=True)
+            connect_timeout = parsed.query.get("connect_timeout", connect_timeout)  # the URL's own wins
+            self.engine = create_engine(parsed, pool_pre_ping=True, connect_args=(
+                {} if connect_timeout is None else {"connect_timeout": connect_timeout}))
         self.url = parsed.render_as_string(hide_password=True)
         try:
             self.migrated: tuple[str | None, str] | None = None  # (revision before, head) when migrate ran
@@ -244,7 +250,7 @@ class EventLog:
                 # so trying it again is safe
                 for attempt in retrying(5 if self.dialect == "sqlite" else 0, _sqlite_locked):
                     with attempt:
-                        self.migrated = migrations.upgrade(self.engine)
+                        self.migrated = migrations.upgrade(self.engine, lock_timeout)
             else:
                 migrations.require_head(self.engine)
         except migrations.SchemaError as exc:
@@ -252,7 +258,11 @@ class EventLog:
             raise EventLogError(f"cannot open the event log at {self.url}: {exc}") from None
         except Exception as exc:  # OperationalError and driver variants: unreachable server, bad path
             self.engine.dispose()
-            raise EventLogError(f"cannot open the event log at {self.url}: {db_error(exc)}") from exc
+            hint = ""
+            if "timeout expired" in db_error(exc):  # psycopg's ConnectionTimeout
+                hint = (f" (no answer within {connect_timeout} s: RAGREC_EVENTS_CONNECT_TIMEOUT, or connect_timeout "
+                        "in the URL)")
+            raise EventLogError(f"cannot open the event log at {self.url}: {db_error(exc)}{hint}") from exc
         self._insert_events, self._insert_users = _STATEMENTS[self.dialect]
 
     # --- writing -----------------------------------------------------------------------------------------------

@@ -4,7 +4,8 @@ The migrations ship in `ragrec/events/migrations/` and Alembic is configured her
 
 - Concurrency: the whole migration runs in one transaction holding a lock: a transaction-level advisory lock on
   PostgreSQL (DDL is transactional there), the database's write lock on SQLite (BEGIN IMMEDIATE). Two processes
-  opening the same fresh log: the second waits, then finds it at head and does nothing.
+  opening the same fresh log: the second waits, then finds it at head and does nothing. A log at head is opened
+  without the lock.
 - Logs made before ragrec used Alembic have no `alembic_version` table: they are stamped at the revision their
   columns match (with the baseline's indexes created where the earliest logs lack them), then upgraded.
 """
@@ -19,6 +20,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import OperationalError
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 BASELINE = "0001_baseline"
@@ -71,8 +73,10 @@ def current(engine: Engine) -> tuple[str | None, bool]:
         return legacy, legacy is not None
 
 
-def _lock(conn: Connection) -> None:
+def _lock(conn: Connection, timeout: float | None) -> None:
     if conn.dialect.name == "postgresql":
+        if timeout is not None:  # for this transaction: the lock, and the tables the migration alters
+            conn.execute(text("SELECT set_config('lock_timeout', :ms, true)"), {"ms": f"{round(timeout * 1000)}ms"})
         conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK_KEY})
     else:  # pysqlite begins lazily: take SQLite's write lock now, so DDL and the stamp run in this transaction
         conn.exec_driver_sql("BEGIN IMMEDIATE")
@@ -87,18 +91,31 @@ def _check_known(revision: str | None) -> None:
                           "migrated by a newer ragrec; upgrade ragrec")
 
 
-def upgrade(engine: Engine) -> tuple[str | None, str]:
-    """Bring the log to head, under the lock. Returns (the revision it was at, head); None = an empty database."""
-    with engine.begin() as conn:
-        _lock(conn)
-        before = _stamped(conn)
-        _check_known(before)
-        cfg = _config(conn)
-        if before is None:
-            before = _legacy(conn)
-            if before is not None:
-                _adopt(conn, cfg, before)
-        command.upgrade(cfg, "head")
+def upgrade(engine: Engine, lock_timeout: float | None = None) -> tuple[str | None, str]:
+    """Bring the log to head, under the lock (waiting at most `lock_timeout` seconds on PostgreSQL). Returns (the
+    revision it was at, head); None = an empty database. A log already at head, what almost every open finds, is
+    only read: no lock, so no wait behind another process's migration or a stuck transaction."""
+    revision, legacy = current(engine)
+    _check_known(revision)
+    if revision == head() and not legacy:
+        return revision, revision
+    try:
+        with engine.begin() as conn:
+            _lock(conn, lock_timeout)
+            before = _stamped(conn)  # again, under the lock: another process may have migrated meanwhile
+            _check_known(before)
+            cfg = _config(conn)
+            if before is None:
+                before = _legacy(conn)
+                if before is not None:
+                    _adopt(conn, cfg, before)
+            command.upgrade(cfg, "head")
+    except OperationalError as exc:
+        if getattr(exc.orig, "sqlstate", None) != "55P03":  # lock_not_available: lock_timeout ran out
+            raise
+        waited = "the server's lock_timeout" if lock_timeout is None else f"{lock_timeout:g} s"
+        raise SchemaError(f"it needs migrating, and its lock was not free within {waited} (RAGREC_EVENTS_LOCK_TIMEOUT): "
+                          "another process is migrating it or holds its tables; try again when it is done") from None
     return before, head()
 
 

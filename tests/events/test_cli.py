@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 from pathlib import Path
 from typing import Optional
 
@@ -137,3 +138,13 @@ def test_events_migrate_brings_a_log_to_head_and_check_says_whether_it_is(tmp_pa
     assert again.exit_code == 0 and "already at head" in again.output
     ok = runner.invoke(app, ["--data-dir", str(data), "events", "migrate", "--check"])
     assert ok.exit_code == 0 and f"is at head ({head()})" in ok.output
+
+
+def test_count_against_a_server_that_never_answers_fails_within_the_connect_timeout(tmp_path, monkeypatch):
+    with socket.socket() as listener:  # accepts connections, never answers
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        monkeypatch.setenv("RAGREC_EVENTS_URL", f"postgresql://postgres@127.0.0.1:{listener.getsockname()[1]}/db")
+        monkeypatch.setenv("RAGREC_EVENTS_CONNECT_TIMEOUT", "2")
+        result = invoke("--data-dir", tmp_path, "events", "count")
+    assert result.exit_code == 1 and "connection timeout expired (no answer within 2 s" in result.output

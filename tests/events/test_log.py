@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import socket
+import time
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -242,3 +244,19 @@ def test_a_configured_sqlite_url_in_a_missing_folder_is_an_error_not_a_new_log(t
     with open_event_log(Settings(data_dir=tmp_path / "fresh")) as log:  # the default: ragrec's own data dir
         assert log.count() == 0
     assert (tmp_path / "fresh" / "events.db").is_file()
+
+
+def test_a_postgresql_server_that_never_answers_is_an_error_within_the_connect_timeout():
+    """A listener that accepts and never answers (a firewall, a wrong port on a busy host) hung every command:
+    psycopg's own default is 130 s per address."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        url = f"postgresql://postgres@127.0.0.1:{listener.getsockname()[1]}/db"
+        for settings, waited in [(Settings(events_url=url, events_connect_timeout=2), 2),
+                                 (Settings(events_url=url + "?connect_timeout=2", events_connect_timeout=600), 2)]:
+            started = time.monotonic()
+            with pytest.raises(EventLogError, match=rf"connection timeout expired \(no answer within {waited} s: "
+                                                    r"RAGREC_EVENTS_CONNECT_TIMEOUT"):
+                open_event_log(settings)
+            assert time.monotonic() - started < 10

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import time
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
@@ -149,3 +150,31 @@ def test_settings_turn_migration_on_open_off(tmp_path):
         pass
     with open_event_log(settings) as log:
         assert log.count() == 0
+
+
+def test_a_log_at_head_opens_while_another_process_holds_the_migration_lock(log_url):
+    """Every open used to wait for the lock, without limit: now a log at head is only read, and one that needs
+    migrating waits at most RAGREC_EVENTS_LOCK_TIMEOUT (PostgreSQL; SQLite's wait is its busy timeout)."""
+    from ragrec.events.migrate import _LOCK_KEY
+
+    EventLog(log_url).close()
+    engine = raw_engine(log_url)
+    holder = engine.connect()
+    try:
+        if log_url.startswith("sqlite"):
+            holder.exec_driver_sql("BEGIN IMMEDIATE")  # what a migrating process holds
+        else:
+            holder.execute(text("SELECT pg_advisory_lock(:key)"), {"key": _LOCK_KEY})
+        started = time.monotonic()
+        with open_event_log(Settings(events_url=log_url, events_lock_timeout=30)) as log:
+            assert log.count() == 0 and log.migrated == (head(), head())
+        assert time.monotonic() - started < 10
+        if log_url.startswith("postgresql"):  # a database that needs migrating waits for the lock, briefly
+            with engine.begin() as conn:
+                conn.execute(text("DROP TABLE alembic_version, events, users"))
+            with pytest.raises(EventLogError, match=r"needs migrating, and its lock was not free within 1 s "
+                                                    r"\(RAGREC_EVENTS_LOCK_TIMEOUT\)"):
+                open_event_log(Settings(events_url=log_url, events_lock_timeout=1))
+    finally:
+        holder.close()  # ends the session: its locks go with it
+        engine.dispose()
