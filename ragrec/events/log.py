@@ -81,12 +81,16 @@ users_table = Table(
 )
 
 _CHUNK = 10_000  # events per INSERT statement
+_NEXT_SEQ = text("SELECT nextval(pg_get_serial_sequence('events', 'seq')) FROM generate_series(1, :n)")
 
 # Bulk inserts are one statement per chunk whatever its size: the rows travel as one JSON array (SQLite) or one
-# array per column (PostgreSQL), are inserted in input order (so `seq` follows it), and RETURNING names exactly the
-# rows this statement stored: a conflicting event_id, whether already in the log or inserted by a concurrent
-# writer, is skipped by ON CONFLICT DO NOTHING and not returned. A multi-row VALUES insert through the driver is
-# 5-10x slower (psycopg parses a 60,000-placeholder statement; SQLAlchemy binds every parameter one by one).
+# array per column (PostgreSQL), and RETURNING names exactly the rows this statement stored: a conflicting
+# event_id, whether already in the log or inserted by a concurrent writer, is skipped by ON CONFLICT DO NOTHING and
+# not returned. `seq` follows the input order: SQLite inserts in that order (one writer at a time); PostgreSQL
+# inserts sorted by event_id, with the rows' seq values drawn in input order first (`_NEXT_SEQ`), because two
+# writers inserting the same new events or users in different orders each wait for a row the other holds: a
+# deadlock (two loads of one file, sorted two ways). A multi-row VALUES insert through the driver is 5-10x slower
+# (psycopg parses a 60,000-placeholder statement; SQLAlchemy binds every parameter one by one).
 _STATEMENTS = {
     "sqlite": (  # needs SQLite >= 3.35 (RETURNING) with JSON1: Python 3.11 ships 3.40+
         text(
@@ -104,15 +108,16 @@ _STATEMENTS = {
     ),
     "postgresql": (
         text(
-            "INSERT INTO events (event_id, user_id, item_id, type, value, ts_us, recommendation_id) "
-            "SELECT e, u, i, t, v, ts, rid FROM unnest(CAST(:e AS text[]), CAST(:u AS text[]), CAST(:i AS text[]), "
-            "CAST(:t AS text[]), CAST(:v AS double precision[]), CAST(:ts AS bigint[]), CAST(:rid AS text[])) "
-            "WITH ORDINALITY AS r(e, u, i, t, v, ts, rid, n) ORDER BY n "
+            "INSERT INTO events (seq, event_id, user_id, item_id, type, value, ts_us, recommendation_id) "
+            "SELECT s, e, u, i, t, v, ts, rid FROM unnest(CAST(:s AS bigint[]), CAST(:e AS text[]), "
+            "CAST(:u AS text[]), CAST(:i AS text[]), CAST(:t AS text[]), CAST(:v AS double precision[]), "
+            "CAST(:ts AS bigint[]), CAST(:rid AS text[])) "
+            "WITH ORDINALITY AS r(s, e, u, i, t, v, ts, rid, n) ORDER BY n "
             "ON CONFLICT (event_id) DO NOTHING RETURNING event_id"
         ),
         text(
-            "INSERT INTO users (user_id, created_at) SELECT u, :now FROM unnest(CAST(:users AS text[])) AS r(u) "
-            "ON CONFLICT (user_id) DO NOTHING"
+            "INSERT INTO users (user_id, created_at) SELECT u, :now FROM unnest(CAST(:users AS text[])) "
+            "WITH ORDINALITY AS r(u, n) ORDER BY n ON CONFLICT (user_id) DO NOTHING"
         ).bindparams(bindparam("now", type_=DateTime(timezone=True))),
     ),
 }
@@ -288,25 +293,36 @@ class EventLog:
                 fresh[e.event_id] = e
         if not fresh:
             return result
-        stored: set[str] = set()
-        now = datetime.now(timezone.utc)
-        with self.engine.begin() as conn:
-            for chunk in _chunks(list(fresh.values()), _CHUNK):
-                stored.update(conn.execute(self._insert_events, self._event_params(chunk)).scalars())
-            users = list(dict.fromkeys(e.user_id for e in fresh.values() if e.event_id in stored))
-            for chunk in _chunks(users, _CHUNK):
-                conn.execute(self._insert_users, {**self._user_params(chunk), "now": now})
+        # a deadlock (with a writer that locks rows in another order: an older ragrec) rolls the whole transaction
+        # back, so it runs again
+        for attempt in retrying(3, _deadlocked):
+            with attempt:
+                stored = self._insert(list(fresh.values()))
         result.accepted = [e for e in fresh.values() if e.event_id in stored]
         result.duplicates += len(fresh) - len(stored)
         return result
 
-    def _event_params(self, events: list[Event]) -> dict[str, Any]:
+    def _insert(self, events: list[Event]) -> set[str]:
+        """Insert `events` (distinct ids) and their new users in one transaction; the ids of the events stored."""
+        stored: set[str] = set()
         rows = [(e.event_id, e.user_id, e.item_id, e.type.value, e.value, to_us(e.timestamp), e.recommendation_id)
                 for e in events]
+        with self.engine.begin() as conn:
+            if self.dialect == "postgresql":  # seq in input order, locks in event_id order (see _STATEMENTS)
+                seqs = sorted(conn.execute(_NEXT_SEQ, {"n": len(rows)}).scalars())
+                rows = sorted([(s, *row) for s, row in zip(seqs, rows)], key=lambda row: row[1])
+            for chunk in _chunks(rows, _CHUNK):
+                stored.update(conn.execute(self._insert_events, self._event_params(chunk)).scalars())
+            users = sorted({e.user_id for e in events if e.event_id in stored})  # one order for every writer
+            now = datetime.now(timezone.utc)
+            for chunk in _chunks(users, _CHUNK):
+                conn.execute(self._insert_users, {**self._user_params(chunk), "now": now})
+        return stored
+
+    def _event_params(self, rows: list[tuple]) -> dict[str, Any]:
         if self.dialect == "sqlite":
             return {"rows": json.dumps(rows, ensure_ascii=False)}
-        columns = list(zip(*rows))
-        return dict(zip(("e", "u", "i", "t", "v", "ts", "rid"), map(list, columns)))
+        return dict(zip(("s", "e", "u", "i", "t", "v", "ts", "rid"), map(list, zip(*rows))))
 
     def _user_params(self, users: list[str]) -> dict[str, Any]:
         return {"users": json.dumps(users, ensure_ascii=False) if self.dialect == "sqlite" else users}
@@ -452,6 +468,10 @@ def _event(row: Any) -> Event:
 def _chunks(rows: list[T], n: int) -> Iterator[list[T]]:
     for start in range(0, len(rows), n):
         yield rows[start:start + n]
+
+
+def _deadlocked(exc: BaseException) -> bool:
+    return getattr(getattr(exc, "orig", None), "sqlstate", None) == "40P01"  # PostgreSQL's deadlock_detected
 
 
 def _sqlite_locked(exc: BaseException) -> bool:

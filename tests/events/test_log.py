@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import socket
+import threading
 import time
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from sqlalchemy import text
 
 from ragrec.config import Settings
 from ragrec.events.log import POSITIVE_TYPES, EventLog, EventLogError, events_url
@@ -148,6 +150,58 @@ def test_the_log_survives_reopening(log_url):
         log.append([ev("a")], every_item)
     with EventLog(log_url) as log:
         assert log.count() == 1 and log.append([ev("a")], every_item).duplicates == 1
+
+
+def test_concurrent_writers_of_the_same_new_users_in_opposite_orders_both_finish(log_url):
+    """Two loads of one file (sorted two ways) at once: on PostgreSQL each waited for a row the other had inserted,
+    and one failed with "deadlock detected". Rows now go in in one order; seq still follows each call's input."""
+    events = [ev(f"e{n:05d}", f"u{n:05d}") for n in range(4000)]
+    logs = [EventLog(log_url), EventLog(log_url)]
+    start, results, errors = threading.Barrier(2), [], []
+
+    def load(log, rows):
+        start.wait()
+        try:
+            results.append(log.append(rows, every_item))
+        except Exception as exc:  # noqa: BLE001: the test reports it
+            errors.append(exc)
+
+    threads = [threading.Thread(target=load, args=(log, rows)) for log, rows in zip(logs, (events, events[::-1]))]
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert errors == []
+        assert sum(len(r.accepted) for r in results) == 4000 and sum(r.duplicates for r in results) == 4000
+        assert logs[0].count() == 4000 and logs[0].user_count() == 4000
+        logs[0].append([ev("c", "tie", at=1), ev("a", "tie", at=1), ev("b", "tie", at=1)], every_item)
+        assert [e.event_id for e in logs[0].user_events("tie")] == ["c", "a", "b"]  # ties in input order
+    finally:
+        for log in logs:
+            log.close()
+
+
+def test_a_deadlocked_append_is_retried(log_url):
+    """A writer that locks rows in another order (an older ragrec) can still deadlock with an append: the
+    database aborts one of the two, and an aborted append runs again rather than failing its batch."""
+    if not log_url.startswith("postgresql"):
+        pytest.skip("SQLite has one writer at a time: no deadlocks")
+    log = EventLog(log_url)
+    other = log.engine.connect()
+    insert = text("INSERT INTO users (user_id, created_at) VALUES (:u, now())")
+    try:
+        other.execute(insert, {"u": "b"})  # holds b...
+        appending = threading.Thread(target=lambda: log.append([ev("1", "a"), ev("2", "b")], every_item))
+        appending.start()  # ...the append inserts a, then waits for b
+        time.sleep(0.5)
+        other.execute(insert, {"u": "a"})  # waits for the append's a: a deadlock, found first by the append
+        other.commit()
+        appending.join(timeout=30)
+        assert log.count() == 2 and log.user_count() == 2
+    finally:
+        other.close()
+        log.close()
 
 
 def test_events_url_defaults_to_sqlite_in_the_data_dir(tmp_path):
