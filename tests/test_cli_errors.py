@@ -68,6 +68,13 @@ BROKEN_ENVIRONMENTS = [
     ({"RAGREC_EVENTS_URL": "mysql://u@localhost/db"}, ["recommend", "--user", "1"], "unsupported event log database"),
     ({"RAGREC_EVENTS_URL": "postgresql://nobody@127.0.0.1:1/none?connect_timeout=2"}, ["recommend", "--user", "1"],
      "cannot open the event log at postgresql"),
+    ({"RAGREC_EVENTS_URL": " postgresql://postgres:S3cret@127.0.0.1:1/db"}, ["events", "count"],
+     "cannot read the event log URL ' postgresql://postgres:***@127.0.0.1:1/db'"),
+    ({"RAGREC_EVENTS_URL": "postgresql://postgres@127.0.0.1:5x432/db"}, ["events", "count"],
+     "its port is not a number (RAGREC_EVENTS_URL)"),
+    ({"RAGREC_EVENTS_URL": "postgresql+psycopg2://postgres@127.0.0.1:1/db"}, ["events", "count"],
+     "unsupported driver 'psycopg2'"),  # was "internal error: ModuleNotFoundError"
+    ({"RAGREC_EVENTS_URL": "postgresql://postgres@127.0.0.1:1/"}, ["events", "count"], "names no database"),
     ({"RAGREC_QDRANT_URL": "http://127.0.0.1:9", "RAGREC_QDRANT_RETRIES": "0"}, ["users", "show", "u"],
      "Qdrant server unreachable"),
     ({"RAGREC_QDRANT_URL": "http://127.0.0.1:9", "RAGREC_QDRANT_RETRIES": "0"}, ["users", "forget", "u"],
@@ -81,7 +88,9 @@ BROKEN_ENVIRONMENTS = [
                                                                         for e, a, _ in BROKEN_ENVIRONMENTS])
 def test_a_broken_environment_is_one_line_and_exit_1(data, env, args, message):
     code = 2 if "RAGREC_QDRANT_TIMEOUT" in env else 1  # a setting that cannot be read is bad input
-    assert_clean_error(ragrec(*args, data_dir=data, env_extra=env), code, message)
+    out = ragrec(*args, data_dir=data, env_extra=env)
+    assert_clean_error(out, code, message)
+    assert "S3cret" not in out.stderr + out.stdout
     assert counts(data) == (MOVIES, 0)
 
 
