@@ -45,6 +45,9 @@ HIDDEN = (TEXT_HASH, CONTENT_HASH, TEXT, BLURB_HASH)  # not part of an item's pu
 MAX_ID_CHARS = 200  # the event log's id columns (PostgreSQL refuses longer ones; SQLite would keep them)
 # SQLite's JSON path cuts a string at NUL ("bob\0evil" was stored as "bob"): no control character in an id
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# A lone surrogate (JSON's "\ud800", or a byte that is not UTF-8 read with surrogateescape) is no Unicode text: no
+# database, hash or UTF-8 file takes it, and it failed a whole event load
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def id_problem(value: str) -> str | None:
@@ -53,6 +56,8 @@ def id_problem(value: str) -> str | None:
         return f"is longer than {MAX_ID_CHARS} characters"
     if _CONTROL.search(value):
         return "holds a control character"
+    if m := _SURROGATE.search(value):
+        return f"is not valid Unicode (a lone surrogate, U+{ord(m[0]):04X})"
     return None
 
 

@@ -181,6 +181,24 @@ def test_bad_files_and_options_are_one_line(tmp_path, data):
     assert counts(data) == (MOVIES, 0)  # nothing was stored, nothing lost
 
 
+def test_arguments_that_are_not_utf8_are_named_and_file_names_need_not_be(tmp_path, data):
+    """Bytes that are not UTF-8 on a command line (Python keeps them as lone surrogates) ended in "error: utf-8",
+    or "'utf-8' codec can't encode character", naming no argument; a file name with them is still a file name."""
+    for args, message in [
+        (["feedback", "--user", "ab\udcff", "--item", "1", "--type", "like"], "--user 'ab\\xff' is not UTF-8 text"),
+        (["recommend", "--user", "ab\udcff"], "--user 'ab\\xff' is not UTF-8 text"),
+        (["recommend", "--filter", "genres=\udcff"], "--filter 'genres=\\xff' is not UTF-8 text"),
+        (["users", "show", "ab\udcff"], "the argument USER 'ab\\xff' is not UTF-8 text"),
+    ]:
+        assert_clean_error(ragrec(*args, data_dir=data), 2, message)
+    assert counts(data) == (MOVIES, 0)
+    events = tmp_path / "ev\udcff.csv"
+    events.write_text("user_id,item_id,type,timestamp\nu1,1,like,1700000000\n")
+    out = ragrec("events", "load", str(events), "--rejects", str(tmp_path / "r\udcff.jsonl"), data_dir=data)
+    assert out.returncode == 0, out.stderr
+    assert counts(data) == (MOVIES, 1)
+
+
 def test_a_binary_file_is_named_with_its_bytes_escaped(tmp_path, data):
     binary = tmp_path / "bin.csv"
     binary.write_bytes(b"\x7fELF\x02\x01\x1b[2J\x00\x00\x9b\xff,\x07\n" * 50)

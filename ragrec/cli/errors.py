@@ -9,6 +9,7 @@ maps ragrec's own exception types here: 2 for bad input or a bad invocation, 1 f
 from __future__ import annotations
 
 import logging
+import os
 import re
 
 import click
@@ -87,6 +88,12 @@ def validation_message(exc: ValidationError) -> str:
 class RagrecGroup(TyperGroup):
     """The root command: turns what escapes a command (or the global options) into a one-line error."""
 
+    def resolve_command(self, ctx, args):
+        name, command, rest = super().resolve_command(ctx, args)
+        if command is not None and not ctx.resilient_parsing:
+            _refuse_undecodable(ctx, name, command, rest)
+        return name, command, rest
+
     def invoke(self, ctx):
         from ragrec.cli.console import fail
 
@@ -102,3 +109,29 @@ class RagrecGroup(TyperGroup):
         except Exception as exc:  # noqa: BLE001: the one place that turns any failure into a message
             message, code = describe(exc)
             fail(message, code)
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _refuse_undecodable(ctx, name: str, command, args: list[str]) -> None:
+    """Command-line bytes that are not UTF-8 reach Python as lone surrogates, which no database, hash or JSON
+    takes ("error: utf-8" from deep inside): refuse them up front, naming the option. Paths are exempt: a file name
+    need not be UTF-8, and the file system takes it back as it was."""
+    from ragrec.cli.console import fail
+
+    while isinstance(command, TyperGroup) and args and (sub := command.get_command(ctx, args[0])):  # events load
+        name, command, args = args[0], sub, args[1:]
+    try:  # a dry parse: click's own reading of the options (a usage error is left to the real one)
+        parsed = command.make_context(name, list(args), parent=ctx, resilient_parsing=True)
+    except Exception:  # noqa: BLE001
+        return
+    for param in command.params:
+        value = parsed.params.get(param.name)
+        for text in value if isinstance(value, (list, tuple)) else [value]:
+            if isinstance(text, str) and _SURROGATE.search(text):  # a path arrives as a Path
+                where = max(param.opts, key=len) if param.param_type_name == "option" else \
+                    f"the argument {param.name.upper()}"
+                shown = os.fsencode(text).decode("utf-8", "backslashreplace")  # its bytes, as the shell has them
+                fail(f"{where} '{shown}' is not UTF-8 text: ids, queries and filters must be UTF-8 (check the "
+                     "encoding of the terminal or script)", 2)

@@ -279,7 +279,8 @@ def _hash_id(user: str, item: str, kind: EventType, when: str, value: float | No
     # Only what the event says, in a fixed form (time in µs, value as repr): the same event loaded from another
     # file, or in another timestamp format, gets the same id and is a duplicate.
     key = "\x1f".join((user, item, kind.value, when, "" if value is None else repr(value)))
-    return hashlib.sha256(key.encode("utf-8")).hexdigest()[:32]
+    # surrogatepass: an id that is not valid Unicode still gets an id here, for event_problem to reject its row
+    return hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
 
 def _text(value: Any) -> str | None:

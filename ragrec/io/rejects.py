@@ -36,7 +36,8 @@ class RejectsWriter:
     def add(self, reject: BaseModel) -> None:
         if self._file is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._file = open(self.path, "w", encoding="utf-8")
+            # a lone surrogate in a rejected row (JSON's "\ud800") is written as that escape: still JSON, still UTF-8
+            self._file = open(self.path, "w", encoding="utf-8", errors="backslashreplace")
         self._file.write(json.dumps(reject.model_dump(), ensure_ascii=False) + "\n")
         self._file.flush()
         self.count += 1

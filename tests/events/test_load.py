@@ -246,6 +246,30 @@ def test_ids_and_values_a_log_cannot_keep_faithfully_are_rejected_and_the_load_g
     assert event_log.count("bob") == 0 and event_log.count("12") == 1
 
 
+def test_ids_that_are_not_valid_unicode_reject_their_row_and_the_load_goes_on(event_log, tmp_path):
+    """JSON's "\\ud800" is a lone surrogate, no Unicode text: it stopped the whole load with "'utf-8' codec can't
+    encode character" (no file, no line), and nothing after its batch loaded."""
+    rows = [
+        {"id": "e1", "user_id": "ju\ud800x", "item_id": "1", "type": "like", "ts": 1704067200},
+        {"id": "e2", "user_id": "ok", "item_id": "1\udcff", "type": "like", "ts": 1704067201},
+        {"id": "\ud800", "user_id": "ok", "item_id": "1", "type": "like", "ts": 1704067202},
+        {"id": "e4", "user_id": "ok", "item_id": "1", "type": "li\ud800ke", "ts": 1704067203},
+        {"user_id": "ju\udfffx", "item_id": "1", "type": "like", "ts": 1704067204},  # no id: hashed, then rejected
+        {"id": "e6", "user_id": "ok", "item_id": "1", "type": "like", "ts": 1704067205},
+    ]
+    path = write(tmp_path / "e.jsonl", "".join(json.dumps(r) + "\n" for r in rows))
+    mapping = EventMapping(timestamp_field="ts", event_id_field="id")
+    report = load_events(path, mapping, event_log, catalog("1"), rejects_path=tmp_path / "r.jsonl")
+    got = rejects_of(report)
+    assert (report.stored, report.rejected) == (1, 5), got
+    assert got[1] == {"line": 1, "event_id": "e1", "reason": "the user id is not valid Unicode (a lone surrogate, U+D800)"}
+    assert got[2]["reason"] == "the item id is not valid Unicode (a lone surrogate, U+DCFF)"
+    assert got[3] == {"line": 3, "event_id": "\ud800", "reason": "the event id is not valid Unicode (a lone surrogate, U+D800)"}
+    assert got[4]["reason"].startswith("unknown event type 'li\\ud800ke'")
+    assert got[5]["reason"] == "the user id is not valid Unicode (a lone surrogate, U+DFFF)"
+    assert [e.event_id for e in event_log.user_events("ok")] == ["e6"]
+
+
 def test_a_parquet_timestamp_column_loads(event_log, tmp_path):
     import pyarrow as pa
     import pyarrow.parquet as pq
