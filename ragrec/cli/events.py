@@ -172,6 +172,9 @@ def migrate_cmd(
         event_log.close()
         console.print(f"the event log at {event_log.url} is at head ({migrations.head()})")
         return
+    if not settings.events_url and not settings.data_dir.is_dir():  # a mistyped --data-dir: no new, empty log
+        fail(f"no data dir at {settings.data_dir}: the event log goes there (check --data-dir or RAGREC_DATA_DIR; "
+             "`ragrec ingest` or `ragrec demo` make one)")
     event_log = open_log(settings.model_copy(update={"events_migrate": True}))
     event_log.close()
     before, head = event_log.migrated

@@ -123,7 +123,8 @@ def test_catalog_items_asks_qdrant_once_per_item(data_dir):
 
 def test_events_migrate_brings_a_log_to_head_and_check_says_whether_it_is(tmp_path):
     """The deploy step for RAGREC_EVENTS_MIGRATE=false: --check fails where there is no log (a log behind head:
-    tests/events/test_migrations.py), migrate makes one at head; neither --check nor count creates a log."""
+    tests/events/test_migrations.py), migrate makes one at head in a data dir that exists; neither --check nor count
+    creates a log."""
     from ragrec.events.migrate import head
 
     app, data = make_app(), tmp_path / "d"
@@ -132,6 +133,9 @@ def test_events_migrate_brings_a_log_to_head_and_check_says_whether_it_is(tmp_pa
     counted = runner.invoke(app, ["--data-dir", str(data), "events", "count"])
     assert counted.exit_code == 0 and "0 events: no event log at" in counted.output
     assert not (data / "events.db").exists()  # looking creates nothing
+    typo = runner.invoke(app, ["--data-dir", str(data), "events", "migrate"])  # as every command that reads one
+    assert typo.exit_code == 1 and f"no data dir at {data}" in typo.output and not data.exists()
+    data.mkdir()
     done = runner.invoke(app, ["--data-dir", str(data), "events", "migrate"])
     assert done.exit_code == 0 and f"empty -> {head()}" in done.output
     again = runner.invoke(app, ["--data-dir", str(data), "events", "migrate"])
