@@ -16,7 +16,7 @@ import hashlib
 import logging
 import math
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from itertools import chain
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Literal, TypeVar
@@ -256,8 +256,13 @@ class _RowParser:
     def _time(self, raw_ts: Any) -> datetime:
         if raw_ts is None or raw_ts == "":
             raise _Bad(f"missing timestamp (field {self.m.timestamp_field!r})")
-        try:  # a Parquet timestamp column is read as datetimes already (naive ones are UTC)
-            ts = raw_ts if isinstance(raw_ts, datetime) else self.ts(raw_ts)
+        try:  # a Parquet timestamp column is read as datetimes already (naive ones are UTC), a date column as dates
+            if isinstance(raw_ts, datetime):
+                ts = raw_ts
+            elif isinstance(raw_ts, date):  # midnight UTC, as a CSV's 2024-01-01
+                ts = datetime(raw_ts.year, raw_ts.month, raw_ts.day)
+            else:
+                ts = self.ts(raw_ts)
             return ts if ts.tzinfo else ts.replace(tzinfo=timezone.utc)
         except (ValueError, OverflowError, OSError, TypeError):
             raise _Bad(f"timestamp {raw_ts!r} is not {self.ts_words}") from None

@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import time
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 
 import pytest
 
@@ -280,6 +280,14 @@ def test_a_parquet_timestamp_column_loads(event_log, tmp_path):
     report = load_events(path, EventMapping(), event_log, catalog("1"), rejects_path=tmp_path / "r.jsonl")
     assert report.stored == 1
     assert event_log.user_events("a")[0].timestamp == datetime(2024, 1, 1, 12, tzinfo=timezone.utc)
+    for kind in (pa.date32(), pa.date64()):  # dates were rejected on every row: midnight UTC, as CSV's 2024-01-01
+        pq.write_table(pa.table({"user_id": ["d"], "item_id": ["1"], "type": ["like"],
+                                 "timestamp": pa.array([date(2024, 1, 2)], kind)}), path)
+        for fmt in ("auto", "epoch"):
+            report = load_events(path, EventMapping(timestamp_format=fmt), event_log, catalog("1"),
+                                 rejects_path=tmp_path / "r.jsonl")
+            assert report.rejected == 0
+    assert [e.timestamp for e in event_log.user_events("d")] == [datetime(2024, 1, 2, tzinfo=timezone.utc)]
 
 
 @pytest.mark.parametrize("suffix,body", [
