@@ -133,7 +133,11 @@ def load_events(
         if fmt == "jsonl":
             rows = _check_first_object(rows, mapping.row_fields(), path)
     except CatalogFileError as exc:
-        raise EventLoadError(str(exc)) from exc
+        hint = ""
+        if mapping.timestamp_field and mapping.timestamp_field in exc.missing:
+            hint = (" (a file without a time column loads with --no-timestamp; a time column of another name: "
+                    "--timestamp-field)")
+        raise EventLoadError(str(exc) + hint) from exc
 
     report = EventLoadReport(log=log.url)
     parse = _RowParser(mapping, settings)
@@ -264,7 +268,9 @@ class _RowParser:
             else:
                 ts = self.ts(raw_ts)
             return ts if ts.tzinfo else ts.replace(tzinfo=timezone.utc)
-        except (ValueError, OverflowError, OSError, TypeError):
+        except OverflowError:  # a number, too large (or small) for any date
+            raise _Bad(f"timestamp {raw_ts!r} is out of range (not a date in the years 1-9999)") from None
+        except (ValueError, OSError, TypeError):
             raise _Bad(f"timestamp {raw_ts!r} is not {self.ts_words}") from None
 
     def _type(self, data: dict[str, Any]) -> EventType:
@@ -367,7 +373,7 @@ def _check_first_object(rows: Iterator[RawRow], fields: list[str], path: Path) -
             if missing:
                 raise CatalogFileError(
                     f"{path.name}: line {raw.line} has no field {', '.join(map(repr, missing))}; "
-                    f"it has: {', '.join(list(raw.data)[:30])}"
+                    f"it has: {', '.join(list(raw.data)[:30])}", tuple(missing)
                 )
             break
     return chain(head, rows)

@@ -102,10 +102,10 @@ def event_problem(event: Event | StoredEvent, settings: Settings, now: datetime 
         if not math.isfinite(value):
             return f"value {value} is not a finite number"
         if event.type is not EventType.rating:
-            return f"a {event.type.value} event has no value (only ratings do), got {value:g}"
+            return f"a {event.type.value} event has no value (only ratings do), got {_shown(value)}"
         if not settings.rating_min <= value <= settings.rating_max:
-            return (f"rating {value:g} is outside the rating range {settings.rating_min:g}-{settings.rating_max:g} "
-                    "(settings rating_min, rating_max)")
+            return (f"rating {_shown(value)} is outside the rating range {_shown(settings.rating_min)}-"
+                    f"{_shown(settings.rating_max)} (settings rating_min, rating_max)")
     now = now or datetime.now(timezone.utc)
     if event.timestamp < EARLIEST:  # also what a stored time too far out for a datetime reads back as (`from_us`)
         return f"timestamp {event.timestamp.isoformat()} is before 1970"
@@ -113,6 +113,12 @@ def event_problem(event: Event | StoredEvent, settings: Settings, now: datetime 
         return (f"timestamp {event.timestamp.isoformat()} is in the future (more than max_clock_skew_seconds="
                 f"{settings.max_clock_skew_seconds:g} ahead of now)")
     return None
+
+
+def _shown(number: float) -> str:
+    """`number` as short as %g writes it when that is exact, else every digit: 5.0000001 is not "5"."""
+    short = f"{number:g}"
+    return short if float(short) == number else repr(number)
 
 
 class EventReject(BaseModel):

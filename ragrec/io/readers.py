@@ -23,6 +23,10 @@ csv.field_size_limit(sys.maxsize)  # long descriptions are the job's to truncate
 class CatalogFileError(ValueError):
     """The whole file is unusable (missing, unreadable, wrong format, no id column)."""
 
+    def __init__(self, message: str, missing: tuple[str, ...] = ()):
+        super().__init__(message)
+        self.missing = missing  # the columns asked for that the file lacks, when that is why: a caller may hint
+
 
 def printable(text: str, limit: int = 2000) -> str:
     """`text` safe for a terminal and a log line: control characters and undecodable bytes (lone surrogates)
@@ -82,7 +86,7 @@ def _missing(columns: list[str], required: list[str], path: Path) -> None:
     if missing:
         raise CatalogFileError(printable(
             f"{path.name}: no column {', '.join(map(repr, missing))}; the file has: {', '.join(columns[:30])}"
-        ))
+        ), tuple(missing))
 
 
 # surrogateescape maps each undecodable byte to a lone surrogate U+DC80..U+DCFF

@@ -104,7 +104,7 @@ def test_bad_rows_land_in_the_rejects_file_with_reasons(event_log, tmp_path):
     assert got[10] == "missing timestamp (field 'when')"
     assert got[11] == "has 2 fields, the header has 5"
     assert got[12] == "missing item (field 'item')"
-    assert got[14] == "timestamp '1e99' is not epoch seconds"
+    assert got[14] == "timestamp '1e99' is out of range (not a date in the years 1-9999)"  # not "not epoch seconds"
     assert rejects_of(report)[5]["event_id"]  # a parsed row keeps its (hash) id in the rejects file
     lines = [json.loads(line)["line"] for line in open(report.rejects_file, encoding="utf-8")]
     assert lines == sorted(lines)  # in the file's order: the unknown item (5) is not written after line 6's reject
@@ -117,6 +117,15 @@ def test_a_missing_mapped_column_refuses_the_whole_file(event_log, tmp_path):
         load_events(path, EventMapping.movielens(), event_log, catalog("1"), rejects_path=tmp_path / "r.jsonl")
     jsonl = write(tmp_path / "e.jsonl", '{"user_id": "u1", "item_id": "i1", "timestamp": 1}\n')
     with pytest.raises(EventLoadError, match="no field 'type'"):
+        load_events(jsonl, EventMapping(), event_log, catalog("i1"), rejects_path=tmp_path / "r.jsonl")
+    goodbooks = write(tmp_path / "goodbooks.csv", "user_id,book_id,rating\n1,1,5\n")
+    mapping = EventMapping(item_field="book_id", type=EventType.rating, value_field="rating")
+    with pytest.raises(EventLoadError, match=r"no column 'timestamp'; the file has: user_id, book_id, rating \(a file "
+                                             r"without a time column loads with --no-timestamp; a time column of "
+                                             r"another name: --timestamp-field\)"):
+        load_events(goodbooks, mapping, event_log, catalog("1"), rejects_path=tmp_path / "r.jsonl")
+    jsonl = write(tmp_path / "e.jsonl", '{"user_id": "u1", "item_id": "i1", "type": "like"}\n')
+    with pytest.raises(EventLoadError, match=r"no field 'timestamp'; it has: user_id, item_id, type \(a file without"):
         load_events(jsonl, EventMapping(), event_log, catalog("i1"), rejects_path=tmp_path / "r.jsonl")
     with pytest.raises(EventLoadError, match="no such file"):
         load_events(tmp_path / "absent.csv", EventMapping(), event_log, catalog(), rejects_path=tmp_path / "r.jsonl")
@@ -210,11 +219,12 @@ def test_values_out_of_range_and_future_times_are_rejected_with_reasons(event_lo
         "u1,m1,like,5,1700000006",           # 8 a like has no value
         "u2,m1,like,,4102444800",            # 9 year 2100
         "u2,m1,like,,1700000008",            # 10 ok
+        "u1,m1,rating,5.0000001,1700000009", # 11 just above the range
     ]) + "\n")
     mapping = EventMapping(user_field="user", item_field="item", type_field="kind", value_field="stars",
                            timestamp_field="when", timestamp_format="epoch")
     report = load_events(path, mapping, event_log, catalog("m1"), rejects_path=tmp_path / "r.jsonl")
-    assert (report.stored, report.rejected) == (2, 7)
+    assert (report.stored, report.rejected) == (2, 8)
     got = {line: r["reason"] for line, r in rejects_of(report).items()}
     assert got[3].startswith("rating 1e+308 is outside the rating range 0.5-5")
     assert got[4].startswith("rating 99 is outside the rating range 0.5-5")
@@ -222,6 +232,7 @@ def test_values_out_of_range_and_future_times_are_rejected_with_reasons(event_lo
     assert "is not a finite number" in got[6] and "is not a finite number" in got[7]
     assert got[8] == "a like event has no value (only ratings do), got 5"
     assert got[9].startswith("timestamp 2100-01-01T00:00:00+00:00 is in the future")
+    assert got[11].startswith("rating 5.0000001 is outside the rating range 0.5-5")  # was "rating 5 is outside"
     assert [e.value for e in event_log.user_events("u1")] == [4.5]
 
 
@@ -235,14 +246,16 @@ def test_ids_and_values_a_log_cannot_keep_faithfully_are_rejected_and_the_load_g
         {"user_id": "bob\u0000evil", "item_id": "1", "type": "like", "ts": 1704067203},
         {"user_id": "L" * 250, "item_id": "1", "type": "like", "ts": 1704067204},
         {"user_id": 12.0, "item_id": "1", "type": "like", "ts": 1704067205},  # a float column's id: user "12"
+        {"user_id": "big", "item_id": "1", "type": "like", "ts": 1e40},
     ]
     path = write(tmp_path / "e.jsonl", "".join(json.dumps(r) + "\n" for r in rows))
     mapping = EventMapping(value_field="value", timestamp_field="ts", timestamp_format="epoch")
     report = load_events(path, mapping, event_log, catalog("1"), rejects_path=tmp_path / "r.jsonl", batch_size=2)
     got = {line: r["reason"] for line, r in rejects_of(report).items()}
-    assert (report.stored, report.rejected) == (2, 4), got
+    assert (report.stored, report.rejected) == (2, 5), got
     assert "is not a finite number" in got[2] and "is not an id or a name (a dict)" in got[3]
     assert got[4] == "the user id holds a control character" and "longer than 200 characters" in got[5]
+    assert got[7] == "timestamp 1e+40 is out of range (not a date in the years 1-9999)"
     assert event_log.count("bob") == 0 and event_log.count("12") == 1
 
 
