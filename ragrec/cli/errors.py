@@ -124,7 +124,7 @@ def _refuse_undecodable(ctx, name: str, command, args: list[str]) -> None:
         name, command, args = args[0], sub, args[1:]
     try:  # a dry parse: click's own reading of the options (a usage error is left to the real one)
         parsed = command.make_context(name, list(args), parent=ctx, resilient_parsing=True)
-    except Exception:  # noqa: BLE001
+    except Exception:  # noqa: BLE001: whatever it is, the real parse says it
         return
     for param in command.params:
         value = parsed.params.get(param.name)

@@ -114,8 +114,9 @@ def upgrade(engine: Engine, lock_timeout: float | None = None) -> tuple[str | No
         if getattr(exc.orig, "sqlstate", None) != "55P03":  # lock_not_available: lock_timeout ran out
             raise
         waited = "the server's lock_timeout" if lock_timeout is None else f"{lock_timeout:g} s"
-        raise SchemaError(f"it needs migrating, and its lock was not free within {waited} (RAGREC_EVENTS_LOCK_TIMEOUT): "
-                          "another process is migrating it or holds its tables; try again when it is done") from None
+        raise SchemaError(f"it needs migrating, and its lock was not free within {waited} "
+                          "(RAGREC_EVENTS_LOCK_TIMEOUT): another process is migrating it or holds its tables; try "
+                          "again when it is done") from None
     return before, head()
 
 

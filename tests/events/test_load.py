@@ -275,9 +275,11 @@ def test_ids_that_are_not_valid_unicode_reject_their_row_and_the_load_goes_on(ev
     report = load_events(path, mapping, event_log, catalog("1"), rejects_path=tmp_path / "r.jsonl")
     got = rejects_of(report)
     assert (report.stored, report.rejected) == (1, 5), got
-    assert got[1] == {"line": 1, "event_id": "e1", "reason": "the user id is not valid Unicode (a lone surrogate, U+D800)"}
+    assert got[1] == {"line": 1, "event_id": "e1",
+                      "reason": "the user id is not valid Unicode (a lone surrogate, U+D800)"}
     assert got[2]["reason"] == "the item id is not valid Unicode (a lone surrogate, U+DCFF)"
-    assert got[3] == {"line": 3, "event_id": "\ud800", "reason": "the event id is not valid Unicode (a lone surrogate, U+D800)"}
+    assert got[3] == {"line": 3, "event_id": "\ud800",  # written as JSON's escape: the rejects file stays UTF-8
+                      "reason": "the event id is not valid Unicode (a lone surrogate, U+D800)"}
     assert got[4]["reason"].startswith("unknown event type 'li\\ud800ke'")
     assert got[5]["reason"] == "the user id is not valid Unicode (a lone surrogate, U+DFFF)"
     assert [e.event_id for e in event_log.user_events("ok")] == ["e6"]

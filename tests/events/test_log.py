@@ -283,7 +283,8 @@ def test_unreadable_urls_say_which_and_never_show_the_password(url, message):
 
 
 def test_a_postgres_url_is_read_as_postgresql_through_psycopg():
-    assert parse_url("postgres://u:pw@h:5/db").render_as_string(hide_password=False) == "postgresql+psycopg://u:pw@h:5/db"
+    url = parse_url("postgres://u:pw@h:5/db")
+    assert url.render_as_string(hide_password=False) == "postgresql+psycopg://u:pw@h:5/db"
     assert parse_url("postgresql://u@h/db").drivername == parse_url("postgres+psycopg://u@h/db").drivername
 
 
