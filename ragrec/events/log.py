@@ -276,8 +276,10 @@ class EventLog:
         """Store new events in one transaction.
 
         Events whose item is not in `known_items(distinct item ids)` are rejected ("unknown item <id>"); an
-        event_id already stored, or repeated in `events`, is a duplicate: counted and ignored. `accepted` holds
-        exactly the events this call stored, in input order. Users are created with their first stored event.
+        event_id already stored, or repeated in `events`, is a duplicate: counted and ignored, unless it names
+        another event (user, item, type or value differ: an id reused by mistake), which is rejected with the
+        reason. `accepted` holds exactly the events this call stored, in input order. Users are created with their
+        first stored event.
         """
         result = AppendResult()
         if not events:
@@ -288,7 +290,11 @@ class EventLog:
             if e.item_id not in known:
                 result.rejected.append(EventReject(event_id=e.event_id, reason=f"unknown item {e.item_id}"))
             elif e.event_id in fresh:
-                result.duplicates += 1
+                if _what(e) == _what(fresh[e.event_id]):
+                    result.duplicates += 1
+                else:
+                    result.rejected.append(EventReject(event_id=e.event_id, reason=_reused(e, fresh[e.event_id],
+                                                                                          "earlier in this batch")))
             else:
                 fresh[e.event_id] = e
         if not fresh:
@@ -299,8 +305,24 @@ class EventLog:
             with attempt:
                 stored = self._insert(list(fresh.values()))
         result.accepted = [e for e in fresh.values() if e.event_id in stored]
-        result.duplicates += len(fresh) - len(stored)
+        repeated = [e for e in fresh.values() if e.event_id not in stored]
+        before = self._stored_events([e.event_id for e in repeated]) if repeated else {}
+        for e in repeated:
+            if e.event_id in before and _what(before[e.event_id]) != _what(e):
+                result.rejected.append(EventReject(event_id=e.event_id, reason=_reused(e, before[e.event_id],
+                                                                                      "in the log")))
+            else:
+                result.duplicates += 1
         return result
+
+    def _stored_events(self, event_ids: list[str]) -> dict[str, Event]:
+        """The stored events of these ids (read only for ids an append found taken: a resent batch)."""
+        found: dict[str, Event] = {}
+        with self.engine.connect() as conn:
+            for chunk in _chunks(event_ids, _CHUNK):
+                rows = conn.execute(select(events_table).where(events_table.c.event_id.in_(chunk)))
+                found.update((row.event_id, _event(row)) for row in rows)
+        return found
 
     def _insert(self, events: list[Event]) -> set[str]:
         """Insert `events` (distinct ids) and their new users in one transaction; the ids of the events stored."""
@@ -468,6 +490,18 @@ def _event(row: Any) -> Event:
 def _chunks(rows: list[T], n: int) -> Iterator[list[T]]:
     for start in range(0, len(rows), n):
         yield rows[start:start + n]
+
+
+def _what(e: Event) -> tuple:
+    """What an event says, for telling a resent event (a duplicate) from another one under a reused id: not its
+    time, which a client that lets the server stamp it cannot resend the same."""
+    return e.user_id, e.item_id, e.type, e.value
+
+
+def _reused(e: Event, other: Event, where: str) -> str:
+    return (f"event_id {e.event_id!r} is already used {where} by another event ({other.user_id!r} "
+            f"{other.type.value} {other.item_id!r}{'' if other.value is None else f' {other.value:g}'}): give each "
+            "event its own id")
 
 
 def _deadlocked(exc: BaseException) -> bool:

@@ -38,19 +38,36 @@ def test_append_stores_events_and_creates_users(event_log):
 
 
 def test_duplicate_event_ids_in_a_batch_and_across_calls_change_nothing(event_log):
-    first = event_log.append([ev("a", item="i1"), ev("b"), ev("a", item="i2", type="purchase")], every_item)
-    assert [e.event_id for e in first.accepted] == ["a", "b"] and first.duplicates == 1
-    assert first.accepted[0].item_id == "i1"  # the first of a repeated id wins
+    first = event_log.append([ev("a", item="i1"), ev("b"), ev("a", item="i1", at=5)], every_item)
+    assert [e.event_id for e in first.accepted] == ["a", "b"] and first.duplicates == 1  # resent: a duplicate
+    assert first.accepted[0].timestamp == T0  # the first of a repeated id wins
 
-    again = event_log.append([ev("b", type="like"), ev("c"), ev("a"), ev("c")], every_item)
+    again = event_log.append([ev("b"), ev("c"), ev("a", item="i1"), ev("c")], every_item)
     assert [e.event_id for e in again.accepted] == ["c"] and again.duplicates == 3
     assert event_log.count() == 3
-    stored = {e.event_id: e for e in event_log.user_events("u1")}
-    assert (stored["a"].item_id, stored["b"].type) == ("i1", EventType.view)
 
-    nothing_new = event_log.append([ev("a"), ev("b"), ev("c")], every_item)
+    nothing_new = event_log.append([ev("a", item="i1"), ev("b"), ev("c")], every_item)
     assert (nothing_new.accepted, nothing_new.duplicates) == ([], 3)
     assert event_log.append([], every_item).accepted == []
+
+
+def test_an_event_id_reused_for_another_event_is_rejected_with_the_reason(event_log):
+    """An id sent again for a different event (another item, type or value) is a client's mistake: it is not
+    silently counted as a duplicate (the second event would be lost without a word)."""
+    first = event_log.append([ev("a", item="i1", type="like"), ev("a", item="i2", type="dislike")], every_item)
+    assert [e.event_id for e in first.accepted] == ["a"] and first.duplicates == 0
+    assert [r.reason for r in first.rejected] == [
+        "event_id 'a' is already used earlier in this batch by another event ('u1' like 'i1'): give each event its "
+        "own id"]
+    later = event_log.append([ev("a", item="i1", type="rating", value=4.0), ev("a", item="i1", type="like")],
+                             every_item)
+    assert later.accepted == [] and later.duplicates == 0  # the second is a duplicate of the first of this batch,
+    assert [r.reason for r in later.rejected] == [  # which itself names another event than the stored one
+        "event_id 'a' is already used earlier in this batch by another event ('u1' rating 'i1' 4): give each event "
+        "its own id",
+        "event_id 'a' is already used in the log by another event ('u1' like 'i1'): give each event its own id"]
+    stored = event_log.user_events("u1")
+    assert [(e.item_id, e.type) for e in stored] == [("i1", EventType.like)]
 
 
 def test_unknown_items_are_rejected_with_a_reason(event_log):
