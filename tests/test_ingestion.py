@@ -206,6 +206,18 @@ def test_long_text_is_truncated_with_a_warning_by_default(tmp_path, store, setti
     assert (report.upserted, report.truncated, report.rejected) == (1, 1, 0)
 
 
+def test_text_that_is_not_valid_unicode_is_a_reject_and_the_rest_lands(tmp_path, store, settings, embedder):
+    path = tmp_path / "sur.jsonl"  # JSON escapes may spell a lone surrogate, which no UTF-8 text can hold
+    path.write_text('{"id": "ok1", "title": "Fine"}\n{"id": "bad\\ud800", "title": "Broken"}\n'
+                    '{"id": "ok2", "title": "Half \\ud800 a pair"}\n{"id": "ok3", "title": "Emoji \\ud83d\\ude00"}\n')
+    report = ingest(path, IngestOptions(text_fields=["title"], payload_fields=[FieldSpec(name="title")]),
+                    settings=settings, store=store, embedder=embedder)
+    assert (report.upserted, report.rejected) == (2, 2)  # a valid pair (an emoji) is fine
+    reasons = [json.loads(line)["reason"] for line in open(report.rejects_file, encoding="utf-8")]
+    assert reasons == ["the id (field 'id') is not valid Unicode (a lone surrogate, U+D800)",
+                       "holds text that is not valid Unicode (a lone surrogate, as JSON's \\ud800)"]
+
+
 def test_an_unclosed_quote_is_named(tmp_path, store, settings, embedder):
     path = tmp_path / "quote.csv"
     path.write_text('movieId,title,year,genres,tags\n1,Toy Story,1995,Animation,\n2,short\n'

@@ -153,15 +153,17 @@ def load_events(
                 else:
                     events.append((raw.line, result))
             known = known_items(list(dict.fromkeys(e.item_id for _, e in events))) if events else set()
-            fresh = []
+            fresh, lines = [], []
             for line, e in events:
                 if e.item_id in known:
                     fresh.append(e)
+                    lines.append(line)
                 else:
                     bad.append(EventReject(line=line, event_id=e.event_id, reason=f"unknown item {e.item_id}"))
-            for reject in sorted(bad, key=lambda r: r.line or 0):  # the rejects file in the file's line order
+            # every item was checked above, with its line number; the log rejects an event_id reused for another event
+            result = log.append(fresh, known_items=set, lines=lines)
+            for reject in sorted(bad + result.rejected, key=lambda r: r.line or 0):  # in the file's line order
                 rejects.add(reject)
-            result = log.append(fresh, known_items=set)  # every item was checked above, with its line number
             report.stored += len(result.accepted)
             report.duplicates += result.duplicates
             if on_stored and result.accepted:

@@ -272,29 +272,32 @@ class EventLog:
 
     # --- writing -----------------------------------------------------------------------------------------------
 
-    def append(self, events: list[Event], known_items: Callable[[list[str]], set[str]]) -> AppendResult:
+    def append(self, events: list[Event], known_items: Callable[[list[str]], set[str]],
+               lines: list[int] | None = None) -> AppendResult:
         """Store new events in one transaction.
 
         Events whose item is not in `known_items(distinct item ids)` are rejected ("unknown item <id>"); an
         event_id already stored, or repeated in `events`, is a duplicate: counted and ignored, unless it names
         another event (user, item, type or value differ: an id reused by mistake), which is rejected with the
         reason. `accepted` holds exactly the events this call stored, in input order. Users are created with their
-        first stored event.
+        first stored event. `lines`: each event's line in the file it came from, for its reject.
         """
         result = AppendResult()
         if not events:
             return result
+        line_of = dict(zip(map(id, events), lines or []))
         known = known_items(list(dict.fromkeys(e.item_id for e in events)))
         fresh: dict[str, Event] = {}
         for e in events:
             if e.item_id not in known:
-                result.rejected.append(EventReject(event_id=e.event_id, reason=f"unknown item {e.item_id}"))
+                result.rejected.append(EventReject(line=line_of.get(id(e)), event_id=e.event_id,
+                                                   reason=f"unknown item {e.item_id}"))
             elif e.event_id in fresh:
                 if _what(e) == _what(fresh[e.event_id]):
                     result.duplicates += 1
                 else:
-                    result.rejected.append(EventReject(event_id=e.event_id, reason=_reused(e, fresh[e.event_id],
-                                                                                          "earlier in this batch")))
+                    result.rejected.append(EventReject(line=line_of.get(id(e)), event_id=e.event_id, reason=_reused(
+                        e, fresh[e.event_id], "earlier in this batch")))
             else:
                 fresh[e.event_id] = e
         if not fresh:
@@ -309,8 +312,8 @@ class EventLog:
         before = self._stored_events([e.event_id for e in repeated]) if repeated else {}
         for e in repeated:
             if e.event_id in before and _what(before[e.event_id]) != _what(e):
-                result.rejected.append(EventReject(event_id=e.event_id, reason=_reused(e, before[e.event_id],
-                                                                                      "in the log")))
+                result.rejected.append(EventReject(line=line_of.get(id(e)), event_id=e.event_id,
+                                                   reason=_reused(e, before[e.event_id], "in the log")))
             else:
                 result.duplicates += 1
         return result

@@ -21,7 +21,8 @@ from ragrec.embedding import Embedder, LazyEmbedder
 from ragrec.ingestion.rows import FieldSpec, ItemDoc, Reject, RowRules, content_hash, item_id_of, to_doc
 from ragrec.ingestion.shard import Shard
 from ragrec.io import MAX_BATCH_SIZE, CatalogFileError, Format, RawRow, RejectsWriter, batched, detect_format, open_rows
-from ragrec.schema import COLLAB_SLOTS, CONTENT, CONTENT_HASH, ITEM_ID, POPULARITY, RESERVED, SYSTEM_FIELDS, TEXT_HASH
+from ragrec.schema import (COLLAB_SLOTS, CONTENT, CONTENT_HASH, ITEM_ID, POPULARITY, RESERVED, SYSTEM_FIELDS,
+                           TEXT_HASH, id_problem)
 from ragrec.store import PointIn, StoreError, VectorStore, open_store, point_id
 from ragrec.store.base import CollectionNotFound
 
@@ -347,6 +348,11 @@ def _read_batch(store: VectorStore, collection: str, batch: list[RawRow], rules:
     candidates: list[tuple[RawRow, str | None]] = []  # (row, point id)
     for raw in batch:
         item = item_id_of(raw.data, rules.id_field)
+        if item and (problem := id_problem(item)):
+            # rejected before its point id is made, which a lone surrogate cannot be encoded for
+            found.append(Reject(line=raw.line, id=item[:80].encode("utf-8", "backslashreplace").decode(),
+                                reason=f"the id (field {rules.id_field!r}) {problem}"))
+            continue
         if item and item in seen and not raw.error:
             found.append(Reject(line=raw.line, id=item, reason=f"duplicate id (first seen on line {seen[item]})"))
             continue
@@ -362,10 +368,14 @@ def _read_batch(store: VectorStore, collection: str, batch: list[RawRow], rules:
     docs: list[_Doc] = []
     for raw, pid in candidates:
         old = stored.get(pid) if pid else None
-        if old and old.get(CONTENT_HASH) == content_hash(raw.data, rules):
-            report.unchanged += 1
-            continue
-        result = to_doc(raw.line, raw.data, rules)
+        try:
+            if old and old.get(CONTENT_HASH) == content_hash(raw.data, rules):
+                report.unchanged += 1
+                continue
+            result = to_doc(raw.line, raw.data, rules)
+        except UnicodeEncodeError:  # JSON escapes may spell a lone surrogate, which no UTF-8 text can hold
+            result = Reject(line=raw.line, id=item_id_of(raw.data, rules.id_field),
+                            reason="holds text that is not valid Unicode (a lone surrogate, as JSON's \\ud800)")
         if isinstance(result, Reject):
             found.append(result)
         else:

@@ -136,7 +136,7 @@ def test_jsonl_with_client_event_ids_and_iso_times(event_log, tmp_path):
     rows = [
         {"id": "e1", "user": 7, "item": 1, "type": "purchase", "at": "2024-05-01T10:00:00Z"},
         {"id": "e2", "user": 7, "item": 2, "type": "rating", "score": 3, "at": "2024-05-01T11:00:00+02:00"},
-        {"id": "e1", "user": 7, "item": 2, "type": "view", "at": "2024-05-02T10:00:00Z"},  # duplicate id
+        {"id": "e1", "user": 7, "item": 2, "type": "view", "at": "2024-05-02T10:00:00Z"},  # e1 reused: rejected
         {"user": 7, "item": 2, "type": "like", "at": "2024-05-01T09:30:00"},  # no id: hashed; naive = UTC
         {"id": "e9", "user": 8, "item": 1, "type": "view", "at": 1714557600},  # a number in ISO mode
     ]
@@ -144,14 +144,15 @@ def test_jsonl_with_client_event_ids_and_iso_times(event_log, tmp_path):
     mapping = EventMapping(user_field="user", item_field="item", value_field="score", timestamp_field="at",
                            timestamp_format="iso", event_id_field="id")
     report = load_events(path, mapping, event_log, catalog("1", "2"), rejects_path=tmp_path / "r.jsonl")
-    assert (report.stored, report.duplicates, report.rejected) == (3, 1, 1)
+    assert (report.stored, report.duplicates, report.rejected) == (3, 0, 2)
     assert rejects_of(report)[5] == {"line": 5, "event_id": "e9", "reason": "timestamp 1714557600 is not an ISO 8601 time"}
+    assert rejects_of(report)[3]["reason"].startswith("event_id 'e1' is already used earlier in this batch by another")
     got = event_log.user_events("7")
     assert [(e.item_id, e.type.value) for e in got] == [("2", "rating"), ("2", "like"), ("1", "purchase")]
     assert got[0].value == 3.0 and got[0].event_id == "e2" and len(got[1].event_id) == 32
 
     again = load_events(path, mapping, event_log, catalog("1", "2"), rejects_path=tmp_path / "r.jsonl")
-    assert (again.stored, again.duplicates) == (0, 4)
+    assert (again.stored, again.duplicates, again.rejected) == (0, 3, 2)  # e1's second use is refused again
 
 
 @pytest.mark.parametrize("written", ["like", "LIKE", " Like ", "add-to-cart", "Add To Cart", "ADD_TO_CART"])
