@@ -172,6 +172,9 @@ there these this to tonight want watch what which will with would you your stuff
 also again instead now okay ok well yes yeah like similar unlike made released came out produced ones
 than rather actually everything fine else should liked loved enjoyed really make only
 """.split())
+# words of every sentence: a title made only of them is read only when written as one ("like The Thing"), so that
+# "and not", "and nothing" name neither "Evangelion: 3.0 You Can (Not) Redo" nor "Nothing (2003)"
+_EVERYDAY = _FILLER | _NEGATORS
 # "a superhero movie" asks for a kind of film, not for the parody Superhero Movie (2008)
 _KIND_OF_FILM = {"a", "an", "the", "movie", "movies", "film", "films", "flick", "flicks"}
 # words of a request, never of a bare title's filler ("something new" asks for new films, not Something New)
@@ -183,6 +186,7 @@ _UNLIKE = r"(?:not\s+like|unlike|nothing\s+like|less\s+like|anything\s+but|no\s+
 # where a title after "like" ends; a year bound ends it too ("like toy story up to 2000", "like alien 1980 or earlier")
 _CLAUSE_END = r"(?=\s*(?:[.;!?]|,\s*(?:but|not|no|from|in|with)\b|\bbut\b|\bfrom\b|\bwith(?:out)?\b|\bin\s+the\b|" \
               r"\bset\s+in\b|\bthat\b|\bwhich\b|\bplease\b|\bfor\b|$|" \
+              r"\b(?:and|or)\s+(?:(?:not|nothing|less)\s+like|unlike)\b|" \
               r"\b" + _BOUND + r"\s*-?\s*(?:the\s+)?(?:(?:18|19|20)\d\d|'?\d0'?s)|" \
               r"(?:18|19|20)\d\d'?s?\s+" + _BOUND_AFTER + "))"
 _QUOTED = re.compile(r"[\"“”«»]([^\"“”«»]{2,120})[\"“”«»]")
@@ -274,8 +278,10 @@ def parse(message: str, vocab: Vocabulary) -> Constraints:
                 take((m.start("t") + a, m.start("t") + b))
             if found:
                 take((m.start(), m.start("t")))
-    if out.like:  # "like Inception but not Interstellar": titles, unless the clause names a genre or a year
-        for m in re.finditer(r"(?:\bbut|,)\s+(?:not|no)\s+(?P<t>.+?)" + _CLAUSE_END, low):
+    # "like Inception but not Interstellar", "like Inception and not Interstellar": titles, unless the clause names a
+    # genre or a year ("like Toy Story and nothing animated" leaves a genre out)
+    if out.like:
+        for m in re.finditer(r"(?:\b(?:but|and|or)|,)\s+(?:not|no|nothing)\s+(?P<t>.+?)" + _CLAUSE_END, low):
             clause = m.group("t")
             if _inside(m.start("t"), used) or re.search(_YEAR + r"|\d0'?s\b", clause) or any(
                     re.search(r"(?<!\w)" + re.escape(phrase) + r"(?!\w)", clause) for phrase in vocab.genres):
@@ -406,7 +412,7 @@ def _titles_in(phrase: str, vocab: Vocabulary, cutoff: float | None = 86.0) -> l
     a fuzzy match of the whole clause only when its parts name nothing (it would swallow "A and B" whole).
     Filler words alone name nothing: "like it" is not the film It (quoted, "It" is). `cutoff` None: no fuzzy match."""
     whole = _title(phrase, vocab, cutoff=None)
-    if whole is None and phrase.strip() and phrase.strip().lower() not in _FILLER:  # "like shawshank": the one
+    if whole is None and phrase.strip() and phrase.strip().lower() not in _EVERYDAY:  # "like shawshank": the one
         whole = vocab.only_title_starting(phrase.strip())  # title it starts, the whole clause being that word
     if whole:
         return [(whole, (0, len(phrase)))]
@@ -422,6 +428,9 @@ def _titles_in(phrase: str, vocab: Vocabulary, cutoff: float | None = 86.0) -> l
                 break
         else:
             start, end = parts[i]
+            if re.match(r"(?:and|or)\s+(?:not|no|nothing|never|none)\b", phrase[start:end]):
+                i += 1  # "like Inception and not Interstellar": not a title asked for (read as "but not" is)
+                continue
             lead = re.match(r"(?:(?:and|or)\s+(?:" + _UNLIKE + r"\s+|" + _LIKE + r"\s+)?)?", phrase[start:end])
             start += lead.end()
             words = phrase[start:end].split()[:MAX_WORDS_IN_TITLE]
@@ -438,7 +447,7 @@ def _titles_in(phrase: str, vocab: Vocabulary, cutoff: float | None = 86.0) -> l
 
 def _title(phrase: str, vocab: Vocabulary, cutoff: float | None = 86.0):
     words = re.findall(r"[\w']+", phrase)
-    if all(w.lower() in _FILLER for w in words):  # "like it" is no title, "like The Thing" and "like Get Out" are
+    if all(w.lower() in _EVERYDAY for w in words):  # "like it" is no title, "like The Thing" and "like Get Out" are
         capitalized = len(words) >= 2 and all(w[0].isupper() for w in words if len(w) > 3 or w == words[0])
         return vocab.exact_title(phrase) if capitalized and not phrase.isupper() else None
     return vocab.find_title(phrase, cutoff=cutoff)

@@ -57,10 +57,13 @@ def normalize_title(title: str) -> str:
 def title_keys(title: str) -> list[str]:
     """Every name a catalog title answers to: "Seven (a.k.a. Se7en) (1995)" is "seven", "se7en" and the whole;
     "Amelie (Fabuleux destin d'Amélie Poulain, Le) (2001)" is "amelie" too; a subtitle of two words or more is
-    one ("the empire strikes back"); each also without its colons and dashes ("mission impossible")."""
+    one ("the empire strikes back"); each also without its colons and dashes ("mission impossible"). Only the
+    parentheses that end a title hold other names: "Evangelion: 3.0 You Can (Not) Redo" is not also "not"."""
     base = _YEAR.sub("", title).strip()
-    names = [base, re.sub(r"\s*\([^)]*\)", " ", base)]
-    names += [re.sub(r"^(?:a\.k\.a\.|aka)\s+", "", alt, flags=re.I) for alt in re.findall(r"\(([^)]*)\)", base)]
+    others = re.search(r"(?:\s+\([^()]*\))+$", base)
+    names = [base, base[:others.start()] if others else base]
+    names += [re.sub(r"^(?:a\.k\.a\.|aka)\s+", "", alt, flags=re.I)
+              for alt in re.findall(r"\(([^)]*)\)", others.group() if others else "")]
     keys = [normalize_title(n) for n in names]
     subtitle = re.split(r": | - ", keys[1])[-1]  # "star wars: episode v - the empire strikes back"
     if len(subtitle.split()) >= 2:

@@ -37,7 +37,9 @@ TITLES = [("1", "Toy Story (1995)", 215, 1995), ("3114", "Toy Story 2 (1999)", 9
           ("59306", "Superhero Movie (2008)", 4, 2008), ("541", "Blade Runner (1982)", 124, 1982),
           ("176371", "Blade Runner 2049 (2017)", 17, 2017), ("1240", "Terminator, The (1984)", 131, 1984),
           ("318", "Shawshank Redemption, The (1994)", 317, 1994), ("924", "2001: A Space Odyssey (1968)", 109, 1968),
-          ("4291", "Nine to Five (a.k.a. 9 to 5) (1980)", 20, 1980)]
+          ("4291", "Nine to Five (a.k.a. 9 to 5) (1980)", 20, 1980),
+          ("106873", "Evangelion: 3.0 You Can (Not) Redo (2012)", 2, 2012), ("27537", "Nothing (2003)", 2, 2003),
+          ("946", "To Be or Not to Be (1942)", 12, 1942)]
 
 
 @pytest.fixture(scope="module")
@@ -64,6 +66,9 @@ def test_title_keys_are_every_name_of_a_title():
         "the lord of the rings the two towers"]  # and each without its colon, as a message types it
     assert title_keys("Mission: Impossible (1996)") == ["mission: impossible", "mission impossible"]
     assert title_keys("Fast & Furious 6 (2013)") == ["fast and furious 6"]  # asked for with "and"
+    # parentheses inside a title are part of it, not another name: "(Not)" is no title "not"
+    assert "not" not in title_keys("Evangelion: 3.0 You Can (Not) Redo (2012)")
+    assert title_keys("(500) Days of Summer (2009)") == ["500 days of summer"]
 
 
 def chips(message: str, vocab: Vocabulary) -> list[str]:
@@ -248,6 +253,23 @@ def test_years_joined_are_one_span(vocab, message, expected):
     ("like 9 to 5", ["like: Nine to Five (a.k.a. 9 to 5) (1980)"]),  # "to 5" is no year bound
 ])
 def test_a_year_bound_after_a_title_is_not_part_of_it(vocab, message, expected):
+    assert chips(message, vocab) == expected
+
+
+@pytest.mark.parametrize("message,expected", [
+    # "and not Y" after a like-clause is read as "but not Y": a title moved away from, or a genre left out
+    ("like Inception and not Interstellar", ["like: Inception (2010)", "not like: Interstellar (2014)"]),
+    ("like Inception or not Interstellar", ["like: Inception (2010)", "not like: Interstellar (2014)"]),
+    ("like Toy Story and nothing animated", ["not: Animation", "like: Toy Story (1995)"]),
+    ("like Toy Story and not animated", ["not: Animation", "like: Toy Story (1995)"]),
+    ("like Toy Story and not like Jumanji", ["like: Toy Story (1995)", "not like: Jumanji (1995)"]),
+    ("like Toy Story and nothing like Jumanji", ["like: Toy Story (1995)", "not like: Jumanji (1995)"]),
+    ("like Toy Story and not from the 90s", ["not years: 1990-1999", "like: Toy Story (1995)"]),
+    # a title of everyday words is still read whole, and one of a single everyday word when quoted
+    ("like To Be or Not to Be", ["like: To Be or Not to Be (1942)"]),
+    ("like nothing", []), ('like "Nothing"', ["like: Nothing (2003)"]),
+])
+def test_and_not_after_a_title_is_no_title_of_its_own(vocab, message, expected):
     assert chips(message, vocab) == expected
 
 
