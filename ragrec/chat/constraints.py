@@ -303,19 +303,28 @@ def parse(message: str, vocab: Vocabulary) -> Constraints:
                 take(m.span())
     # genre words and phrases, longest first; negated when a negator comes just before (or "non-")
     genre_words = frozenset(w for phrase in vocab.genres for w in re.findall(r"[\w']+", phrase))
+    named = []  # (start, end, genre, "non-" before it, negated)
     for phrase in sorted(vocab.genres, key=len, reverse=True):
         for m in re.finditer(r"(?<!\w)" + re.escape(phrase) + r"(?![\w-])", low):
             if _inside(m.start(), used):
                 continue
-            genre = vocab.genres[phrase]
             if re.search(r"\bnot\s+(?:too|so|very|overly|that|super)\s+$", low[: m.start()]):
                 take((m.start(), m.end()))  # "horror, but not too scary": a degree, not a genre left out
                 continue
             prefixed = low[max(0, m.start() - 4): m.start()] == "non-"
-            target = out.not_genres if prefixed or _negated(low[: m.start()], genre_words) else out.genres
-            if genre not in target:
-                target.append(genre)
+            negated = prefixed or _negated(low[: m.start()], genre_words)
+            named.append((m.start(), m.end(), vocab.genres[phrase], prefixed, negated))
             take((m.start() - 4 if prefixed else m.start(), m.end()))
+    # "anything but romantic comedies": genres named together are left out together, which the filters cannot say
+    # (they leave out items of any genre named); the first alone is left out, and the rest is not asked for
+    together = set()  # where genres named right after a negated one start ("non-" negates its own word only)
+    for before, this in zip(sorted(named), sorted(named)[1:]):
+        if not low[before[1]:this[0]].strip() and (before[0] in together or before[4] and not before[3]):
+            together.add(this[0])
+    for start, _, genre, _, negated in named:  # in the order read: the longest phrase first
+        target = out.not_genres if negated else out.genres
+        if start not in together and genre not in target:
+            target.append(genre)
     both = [g for g in out.not_genres if g in out.genres]
     if both and len(both) < len(out.not_genres):  # "comedies, except romantic comedies": the romances go
         out.not_genres = [g for g in out.not_genres if g not in both]
