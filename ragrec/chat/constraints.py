@@ -189,6 +189,10 @@ _CLAUSE_END = r"(?=\s*(?:[.;!?]|,\s*(?:but|not|no|from|in|with)\b|\bbut\b|\bfrom
               r"\b(?:and|or)\s+(?:(?:not|nothing|less)\s+like|unlike)\b|" \
               r"\b" + _BOUND + r"\s*-?\s*(?:the\s+)?(?:(?:18|19|20)\d\d|'?\d0'?s)|" \
               r"(?:18|19|20)\d\d'?s?\s+" + _BOUND_AFTER + "))"
+# a year right after a title ("Titanic (1953)", "Titanic 1953", "Titanic from 1953"); not one that starts a bound
+# ("like the matrix 2000 onwards") or a decade
+_TITLE_YEAR = re.compile(r"\s*(?:\(\s*" + _YEAR + r"\s*\)|(?:from\s+|of\s+)?" + _YEAR +
+                         r"(?![\w'-]|'?s\b|\s+" + _BOUND_AFTER + r"))")
 _QUOTED = re.compile(r"[\"“”«»]([^\"“”«»]{2,120})[\"“”«»]")
 _CORRECTION = re.compile(r"^\W*(?:(?:actually|rather|nah|make it|change (?:it|that) to|switch to|just|only)\b|no,)|"
                          r"\binstead\b")
@@ -265,8 +269,9 @@ def parse(message: str, vocab: Vocabulary) -> Constraints:
         ref = vocab.find_title(m.group(1))
         if ref:
             negated = bool(re.search(_UNLIKE + r"\s*$", low[: m.start()])) or _negated(low[: m.start()])
+            ref, end = _dated(ref, low, m.end(), vocab)
             _add(out.not_like if negated else out.like, Title(item_id=ref.item_id, title=ref.title))
-            take(m.span())
+            take((m.start(), end))
     for pattern, target in ((_UNLIKE, out.not_like), (_LIKE, out.like)):
         for m in re.finditer(r"\b" + pattern + r"\s+(?P<t>.+?)" + _CLAUSE_END, low):
             if _inside(m.start(), used) or _inside(m.start("t"), used):  # `didn't like "Titanic"`: read as quoted
@@ -274,8 +279,9 @@ def parse(message: str, vocab: Vocabulary) -> Constraints:
             found = _titles_in(text[m.start("t"):m.end("t")], vocab)
             negated = target is out.like and _negated(low[: m.start()])  # "I didn't like Titanic"
             for ref, (a, b) in found:
+                ref, end = _dated(ref, low, m.start("t") + b, vocab)
                 _add(out.not_like if negated else target, Title(item_id=ref.item_id, title=ref.title))
-                take((m.start("t") + a, m.start("t") + b))
+                take((m.start("t") + a, end))
             if found:
                 take((m.start(), m.start("t")))
     # "like Inception but not Interstellar", "like Inception and not Interstellar": titles, unless the clause names a
@@ -368,7 +374,17 @@ def _bare_title(said: list[str], vocab: Vocabulary):
     movie" is not Heist (2001) and "space opera" is searched as words): the words without the filler around them
     ("the godfather" keeps its article) exactly or as the start of a series; else with filler words around them
     that belong to an exact title ("love actually", "good will hunting"), never words of the request itself nor
-    only "movie" ("a superhero movie" is not Superhero Movie)."""
+    only "movie" ("a superhero movie" is not Superhero Movie). A year after them that is not part of the title
+    picks that year's item of the name: "king kong (1933)"."""
+    ref = _bare_title_words(said, vocab)
+    content = [i for i, w in enumerate(said) if w not in _FILLER]
+    if ref or len(content) < 2 or not re.fullmatch(_YEAR, said[content[-1]]):
+        return ref
+    ref = _bare_title_words(said[:content[-1]] + said[content[-1] + 1:], vocab)
+    return ref and vocab.version(ref, int(said[content[-1]]))
+
+
+def _bare_title_words(said: list[str], vocab: Vocabulary):
     content = [i for i, w in enumerate(said) if w not in _FILLER]
     if not content:
         return None
@@ -388,6 +404,15 @@ def _bare_title(said: list[str], vocab: Vocabulary):
         if ref:
             return ref
     return None
+
+
+def _dated(ref, low: str, end: int, vocab: Vocabulary):
+    """The title and where its words end, with the year right after it ("like Titanic 1953", "like Titanic from
+    1953") picking that year's item of the name when the catalog has one; the year is then the title's, not a year
+    range. Without such an item the year is left to be read as years."""
+    m = _TITLE_YEAR.match(low, end)
+    other = m and vocab.version(ref, int(m.group(1) or m.group(2)))
+    return (other, m.end()) if other else (ref, end)
 
 
 def _add(values: list, value) -> None:

@@ -8,6 +8,7 @@ found as "a bug's life".
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from rapidfuzz import fuzz, process
@@ -85,6 +86,8 @@ class Vocabulary:
     refs: list[TitleRef] = field(default_factory=list)
     ranks: list[tuple[int, int]] = field(default_factory=list)  # (popularity, year) of each title
     max_year: int | None = None
+    # normalized title -> year -> the item of that name from that year ("Titanic" from 1953, not only the best known)
+    versions: dict[str, dict[int, TitleRef]] = field(default_factory=dict)
 
     @classmethod
     def from_store(cls, store: VectorStore, settings: Settings) -> Vocabulary:
@@ -96,24 +99,34 @@ class Vocabulary:
             values = {}
         for value in values:
             vocab.add_genre(str(value))
-        # a title shared by several items means the most popular one (then the newest)
-        best: dict[str, tuple[tuple[int, int], TitleRef]] = {}
+        rows = []
         for record in store.scroll(items, payload=[ITEM_ID, settings.chat_title_field, settings.chat_year_field,
                                                    POPULARITY]):
             title = record.payload.get(settings.chat_title_field)
             year = record.payload.get(settings.chat_year_field)
             if isinstance(year, int) and (vocab.max_year is None or year > vocab.max_year):
                 vocab.max_year = year
-            if not isinstance(title, str) or not title.strip():
-                continue
-            rank = (record.payload.get(POPULARITY) or 0, year if isinstance(year, int) else 0)
+            if isinstance(title, str) and title.strip():
+                rows.append((record.payload[ITEM_ID], title, record.payload.get(POPULARITY) or 0,
+                             year if isinstance(year, int) else None))
+        vocab.set_titles(rows)
+        return vocab
+
+    def set_titles(self, rows: Iterable[tuple[str, str, int, int | None]]) -> None:
+        """The catalog's titles from (item id, title, popularity, year) rows: a name shared by several items means
+        the most popular one (then the newest), and each year's item of a name is kept in `versions`."""
+        best: dict[str, tuple[tuple[int, int], TitleRef]] = {}
+        self.versions = {}
+        for item_id, title, popularity, year in rows:
+            rank, ref = (popularity or 0, year or 0), TitleRef(item_id=item_id, title=title)
             for key in title_keys(title):
                 if key not in best or rank > best[key][0]:
-                    best[key] = (rank, TitleRef(item_id=record.payload[ITEM_ID], title=title))
-        vocab.titles = list(best)
-        vocab.ranks = [rank for rank, _ in best.values()]
-        vocab.refs = [ref for _, ref in best.values()]
-        return vocab
+                    best[key] = (rank, ref)
+                if year:
+                    self.versions.setdefault(key, {}).setdefault(year, ref)
+        self.titles = list(best)
+        self.ranks = [rank for rank, _ in best.values()]
+        self.refs = [ref for _, ref in best.values()]
 
     def add_genre(self, value: str) -> None:
         low = value.lower()
@@ -127,7 +140,11 @@ class Vocabulary:
         else, for a phrase of two words or more, the most popular title it begins, the first of a series on a tie
         ("star wars" -> "Star Wars: Episode IV - A New Hope (1977)"); else the closest title by fuzzy score
         (`cutoff` None: no fuzzy match). A phrase made only of genre words names no title ("action" is a genre,
-        not Action Jackson)."""
+        not Action Jackson). A year in parentheses after it, as the catalog writes one, picks that year's item of
+        the name: "Titanic (1953)"."""
+        return self._of_year(self._find_title(phrase, cutoff), phrase)
+
+    def _find_title(self, phrase: str, cutoff: float | None) -> TitleRef | None:
         key = normalize_title(phrase)
         if not key or not self.titles or all(w in self.genres for w in key.split()):
             return None
@@ -153,9 +170,20 @@ class Vocabulary:
         return next(iter(found.values())) if len(found) == 1 else None
 
     def exact_title(self, phrase: str) -> TitleRef | None:
-        """The catalog item whose normalized title is exactly the phrase's."""
+        """The catalog item whose normalized title is exactly the phrase's (that year's, "Titanic (1953)")."""
         i = self._index.get(normalize_title(phrase))
-        return None if i is None else self.refs[i]
+        return None if i is None else self._of_year(self.refs[i], phrase)
+
+    def version(self, ref: TitleRef, year: int) -> TitleRef | None:
+        """The catalog item of the same name as `ref` from that year, if there is one: Titanic from 1953."""
+        for key in title_keys(ref.title):
+            if year in self.versions.get(key, {}):
+                return self.versions[key][year]
+        return None
+
+    def _of_year(self, ref: TitleRef | None, phrase: str) -> TitleRef | None:
+        year = _YEAR.search(phrase)
+        return (self.version(ref, int(year.group(1))) or ref) if ref and year else ref
 
     @property
     def _first_words(self) -> dict[str, dict[str, TitleRef]]:

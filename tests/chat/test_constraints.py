@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ragrec.chat import Constraints, Vocabulary, parse
-from ragrec.chat.vocabulary import TitleRef, title_keys
+from ragrec.chat.vocabulary import title_keys
 from ragrec.retrieval.filters import parse_filter
 
 GENRES = ["Action", "Adventure", "Animation", "Children", "Comedy", "Crime", "Documentary", "Drama", "Fantasy",
@@ -39,7 +39,8 @@ TITLES = [("1", "Toy Story (1995)", 215, 1995), ("3114", "Toy Story 2 (1999)", 9
           ("318", "Shawshank Redemption, The (1994)", 317, 1994), ("924", "2001: A Space Odyssey (1968)", 109, 1968),
           ("4291", "Nine to Five (a.k.a. 9 to 5) (1980)", 20, 1980),
           ("106873", "Evangelion: 3.0 You Can (Not) Redo (2012)", 2, 2012), ("27537", "Nothing (2003)", 2, 2003),
-          ("946", "To Be or Not to Be (1942)", 12, 1942)]
+          ("946", "To Be or Not to Be (1942)", 12, 1942), ("2366", "King Kong (1933)", 10, 1933),
+          ("41569", "King Kong (2005)", 40, 2005)]
 
 
 @pytest.fixture(scope="module")
@@ -47,12 +48,7 @@ def vocab() -> Vocabulary:
     v = Vocabulary(max_year=2018)
     for g in GENRES:
         v.add_genre(g)
-    best: dict[str, tuple] = {}
-    for item_id, title, popularity, year in TITLES:
-        for key in title_keys(title):  # as Vocabulary.from_store
-            if key not in best or (popularity, year) > best[key][0]:
-                best[key] = ((popularity, year), TitleRef(item_id, title))
-    v.titles, v.ranks, v.refs = list(best), [r for r, _ in best.values()], [t for _, t in best.values()]
+    v.set_titles(TITLES)  # as Vocabulary.from_store
     return v
 
 
@@ -288,6 +284,26 @@ def test_and_not_after_a_title_is_no_title_of_its_own(vocab, message, expected):
     ("no horror or sci-fi", ["not: Horror, Sci-Fi"]),
 ])
 def test_genres_named_together_and_negated_ask_for_none_of_them(vocab, message, expected):
+    assert chips(message, vocab) == expected
+
+
+@pytest.mark.parametrize("message,expected", [
+    # a year right after a title picks that year's item of the name, and is no year range then
+    ("like Titanic (1953)", ["like: Titanic (1953)"]),
+    ("like Titanic 1953", ["like: Titanic (1953)"]),
+    ("like Titanic from 1953", ["like: Titanic (1953)"]),
+    ("like King Kong (1933)", ["like: King Kong (1933)"]),
+    ('like "Titanic (1953)"', ["like: Titanic (1953)"]),
+    ("not like Titanic 1953", ["not like: Titanic (1953)"]),
+    ("like Titanic 1953 and King Kong 1933", ["like: Titanic (1953)", "like: King Kong (1933)"]),
+    ("King Kong (1933)", ["like: King Kong (1933)"]), ("blade runner 1982", ["like: Blade Runner (1982)"]),
+    ("like Titanic from 1997", ["like: Titanic (1997)"]),
+    # no item of the name from that year: the year is years, as before
+    ("like Toy Story from 1999", ["years: 1999-1999", "like: Toy Story (1995)"]),
+    ("like the matrix 1999 onwards", ["years: 1999-…", "like: Matrix, The (1999)"]),  # a bound, not the title's
+    ("like King Kong (1950)", ["like: King Kong (2005)"]),
+])
+def test_a_year_after_a_title_picks_that_years_item(vocab, message, expected):
     assert chips(message, vocab) == expected
 
 
