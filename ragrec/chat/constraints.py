@@ -189,10 +189,10 @@ _CLAUSE_END = r"(?=\s*(?:[.;!?]|,\s*(?:but|not|no|from|in|with)\b|\bbut\b|\bfrom
               r"\b(?:and|or)\s+(?:(?:not|nothing|less)\s+like|unlike)\b|" \
               r"\b" + _BOUND + r"\s*-?\s*(?:the\s+)?(?:(?:18|19|20)\d\d|'?\d0'?s)|" \
               r"(?:18|19|20)\d\d'?s?\s+" + _BOUND_AFTER + "))"
-# a year right after a title ("Titanic (1953)", "Titanic 1953", "Titanic from 1953"); not one that starts a bound
-# ("like the matrix 2000 onwards") or a decade
+# a year right after a title ("Titanic (1953)", "Titanic 1953", "Titanic from 1953"); not a decade, nor a year that
+# starts a bound or a span ("like the matrix 2000 onwards", "like toy story from 1995 to now")
 _TITLE_YEAR = re.compile(r"\s*(?:\(\s*" + _YEAR + r"\s*\)|(?:from\s+|of\s+)?" + _YEAR +
-                         r"(?![\w'-]|'?s\b|\s+" + _BOUND_AFTER + r"))")
+                         r"(?![\w'-]|'?s\b|\s+" + _BOUND_AFTER + r"|\s*[-–]|\s+(?:to|until|till|through|thru)\b))")
 _QUOTED = re.compile(r"[\"“”«»]([^\"“”«»]{2,120})[\"“”«»]")
 _CORRECTION = re.compile(r"^\W*(?:(?:actually|rather|nah|make it|change (?:it|that) to|switch to|just|only)\b|no,)|"
                          r"\binstead\b")
@@ -216,6 +216,9 @@ _DECADE_BOUND = re.compile(r"\s*" + _BOUND_AFTER + r"\b|\s+(on)\b")  # the text 
 _IN_YEAR = re.compile(r"\b(?:in|of|from|year)\s+" + _YEAR + r"\b(?!\s*'?s)")
 _NOT_YEAR = re.compile(r"\b(?:not|except|excluding|but\s+not|no)\s+(?:in\s+)?" + _YEAR + _MORE_YEARS + r"*\b(?!\s*'?s)")
 _BARE_YEAR = re.compile(r"(?<![\w'-])" + _YEAR + r"(?![\w'-])")
+# a range open to the present, which ends at the catalog's last year: "from 1990 to now", "until today"
+_TO_NOW = re.compile(r"(?:(?:\b(?:from|since)\s+)?\b" + _YEAR + r"\s*(?:-|–|to|until|till|through|thru)\s*|"
+                     r"\b(?:up\s+)?(?:to|until|till|through|thru)\s+)(?:now|today|(?:the\s+)?present(?:\s+day)?)\b")
 _THIS_DECADE = re.compile(r"\b(?:this|the\s+current)\s+decade\b")
 _THIS_YEAR = re.compile(r"\b(?:(last|this)\s+year|(?:from\s+)?the\s+past\s+year)\b")
 _PART_OF_DECADE = re.compile(r"\b(early|mid|late)[\s-]*(?:the\s+)?$")
@@ -531,6 +534,7 @@ def _years(low: str, vocab: Vocabulary, out: Constraints, used: list[tuple[int, 
         start = 2000 + 10 * d if d <= 2 else 1900 + 10 * d
         return start - 100 if start >= 2020 and vocab.max_year is not None and start > vocab.max_year else start
 
+    to_now = matches(_TO_NOW)[:1]  # read first, so that "from 1990 to now" is not "from 1990"; applied last
     for m in matches(_BETWEEN) + matches(_SPAN):
         first, last = int(m.group(1)), int(m.group(2) or m.group(1)[:2] + m.group(3))
         years(m, *sorted((first, last + 100 if last < first and m.group(3) else last)))  # "1995-05": up to 2005
@@ -642,5 +646,10 @@ def _years(low: str, vocab: Vocabulary, out: Constraints, used: list[tuple[int, 
         used.append((m.start(), m.start() + len(m.group().split()[0])))
     if out.shift_years:  # "more recent", "older movies" are also years of their own, for a conversation without any
         used.append(shift.span())
+    for m in to_now if vocab.max_year else []:  # "the 90s to now": from what was read, up to the catalog's last year
+        if m.group(1):
+            years(m, int(m.group(1)), vocab.max_year)
+        elif not negated(m):
+            out.year_max = vocab.max_year
     if out.year_min is not None and out.year_max is not None and out.year_min > out.year_max:
         out.year_min = out.year_max = None

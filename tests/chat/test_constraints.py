@@ -242,6 +242,26 @@ def test_years_joined_are_one_span(vocab, message, expected):
 
 
 @pytest.mark.parametrize("message,expected", [
+    # a range open to the present ends at the catalog's last year (2018 here)
+    ("movies from 1990 to now", ["years: 1990-2018"]),
+    ("from 2005 until today", ["years: 2005-2018"]),
+    ("comedies from the 90s to the present", ["genres: Comedy", "years: 1990-2018"]),
+    ("since 1990 till now", ["years: 1990-2018"]),
+    ("1995-present", ["years: 1995-2018"]),
+    ("the 80s up to today", ["years: 1980-2018"]),
+    ("nothing from 1990 to now", ["not years: 1990-2018"]),
+    ("like toy story from 1995 to now", ["years: 1995-2018", "like: Toy Story (1995)"]),
+    ("something to watch now", []),  # "now" alone is no year
+])
+def test_a_range_to_now_ends_at_the_catalogs_last_year(vocab, message, expected):
+    assert chips(message, vocab) == expected
+
+
+def test_to_now_ends_the_range_of_an_earlier_turn(vocab):
+    assert merged_chips(["westerns from 1960", "to now"], vocab) == ["genres: Western", "years: 1960-2018"]
+
+
+@pytest.mark.parametrize("message,expected", [
     ("like toy story up to 2000", ["years: …-2000", "like: Toy Story (1995)"]),  # a year bound ends the title
     ("like the matrix 2000 onwards", ["years: 2000-…", "like: Matrix, The (1999)"]),
     ("like blade runner 2049", ["like: Blade Runner 2049 (2017)"]),
@@ -302,6 +322,7 @@ def test_genres_named_together_and_negated_ask_for_none_of_them(vocab, message, 
     ("like Toy Story from 1999", ["years: 1999-1999", "like: Toy Story (1995)"]),
     ("like the matrix 1999 onwards", ["years: 1999-…", "like: Matrix, The (1999)"]),  # a bound, not the title's
     ("like King Kong (1950)", ["like: King Kong (2005)"]),
+    ("like toy story from 1995 to 2000", ["years: 1995-2000", "like: Toy Story (1995)"]),  # a span's first year
 ])
 def test_a_year_after_a_title_picks_that_years_item(vocab, message, expected):
     assert chips(message, vocab) == expected
