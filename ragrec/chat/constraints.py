@@ -175,6 +175,12 @@ than rather actually everything fine else should liked loved enjoyed really make
 # words of every sentence: a title made only of them is read only when written as one ("like The Thing"), so that
 # "and not", "and nothing" name neither "Evangelion: 3.0 You Can (Not) Redo" nor "Nothing (2003)"
 _EVERYDAY = _FILLER | _NEGATORS
+# a clause made only of these is a greeting or thanks, not a search: "hello", "hi there", "thanks!", "thank you"
+_PLEASANTRIES = set("""
+hello hi hey hiya howdy greetings good morning afternoon evening there thanks thank thx ty cheers you so very much a
+lot great ok okay cool nice awesome perfect lovely excellent amazing brilliant fantastic wow sure alright yes yeah
+yep bye goodbye appreciated appreciate it that that's thats sounds
+""".split())
 # "a superhero movie" asks for a kind of film, not for the parody Superhero Movie (2008)
 _KIND_OF_FILM = {"a", "an", "the", "movie", "movies", "film", "films", "flick", "flicks"}
 # words of a request, never of a bare title's filler ("something new" asks for new films, not Something New)
@@ -299,6 +305,13 @@ def parse(message: str, vocab: Vocabulary) -> Constraints:
                 if all(t.item_id != ref.item_id for t in out.like):
                     _add(out.not_like, Title(item_id=ref.item_id, title=ref.title))
                     take((m.start("t") + a, m.start("t") + b))
+
+    # a greeting or thanks is nothing to search for (nor to replace the conversation's query with); a message that is
+    # a title of two words or more is that title ("Hello, Dolly!")
+    if len(re.findall(r"[\w']+", low)) < 2 or not vocab.exact_title(text):
+        for m in re.finditer(r"[^,.;:!?]+", low):
+            if set(re.findall(r"[\w']+", m.group())) <= _PLEASANTRIES:
+                take(m.span())
 
     _years(low, vocab, out, used)
 

@@ -40,7 +40,8 @@ TITLES = [("1", "Toy Story (1995)", 215, 1995), ("3114", "Toy Story 2 (1999)", 9
           ("4291", "Nine to Five (a.k.a. 9 to 5) (1980)", 20, 1980),
           ("106873", "Evangelion: 3.0 You Can (Not) Redo (2012)", 2, 2012), ("27537", "Nothing (2003)", 2, 2003),
           ("946", "To Be or Not to Be (1942)", 12, 1942), ("2366", "King Kong (1933)", 10, 1933),
-          ("41569", "King Kong (2005)", 40, 2005)]
+          ("41569", "King Kong (2005)", 40, 2005), ("8382", "Hello Again (1987)", 3, 1987),
+          ("6732", "Hello, Dolly! (1969)", 10, 1969), ("5471", "Perfect (1985)", 2, 1985)]
 
 
 @pytest.fixture(scope="module")
@@ -408,6 +409,24 @@ def merged_chips(turns: list[str], vocab: Vocabulary) -> list[str]:
     (["older movies"], ["years: …-1979"]), (["something more recent"], ["years: 2013-…"]),  # on their own
 ])
 def test_turns_merge_their_years(vocab, turns, expected):
+    assert merged_chips(turns, vocab) == expected
+
+
+@pytest.mark.parametrize("message", ["hello", "hi there", "thanks!", "thank you", "great", "ok", "cool", "perfect",
+                                     "Hello!", "ok cool", "that's great, thank you so much!", "good morning"])
+def test_a_greeting_or_thanks_asks_for_nothing(vocab, message):
+    assert parse(message, vocab).is_empty()
+
+
+@pytest.mark.parametrize("turns,expected", [
+    (["a heist movie", "thanks!"], ["about: heist"]),  # a turn with nothing new keeps the query so far
+    (["comedies from the 90s", "great, thank you"], ["genres: Comedy", "years: 1990-1999"]),
+    (["hello", "a heist movie"], ["about: heist"]),
+    (["hello, I want a heist movie"], ["about: heist"]),  # the greeting is not searched for
+    (["thanks, now something like Toy Story"], ["like: Toy Story (1995)"]),
+    (["Hello Again"], ["like: Hello Again (1987)"]), (["Hello, Dolly!"], ["like: Hello, Dolly! (1969)"]),  # titles
+])
+def test_greetings_and_thanks_leave_the_conversation_as_it_was(vocab, turns, expected):
     assert merged_chips(turns, vocab) == expected
 
 
