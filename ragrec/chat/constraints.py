@@ -200,8 +200,13 @@ _CLAUSE_END = r"(?=\s*(?:[.;!?]|,\s*(?:but|not|no|from|in|with)\b|\bbut\b|\bfrom
 _TITLE_YEAR = re.compile(r"\s*(?:\(\s*" + _YEAR + r"\s*\)|(?:from\s+|of\s+)?" + _YEAR +
                          r"(?![\w'-]|'?s\b|\s+" + _BOUND_AFTER + r"|\s*[-–]|\s+(?:to|until|till|through|thru)\b))")
 _QUOTED = re.compile(r"[\"“”«»]([^\"“”«»]{2,120})[\"“”«»]")
-_CORRECTION = re.compile(r"^\W*(?:(?:actually|rather|nah|make it|change (?:it|that) to|switch to|just|only)\b|no,)|"
+_CORRECTION = re.compile(r"^\W*(?:(?:actually|rather|nah|make it|change (?:it|that) to|switch to|just|only|"
+                         r"scratch (?:that|it))\b|no,)|"
                          r"\binstead\b")
+# ways of asking that say nothing of what is asked for ("I'm in the mood for horror", "I'd love a good thriller")
+_WANTING = re.compile(r"\b(?:(?:i'?m|i\s+am)\s+)?in\s+the\s+mood\s+for\b|"
+                      r"\b(?:i'?d|i\s+would|we'?d|we\s+would)\s+(?:really\s+)?(?:love|enjoy|prefer|fancy)\b|"
+                      r"\b(?:i|we)\s+(?:really\s+)?fancy\b")
 _ANY_YEAR = re.compile(r"\b(?:any|all|whatever)\s+(?:years?|decades?|eras?|release\s+dates?)\b|"
                        r"\b(?:forget|drop|ignore|remove|lift)\s+the\s+(?:years?|decades?|dates?|era)\b|"
                        r"\bno\s+(?:year|date)\s+(?:limits?|restrictions?|range)\b")
@@ -264,10 +269,14 @@ def parse(message: str, vocab: Vocabulary) -> Constraints:
 
     for m in _UNSEEN.finditer(low):
         take(m.span())
-    reset = _RESET.search(low)
-    out = Constraints(reset=bool(reset), replaces_genres=bool(_CORRECTION.search(low)))
+    for m in _WANTING.finditer(low):
+        take(m.span())
+    reset, correction = _RESET.search(low), _CORRECTION.search(low)
+    out = Constraints(reset=bool(reset), replaces_genres=bool(correction))
     if reset:
         take(reset.span())
+    if correction and not set(re.findall(r"[\w']+", correction.group())) <= _FILLER:
+        take(correction.span())  # "scratch that", "switch to" are not searched for ("just", "only" may be a title's)
     for pattern, lift in ((_ANY_YEAR, "any_year"), (_ANY_GENRE, "any_genre")):
         for m in pattern.finditer(low):
             setattr(out, lift, True)

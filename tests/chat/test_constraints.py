@@ -430,6 +430,22 @@ def test_greetings_and_thanks_leave_the_conversation_as_it_was(vocab, turns, exp
     assert merged_chips(turns, vocab) == expected
 
 
+@pytest.mark.parametrize("turns,expected", [
+    # "scratch that" corrects the genres as "actually" does, and is not searched for
+    (["dramas", "scratch that, comedies"], ["genres: Comedy"]),
+    (["dramas", "nah, comedies"], ["genres: Comedy"]), (["dramas", "switch to comedies"], ["genres: Comedy"]),
+    # ways of asking are not what is asked for
+    (["I'm in the mood for horror"], ["genres: Horror"]),
+    (["I'd love a good thriller"], ["genres: Thriller"]),
+    (["I would really enjoy a western"], ["genres: Western"]),
+    (["I'd love something like Toy Story"], ["like: Toy Story (1995)"]),
+    (["not in the mood for horror"], ["not: Horror"]),  # as before
+    (["I'd love a love story"], ["genres: Romance"]),
+])
+def test_ways_of_asking_are_not_searched_for(vocab, turns, expected):
+    assert merged_chips(turns, vocab) == expected
+
+
 def test_a_later_turn_can_lift_the_years_or_the_genres(vocab):
     asked = Constraints().merge(parse("comedies from the 90s, no horror, not from 1995 to 1996", vocab))
     assert asked.year_min == 1990 and asked.not_years and asked.not_genres == ["Horror"]
