@@ -157,6 +157,7 @@ _NEGATING_IDIOM = re.compile(
 _NEGATING_PHRASE = re.compile(r"\b(?:(?:anything|everything)\s+but|other\s+than|instead\s+of|rather\s+than)"
                               r"(?:\s+(?:a|an|the))?\s*$")
 _YEAR = r"((?:18|19|20)\d\d)"
+_YEAR_OR_SHORT = r"((?:18|19|20)\d\d|'\d\d)"  # "from '99"
 # a bound on the years, before a year or decade ("up to 1980", "after the 80s") or after it ("1980 onwards", "the 80s
 # or earlier"); "before" and "after" leave their year out, "until", "up to" and "since" keep it
 _BOUND = r"(before|pre|older\s+than|earlier\s+than|until|till|up\s+(?:to|until|till|through)|to|through|thru|" \
@@ -193,7 +194,7 @@ _UNLIKE = r"(?:not\s+like|unlike|nothing\s+like|less\s+like|anything\s+but|no\s+
 _CLAUSE_END = r"(?=\s*(?:[.;!?]|,\s*(?:but|not|no|from|in|with)\b|\bbut\b|\bfrom\b|\bwith(?:out)?\b|\bin\s+the\b|" \
               r"\bset\s+in\b|\bthat\b|\bwhich\b|\bplease\b|\bfor\b|$|" \
               r"\b(?:and|or)\s+(?:(?:not|nothing|less)\s+like|unlike)\b|" \
-              r"\b" + _BOUND + r"\s*-?\s*(?:the\s+)?(?:(?:18|19|20)\d\d|'?\d0'?s)|" \
+              r"\b" + _BOUND + r"\s*-?\s*(?:the\s+)?(?:(?:18|19|20)\d\d|'\d\d\b|'?\d0'?s)|" \
               r"(?:18|19|20)\d\d'?s?\s+" + _BOUND_AFTER + "))"
 # a year right after a title ("Titanic (1953)", "Titanic 1953", "Titanic from 1953"); not a decade, nor a year that
 # starts a bound or a span ("like the matrix 2000 onwards", "like toy story from 1995 to now")
@@ -220,11 +221,11 @@ _SPAN = re.compile(r"\b(?:from\s+|between\s+)?" + _YEAR + r"\s*(?:-|–|to|until
                    r"|(?<=[-–])(\d\d))\b")  # "1995-99"
 _MORE_YEARS = r"(?:(?:\s*,\s*|\s+)(?:(?:or|and)\s+)?" + _YEAR + r")"  # "1995, 1996 or 1997"
 _YEAR_LIST = re.compile(r"(?<![\w'-])" + _YEAR + _MORE_YEARS + r"+(?![\w'-])")
-_BOUND_YEAR = re.compile(r"\b" + _BOUND + r"\s*-?\s*(?:the\s+year\s+)?" + _YEAR + r"\b(?!\s*'?s)")
+_BOUND_YEAR = re.compile(r"\b" + _BOUND + r"\s*-?\s*(?:the\s+year\s+)?" + _YEAR_OR_SHORT + r"\b(?!\s*'?s)")
 _YEAR_BOUND = re.compile(r"(?:\bfrom\s+)?\b" + _YEAR + r"\s+" + _BOUND_AFTER + r"\b|\bfrom\s+" + _YEAR + r"\s+(on)\b")
 _BOUND_DECADE = re.compile(r"\b(?:" + _BOUND + r"|between)\s*-?\s*(?:the\s+)?$")  # the text before a decade
 _DECADE_BOUND = re.compile(r"\s*" + _BOUND_AFTER + r"\b|\s+(on)\b")  # the text after it
-_IN_YEAR = re.compile(r"\b(?:in|of|from|year)\s+" + _YEAR + r"\b(?!\s*'?s)")
+_IN_YEAR = re.compile(r"\b(?:in|of|from|year)\s+" + _YEAR_OR_SHORT + r"\b(?!\s*'?s)")
 _NOT_YEAR = re.compile(r"\b(?:not|except|excluding|but\s+not|no)\s+(?:in\s+)?" + _YEAR + _MORE_YEARS + r"*\b(?!\s*'?s)")
 _BARE_YEAR = re.compile(r"(?<![\w'-])" + _YEAR + r"(?![\w'-])")
 # a range open to the present, which ends at the catalog's last year: "from 1990 to now", "until today"
@@ -339,8 +340,8 @@ def parse(message: str, vocab: Vocabulary) -> Constraints:
         for m in re.finditer(r"(?<!\w)" + re.escape(phrase) + r"(?![\w-])", low):
             if _inside(m.start(), used):
                 continue
-            if re.search(r"\bnot\s+(?:too|so|very|overly|that|super)\s+$", low[: m.start()]):
-                take((m.start(), m.end()))  # "horror, but not too scary": a degree, not a genre left out
+            if re.search(r"\bnot\s+(?:too|so|very|overly|that|super|(?:quite\s+)?as)\s+$", low[: m.start()]):
+                take((m.start(), m.end()))  # "horror, but not too scary", "not as scary": a degree, not a genre left out
                 continue
             prefixed = low[max(0, m.start() - 4): m.start()] == "non-"
             negated = prefixed or _negated(low[: m.start()], genre_words)
@@ -552,6 +553,12 @@ def _years(low: str, vocab: Vocabulary, out: Constraints, used: list[tuple[int, 
         n = int(count) if count and count.isdigit() else _NUMBER_WORDS[count] if count else 1
         return 10 * n if unit.startswith("decade") else n
 
+    def full(year: str) -> int:  # "'99" is 1999, "'05" 2005 if the catalog reaches it (as "the 20s" is read)
+        if not year.startswith("'"):
+            return int(year)
+        recent = 2000 + int(year[1:])
+        return recent if vocab.max_year is not None and recent <= vocab.max_year else recent - 100
+
     def decade(d: int) -> int:  # "the 20s": the 2020s if the catalog reaches them, else the 1920s
         start = 2000 + 10 * d if d <= 2 else 1900 + 10 * d
         return start - 100 if start >= 2020 and vocab.max_year is not None and start > vocab.max_year else start
@@ -612,7 +619,7 @@ def _years(low: str, vocab: Vocabulary, out: Constraints, used: list[tuple[int, 
         else:
             out.year_max = last
     for m in matches(_BOUND_YEAR):  # "after 1980", "up to 1980"
-        bound(m.start(), m.group(1), int(m.group(2)), int(m.group(2)))
+        bound(m.start(), m.group(1), full(m.group(2)), full(m.group(2)))
     for m in matches(_YEAR_BOUND):  # "1980 onwards", "1980 or earlier", "from 1980 on"
         year = int(m.group(1) or m.group(3))
         bound(m.start(), m.group(2) or m.group(4), year, year)
@@ -626,7 +633,7 @@ def _years(low: str, vocab: Vocabulary, out: Constraints, used: list[tuple[int, 
         if vocab.max_year:
             out.year_min = out.year_max = vocab.max_year - (m.group(1) == "last")
     for m in matches(_IN_YEAR):  # "from 1995"; "the 90s but not from 1995" leaves one year out of the range
-        year = int(m.group(1))
+        year = full(m.group(1))
         if negated(m):
             out.not_years = (year, year)
         elif out.year_min is None and out.year_max is None and not out.not_years:

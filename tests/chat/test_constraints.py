@@ -41,7 +41,8 @@ TITLES = [("1", "Toy Story (1995)", 215, 1995), ("3114", "Toy Story 2 (1999)", 9
           ("106873", "Evangelion: 3.0 You Can (Not) Redo (2012)", 2, 2012), ("27537", "Nothing (2003)", 2, 2003),
           ("946", "To Be or Not to Be (1942)", 12, 1942), ("2366", "King Kong (1933)", 10, 1933),
           ("41569", "King Kong (2005)", 40, 2005), ("8382", "Hello Again (1987)", 3, 1987),
-          ("6732", "Hello, Dolly! (1969)", 10, 1969), ("5471", "Perfect (1985)", 2, 1985)]
+          ("6732", "Hello, Dolly! (1969)", 10, 1969), ("5471", "Perfect (1985)", 2, 1985),
+          ("1258", "Shining, The (1980)", 109, 1980)]
 
 
 @pytest.fixture(scope="module")
@@ -239,6 +240,31 @@ def test_year_bounds_in_their_everyday_forms(vocab, message, years):
     ("documentaries from this decade", ["genres: Documentary", "years: 2010-2018"]),  # the catalog's last decade
 ])
 def test_years_joined_are_one_span(vocab, message, expected):
+    assert chips(message, vocab) == expected
+
+
+@pytest.mark.parametrize("message,expected", [
+    # a year written with two digits: the latest such year the catalog reaches (it ends in 2018 here)
+    ("films from '99", ["years: 1999-1999"]),
+    ("comedies in '05", ["genres: Comedy", "years: 2005-2005"]),
+    ("before '85", ["years: …-1984"]), ("after '95", ["years: 1996-…"]),
+    ("not from '99", ["not years: 1999-1999"]),
+    ("like toy story until '99", ["years: …-1999", "like: Toy Story (1995)"]),
+    ("the '90s", ["years: 1990-1999"]),  # a decade, as before
+])
+def test_a_year_of_two_digits(vocab, message, expected):
+    assert chips(message, vocab) == expected
+
+
+@pytest.mark.parametrize("message,expected", [
+    # a degree leaves nothing out and asks for nothing
+    ("like the Shining but not as scary", ["like: Shining, The (1980)"]),
+    ("like the Shining but not quite as scary", ["like: Shining, The (1980)"]),
+    ("horror, but not as scary", ["genres: Horror"]),
+    ("horror, but not too scary", ["genres: Horror"]),
+    ("like the Shining but not scary", ["not: Horror", "like: Shining, The (1980)"]),  # not a degree
+])
+def test_not_as_scary_is_a_degree(vocab, message, expected):
     assert chips(message, vocab) == expected
 
 
