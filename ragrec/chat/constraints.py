@@ -341,7 +341,7 @@ def parse(message: str, vocab: Vocabulary) -> Constraints:
             if _inside(m.start(), used):
                 continue
             if re.search(r"\bnot\s+(?:too|so|very|overly|that|super|(?:quite\s+)?as)\s+$", low[: m.start()]):
-                take((m.start(), m.end()))  # "horror, but not too scary", "not as scary": a degree, not a genre left out
+                take((m.start(), m.end()))  # "but not too scary", "not as scary": a degree, not a genre left out
                 continue
             prefixed = low[max(0, m.start() - 4): m.start()] == "non-"
             negated = prefixed or _negated(low[: m.start()], genre_words)
