@@ -207,7 +207,7 @@ _CORRECTION = re.compile(r"^\W*(?:(?:actually|rather|nah|make it|change (?:it|th
 # ways of asking that say nothing of what is asked for ("I'm in the mood for horror", "I'd love a good thriller")
 _WANTING = re.compile(r"\b(?:(?:i'?m|i\s+am)\s+)?in\s+the\s+mood\s+for\b|"
                       r"\b(?:i'?d|i\s+would|we'?d|we\s+would)\s+(?:really\s+)?(?:love|enjoy|prefer|fancy)\b|"
-                      r"\b(?:i|we)\s+(?:really\s+)?fancy\b")
+                      r"\b(?:i|we)\s+(?:really\s+|just\s+)?(?:fancy|love|enjoy|adore)\b")
 _ANY_YEAR = re.compile(r"\b(?:any|all|whatever)\s+(?:years?|decades?|eras?|release\s+dates?)\b|"
                        r"\b(?:forget|drop|ignore|remove|lift)\s+the\s+(?:years?|decades?|dates?|era)\b|"
                        r"\bno\s+(?:year|date)\s+(?:limits?|restrictions?|range)\b")
@@ -270,8 +270,6 @@ def parse(message: str, vocab: Vocabulary) -> Constraints:
 
     for m in _UNSEEN.finditer(low):
         take(m.span())
-    for m in _WANTING.finditer(low):
-        take(m.span())
     reset, correction = _RESET.search(low), _CORRECTION.search(low)
     out = Constraints(reset=bool(reset), replaces_genres=bool(correction))
     if reset:
@@ -316,6 +314,8 @@ def parse(message: str, vocab: Vocabulary) -> Constraints:
                     _add(out.not_like, Title(item_id=ref.item_id, title=ref.title))
                     take((m.start("t") + a, m.start("t") + b))
 
+    for m in _WANTING.finditer(low):  # after the titles, which may hold these words ("I Love You, Man")
+        take(m.span())
     # a greeting or thanks is nothing to search for (nor to replace the conversation's query with); a message that is
     # a title of two words or more is that title ("Hello, Dolly!")
     if len(re.findall(r"[\w']+", low)) < 2 or not vocab.exact_title(text):

@@ -42,7 +42,7 @@ TITLES = [("1", "Toy Story (1995)", 215, 1995), ("3114", "Toy Story 2 (1999)", 9
           ("946", "To Be or Not to Be (1942)", 12, 1942), ("2366", "King Kong (1933)", 10, 1933),
           ("41569", "King Kong (2005)", 40, 2005), ("8382", "Hello Again (1987)", 3, 1987),
           ("6732", "Hello, Dolly! (1969)", 10, 1969), ("5471", "Perfect (1985)", 2, 1985),
-          ("1258", "Shining, The (1980)", 109, 1980)]
+          ("1258", "Shining, The (1980)", 109, 1980), ("67087", "I Love You, Man (2009)", 19, 2009)]
 
 
 @pytest.fixture(scope="module")
@@ -467,6 +467,8 @@ def test_greetings_and_thanks_leave_the_conversation_as_it_was(vocab, turns, exp
     (["I'd love something like Toy Story"], ["like: Toy Story (1995)"]),
     (["not in the mood for horror"], ["not: Horror"]),  # as before
     (["I'd love a love story"], ["genres: Romance"]),
+    (["I love horror"], ["genres: Horror"]), (["I really enjoy westerns"], ["genres: Western"]),
+    (["like I Love You, Man"], ["like: I Love You, Man (2009)"]),  # a title first
 ])
 def test_ways_of_asking_are_not_searched_for(vocab, turns, expected):
     assert merged_chips(turns, vocab) == expected
