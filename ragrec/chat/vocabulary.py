@@ -116,14 +116,16 @@ class Vocabulary:
         """The catalog's titles from (item id, title, popularity, year) rows: a name shared by several items means
         the most popular one (then the newest), and each year's item of a name is kept in `versions`."""
         best: dict[str, tuple[tuple[int, int], TitleRef]] = {}
+        best_of_year: dict[tuple[str, int], tuple[int, int]] = {}  # the rank of each version kept
         self.versions = {}
         for item_id, title, popularity, year in rows:
             rank, ref = (popularity or 0, year or 0), TitleRef(item_id=item_id, title=title)
             for key in title_keys(title):
                 if key not in best or rank > best[key][0]:
                     best[key] = (rank, ref)
-                if year:
-                    self.versions.setdefault(key, {}).setdefault(year, ref)
+                if year and ((key, year) not in best_of_year or rank > best_of_year[key, year]):
+                    best_of_year[key, year] = rank
+                    self.versions.setdefault(key, {})[year] = ref
         self.titles = list(best)
         self.ranks = [rank for rank, _ in best.values()]
         self.refs = [ref for _, ref in best.values()]

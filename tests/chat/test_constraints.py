@@ -69,6 +69,15 @@ def test_title_keys_are_every_name_of_a_title():
     assert title_keys("(500) Days of Summer (2009)") == ["500 days of summer"]
 
 
+def test_every_year_of_a_title_is_kept():
+    v = Vocabulary()
+    v.set_titles([("a", "Hamlet (1990)", 5, 1990), ("b", "Hamlet (1990)", 50, 1990), ("c", "Hamlet (1996)", 20, 1996)])
+    assert v.find_title("hamlet").item_id == "b"  # the most popular of the name
+    assert v.find_title("Hamlet (1996)").item_id == "c" and v.version(v.find_title("hamlet"), 1996).item_id == "c"
+    assert v.find_title("Hamlet (1990)").item_id == "b"  # of a year's two, the more popular
+    assert v.find_title("Hamlet (2000)").item_id == "b" and v.version(v.find_title("hamlet"), 2000) is None
+
+
 def chips(message: str, vocab: Vocabulary) -> list[str]:
     return parse(message, vocab).chips()
 
