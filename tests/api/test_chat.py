@@ -102,6 +102,31 @@ def test_a_message_with_nothing_to_go_on_says_so(api):
     assert turn(api, "🚀🚀🚀", k=3, user_id="ann")["answer"].startswith("Here are 3 picks for you:")
 
 
+def test_messages_read_against_the_whole_catalog(api):
+    """Findings from QA, on the demo catalog's own titles and years (it ends in 2018)."""
+    for message, chips in [
+        ("like Inception and not Interstellar", ["like: Inception (2010)", "not like: Interstellar (2014)"]),
+        ("like Toy Story and nothing animated", ["not: Animation", "like: Toy Story (1995)"]),  # not Nothing (2003)
+        ("anything but romantic comedies", ["not: Romance"]),  # never "genres: Comedy"
+        ("like Titanic (1953)", ["like: Titanic (1953)"]), ("like King Kong (1933)", ["like: King Kong (1933)"]),
+        ("like Titanic from 1953", ["like: Titanic (1953)"]),
+        ("movies from 1990 to now", ["years: 1990-2018"]),
+    ]:
+        answer = turn(api, message, k=3, explain=False)
+        assert answer["chips"] == chips, message
+        if "not: Romance" in chips:
+            assert not any("Romance" in g for g in genres(answer))
+
+
+def test_a_greeting_or_thanks_is_nothing_to_go_on(api):
+    hello = turn(api, "hello", k=3, explain=False)
+    assert hello["chips"] == [] and hello["answer"].startswith("Nothing in that named a genre, a year or a title")
+    first = turn(api, "a heist movie", k=3, explain=False)
+    thanks = turn(api, "thanks!", k=3, explain=False, conversation_id=first["conversation_id"])
+    assert first["chips"] == thanks["chips"] == ["about: heist"]  # the query so far is kept
+    assert thanks["answer"].startswith("Here are 3 picks matching your description")
+
+
 def test_a_title_deleted_from_the_catalog_drops_out_of_the_conversation(api):
     first = turn(api, "something like Toy Story", k=3)
     assert api.delete("/v1/items/1", headers=A).json()["deleted"] == 1  # Toy Story
