@@ -32,7 +32,8 @@ def feedback_cmd(
     from ragrec.events.models import Event
 
     try:
-        event = Event(user_id=user, item_id=item, type=type, value=value, **({"event_id": event_id} if event_id is not None else {}))
+        event = Event(user_id=user, item_id=item, type=type, value=value,
+                      **({"event_id": event_id} if event_id is not None else {}))
     except ValidationError as exc:
         fail(validation_message(exc), 2)
     with recommender_of(ctx) as rec:

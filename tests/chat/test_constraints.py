@@ -55,8 +55,6 @@ def vocab() -> Vocabulary:
 
 
 def test_title_keys_are_every_name_of_a_title():
-    from ragrec.chat.vocabulary import title_keys
-
     assert title_keys("Seven (a.k.a. Se7en) (1995)") == ["seven a k a se7en", "seven", "se7en"]
     assert title_keys("Matrix, The (1999)") == ["the matrix"]
     assert title_keys("Lord of the Rings: The Two Towers, The (2002)") == [

@@ -45,8 +45,8 @@ class RecommendationsIn(BaseModel):
     explain: bool = Field(False, strict=True,
                           description="a short personalized description of each item (the LLM stage)")
     long_term_share: float | None = Field(
-        None, ge=0.0, le=1.0, strict=True, allow_inf_nan=False, description="the horizon: 0 = what the user did last, 1 = their whole "
-        "history alike (the long-term share of the collab vector); default: the server's")
+        None, ge=0.0, le=1.0, strict=True, allow_inf_nan=False, description="the horizon: 0 = what the user did "
+        "last, 1 = their whole history alike (the long-term share of the collab vector); default: the server's")
 
     @model_validator(mode="after")
     def _towards_or_away(self) -> RecommendationsIn:
