@@ -20,7 +20,7 @@ def recommend_cmd(
     k: int = typer.Option(10, "-k", min=1, max=1000),
     query: Optional[str] = typer.Option(None, "--query", "-q", help="Free text, blended with the user's vector."),
     filter: list[str] = typer.Option([], "--filter", "-f", help="genres=Comedy, year>=1990, genres!=Horror (repeatable)"),
-    # 0..1 checked by RecommendRequest, which also refuses nan (typer's range check let it through as "> 1")
+    # 0..1 checked below: typer's range check let nan through and then called it "> 1"
     diversity: float = typer.Option(0.0, "--diversity", help="MMR diversity, 0..1"),
     positive: Optional[str] = typer.Option(None, "--positive",
                                            help="Example items to move towards (comma-separated)."),
@@ -46,6 +46,9 @@ def recommend_cmd(
     from ragrec.retrieval.filters import FilterSyntaxError
     from ragrec.retrieval.models import RecommendRequest
 
+    for option, number in (("--diversity", diversity), ("--long-term-share", long_term_share)):
+        if number is not None and not 0 <= number <= 1:  # nan too, which typer's range check let through
+            fail(f"{option} must be a number from 0 to 1, not {number:g}", 2)
     for option, value in (("--positive", positive), ("--negative", negative)):
         if value is not None and not split(value):  # `--positive ""`: not the popular list it would silently be
             fail(f"{option} names no item: give item ids, comma-separated", 2)
