@@ -340,8 +340,10 @@ def parse(message: str, vocab: Vocabulary) -> Constraints:
         for m in re.finditer(r"(?<!\w)" + re.escape(phrase) + r"(?![\w-])", low):
             if _inside(m.start(), used):
                 continue
-            if re.search(r"\bnot\s+(?:too|so|very|overly|that|super|(?:quite\s+)?as)\s+$", low[: m.start()]):
-                take((m.start(), m.end()))  # "but not too scary", "not as scary": a degree, not a genre left out
+            degree = re.search(r"(?:\bnot\s+(?:too|so|very|overly|that|super|(?:quite\s+)?as)|"
+                               r"\b(?:a\s+(?:bit|little)\s+)?less)\s+$", low[: m.start()])
+            if degree:  # "not too scary", "not as scary", "a bit less scary": a degree, not a genre left out
+                take((degree.start(), m.end()))
                 continue
             prefixed = low[max(0, m.start() - 4): m.start()] == "non-"
             negated = prefixed or _negated(low[: m.start()], genre_words)

@@ -268,6 +268,8 @@ def test_a_year_of_two_digits(vocab, message, expected):
     ("like the Shining but not as scary", ["like: Shining, The (1980)"]),
     ("like the Shining but not quite as scary", ["like: Shining, The (1980)"]),
     ("horror, but not as scary", ["genres: Horror"]),
+    ("like the Shining but less scary", ["like: Shining, The (1980)"]),  # a degree too: nothing left out
+    ("horror, but a bit less scary", ["genres: Horror"]),
     ("horror, but not too scary", ["genres: Horror"]),
     ("like the Shining but not scary", ["not: Horror", "like: Shining, The (1980)"]),  # not a degree
 ])
