@@ -47,7 +47,7 @@ MAX_ID_CHARS = 200  # the event log's id columns (PostgreSQL refuses longer ones
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 # A lone surrogate (JSON's "\ud800", or a byte that is not UTF-8 read with surrogateescape) is no Unicode text: no
 # database, hash or UTF-8 file takes it, and it failed a whole event load
-_SURROGATE = re.compile("[\ud800-\udfff]")
+SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def id_problem(value: str) -> str | None:
@@ -56,7 +56,7 @@ def id_problem(value: str) -> str | None:
         return f"is longer than {MAX_ID_CHARS} characters"
     if _CONTROL.search(value):
         return "holds a control character"
-    if m := _SURROGATE.search(value):
+    if m := SURROGATE.search(value):
         return f"is not valid Unicode (a lone surrogate, U+{ord(m[0]):04X})"
     return None
 

@@ -111,15 +111,15 @@ class RagrecGroup(TyperGroup):
             fail(message, code)
 
 
-_SURROGATE = re.compile("[\ud800-\udfff]")
-
-
 def _refuse_undecodable(ctx, name: str, command, args: list[str]) -> None:
     """Command-line bytes that are not UTF-8 reach Python as lone surrogates, which no database, hash or JSON
     takes ("error: utf-8" from deep inside): refuse them up front, naming the option. Paths are exempt: a file name
     need not be UTF-8, and the file system takes it back as it was."""
     from ragrec.cli.console import fail
+    from ragrec.schema import SURROGATE
 
+    if not any(SURROGATE.search(arg) for arg in args):  # the usual case: no second parse of the command line
+        return
     while isinstance(command, TyperGroup) and args and (sub := command.get_command(ctx, args[0])):  # events load
         name, command, args = args[0], sub, args[1:]
     try:  # a dry parse: click's own reading of the options (a usage error is left to the real one)
@@ -129,7 +129,7 @@ def _refuse_undecodable(ctx, name: str, command, args: list[str]) -> None:
     for param in command.params:
         value = parsed.params.get(param.name)
         for text in value if isinstance(value, (list, tuple)) else [value]:
-            if isinstance(text, str) and _SURROGATE.search(text):  # a path arrives as a Path
+            if isinstance(text, str) and SURROGATE.search(text):  # a path arrives as a Path
                 where = max(param.opts, key=len) if param.param_type_name == "option" else \
                     f"the argument {param.name.upper()}"
                 shown = os.fsencode(text).decode("utf-8", "backslashreplace")  # its bytes, as the shell has them
