@@ -221,7 +221,7 @@ class Recommender:
         """Erase the user's events and vector; returns how many events were erased. The next reindex retrains
         the item factors and popularity without them."""
         user_id = user_id.strip()
-        with self.gate.lock:
+        with self.gate.lock, self.log.writing():
             erased = self.log.forget_user(user_id)
             self.profiles.delete([user_id])
             self.gate.forgot(user_id)

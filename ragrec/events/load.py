@@ -161,7 +161,8 @@ def load_events(
                 else:
                     bad.append(EventReject(line=line, event_id=e.event_id, reason=f"unknown item {e.item_id}"))
             # every item was checked above, with its line number; the log rejects an event_id reused for another event
-            result = log.append(fresh, known_items=set, lines=lines)
+            with log.writing():  # a reindex in another process reads where the log ends only between batches
+                result = log.append(fresh, known_items=set, lines=lines)
             for reject in sorted(bad + result.rejected, key=lambda r: r.line or 0):  # in the file's line order
                 rejects.add(reject)
             report.stored += len(result.accepted)

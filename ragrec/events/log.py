@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import re
+from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, TypeVar
@@ -40,7 +41,7 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.engine import URL, Engine, create_engine, make_url
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.exc import ArgumentError, OperationalError
 
 from ragrec.events import migrate as migrations
 from ragrec.events.models import MAX_ID_CHARS, AppendResult, Event, EventReject, EventType, StoredEvent
@@ -72,6 +73,7 @@ events_table = Table(
     Index("ix_events_user_ts", "user_id", "ts_us", "seq"),  # user_events, iter_events, forget_user
     Index("ix_events_item", "item_id"),
     Index("ix_events_user_item", "user_id", "item_id"),  # seen_items: answered from the index alone
+    sqlite_autoincrement=True,  # a seq is never given twice, even after the newest event is deleted (0003)
 )
 users_table = Table(
     "users",
@@ -81,6 +83,9 @@ users_table = Table(
 )
 
 _CHUNK = 10_000  # events per INSERT statement
+# `EventLog.writing`'s PostgreSQL advisory lock: ("ragr", the schema's hash), so logs in two schemas of one database
+# (search_path) do not wait for each other
+_WRITERS_KEY = 0x72616772
 _NEXT_SEQ = text("SELECT nextval(pg_get_serial_sequence('events', 'seq')) FROM generate_series(1, :n)")
 
 # Bulk inserts are one statement per chunk whatever its size: the rows travel as one JSON array (SQLite) or one
@@ -226,7 +231,7 @@ class EventLog:
         bring the schema to head (Alembic); False: refuse a log that is not at head (migrations are a deploy
         step, `ragrec events migrate`). `must_exist`: refuse to create a SQLite file (NoEventLog).
         PostgreSQL: `connect_timeout` seconds per connection (unless the URL sets it), `lock_timeout` seconds of
-        waiting for the migration lock (None: the driver's and the server's defaults)."""
+        waiting for the migration lock or the writer lock (None: the driver's and the server's defaults)."""
         parsed = parse_url(url)
         self.dialect = parsed.get_backend_name()
         if self.dialect == "sqlite":
@@ -247,6 +252,7 @@ class EventLog:
             self.engine = create_engine(parsed, pool_pre_ping=True, connect_args=(
                 {} if connect_timeout is None else {"connect_timeout": connect_timeout}))
         self.url = parsed.render_as_string(hide_password=True)
+        self.lock_timeout = lock_timeout
         try:
             self.migrated: tuple[str | None, str] | None = None  # (revision before, head) when migrate ran
             if migrate:
@@ -271,6 +277,34 @@ class EventLog:
         self._insert_events, self._insert_users = _STATEMENTS[self.dialect]
 
     # --- writing -----------------------------------------------------------------------------------------------
+
+    @contextmanager
+    def writing(self, exclusive: bool = False) -> Iterator[None]:
+        """The log's writer lock, across processes: whatever writes user state (feedback with its vector update,
+        forgetting, a bulk load's append) holds it shared; a reindex holds it alone twice. First to read where the
+        log ends: PostgreSQL draws seq values before the append commits, so without the lock an append under way
+        could commit a seq below the end the reindex read, and be neither read nor replayed. Then to replay what
+        came since and switch generations: feedback of another API replica would otherwise land in the generation
+        being replaced. On PostgreSQL an advisory lock, held by a transaction (a dead process's lock goes with
+        its connection), waiting at most `lock_timeout` seconds. On SQLite nothing: the user gate orders the
+        process's writes, the one writer at a time commits seqs in order, and the embedded store has one process."""
+        if self.dialect != "postgresql":
+            yield
+            return
+        with self.engine.begin() as conn:
+            try:
+                if self.lock_timeout is not None:
+                    conn.execute(text("SELECT set_config('lock_timeout', :ms, true)"),
+                                 {"ms": f"{round(self.lock_timeout * 1000)}ms"})
+                conn.execute(_LOCK_ALONE if exclusive else _LOCK_SHARED, {"key": _WRITERS_KEY})
+            except OperationalError as exc:
+                if getattr(exc.orig, "sqlstate", None) != "55P03":  # lock_not_available: lock_timeout ran out
+                    raise
+                waited = "the server's lock_timeout" if self.lock_timeout is None else f"{self.lock_timeout:g} s"
+                raise EventLogError(f"the event log's writer lock was not free within {waited} "
+                                    "(RAGREC_EVENTS_LOCK_TIMEOUT): a reindex is catching up and switching generations, "
+                                    "or a process holds it; try again") from None
+            yield
 
     def append(self, events: list[Event], known_items: Callable[[list[str]], set[str]],
                lines: list[int] | None = None) -> AppendResult:
@@ -470,6 +504,8 @@ _EVENT_COLUMNS = [events_table.c[name] for name in ("event_id", "user_id", "item
                                                      "recommendation_id")]
 _STORED_COLUMNS = [events_table.c[name] for name in ("user_id", "item_id", "type", "value", "ts_us")]
 _TYPES = {t.value: t for t in EventType}
+_LOCK_SHARED = text("SELECT pg_advisory_xact_lock_shared(:key, hashtext(current_schema()))")
+_LOCK_ALONE = text("SELECT pg_advisory_xact_lock(:key, hashtext(current_schema()))")
 _SEEN = select(events_table.c.item_id).where(events_table.c.user_id == bindparam("user_id")).distinct()
 
 

@@ -25,6 +25,7 @@ from sqlalchemy.exc import OperationalError
 MIGRATIONS = Path(__file__).with_name("migrations")
 BASELINE = "0001_baseline"
 RECOMMENDATION_ID = "0002_recommendation_id"
+SQLITE_AUTOINCREMENT = "0003_sqlite_autoincrement"
 _LOCK_KEY = 0x7261677265637631  # PostgreSQL advisory lock id: "ragrecv1" (one per database)
 
 # what a pre-Alembic log must have to be stamped at each revision; CREATE INDEX IF NOT EXISTS fills the gaps
@@ -140,5 +141,5 @@ def require_head(engine: Engine) -> None:
                           "RAGREC_EVENTS_MIGRATE=true to migrate on open)")
 
 
-__all__ = ["BASELINE", "RECOMMENDATION_ID", "SchemaError", "current", "head", "require_head", "upgrade"]
+__all__ = ["BASELINE", "RECOMMENDATION_ID", "SQLITE_AUTOINCREMENT", "SchemaError", "current", "head", "require_head", "upgrade"]
 

@@ -62,14 +62,15 @@ def record_feedback(events: list[Event], *, log, store: VectorStore, profiles: U
     """Append events to the log (duplicates ignored; unknown items, values out of range and future timestamps
     rejected with a reason) and update their users' vectors.
 
-    Both under the gate: a reindex finishing meanwhile either replays these events into its new generation or
-    sees this update land on it, never neither."""
+    Both under the gate and the log's writer lock (shared with other feedback; other processes on a PostgreSQL
+    log): a reindex finishing meanwhile either replays these events into its new generation or sees this update
+    land on it, never neither."""
     check = known_items(store, settings.items_collection)
     problems = [event_problem(e, settings) for e in events]
     # each event on its own: a valid event and an invalid one may share an event_id
     invalid = [EventReject(event_id=e.event_id, reason=p) for e, p in zip(events, problems) if p]
     events = [e for e, p in zip(events, problems) if not p]
-    with gate.lock:
+    with gate.lock, log.writing():
         result = log.append(events, check)
         result.rejected = invalid + result.rejected
         by_user: dict[str, list[Event]] = defaultdict(list)

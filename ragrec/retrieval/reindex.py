@@ -9,9 +9,10 @@ users generation records that slot: the alias switch moves users and item factor
 at any point leaves the old pair serving. The old slot is emptied after the switch, and the new one before it is
 filled, so no factor outlives the events it was trained on (a forgotten user's included).
 
-It reads the log up to the newest event at its start; at the end, under the user gate, it replays the events
-that arrived meanwhile into the new generation, drops users forgotten meanwhile, and only then switches: feedback
-and forgetting never get lost in a generation that is about to be replaced.
+It reads the log up to the newest event at its start; at the end, under the user gate and the log's writer lock
+(`EventLog.writing`: other processes on a PostgreSQL log), it replays the events that arrived meanwhile into the
+new generation, drops users forgotten meanwhile, and only then switches: feedback and forgetting never get lost in
+a generation that is about to be replaced.
 """
 
 from __future__ import annotations
@@ -94,7 +95,8 @@ def _reindex(log, store: VectorStore, profiles: UserProfiles, settings: Settings
     now = datetime.now(timezone.utc)  # what "in the future" means for the stored events, read once
     report = ReindexReport()
     items = settings.items_collection
-    upto = log.last_seq()
+    with log.writing(exclusive=True):  # appends under way (in any process) commit first: none lands below `upto`
+        upto = log.last_seq()
     live_slot = profiles.slot()
     slot = other_slot(live_slot) if COLLAB in profiles.spaces else live_slot
     valid = stored_valid(settings, now)  # what users are built from, item popularity and factors count too
@@ -149,7 +151,9 @@ def _reindex(log, store: VectorStore, profiles: UserProfiles, settings: Settings
         flush()
     report.users_without_vector = report.users - len(written)
 
-    with gate.lock:  # feedback and forgetting wait while the new generation catches up and takes over
+    # feedback and forgetting wait, here and in any process sharing a PostgreSQL log, while the new generation
+    # catches up and takes over
+    with gate.lock, log.writing(exclusive=True):
         # forgotten while we ran: here (even if they came back since) or by another process
         gone = forgotten | (written - set(log.users()))
         report.users_dropped = profiles.delete(sorted(gone), collection=target)

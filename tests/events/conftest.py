@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import uuid
+from contextlib import contextmanager
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -24,13 +25,9 @@ def _postgres_schema_url(schema: str) -> str:
     return url.update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(hide_password=False)
 
 
-@pytest.fixture(params=BACKENDS)
-def log_url(request, tmp_path):
-    """A fresh, empty event log URL: every test using it runs on each backend."""
-    backend = request.param
-    if backend == "sqlite":
-        yield f"sqlite:///{tmp_path / 'data' / 'events.db'}"
-        return
+@contextmanager
+def postgres_schema():
+    """A fresh schema in the test PostgreSQL, dropped afterwards: the URL of a log in it."""
     if not POSTGRES_URL:
         pytest.skip("PostgreSQL tests need RAGREC_TEST_POSTGRES_URL: export RAGREC_TEST_POSTGRES_URL=\"$(infra/postgres-test.sh)\"")
     schema = f"t_{uuid.uuid4().hex[:12]}"
@@ -43,6 +40,23 @@ def log_url(request, tmp_path):
         with admin.begin() as conn:
             conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
         admin.dispose()
+
+
+@pytest.fixture(params=BACKENDS)
+def log_url(request, tmp_path):
+    """A fresh, empty event log URL: every test using it runs on each backend."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'data' / 'events.db'}"
+        return
+    with postgres_schema() as url:
+        yield url
+
+
+@pytest.fixture
+def postgres_url():
+    """A fresh, empty event log URL on PostgreSQL only (what several processes share)."""
+    with postgres_schema() as url:
+        yield url
 
 
 @pytest.fixture

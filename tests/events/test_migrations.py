@@ -20,7 +20,7 @@ from ragrec.config import Settings
 from ragrec.events.log import EventLog, EventLogError
 from ragrec.events.models import Event
 from ragrec.events.log import metadata, open_event_log
-from ragrec.events.migrate import BASELINE, RECOMMENDATION_ID, current, head
+from ragrec.events.migrate import BASELINE, RECOMMENDATION_ID, SQLITE_AUTOINCREMENT, current, head
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -72,7 +72,7 @@ def schema_differences(url: str) -> list:
 
 def test_an_empty_database_is_migrated_to_head_and_matches_the_code(log_url):
     with EventLog(log_url) as log:
-        assert current(log.engine) == (head(), False) == (RECOMMENDATION_ID, False)
+        assert current(log.engine) == (head(), False) == (SQLITE_AUTOINCREMENT, False)
         log.append([Event(event_id="a", user_id="u", item_id="i", type="like", recommendation_id="r1")], every_item)
     assert schema_differences(log_url) == []
     with EventLog(log_url) as log:  # reopening at head changes nothing
@@ -101,6 +101,10 @@ def test_a_log_from_before_alembic_is_stamped_and_upgraded_with_its_events(log_u
             ("old", 4.5, None), ("new", None, "r7")]
         assert log.seen_items("u1") == {"i1", "i9"} and log.user_count() == 1
         indexes = {i["name"] for i in inspect(log.engine).get_indexes("events")}
+        newest = log.last_seq()
+        log.forget_user("u1")  # the newest event's seq is not given again (0003 on SQLite)
+        log.append([Event(event_id="after", user_id="u2", item_id="i1", type="like")], every_item)
+        assert log.last_seq() > newest
     assert {"ix_events_user_ts", "ix_events_item", "ix_events_user_item"} <= indexes
     assert schema_differences(log_url) == []
 
