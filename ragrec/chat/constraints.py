@@ -234,6 +234,13 @@ _TO_NOW = re.compile(r"(?:(?:\b(?:from|since)\s+)?\b" + _YEAR + r"\s*(?:-|–|to
 _THIS_DECADE = re.compile(r"\b(?:this|the\s+current)\s+decade\b")
 _THIS_YEAR = re.compile(r"\b(?:(last|this)\s+year|(?:from\s+)?the\s+past\s+year)\b")
 _PART_OF_DECADE = re.compile(r"\b(early|mid|late)[\s-]*(?:the\s+)?$")
+# an approximate year, five years either side: "around 1960" is 1955-1965, as are "circa 1960" and "1960 or so"
+_APPROX = r"(?:around|about|circa|ca\.|c\.|roughly|approximately|approx\.)"
+APPROX_YEARS = 5
+_AROUND_YEAR = re.compile(r"\b" + _APPROX + r"\s*" + _YEAR_OR_SHORT + r"\b(?!\s*'?s)|"
+                          r"\b" + _YEAR + r"(?:\s*-?\s*ish|\s+or\s+so)\b")
+# "around the 80s" is the decade itself; not "about the 80s", which may be a topic
+_AROUND_DECADE = re.compile(r"\b(?:around|circa|roughly|approximately)\s+(?:the\s+)?$")
 _NUMBER_WORDS = {"a": 1, "one": 1, "two": 2, "couple": 2, "couple of": 2, "a couple of": 2, "three": 3, "few": 3,
                  "a few": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9, "ten": 10,
                  "fifteen": 15, "twenty": 20, "thirty": 30, "forty": 40, "fifty": 50}
@@ -567,8 +574,14 @@ def _years(low: str, vocab: Vocabulary, out: Constraints, used: list[tuple[int, 
 
     to_now = matches(_TO_NOW)[:1]  # read first, so that "from 1990 to now" is not "from 1990"; applied last
     for m in matches(_BETWEEN) + matches(_SPAN):
+        around = re.search(r"\b" + _APPROX + r"\s*$", low[:m.start()])
+        if around:  # "around 1960 to 1970": the span as said
+            used.append(around.span())
         first, last = int(m.group(1)), int(m.group(2) or m.group(1)[:2] + m.group(3))
         years(m, *sorted((first, last + 100 if last < first and m.group(3) else last)))  # "1995-05": up to 2005
+    for m in matches(_AROUND_YEAR):
+        year = full(m.group(1) or m.group(2))
+        years(m, year - APPROX_YEARS, year + APPROX_YEARS)
     decades = sorted([(m, int(m.group(1)) * 10) for m in matches(_DECADE4)] +
                      [(m, decade(int(m.group(1)))) for m in matches(_DECADE2)] +
                      [(m, decade(_DECADE_WORDS[m.group(1)])) for m in matches(_DECADE_WORD)],
@@ -594,6 +607,10 @@ def _years(low: str, vocab: Vocabulary, out: Constraints, used: list[tuple[int, 
             parts.append(part)
         first, last = min(a for a, _ in spans), max(b for _, b in spans)
         at = parts[0].start() if parts[0] else group[0][0].start()  # "not from the early 90s": negated before "early"
+        around = _AROUND_DECADE.search(low[:at])
+        if around:  # not searched for
+            used.append(around.span())
+            at = around.start()
         lead, trail = _BOUND_DECADE.search(low[:at]), _DECADE_BOUND.match(low, group[-1][0].end())
         if trail and trail.group(2) and not re.search(r"\bfrom\s+(?:the\s+)?$", low[:at]):
             trail = None  # "on" alone is a bound after "from" only ("from the 80s on")

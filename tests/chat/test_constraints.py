@@ -278,6 +278,22 @@ def test_not_as_scary_is_a_degree(vocab, message, expected):
 
 
 @pytest.mark.parametrize("message,expected", [
+    # an approximate year is five years either side of it
+    ("around 1960", ["years: 1955-1965"]), ("about 1985", ["years: 1980-1990"]),
+    ("circa 1970", ["years: 1965-1975"]), ("westerns from around 1960", ["genres: Western", "years: 1955-1965"]),
+    ("c. 1950 noir", ["genres: Film-Noir", "years: 1945-1955"]), ("roughly '85", ["years: 1980-1990"]),
+    ("a 1970-ish drama", ["genres: Drama", "years: 1965-1975"]), ("1960 or so", ["years: 1955-1965"]),
+    ("not around 1990", ["not years: 1985-1995"]),
+    ("like toy story around 1995", ["years: 1990-2000", "like: Toy Story (1995)"]),
+    # a decade, or a span, said approximately is that decade or span; parts of a decade as before
+    ("movies from around the 80s", ["years: 1980-1989"]), ("from around 1960 to 1970", ["years: 1960-1970"]),
+    ("mid 90s", ["years: 1993-1996"]), ("early 80s", ["years: 1980-1983"]), ("late 70s", ["years: 1976-1979"]),
+])
+def test_an_approximate_year_is_a_range_around_it(vocab, message, expected):
+    assert chips(message, vocab) == expected
+
+
+@pytest.mark.parametrize("message,expected", [
     # a range open to the present ends at the catalog's last year (2018 here)
     ("movies from 1990 to now", ["years: 1990-2018"]),
     ("from 2005 until today", ["years: 2005-2018"]),
