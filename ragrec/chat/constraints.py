@@ -30,6 +30,8 @@ class Constraints(BaseModel):
     not_genres: list[str] = Field(default_factory=list, description="leave out items of any of these genres")
     allow_genres: list[str] = Field(default_factory=list, description="genres no longer left out (\"horror is fine "
                                                                       "after all\"), not required either")
+    allow_years: tuple[int, int] | None = Field(None, description="years no longer left out (\"the 90s are fine\" "
+                                                                  "after \"not the 90s\"), not required either")
     year_min: int | None = None
     year_max: int | None = None
     not_years: tuple[int, int] | None = Field(None, description="a year range to leave out (\"not from the 90s\")")
@@ -48,7 +50,8 @@ class Constraints(BaseModel):
                           "any later or earlier (\"or later\")")
 
     def is_empty(self) -> bool:
-        return not (self.genres or self.not_genres or self.allow_genres or self.year_min or self.year_max
+        return not (self.genres or self.not_genres or self.allow_genres or self.allow_years or self.year_min
+                    or self.year_max
                     or self.not_years or self.like or self.not_like or self.query)
 
     def merge(self, turn: Constraints) -> Constraints:
@@ -68,6 +71,11 @@ class Constraints(BaseModel):
         year_min, year_max, not_years = (None, None, None) if turn.any_year else \
             (self.year_min, self.year_max, self.not_years)
         asked = year_min is not None or year_max is not None
+        if turn.allow_years:  # "not the 90s", then "the 90s are fine": no longer left out, and not asked for
+            not_years = _without(not_years, turn.allow_years)
+            if asked:  # "the 80s", then "the 90s are fine too": the range grows, as with "or the 90s"
+                year_min = None if year_min is None else min(year_min, turn.allow_years[0])
+                year_max = None if year_max is None else max(year_max, turn.allow_years[1])
         if turn.shift_years and asked:  # "the 80s", then "something newer": from 1990; "or later": from 1980
             if turn.shift_years == "newer" and year_max is not None:
                 year_min, year_max = year_max + 1, None
@@ -137,6 +145,16 @@ def _covers(span: tuple[int, int] | None, year_min: int | None, year_max: int | 
     """Whether the years left out (`span`) leave nothing of the range."""
     return span is not None and year_min is not None and year_max is not None and \
         span[0] <= year_min and year_max <= span[1]
+
+
+def _without(span: tuple[int, int] | None, allowed: tuple[int, int]) -> tuple[int, int] | None:
+    """The years of `span` left out once `allowed` is no longer: the larger part where `allowed` splits it in two
+    (a range left out is one span)."""
+    if span is None:
+        return None
+    parts = [(span[0], min(span[1], allowed[0] - 1)), (max(span[0], allowed[1] + 1), span[1])]
+    parts = [(a, b) for a, b in parts if a <= b]
+    return max(parts, key=lambda p: p[1] - p[0]) if parts else None
 
 
 # --- the rule-based parser ------------------------------------------------------------------------------------
@@ -211,6 +229,11 @@ _WANTING = re.compile(r"\b(?:(?:i'?m|i\s+am)\s+)?in\s+the\s+mood\s+for\b|"
 _ANY_YEAR = re.compile(r"\b(?:any|all|whatever)\s+(?:years?|decades?|eras?|release\s+dates?)\b|"
                        r"\b(?:forget|drop|ignore|remove|lift)\s+the\s+(?:years?|decades?|dates?|era)\b|"
                        r"\bno\s+(?:year|date)\s+(?:limits?|restrictions?|range)\b")
+# years said to be fine ("the 90s are fine", "I'm ok with the 90s"): what is before the words or after "ok with"
+_FINE = r"(?:fine|ok|okay|alright|all\s+right|allowed|welcome|good)"
+_YEARS_FINE = re.compile(r"(?P<what>[^,.;:!?]+?)\s+(?:is|are|'s|would\s+be)(?P<not>n't|\s+not)?\s+(?:also\s+|still\s+|"
+                         r"totally\s+|perfectly\s+)?" + _FINE + r"\b(?:\s+(?:too|as\s+well|after\s+all))?|"
+                         r"\b(?:ok|okay|fine|alright)\s+with\s+(?P<with>[^,.;:!?]+)")
 _ANY_GENRE = re.compile(r"\b(?:any|all|whatever)\s+genres?\b|\b(?:forget|drop|ignore|remove|lift)\s+the\s+genres?\b")
 _RESET = re.compile(r"\b(?:start\s+over|reset|new\s+search|forget\s+(?:that|everything|it)|clear\s+(?:that|it|all))\b")
 _DECADE4 = re.compile(r"\b(1[89]\d|20\d)0'?s\b")
@@ -572,6 +595,17 @@ def _years(low: str, vocab: Vocabulary, out: Constraints, used: list[tuple[int, 
         start = 2000 + 10 * d if d <= 2 else 1900 + 10 * d
         return start - 100 if start >= 2020 and vocab.max_year is not None and start > vocab.max_year else start
 
+    for m in _YEARS_FINE.finditer(low):  # "the 90s are fine": years no longer left out; "aren't ok": left out
+        group = "what" if m.group("what") else "with"
+        said, said_used = Constraints(), []
+        _years(m.group(group), vocab, said, said_used)
+        if said.year_min is not None and said.year_max is not None and not said.not_years:
+            if m.group("not") or _negated(low[:m.start()]):
+                out.not_years = (said.year_min, said.year_max)
+            else:
+                out.allow_years = (said.year_min, said.year_max)
+            used.extend((m.start(group) + a, m.start(group) + b) for a, b in said_used)
+            used.append((m.end(group), m.end()) if group == "what" else (m.start(), m.start(group)))
     to_now = matches(_TO_NOW)[:1]  # read first, so that "from 1990 to now" is not "from 1990"; applied last
     for m in matches(_BETWEEN) + matches(_SPAN):
         around = re.search(r"\b" + _APPROX + r"\s*$", low[:m.start()])

@@ -52,7 +52,7 @@ def read_constraints(message: str, vocab: Vocabulary, llm=None) -> Constraints:
 
 def _checked(e: Extracted, vocab: Vocabulary, rules: Constraints) -> Constraints:
     """The LLM's reading, checked against the catalog; starting over, lifting years or genres ("any year", "horror
-    is fine") and years relative to earlier turns ("or the 80s", "something newer") come from the rules (the schema
+    is fine", "the 90s are fine") and years relative to earlier turns ("or the 80s", "something newer") come from the rules (the schema
     has no words for them)."""
     known = {g.lower(): g for g in vocab.genres.values()}
 
@@ -65,9 +65,12 @@ def _checked(e: Extracted, vocab: Vocabulary, rules: Constraints) -> Constraints
 
     not_genres = genres(e.not_genres)
     allowed = rules.allow_genres  # "horror is fine" lifts an exclusion; it does not ask for horror
+    years = (e.year_min, e.year_max)
+    if rules.allow_years and years == rules.allow_years:  # "the 90s are fine": nor does it ask for the 90s
+        years = (None, None)
     return Constraints(genres=[g for g in genres(e.genres) if g not in not_genres and g not in allowed],
-                       not_genres=not_genres, allow_genres=allowed,
-                       year_min=e.year_min, year_max=e.year_max, like=titles(e.like_titles),
+                       not_genres=not_genres, allow_genres=allowed, allow_years=rules.allow_years,
+                       year_min=years[0], year_max=years[1], like=titles(e.like_titles),
                        not_like=titles(e.not_like_titles), query=(e.query or "").strip() or None, reset=rules.reset,
                        any_year=rules.any_year, any_genre=rules.any_genre, adds_years=rules.adds_years,
                        shift_years=rules.shift_years)

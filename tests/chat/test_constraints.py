@@ -510,6 +510,27 @@ def test_a_later_turn_can_lift_the_years_or_the_genres(vocab):
     assert parse("any year", vocab).query is None  # the words that lift are not searched for
 
 
+@pytest.mark.parametrize("turns,expected", [
+    # years said to be fine lift an earlier "not" on them, and ask for nothing
+    (["comedies, not the 90s", "the 90s are fine"], ["genres: Comedy"]),
+    (["not the 90s", "90s is ok"], []), (["not the 90s", "I'm ok with the 90s"], []),
+    (["not the 90s", "the nineties would be ok after all"], []),
+    (["the 90s are fine"], []),  # nothing was left out: still nothing asked for
+    (["not the 90s", "1995 is fine"], ["not years: 1990-1994"]),  # the larger part stays left out
+    (["not the 90s", "the 90s aren't ok"], ["not years: 1990-1999"]),
+    (["not the 90s", "I'm not ok with the 90s"], ["not years: 1990-1999"]),
+    (["the 80s", "the 90s are fine too"], ["years: 1980-1999"]),  # a range asked for grows, as with "or the 90s"
+    (["from the 90s", "any year is fine"], []), (["no horror", "horror is fine"], []),  # as before
+])
+def test_years_said_to_be_fine_are_no_longer_left_out(vocab, turns, expected):
+    assert merged_chips(turns, vocab) == expected
+
+
+def test_years_said_to_be_fine_are_not_a_range_to_ask_for(vocab):
+    c = parse("the 90s are fine", vocab)
+    assert c.allow_years == (1990, 1999) and c.year_min is None and c.year_max is None and not c.is_empty()
+
+
 def test_genres_named_together_are_all_required_and_joined_by_or_any(vocab):
     both = parse_filter(parse("a horror comedy", vocab).filters())
     assert [c.value for c in both.must] == ["Comedy", "Horror"]  # one condition each: an item of both

@@ -63,6 +63,9 @@ def test_a_lifted_exclusion_comes_from_the_rules(vocab):  # noqa: F811
     llm = Scripted(json.dumps({"genres": ["Horror"]}))  # an LLM may read "horror is fine" as asking for horror
     c = read_constraints("horror is fine", vocab, llm)
     assert c.allow_genres == ["Horror"] and c.genres == []
+    llm = Scripted(json.dumps({"year_min": 1990, "year_max": 1999}))  # and "the 90s are fine" as asking for them
+    c = read_constraints("the 90s are fine", vocab, llm)
+    assert c.allow_years == (1990, 1999) and c.year_min is None and c.year_max is None
 
 
 def test_years_relative_to_earlier_turns_come_from_the_rules(vocab):  # noqa: F811
