@@ -13,7 +13,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from ragrec.chat.vocabulary import Vocabulary
+from ragrec.chat.vocabulary import GENRE_ADJECTIVES, Vocabulary
 
 MAX_WORDS_IN_TITLE = 12
 
@@ -27,6 +27,8 @@ class Constraints(BaseModel):
     genres: list[str] = Field(default_factory=list, description="keep items of these genres")
     every_genre: bool = Field(False, description="of every one of `genres` (\"a horror comedy\"); false: of any of "
                                                  "them (\"westerns or war films\")")
+    also_genres: list[str] = Field(default_factory=list, description="and of every one of these too, where `genres` "
+                                   "are alternatives (\"westerns or war films\", then \"but funny\")")
     not_genres: list[str] = Field(default_factory=list, description="leave out items of any of these genres")
     allow_genres: list[str] = Field(default_factory=list, description="genres no longer left out (\"horror is fine "
                                                                       "after all\"), not required either")
@@ -41,6 +43,8 @@ class Constraints(BaseModel):
     reset: bool = Field(False, description="the message asked to start over")
     replaces_genres: bool = Field(False, description="the message corrects the genres asked so far (\"actually "
                                                      "dramas\", \"make it a comedy instead\")")
+    refines_genres: bool = Field(False, description="the message's genres narrow those asked so far (\"but funny\", "
+                                                    "\"scary ones\"); false: they add alternatives (\"or comedies\")")
     any_year: bool = Field(False, description="the message lifts the years asked so far (\"any year is fine\")")
     any_genre: bool = Field(False, description="the message lifts the genres asked so far (\"any genre\")")
     adds_years: bool = Field(False, description="the message's years add to those asked so far (\"or the 80s\", "
@@ -50,8 +54,8 @@ class Constraints(BaseModel):
                           "any later or earlier (\"or later\")")
 
     def is_empty(self) -> bool:
-        return not (self.genres or self.not_genres or self.allow_genres or self.allow_years or self.year_min
-                    or self.year_max
+        return not (self.genres or self.also_genres or self.not_genres or self.allow_genres or self.allow_years
+                    or self.year_min or self.year_max
                     or self.not_years or self.like or self.not_like or self.query)
 
     def merge(self, turn: Constraints) -> Constraints:
@@ -61,6 +65,15 @@ class Constraints(BaseModel):
         before = Constraints() if turn.any_genre else self  # what "any genre" lifts: genres kept and left out
         kept = [] if turn.replaces_genres and turn.genres else [g for g in before.genres if g not in turn.not_genres]
         genres = kept + [g for g in turn.genres if g not in kept]
+        also = [] if turn.replaces_genres and turn.genres else \
+            [g for g in before.also_genres if g not in turn.not_genres and g not in genres]
+        every_genre = turn.every_genre if turn.genres else before.every_genre
+        if turn.refines_genres and kept and len(genres) > len(kept):  # "horror movies", then "but funny": both
+            if len(kept) > 1 and not before.every_genre:  # "westerns or war films", then "but funny": either, funny
+                also += [g for g in turn.genres if g not in kept and g not in also]
+                genres, every_genre = kept, False
+            else:
+                every_genre = True
         not_genres = [g for g in before.not_genres if g not in turn.genres and g not in turn.allow_genres] + \
                      [g for g in turn.not_genres if g not in before.not_genres]
         not_ids = {t.item_id for t in turn.not_like}
@@ -100,8 +113,8 @@ class Constraints(BaseModel):
             year_min = year_max = None  # "an 80s movie", then "not the 80s": nothing of the range is left
         elif (turn.year_min is not None or turn.year_max is not None) and _covers(not_years, year_min, year_max):
             not_years = None  # "not the 90s", then "from 1995": the later turn wins
-        every_genre = turn.every_genre if turn.genres else before.every_genre
-        return Constraints(genres=genres, every_genre=every_genre and len(genres) > 1, not_genres=not_genres,
+        return Constraints(genres=genres, every_genre=every_genre and len(genres) > 1, also_genres=also,
+                           not_genres=not_genres,
                            year_min=year_min, year_max=year_max,
                            not_years=turn.not_years or not_years, like=like, not_like=not_like,
                            query=turn.query or self.query)
@@ -113,6 +126,7 @@ class Constraints(BaseModel):
             out += [f'{genre_field}="{genre}"' for genre in self.genres]
         elif self.genres:
             out.append(f"{genre_field}=" + ",".join(self.genres))
+        out += [f'{genre_field}="{genre}"' for genre in self.also_genres]
         for genre in self.not_genres:
             out.append(f'{genre_field}!="{genre}"')
         if self.year_min is not None:
@@ -128,6 +142,8 @@ class Constraints(BaseModel):
         chips = []
         if self.genres:
             chips.append("genres: " + (" and " if self.every_genre else ", ").join(self.genres))
+        if self.also_genres:
+            chips.append("and genres: " + " and ".join(self.also_genres))
         if self.not_genres:
             chips.append("not: " + ", ".join(self.not_genres))
         if self.year_min is not None or self.year_max is not None:
@@ -226,6 +242,13 @@ _CORRECTION = re.compile(r"^\W*(?:(?:actually|rather|nah|make it|change (?:it|th
 _WANTING = re.compile(r"\b(?:(?:i'?m|i\s+am)\s+)?in\s+the\s+mood\s+for\b|"
                       r"\b(?:i'?d|i\s+would|we'?d|we\s+would)\s+(?:really\s+)?(?:love|enjoy|prefer|fancy)\b|"
                       r"\b(?:i|we)\s+(?:really\s+|just\s+)?(?:fancy|love|enjoy|adore)\b")
+# how a later turn says its genres narrow those asked so far ("but funny", "with some romance", "that's scary")
+_REFINING = re.compile(r"^\W*(?:but|and|with|though|yet|plus|preferably|ideally|(?:that|which|they|it)(?:'s|'re|"
+                       r"\s+(?:is|are|should\s+be|must\s+be))|(?:should|must|needs?\s+to|has\s+to|have\s+to)\s+be)\b")
+# the words a turn may say around genre adjectives alone for them to narrow ("funny ones", "a scary one too")
+_DESCRIBING = {"one", "ones", "a", "an", "too", "also", "as", "well", "though", "please", "more", "bit", "little",
+               "very", "really", "quite", "slightly", "somewhat", "but", "and", "with", "kind", "sort", "of", "make",
+               "it", "them"}
 _ANY_YEAR = re.compile(r"\b(?:any|all|whatever)\s+(?:years?|decades?|eras?|release\s+dates?)\b|"
                        r"\b(?:forget|drop|ignore|remove|lift)\s+the\s+(?:years?|decades?|dates?|era)\b|"
                        r"\bno\s+(?:year|date)\s+(?:limits?|restrictions?|range)\b")
@@ -394,7 +417,16 @@ def parse(message: str, vocab: Vocabulary) -> Constraints:
         out.not_genres = [g for g in out.not_genres if g not in both]
     out.genres = [g for g in out.genres if g not in out.not_genres]
     # "a horror comedy", "romantic comedies": both at once; "westerns or war films": either
-    out.every_genre = len(out.genres) > 1 and not re.search(r"\b(?:or|either|and/or)\b|/", low)
+    alternatives = re.search(r"\b(?:or|either|and/or)\b|/", low)
+    out.every_genre = len(out.genres) > 1 and not alternatives
+    # a later turn's genres narrow the films asked so far when said so ("but funny", "with some romance") or only
+    # described ("funny ones", "scary too"); they are alternatives when joined with "or", or named ("comedies")
+    described = all(low[start:end] in GENRE_ADJECTIVES for start, end, _, _, negated in named if not negated)
+    only_described = described and set(re.findall(r"[\w'-]+", "".join(
+        ch if not _inside(i, used) else " " for i, ch in enumerate(low)))) <= _DESCRIBING
+    out.refines_genres = bool(out.genres) and not alternatives and bool(_REFINING.match(low) or only_described)
+    if out.refines_genres and correction and re.fullmatch(r"make (?:it|them)", correction.group()) and described:
+        out.replaces_genres = False  # "make it funny" narrows; "make it a comedy" corrects
 
     rest = "".join(ch if not _inside(i, used) else " " for i, ch in enumerate(text))
     words, said = [], []  # said: every word not negated, filler too (titles have "the", "of")

@@ -212,6 +212,8 @@ def _summary(c: Constraints) -> str:
         parts.append("matching your description")
     if c.genres:
         parts.append("in " + _and(c.genres, "and" if c.every_genre else "or"))
+    if c.also_genres:  # "in Western or War, and in Comedy"
+        parts.append("and in " + _and(c.also_genres))
     if c.not_genres:
         parts.append("not " + _and(c.not_genres, "or"))
     if c.not_like:

@@ -39,6 +39,11 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
     "crime": ("crimes",),
 }
 
+# genre words that describe rather than name ("but funny", "scary ones"): said alone in a later turn, they narrow the
+# films asked for so far, where a genre's name ("comedies") adds to them
+GENRE_ADJECTIVES = {"animated", "funny", "comedic", "hilarious", "scary", "frightening", "creepy", "romantic",
+                    "suspenseful", "dramatic", "action-packed"}
+
 NOT_GENRE_WORDS = {"wars"}  # "star wars" is a title, not war films
 
 _YEAR = re.compile(r"\s*\((\d{4})[^)]*\)\s*$")

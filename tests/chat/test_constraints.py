@@ -531,6 +531,43 @@ def test_years_said_to_be_fine_are_not_a_range_to_ask_for(vocab):
     assert c.allow_years == (1990, 1999) and c.year_min is None and c.year_max is None and not c.is_empty()
 
 
+@pytest.mark.parametrize("turns,expected", [
+    # a later turn's genres narrow those asked so far when it says so, or only describes them
+    (["horror movies", "but funny"], ["genres: Horror and Comedy"]),
+    (["horror movies", "and funny"], ["genres: Horror and Comedy"]),
+    (["horror movies", "with some romance"], ["genres: Horror and Romance"]),
+    (["horror movies", "funny ones"], ["genres: Horror and Comedy"]),
+    (["horror movies", "a funny one please"], ["genres: Horror and Comedy"]),
+    (["horror movies", "funny too"], ["genres: Horror and Comedy"]),
+    (["horror movies", "make it funny"], ["genres: Horror and Comedy"]),  # describes: narrows
+    (["comedies from the 90s", "but romantic"], ["genres: Comedy and Romance", "years: 1990-1999"]),
+    (["horror movies", "but funny", "but not animated"], ["genres: Horror and Comedy", "not: Animation"]),
+    # with "or", or a genre named rather than described, they are alternatives; a correction replaces, as before
+    (["horror movies", "or comedies"], ["genres: Horror, Comedy"]),
+    (["horror movies", "or maybe something funny"], ["genres: Horror, Comedy"]),
+    (["horror movies", "comedies"], ["genres: Horror, Comedy"]),
+    (["horror movies", "comedies too"], ["genres: Horror, Comedy"]),
+    (["horror movies", "make it a comedy"], ["genres: Comedy"]),
+    (["horror movies", "but funny", "actually dramas"], ["genres: Drama"]),
+    (["horror movies", "but funny", "no comedies"], ["genres: Horror", "not: Comedy"]),
+    # alternatives narrowed: either of them, and the new genre too
+    (["westerns or war films", "but funny"], ["genres: Western, War", "and genres: Comedy"]),
+    (["westerns or war films", "but funny", "or dramas"], ["genres: Western, War, Drama", "and genres: Comedy"]),
+    (["westerns or war films", "but funny", "any genre"], []),
+])
+def test_a_later_turns_genres_narrow_or_add_alternatives(vocab, turns, expected):
+    assert merged_chips(turns, vocab) == expected
+
+
+def test_alternatives_narrowed_become_a_filter_of_both(vocab):
+    c = Constraints().merge(parse("westerns or war films", vocab)).merge(parse("but funny", vocab))
+    flt = parse_filter(c.filters())
+    assert flt.must[0].any == ["Western", "War"] and flt.must[1].value == "Comedy"  # either, and Comedy
+    from ragrec.chat.turn import _summary
+
+    assert _summary(c) == " in Western or War, and in Comedy"
+
+
 def test_genres_named_together_are_all_required_and_joined_by_or_any(vocab):
     both = parse_filter(parse("a horror comedy", vocab).filters())
     assert [c.value for c in both.must] == ["Comedy", "Horror"]  # one condition each: an item of both
