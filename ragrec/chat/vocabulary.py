@@ -47,6 +47,7 @@ GENRE_ADJECTIVES = {"animated", "funny", "comedic", "hilarious", "scary", "frigh
 NOT_GENRE_WORDS = {"wars"}  # "star wars" is a title, not war films
 
 _YEAR = re.compile(r"\s*\((\d{4})[^)]*\)\s*$")
+_LEADING_ARTICLE = re.compile(r"^(?:the|a|an) ")
 _ARTICLE = re.compile(r"^(.*), (the|a|an|les|la|le|el|il|der|die|das)$", re.IGNORECASE)
 
 
@@ -145,10 +146,10 @@ class Vocabulary:
     def find_title(self, phrase: str, cutoff: float | None = 86.0) -> TitleRef | None:
         """The catalog item a phrase names: an exact normalized title, whose article may be left out ("matrix");
         else, for a phrase of two words or more, the most popular title it begins, the first of a series on a tie
-        ("star wars" -> "Star Wars: Episode IV - A New Hope (1977)"); else the closest title by fuzzy score
-        (`cutoff` None: no fuzzy match). A phrase made only of genre words names no title ("action" is a genre,
-        not Action Jackson). A year in parentheses after it, as the catalog writes one, picks that year's item of
-        the name: "Titanic (1953)"."""
+        ("star wars" -> "Star Wars: Episode IV - A New Hope (1977)"); else the closest title by fuzzy score, or the
+        closest start of titles, as a series ("harry poter"; `cutoff` None: no fuzzy match). A phrase made only of
+        genre words names no title ("action" is a genre, not Action Jackson). A year in parentheses after it, as the
+        catalog writes one, picks that year's item of the name: "Titanic (1953)"."""
         return self._of_year(self._find_title(phrase, cutoff), phrase)
 
     def _find_title(self, phrase: str, cutoff: float | None) -> TitleRef | None:
@@ -165,7 +166,18 @@ class Vocabulary:
         if cutoff is None:
             return None
         found = process.extractOne(key, self.titles, scorer=fuzz.ratio, score_cutoff=cutoff)
-        return self.refs[found[2]] if found else None
+        if found:
+            return self.refs[found[2]]
+        words = _LEADING_ARTICLE.sub("", key).split()
+        if len(words) < 2:
+            return None
+        # a misspelt start of titles ("harry poter"), articles left out: as the start of a series, the most popular
+        # of the closest
+        starts = process.extract(" ".join(words), self._starts(len(words)), scorer=fuzz.ratio, score_cutoff=cutoff,
+                                 limit=None)
+        best = max((score for _, score, _ in starts), default=None)
+        closest = [i for _, score, i in starts if score == best]
+        return self.refs[max(closest, key=lambda i: (self.ranks[i][0], -self.ranks[i][1]))] if closest else None
 
     def only_title_starting(self, word: str) -> TitleRef | None:
         """The one catalog item whose title (its article left out) starts with this word, if only one does: "like
@@ -203,6 +215,16 @@ class Vocabulary:
                     starts.setdefault(m.group(1), {})[ref.item_id] = ref
             self.__dict__["_cached_first_words"], self.__dict__["_first_words_of"] = starts, len(self.titles)
         return self.__dict__["_cached_first_words"]
+
+    def _starts(self, n: int) -> list[str]:
+        """The first `n` words of every title after its article, parallel to `titles`; built once for each `n`."""
+        cache = self.__dict__.setdefault("_cached_starts", {})
+        if cache.get("of") != len(self.titles):
+            cache.clear()
+            cache["of"] = len(self.titles)
+        if n not in cache:
+            cache[n] = [" ".join(_LEADING_ARTICLE.sub("", t).split()[:n]) for t in self.titles]
+        return cache[n]
 
     @property
     def _index(self) -> dict[str, int]:

@@ -42,7 +42,10 @@ TITLES = [("1", "Toy Story (1995)", 215, 1995), ("3114", "Toy Story 2 (1999)", 9
           ("946", "To Be or Not to Be (1942)", 12, 1942), ("2366", "King Kong (1933)", 10, 1933),
           ("41569", "King Kong (2005)", 40, 2005), ("8382", "Hello Again (1987)", 3, 1987),
           ("6732", "Hello, Dolly! (1969)", 10, 1969), ("5471", "Perfect (1985)", 2, 1985),
-          ("1258", "Shining, The (1980)", 109, 1980), ("67087", "I Love You, Man (2009)", 19, 2009)]
+          ("1258", "Shining, The (1980)", 109, 1980), ("67087", "I Love You, Man (2009)", 19, 2009),
+          ("2116", "Lord of the Rings, The (1978)", 15, 1978),
+          ("4993", "Lord of the Rings: The Fellowship of the Ring, The (2001)", 198, 2001),
+          ("5952", "Lord of the Rings: The Two Towers, The (2002)", 188, 2002), ("2367", "King Kong (1976)", 5, 1976)]
 
 
 @pytest.fixture(scope="module")
@@ -377,6 +380,20 @@ def test_genres_named_together_and_negated_ask_for_none_of_them(vocab, message, 
     ("like toy story from 1995 to 2000", ["years: 1995-2000", "like: Toy Story (1995)"]),  # a span's first year
 ])
 def test_a_year_after_a_title_picks_that_years_item(vocab, message, expected):
+    assert chips(message, vocab) == expected
+
+
+@pytest.mark.parametrize("message,expected", [
+    # a misspelt start of titles is that series, as the exact start is: its most popular item
+    ("like harry poter", ["like: Harry Potter and the Sorcerer's Stone (2001)"]),
+    ("like hary potter", ["like: Harry Potter and the Sorcerer's Stone (2001)"]),
+    ("not like harry poter", ["not like: Harry Potter and the Sorcerer's Stone (2001)"]),
+    ("like harry poter from the 90s", ["years: 1990-1999", "like: Harry Potter and the Sorcerer's Stone (2001)"]),
+    ("like lord of the rigns", ["like: Lord of the Rings: The Fellowship of the Ring, The (2001)"]),  # no article
+    ("like toy stroy", ["like: Toy Story (1995)"]),  # a whole title misspelt, as before
+    ("harry poter", ["about: harry poter"]), ("like harry", ["about: harry"]),  # never a guess without "like"
+])
+def test_a_misspelt_title_is_found_by_its_start(vocab, message, expected):
     assert chips(message, vocab) == expected
 
 
