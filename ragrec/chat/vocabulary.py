@@ -146,10 +146,11 @@ class Vocabulary:
     def find_title(self, phrase: str, cutoff: float | None = 86.0) -> TitleRef | None:
         """The catalog item a phrase names: an exact normalized title, whose article may be left out ("matrix");
         else, for a phrase of two words or more, the most popular title it begins, the first of a series on a tie
-        ("star wars" -> "Star Wars: Episode IV - A New Hope (1977)"); else the closest title by fuzzy score, or the
-        closest start of titles, as a series ("harry poter"; `cutoff` None: no fuzzy match). A phrase made only of
-        genre words names no title ("action" is a genre, not Action Jackson). A year in parentheses after it, as the
-        catalog writes one, picks that year's item of the name: "Titanic (1953)"."""
+        ("star wars" -> "Star Wars: Episode IV - A New Hope (1977)"), also when numbered as the first of its series
+        ("toy story 1"); else the closest title by fuzzy score, or the closest start of titles, as a series ("harry
+        poter"; `cutoff` None: no fuzzy match). A phrase made only of genre words names no title ("action" is a
+        genre, not Action Jackson). A year in parentheses after it, as the catalog writes one, picks that year's item
+        of the name: "Titanic (1953)"."""
         return self._of_year(self._find_title(phrase, cutoff), phrase)
 
     def _find_title(self, phrase: str, cutoff: float | None) -> TitleRef | None:
@@ -163,6 +164,11 @@ class Vocabulary:
             starts = [i for i, t in enumerate(self.titles) if t.startswith(key) and not t[len(key)].isalnum()]
             if starts:
                 return self.refs[max(starts, key=lambda i: (self.ranks[i][0], -self.ranks[i][1]))]
+        first = re.fullmatch(r"(.+?) (?:1|one|i|part (?:1|one|i))", key)
+        if first:  # "toy story 1": the first of a series is named without its number
+            ref = self._find_title(first.group(1), None)
+            if ref:
+                return ref
         if cutoff is None:
             return None
         found = process.extractOne(key, self.titles, scorer=fuzz.ratio, score_cutoff=cutoff)

@@ -397,6 +397,17 @@ def test_a_misspelt_title_is_found_by_its_start(vocab, message, expected):
     assert chips(message, vocab) == expected
 
 
+@pytest.mark.parametrize("message,expected", [
+    # the first of a series, numbered as such, is the title without the number
+    ("like Toy Story 1", ["like: Toy Story (1995)"]), ("Toy Story 1", ["like: Toy Story (1995)"]),
+    ("like toy story part one", ["like: Toy Story (1995)"]), ("like toy story 2", ["like: Toy Story 2 (1999)"]),
+    ("like harry potter 1", ["like: Harry Potter and the Sorcerer's Stone (2001)"]),
+    ("toy story 1 from the 90s", ["years: 1990-1999", "like: Toy Story (1995)"]),
+])
+def test_the_first_of_a_series_may_be_numbered(vocab, message, expected):
+    assert chips(message, vocab) == expected
+
+
 @pytest.mark.parametrize("year_min,year_max", [(1960, None), (None, 1980), (1960, 1980), (1995, 1995)])
 def test_the_answers_words_for_years_read_back_as_the_same_years(vocab, year_min, year_max):
     """Users echo the answer ("Here are 5 picks up to 1980")."""
