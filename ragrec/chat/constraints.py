@@ -339,7 +339,7 @@ def parse(message: str, vocab: Vocabulary) -> Constraints:
         ref = vocab.find_title(m.group(1))
         if ref:
             negated = bool(re.search(_UNLIKE + r"\s*$", low[: m.start()])) or _negated(low[: m.start()])
-            ref, end = _dated(ref, low, m.end(), vocab)
+            ref, end = _dated(ref, m.group(1), low, m.end(), vocab)
             _add(out.not_like if negated else out.like, Title(item_id=ref.item_id, title=ref.title))
             take((m.start(), end))
     for pattern, target in ((_UNLIKE, out.not_like), (_LIKE, out.like)):
@@ -349,7 +349,7 @@ def parse(message: str, vocab: Vocabulary) -> Constraints:
             found = _titles_in(text[m.start("t"):m.end("t")], vocab)
             negated = target is out.like and _negated(low[: m.start()])  # "I didn't like Titanic"
             for ref, (a, b) in found:
-                ref, end = _dated(ref, low, m.start("t") + b, vocab)
+                ref, end = _dated(ref, text[m.start("t") + a:m.start("t") + b], low, m.start("t") + b, vocab)
                 _add(out.not_like if negated else target, Title(item_id=ref.item_id, title=ref.title))
                 take((m.start("t") + a, end))
             if found:
@@ -471,7 +471,7 @@ def _bare_title(said: list[str], vocab: Vocabulary):
     if ref or len(content) < 2 or not re.fullmatch(_YEAR, said[content[-1]]):
         return ref
     ref = _bare_title_words(said[:content[-1]] + said[content[-1] + 1:], vocab)
-    return ref and vocab.version(ref, int(said[content[-1]]))
+    return ref and vocab.version(ref, int(said[content[-1]]), " ".join(said[:content[-1]]))
 
 
 def _bare_title_words(said: list[str], vocab: Vocabulary):
@@ -496,12 +496,12 @@ def _bare_title_words(said: list[str], vocab: Vocabulary):
     return None
 
 
-def _dated(ref, low: str, end: int, vocab: Vocabulary):
+def _dated(ref, said: str, low: str, end: int, vocab: Vocabulary):
     """The title and where its words end, with the year right after it ("like Titanic 1953", "like Titanic from
     1953") picking that year's item of the name when the catalog has one; the year is then the title's, not a year
     range. Without such an item the year is left to be read as years."""
     m = _TITLE_YEAR.match(low, end)
-    other = m and vocab.version(ref, int(m.group(1) or m.group(2)))
+    other = m and vocab.version(ref, int(m.group(1) or m.group(2)), said)
     return (other, m.end()) if other else (ref, end)
 
 

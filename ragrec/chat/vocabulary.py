@@ -51,6 +51,11 @@ _LEADING_ARTICLE = re.compile(r"^(?:the|a|an) ")
 _ARTICLE = re.compile(r"^(.*), (the|a|an|les|la|le|el|il|der|die|das)$", re.IGNORECASE)
 
 
+def _names(key: str) -> list[str]:
+    """The names a normalized phrase may stand for, its article left out: "matrix" is also "the matrix"."""
+    return [key, "the " + key, "a " + key, "an " + key]
+
+
 def normalize_title(title: str) -> str:
     """'Bug's Life, A (1998)' -> "a bug's life": no year, the article in front, lower case, single spaces, "&" as
     "and" ("Fast & Furious" is asked for as "fast and furious")."""
@@ -157,9 +162,9 @@ class Vocabulary:
         key = normalize_title(phrase)
         if not key or not self.titles or all(w in self.genres for w in key.split()):
             return None
-        for name in (key, "the " + key, "a " + key, "an " + key):  # "like matrix": The Matrix
+        for name in _names(key):  # "like matrix": The Matrix
             if name in self._index:
-                return self.refs[self._index[name]]
+                return self._best_known(name)
         if len(key.split()) >= 2:  # the most popular title it begins; the first of a series on a tie
             starts = [i for i, t in enumerate(self.titles) if t.startswith(key) and not t[len(key)].isalnum()]
             if starts:
@@ -185,6 +190,14 @@ class Vocabulary:
         closest = [i for _, score, i in starts if score == best]
         return self.refs[max(closest, key=lambda i: (self.ranks[i][0], -self.ranks[i][1]))] if closest else None
 
+    def _best_known(self, name: str) -> TitleRef:
+        """The item of this exact name, or the most popular of the series it starts when one of those is more
+        popular: "lord of the rings" is The Fellowship of the Ring (2001), not the 1978 animated film of the name."""
+        i = self._index[name]
+        series = [j for j, t in enumerate(self.titles) if t.startswith(name + ":")]
+        best = max(series, key=lambda j: (self.ranks[j][0], -self.ranks[j][1]), default=i)
+        return self.refs[best if self.ranks[best][0] > self.ranks[i][0] else i]
+
     def only_title_starting(self, word: str) -> TitleRef | None:
         """The one catalog item whose title (its article left out) starts with this word, if only one does: "like
         shawshank" is The Shawshank Redemption, while "space" starts too many titles to name one."""
@@ -199,16 +212,17 @@ class Vocabulary:
         i = self._index.get(normalize_title(phrase))
         return None if i is None else self._of_year(self.refs[i], phrase)
 
-    def version(self, ref: TitleRef, year: int) -> TitleRef | None:
-        """The catalog item of the same name as `ref` from that year, if there is one: Titanic from 1953."""
-        for key in title_keys(ref.title):
+    def version(self, ref: TitleRef, year: int, said: str = "") -> TitleRef | None:
+        """The catalog item of the same name as `ref`, or as `said` (what named it), from that year, if there is one:
+        Titanic from 1953; "lord of the rings" from 1978, which named The Fellowship of the Ring."""
+        for key in title_keys(ref.title) + (_names(normalize_title(said)) if said else []):
             if year in self.versions.get(key, {}):
                 return self.versions[key][year]
         return None
 
     def _of_year(self, ref: TitleRef | None, phrase: str) -> TitleRef | None:
         year = _YEAR.search(phrase)
-        return (self.version(ref, int(year.group(1))) or ref) if ref and year else ref
+        return (self.version(ref, int(year.group(1)), phrase) or ref) if ref and year else ref
 
     @property
     def _first_words(self) -> dict[str, dict[str, TitleRef]]:

@@ -408,6 +408,27 @@ def test_the_first_of_a_series_may_be_numbered(vocab, message, expected):
     assert chips(message, vocab) == expected
 
 
+@pytest.mark.parametrize("message,expected", [
+    # a name shared by a lesser-known film and a better-known series is the series' most popular item
+    ("like lord of the rings", ["like: Lord of the Rings: The Fellowship of the Ring, The (2001)"]),
+    ("the lord of the rings", ["like: Lord of the Rings: The Fellowship of the Ring, The (2001)"]),
+    ("like the two towers", ["like: Lord of the Rings: The Two Towers, The (2002)"]),
+    ("like batman", ["like: Batman (1989)"]),  # the film of the name is the better known: itself
+    # the film of the name is still there by its year
+    ("like lord of the rings 1978", ["like: Lord of the Rings, The (1978)"]),
+    ('like "The Lord of the Rings (1978)"', ["like: Lord of the Rings, The (1978)"]),
+    ("lord of the rings 1978", ["like: Lord of the Rings, The (1978)"]),
+])
+def test_a_name_is_its_best_known_item(vocab, message, expected):
+    assert chips(message, vocab) == expected
+
+
+def test_the_best_known_item_of_a_name_needs_popularity(vocab):
+    v = Vocabulary()  # a catalog without feedback yet (popularity 0 everywhere): the film of that exact name
+    v.set_titles([(i, t, 0, y) for i, t, _, y in TITLES])
+    assert v.find_title("lord of the rings").title == "Lord of the Rings, The (1978)"
+
+
 @pytest.mark.parametrize("year_min,year_max", [(1960, None), (None, 1980), (1960, 1980), (1995, 1995)])
 def test_the_answers_words_for_years_read_back_as_the_same_years(vocab, year_min, year_max):
     """Users echo the answer ("Here are 5 picks up to 1980")."""
