@@ -372,6 +372,13 @@ def test_genres_named_together_and_negated_ask_for_none_of_them(vocab, message, 
     ("not like Titanic 1953", ["not like: Titanic (1953)"]),
     ("like Titanic 1953 and King Kong 1933", ["like: Titanic (1953)", "like: King Kong (1933)"]),
     ("King Kong (1933)", ["like: King Kong (1933)"]), ("blade runner 1982", ["like: Blade Runner (1982)"]),
+    # a title without "like", its year said as years are: that year's item, and no year range
+    ("king kong from 1933", ["like: King Kong (1933)"]), ("king kong in 1976", ["like: King Kong (1976)"]),
+    ("king kong from 1933, please", ["like: King Kong (1933)"]),
+    ("lord of the rings from 1978", ["like: Lord of the Rings, The (1978)"]),
+    ("king kong from 1933 but not animated", ["not: Animation", "like: King Kong (1933)"]),
+    ("toy story from 1999", ["years: 1999-1999", "like: Toy Story (1995)"]),  # none from 1999: years, as before
+    ("comedies from 1933 like king kong", ["genres: Comedy", "years: 1933-1933", "like: King Kong (2005)"]),
     ("like Titanic from 1997", ["like: Titanic (1997)"]),
     # no item of the name from that year: the year is years, as before
     ("like Toy Story from 1999", ["years: 1999-1999", "like: Toy Story (1995)"]),
