@@ -451,7 +451,7 @@ def parse(message: str, vocab: Vocabulary) -> Constraints:
     if not out.like and not out.not_like:
         ref = _bare_title(said, vocab) if words else None
         year = out.year_min if out.year_min is not None and out.year_min == out.year_max else None
-        before = year and re.search(r"([\w']+)\s*(?:\(\s*|(?:from|of|in)\s+)" + str(year) + r"\b", low)
+        before = ref and year and re.search(r"([\w']+)\s*(?:\(\s*|(?:from|of|in)\s+)" + str(year) + r"\b", low)
         dated = before and before.group(1) in said and before.group(1) not in _FILLER and \
             vocab.version(ref, year, " ".join(said))
         if dated:  # "king kong from 1933": that year's King Kong, as "like King Kong from 1933" is, not its years

@@ -379,6 +379,7 @@ def test_genres_named_together_and_negated_ask_for_none_of_them(vocab, message, 
     ("king kong from 1933 but not animated", ["not: Animation", "like: King Kong (1933)"]),
     ("toy story from 1999", ["years: 1999-1999", "like: Toy Story (1995)"]),  # none from 1999: years, as before
     ("comedies from 1933 like king kong", ["genres: Comedy", "years: 1933-1933", "like: King Kong (2005)"]),
+    ("robots from 1933", ["years: 1933-1933", "about: robots"]),  # no title: years
     ("like Titanic from 1997", ["like: Titanic (1997)"]),
     # no item of the name from that year: the year is years, as before
     ("like Toy Story from 1999", ["years: 1999-1999", "like: Toy Story (1995)"]),
