@@ -252,11 +252,12 @@ _DESCRIBING = {"one", "ones", "a", "an", "too", "also", "as", "well", "though", 
 _ANY_YEAR = re.compile(r"\b(?:any|all|whatever)\s+(?:years?|decades?|eras?|release\s+dates?)\b|"
                        r"\b(?:forget|drop|ignore|remove|lift)\s+the\s+(?:years?|decades?|dates?|era)\b|"
                        r"\bno\s+(?:year|date)\s+(?:limits?|restrictions?|range)\b")
-# years said to be fine ("the 90s are fine", "I'm ok with the 90s"): what is before the words or after "ok with"
+# years said to be fine ("the 90s are fine", "I'm ok with the 90s"): the few words before them or after "ok with"
 _FINE = r"(?:fine|ok|okay|alright|all\s+right|allowed|welcome|good)"
-_YEARS_FINE = re.compile(r"(?P<what>[^,.;:!?]+?)\s+(?:is|are|'s|would\s+be)(?P<not>n't|\s+not)?\s+(?:also\s+|still\s+|"
-                         r"totally\s+|perfectly\s+)?" + _FINE + r"\b(?:\s+(?:too|as\s+well|after\s+all))?|"
-                         r"\b(?:ok|okay|fine|alright)\s+with\s+(?P<with>[^,.;:!?]+)")
+_YEARS_FINE = re.compile(r"(?P<what>[^,.;:!?]{1,40}?)\s+(?:is|are|'s|would\s+be)(?P<not>n't|\s+not)?\s+"
+                         r"(?:also\s+|still\s+|totally\s+|perfectly\s+)?" + _FINE +
+                         r"\b(?:\s+(?:too|as\s+well|after\s+all))?|"
+                         r"\b(?:ok|okay|fine|alright)\s+with\s+(?P<with>[^,.;:!?]{1,40})")
 _ANY_GENRE = re.compile(r"\b(?:any|all|whatever)\s+genres?\b|\b(?:forget|drop|ignore|remove|lift)\s+the\s+genres?\b")
 _RESET = re.compile(r"\b(?:start\s+over|reset|new\s+search|forget\s+(?:that|everything|it)|clear\s+(?:that|it|all))\b")
 _DECADE4 = re.compile(r"\b(1[89]\d|20\d)0'?s\b")
@@ -422,9 +423,8 @@ def parse(message: str, vocab: Vocabulary) -> Constraints:
     # a later turn's genres narrow the films asked so far when said so ("but funny", "with some romance") or only
     # described ("funny ones", "scary too"); they are alternatives when joined with "or", or named ("comedies")
     described = all(low[start:end] in GENRE_ADJECTIVES for start, end, _, _, negated in named if not negated)
-    only_described = described and set(re.findall(r"[\w'-]+", "".join(
-        ch if not _inside(i, used) else " " for i, ch in enumerate(low)))) <= _DESCRIBING
-    out.refines_genres = bool(out.genres) and not alternatives and bool(_REFINING.match(low) or only_described)
+    out.refines_genres = bool(out.genres) and not alternatives and bool(_REFINING.match(low) or described and set(
+        re.findall(r"[\w'-]+", "".join(" " if _inside(i, used) else ch for i, ch in enumerate(low)))) <= _DESCRIBING)
     if out.refines_genres and correction and re.fullmatch(r"make (?:it|them)", correction.group()) and described:
         out.replaces_genres = False  # "make it funny" narrows; "make it a comedy" corrects
 
