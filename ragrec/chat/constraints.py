@@ -253,7 +253,7 @@ _ANY_YEAR = re.compile(r"\b(?:any|all|whatever)\s+(?:years?|decades?|eras?|relea
                        r"\b(?:forget|drop|ignore|remove|lift)\s+the\s+(?:years?|decades?|dates?|era)\b|"
                        r"\bno\s+(?:year|date)\s+(?:limits?|restrictions?|range)\b")
 # years said to be fine ("the 90s are fine", "I'm ok with the 90s"): the few words before them or after "ok with"
-_FINE = r"(?:fine|ok|okay|alright|all\s+right|allowed|welcome|good)"
+_FINE = r"(?:fine|ok|okay|alright|all\s+right|allowed|welcome)"
 _YEARS_FINE = re.compile(r"(?P<what>[^,.;:!?]{1,40}?)\s+(?:is|are|'s|would\s+be)(?P<not>n't|\s+not)?\s+"
                          r"(?:also\s+|still\s+|totally\s+|perfectly\s+)?" + _FINE +
                          r"\b(?:\s+(?:too|as\s+well|after\s+all))?|"
@@ -637,7 +637,11 @@ def _years(low: str, vocab: Vocabulary, out: Constraints, used: list[tuple[int, 
         group = "what" if m.group("what") else "with"
         said, said_used = Constraints(), []
         _years(m.group(group), vocab, said, said_used)
-        if said.year_min is not None and said.year_max is not None and not said.not_years:
+        # the years right before the words ("the late 90s are fine"), or right after "ok with" ("ok with the 90s"),
+        # not those of a film that is ok ("a movie from 1995 that is ok")
+        next_to = said_used and (max(b for _, b in said_used) == len(m.group("what").rstrip()) if group == "what"
+                                 else min(a for a, _ in said_used) <= len("the "))
+        if next_to and said.year_min is not None and said.year_max is not None and not said.not_years:
             if m.group("not") or _negated(low[:m.start()]):
                 out.not_years = (said.year_min, said.year_max)
             else:

@@ -578,6 +578,7 @@ def test_a_later_turn_can_lift_the_years_or_the_genres(vocab):
     (["not the 90s", "I'm not ok with the 90s"], ["not years: 1990-1999"]),
     (["the 80s", "the 90s are fine too"], ["years: 1980-1999"]),  # a range asked for grows, as with "or the 90s"
     (["from the 90s", "any year is fine"], []), (["no horror", "horror is fine"], []),  # as before
+    (["a movie from 1995 that is ok"], ["years: 1995-1995"]),  # a film that is ok: its years are asked for
 ])
 def test_years_said_to_be_fine_are_no_longer_left_out(vocab, turns, expected):
     assert merged_chips(turns, vocab) == expected
