@@ -72,3 +72,10 @@ def test_years_relative_to_earlier_turns_come_from_the_rules(vocab):  # noqa: F8
     c = read_constraints("or the 80s", vocab, Scripted(json.dumps({"year_min": 1980, "year_max": 1989})))
     assert c.adds_years and (c.year_min, c.year_max) == (1980, 1989)
     assert read_constraints("something newer", vocab, Scripted("{}")).shift_years == "newer"
+
+
+def test_a_correction_or_a_narrowing_of_the_genres_comes_from_the_rules(vocab):  # noqa: F811
+    c = read_constraints("actually dramas", vocab, Scripted(json.dumps({"genres": ["Drama"]})))
+    assert c.genres == ["Drama"] and c.replaces_genres
+    c = read_constraints("but funny", vocab, Scripted(json.dumps({"genres": ["Comedy"]})))
+    assert c.genres == ["Comedy"] and c.refines_genres and not c.replaces_genres
