@@ -541,19 +541,19 @@ def _titles_in(phrase: str, vocab: Vocabulary, cutoff: float | None = 86.0) -> l
     part of "A, B and C", each the longest run of parts ("Crouching Tiger, Hidden Dragon") or words that is a title;
     a fuzzy match of the whole clause only when its parts name nothing (it would swallow "A and B" whole).
     Filler words alone name nothing: "like it" is not the film It (quoted, "It" is). `cutoff` None: no fuzzy match."""
-    whole = _title(phrase, vocab, cutoff=None)
+    whole, length = _title_then_year(phrase, vocab, cutoff=None)
     if whole is None and phrase.strip() and phrase.strip().lower() not in _EVERYDAY:  # "like shawshank": the one
-        whole = vocab.only_title_starting(phrase.strip())  # title it starts, the whole clause being that word
+        whole, length = vocab.only_title_starting(phrase.strip()), len(phrase)  # title it starts, the whole clause
     if whole:
-        return [(whole, (0, len(phrase)))]
+        return [(whole, (0, length))]
     parts = [(m.start() + len(m.group()) - len(m.group().lstrip()), m.end())
              for m in re.finditer(r"[^,]+?(?=\s*(?:,|\band\b|\bor\b|$))", phrase) if m.group().strip()]
     found, i = [], 0
     while i < len(parts):
         for j in range(min(len(parts), i + 4) - 1, i, -1):  # a title with commas spans parts i..j
-            ref = _title(phrase[parts[i][0]:parts[j][1]], vocab, cutoff=None)
+            ref, length = _title_then_year(phrase[parts[i][0]:parts[j][1]], vocab, cutoff=None)
             if ref:
-                found.append((ref, (parts[i][0], parts[j][1])))
+                found.append((ref, (parts[i][0], parts[i][0] + length)))
                 i = j + 1
                 break
         else:
@@ -564,6 +564,8 @@ def _titles_in(phrase: str, vocab: Vocabulary, cutoff: float | None = 86.0) -> l
             lead = re.match(r"(?:(?:and|or)\s+(?:" + _UNLIKE + r"\s+|" + _LIKE + r"\s+)?)?", phrase[start:end])
             start += lead.end()
             words = phrase[start:end].split()[:MAX_WORDS_IN_TITLE]
+            if _title_then_year(" ".join(words), vocab, cutoff=None)[1] < len(" ".join(words)):
+                words = words[:-1]  # "the lion king 1994": the title, then its year (_dated), not "Lion King 1½"
             for n in range(len(words), 0, -1):
                 ref = _title(" ".join(words[:n]), vocab, cutoff)
                 if ref:
@@ -573,6 +575,17 @@ def _titles_in(phrase: str, vocab: Vocabulary, cutoff: float | None = 86.0) -> l
     # a misspelt title with "and" in it ("Harry Poter and ...")
     whole = None if found else _title(phrase, vocab, cutoff)
     return [(whole, (0, len(phrase)))] if whole else found
+
+
+def _title_then_year(phrase: str, vocab: Vocabulary, cutoff: float | None = 86.0):
+    """The title a phrase names and how many of its characters name it: the whole phrase ("blade runner 2049"), else
+    the phrase without a year that ends it ("the lion king 1994", whose year then picks the version: `_dated`), so
+    that the year is never fuzzy-matched as part of a title ("Lion King 1½", "Halloween 8")."""
+    ref = _title(phrase, vocab, cutoff)
+    year = None if ref else re.search(r"\s+" + _YEAR + r"\s*$", phrase)
+    if year and phrase[:year.start()].strip():
+        return _title(phrase[:year.start()], vocab, cutoff), year.start()
+    return ref, len(phrase)
 
 
 def _title(phrase: str, vocab: Vocabulary, cutoff: float | None = 86.0):

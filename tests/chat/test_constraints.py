@@ -45,7 +45,12 @@ TITLES = [("1", "Toy Story (1995)", 215, 1995), ("3114", "Toy Story 2 (1999)", 9
           ("1258", "Shining, The (1980)", 109, 1980), ("67087", "I Love You, Man (2009)", 19, 2009),
           ("2116", "Lord of the Rings, The (1978)", 15, 1978),
           ("4993", "Lord of the Rings: The Fellowship of the Ring, The (2001)", 198, 2001),
-          ("5952", "Lord of the Rings: The Two Towers, The (2002)", 188, 2002), ("2367", "King Kong (1976)", 5, 1976)]
+          ("5952", "Lord of the Rings: The Two Towers, The (2002)", 188, 2002), ("2367", "King Kong (1976)", 5, 1976),
+          ("364", "Lion King, The (1994)", 172, 1994), ("27619", "Lion King 1½, The (2004)", 3, 2004),
+          ("1982", "Halloween (1978)", 31, 1978), ("5476", "Halloween: Resurrection (Halloween 8) (2002)", 3, 2002),
+          ("2078", "Jungle Book, The (1967)", 29, 1967), ("6158", "Jungle Book 2, The (2003)", 2, 2003),
+          ("595", "Beauty and the Beast (1991)", 146, 1991), ("168366", "Beauty and the Beast (2017)", 7, 2017),
+          ("4475", "Beast of War, The (Beast, The) (1988)", 1, 1988)]
 
 
 @pytest.fixture(scope="module")
@@ -386,6 +391,12 @@ def test_genres_named_together_and_negated_ask_for_none_of_them(vocab, message, 
     ("like the matrix 1999 onwards", ["years: 1999-…", "like: Matrix, The (1999)"]),  # a bound, not the title's
     ("like King Kong (1950)", ["like: King Kong (2005)"]),
     ("like toy story from 1995 to 2000", ["years: 1995-2000", "like: Toy Story (1995)"]),  # a span's first year
+    # a bare year is split off before a title is matched: never fuzzy-matched as part of one ("Lion King 1½")
+    ("like the lion king 1994", ["like: Lion King, The (1994)"]), ("like halloween 1978", ["like: Halloween (1978)"]),
+    ("like the jungle book 1967", ["like: Jungle Book, The (1967)"]),
+    ("like beauty and the beast 2017", ["like: Beauty and the Beast (2017)"]),
+    ("like toy story and the jungle book 1967", ["like: Toy Story (1995)", "like: Jungle Book, The (1967)"]),
+    ("like blade runner 2049", ["like: Blade Runner 2049 (2017)"]),  # a year that is the title's own
 ])
 def test_a_year_after_a_title_picks_that_years_item(vocab, message, expected):
     assert chips(message, vocab) == expected
