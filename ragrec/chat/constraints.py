@@ -206,7 +206,10 @@ please recommend recommendation recommendations see show some something suggest 
 there these this to tonight want watch what which will with would you your stuff kind sort type thing things
 also again instead now okay ok well yes yeah like similar unlike made released came out produced ones
 than rather actually everything fine else should liked loved enjoyed really make only
-""".split())
+top top-rated greatest highest highest-rated rated ever
+""".split())  # the last line: ranking words ("top 5 comedies", "the greatest westerns ever"), which every answer is
+# ranking words of more than one: "the best movies of all time"
+_RANKING = re.compile(r"\b(?:of\s+)?all[\s-]time\b")
 # words of every sentence: a title made only of them is read only when written as one ("like The Thing"), so that
 # "and not", "and nothing" name neither "Evangelion: 3.0 You Can (Not) Redo" nor "Nothing (2003)"
 _EVERYDAY = _FILLER | _NEGATORS
@@ -368,8 +371,8 @@ def parse(message: str, vocab: Vocabulary) -> Constraints:
                     _add(out.not_like, Title(item_id=ref.item_id, title=ref.title))
                     take((m.start("t") + a, m.start("t") + b))
 
-    for m in _WANTING.finditer(low):  # after the titles, which may hold these words ("I Love You, Man")
-        take(m.span())
+    for m in [*_WANTING.finditer(low), *_RANKING.finditer(low)]:  # after the titles, which may hold these words
+        take(m.span())  # ("I Love You, Man")
     # a greeting or thanks is nothing to search for (nor to replace the conversation's query with); a message that is
     # a title of two words or more is that title ("Hello, Dolly!")
     if len(re.findall(r"[\w']+", low)) < 2 or not vocab.exact_title(text):

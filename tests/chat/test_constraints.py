@@ -50,7 +50,7 @@ TITLES = [("1", "Toy Story (1995)", 215, 1995), ("3114", "Toy Story 2 (1999)", 9
           ("1982", "Halloween (1978)", 31, 1978), ("5476", "Halloween: Resurrection (Halloween 8) (2002)", 3, 2002),
           ("2078", "Jungle Book, The (1967)", 29, 1967), ("6158", "Jungle Book 2, The (2003)", 2, 2003),
           ("595", "Beauty and the Beast (1991)", 146, 1991), ("168366", "Beauty and the Beast (2017)", 7, 2017),
-          ("4475", "Beast of War, The (Beast, The) (1988)", 1, 1988)]
+          ("4475", "Beast of War, The (Beast, The) (1988)", 1, 1988), ("1101", "Top Gun (1986)", 83, 1986)]
 
 
 @pytest.fixture(scope="module")
@@ -399,6 +399,17 @@ def test_genres_named_together_and_negated_ask_for_none_of_them(vocab, message, 
     ("like blade runner 2049", ["like: Blade Runner 2049 (2017)"]),  # a year that is the title's own
 ])
 def test_a_year_after_a_title_picks_that_years_item(vocab, message, expected):
+    assert chips(message, vocab) == expected
+
+
+@pytest.mark.parametrize("message,expected", [
+    # ranking words ask for what every answer is, the best first: nothing to search for
+    ("top 5 comedies", ["genres: Comedy"]), ("top 10 thrillers", ["genres: Thriller"]), ("top 5", []),
+    ("best movies of all time", []), ("the greatest westerns ever", ["genres: Western"]),
+    ("top-rated sci-fi", ["genres: Sci-Fi"]), ("all-time classics", ["about: classics"]),  # a kind of film
+    ("top gun", ["like: Top Gun (1986)"]), ("like top gun", ["like: Top Gun (1986)"]),  # still a title's words
+])
+def test_ranking_words_are_not_searched_for(vocab, message, expected):
     assert chips(message, vocab) == expected
 
 
