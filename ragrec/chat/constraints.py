@@ -179,7 +179,7 @@ _NEGATORS = {"not", "no", "without", "except", "excluding", "nothing", "avoid", 
              "none", "skip", "less", "minus", "neither", "nor", "hate", "hates", "dislike", "dislikes"}
 _SOFTENERS = {"too", "any", "more", "a", "an", "the", "so", "very", "really", "anything", "something", "of", "with",
               "want", "like", "me", "i", "for", "about", "in", "into", "fan", "big", "from", "made", "released",
-              "movie", "movies", "film", "films", "or"}
+              "movie", "movies", "film", "films", "or", "much"}  # "not so much horror", "not much horror"
 # everyday ways of saying "none of this", read as "not like" before anything else: "I'm tired of comedies" leaves
 # comedies out, "I hated Titanic" moves away from Titanic
 _NEGATING_IDIOM = re.compile(
@@ -394,18 +394,19 @@ def parse(message: str, vocab: Vocabulary) -> Constraints:
     genre_words = frozenset(w for phrase in vocab.genres for w in re.findall(r"[\w']+", phrase))
     named = []  # (start, end, genre, "non-" before it, negated)
     for phrase in sorted(vocab.genres, key=len, reverse=True):
-        for m in re.finditer(r"(?<!\w)" + re.escape(phrase) + r"(?![\w-])", low):
+        for m in re.finditer(r"(?<!\w)" + re.escape(phrase) + r"(?:(?![\w-])|-free\b)", low):
             if _inside(m.start(), used):
                 continue
-            degree = re.search(r"(?:\bnot\s+(?:too|so|very|overly|that|super|(?:quite\s+)?as)|"
-                               r"\b(?:a\s+(?:bit|little)\s+)?less)\s+$", low[: m.start()])
-            if degree:  # "not too scary", "not as scary", "a bit less scary": a degree, not a genre left out
-                take((degree.start(), m.end()))
+            degree = re.search(r"(?:\bnot\s+(?:(?:too|that)\s+much|too|so|very|overly|that|super|(?:quite\s+)?as)|"
+                               r"\b(?:(?:a\s+(?:bit|little)|much)\s+)?less)\s+$", low[: m.start()])
+            if degree:  # "not too scary", "not as scary", "a bit less scary", "not too much horror": a degree, not
+                take((degree.start(), m.end()))  # a genre left out
                 continue
-            prefixed = low[max(0, m.start() - 4): m.start()] == "non-"
+            # "non-horror" and "horror-free" negate their own word only
+            prefixed = low[max(0, m.start() - 4): m.start()] == "non-" or m.group().endswith("-free")
             negated = prefixed or _negated(low[: m.start()], genre_words)
             named.append((m.start(), m.end(), vocab.genres[phrase], prefixed, negated))
-            take((m.start() - 4 if prefixed else m.start(), m.end()))
+            take((m.start() - 4 if low[max(0, m.start() - 4): m.start()] == "non-" else m.start(), m.end()))
     # "anything but romantic comedies": genres named together are left out together, which the filters cannot say
     # (they leave out items of any genre named); the first alone is left out, and the rest is not asked for
     together = set()  # where genres named right after a negated one start ("non-" negates its own word only)

@@ -280,6 +280,10 @@ def test_a_year_of_two_digits(vocab, message, expected):
     ("horror, but a bit less scary", ["genres: Horror"]),
     ("horror, but not too scary", ["genres: Horror"]),
     ("like the Shining but not scary", ["not: Horror", "like: Shining, The (1980)"]),  # not a degree
+    ("less horror", []), ("not too much horror", []), ("horror, but not that much horror", ["genres: Horror"]),
+    # "not (so) much" is a refusal, and "-free" negates its own word, as "non-" does
+    ("not so much horror", ["not: Horror"]), ("not much horror", ["not: Horror"]),
+    ("horror-free please", ["not: Horror"]), ("horror-free comedies", ["genres: Comedy", "not: Horror"]),
 ])
 def test_not_as_scary_is_a_degree(vocab, message, expected):
     assert chips(message, vocab) == expected
@@ -634,6 +638,7 @@ def test_years_said_to_be_fine_are_not_a_range_to_ask_for(vocab):
     (["westerns or war films", "but funny"], ["genres: Western, War", "and genres: Comedy"]),
     (["westerns or war films", "but funny", "or dramas"], ["genres: Western, War, Drama", "and genres: Comedy"]),
     (["westerns or war films", "but funny", "any genre"], []),
+    (["horror movies", "not so much horror"], ["not: Horror"]),  # a refusal ends what was asked
 ])
 def test_a_later_turns_genres_narrow_or_add_alternatives(vocab, turns, expected):
     assert merged_chips(turns, vocab) == expected
