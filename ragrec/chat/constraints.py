@@ -390,6 +390,10 @@ def parse(message: str, vocab: Vocabulary) -> Constraints:
                 refused = m.group("not") or _negated(low[: m.start()])
                 _add(out.not_genres if refused else out.allow_genres, vocab.genres[phrase])
                 take(m.span())
+    for m in re.finditer(r"\blive[\s-]action\b", low):  # "live action" is no action film: it is not animated
+        if not _inside(m.start(), used) and "animation" in vocab.genres:
+            _add(out.genres if _negated(low[: m.start()]) else out.not_genres, vocab.genres["animation"])
+            take(m.span())
     # genre words and phrases, longest first; negated when a negator comes just before (or "non-")
     genre_words = frozenset(w for phrase in vocab.genres for w in re.findall(r"[\w']+", phrase))
     named = []  # (start, end, genre, "non-" before it, negated)

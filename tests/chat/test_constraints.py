@@ -406,6 +406,16 @@ def test_a_year_after_a_title_picks_that_years_item(vocab, message, expected):
     assert chips(message, vocab) == expected
 
 
+@pytest.mark.parametrize("turns,expected", [
+    # "live action" is no action film: it is not animated
+    (["live action"], ["not: Animation"]), (["live-action please"], ["not: Animation"]),
+    (["live action comedies"], ["genres: Comedy", "not: Animation"]), (["not live action"], ["genres: Animation"]),
+    (["animated movies", "live action"], ["not: Animation"]), (["action movies"], ["genres: Action"]),
+])
+def test_live_action_is_not_animated(vocab, turns, expected):
+    assert merged_chips(turns, vocab) == expected
+
+
 @pytest.mark.parametrize("message,expected", [
     # ranking words ask for what every answer is, the best first: nothing to search for
     ("top 5 comedies", ["genres: Comedy"]), ("top 10 thrillers", ["genres: Thriller"]), ("top 5", []),
