@@ -63,10 +63,11 @@ class Constraints(BaseModel):
         if turn.reset:
             return turn.model_copy(update={"reset": False})
         before = Constraints() if turn.any_genre else self  # what "any genre" lifts: genres kept and left out
-        kept = [] if turn.replaces_genres and turn.genres else [g for g in before.genres if g not in turn.not_genres]
+        dropped = turn.not_genres + turn.allow_genres  # "no horror", "forget horror": no longer asked for
+        kept = [] if turn.replaces_genres and turn.genres else [g for g in before.genres if g not in dropped]
         genres = kept + [g for g in turn.genres if g not in kept]
         also = [] if turn.replaces_genres and turn.genres else \
-            [g for g in before.also_genres if g not in turn.not_genres and g not in genres]
+            [g for g in before.also_genres if g not in dropped and g not in genres]
         every_genre = turn.every_genre if turn.genres else before.every_genre
         if turn.refines_genres and kept and len(genres) > len(kept):  # "horror movies", then "but funny": both
             if len(kept) > 1 and not before.every_genre:  # "westerns or war films", then "but funny": either, funny
@@ -205,7 +206,7 @@ i i'd i'm id im in is it its just looking me might more movie movies film films 
 please recommend recommendation recommendations see show some something suggest suggestions that the them then
 there these this to tonight want watch what which will with would you your stuff kind sort type thing things
 also again instead now okay ok well yes yeah like similar unlike made released came out produced ones
-than rather actually everything fine else should liked loved enjoyed really make only
+than rather actually everything fine else should liked loved enjoyed really make only have let's lets
 top top-rated greatest highest highest-rated rated ever
 """.split())  # the last line: ranking words ("top 5 comedies", "the greatest westerns ever"), which every answer is
 # ranking words of more than one: "the best movies of all time"
@@ -238,9 +239,11 @@ _CLAUSE_END = r"(?=\s*(?:[.;!?]|,\s*(?:but|not|no|from|in|with)\b|\bbut\b|\bfrom
 _TITLE_YEAR = re.compile(r"\s*(?:\(\s*" + _YEAR + r"\s*\)|(?:from\s+|of\s+)?" + _YEAR +
                          r"(?![\w'-]|'?s\b|\s+" + _BOUND_AFTER + r"|\s*[-–]|\s+(?:to|until|till|through|thru)\b))")
 _QUOTED = re.compile(r"[\"“”«»]([^\"“”«»]{2,120})[\"“”«»]")
-_CORRECTION = re.compile(r"^\W*(?:(?:actually|rather|nah|make it|change (?:it|that) to|switch to|just|only|"
-                         r"scratch (?:that|it))\b|no,)|"
-                         r"\binstead\b")
+_CORRECTION = re.compile(r"^\W*(?:(?:actually|rather|nah|make it|change (?:(?:it|that) )?to|switch to|just|only|"
+                         r"scratch (?:that|it)|(?:no,? )?wait|never ?mind|forget)\b|no,)|"
+                         r"\binstead\b|\b(?:i'?d|i would|we'?d|we would) rather\b")
+# a genre or title dropped from those asked so far, neither asked for nor left out: "forget horror"
+_DROPPING = re.compile(r"\b(?:forget(?:\s+about)?|never\s*mind(?:\s+about)?|drop)\s+(?:the\s+)?$")
 # ways of asking that say nothing of what is asked for ("I'm in the mood for horror", "I'd love a good thriller")
 _WANTING = re.compile(r"\b(?:(?:i'?m|i\s+am)\s+)?in\s+the\s+mood\s+for\b|"
                       r"\b(?:i'?d|i\s+would|we'?d|we\s+would)\s+(?:really\s+)?(?:love|enjoy|prefer|fancy)\b|"
@@ -262,7 +265,9 @@ _YEARS_FINE = re.compile(r"(?P<what>[^,.;:!?]{1,40}?)\s+(?:is|are|'s|would\s+be)
                          r"\b(?:\s+(?:too|as\s+well|after\s+all))?|"
                          r"\b(?:ok|okay|fine|alright)\s+with\s+(?P<with>[^,.;:!?]{1,40})")
 _ANY_GENRE = re.compile(r"\b(?:any|all|whatever)\s+genres?\b|\b(?:forget|drop|ignore|remove|lift)\s+the\s+genres?\b")
-_RESET = re.compile(r"\b(?:start\s+over|reset|new\s+search|forget\s+(?:that|everything|it)|clear\s+(?:that|it|all))\b")
+_RESET = re.compile(r"\b(?:start\s+(?:over|again|afresh|fresh|from\s+scratch)|reset|new\s+search|"
+                    r"forget\s+(?:that|everything|it)|clear\s+(?:that|it|all|everything))\b|"
+                    r"^\W*(?:clear|scratch\s+(?:that|it)|never\s*mind)\W*$")  # alone: nothing is left to correct
 _DECADE4 = re.compile(r"\b(1[89]\d|20\d)0'?s\b")
 _DECADE2 = re.compile(r"(?<!\d)(?<!\d-)'?(\d)0'?s\b")  # "mid-90s", "80s-90s"; not "1950-60s"
 _DECADE_WORD = re.compile(r"\b(" + "|".join(_DECADE_WORDS) + r")\b")
@@ -390,6 +395,11 @@ def parse(message: str, vocab: Vocabulary) -> Constraints:
                 refused = m.group("not") or _negated(low[: m.start()])
                 _add(out.not_genres if refused else out.allow_genres, vocab.genres[phrase])
                 take(m.span())
+    for m in re.finditer(r"\bfor\s+(?:adults|grown[\s-]?ups)\b|\b(?:adult|grown[\s-]?up)\s+(?:movies?|films?|ones)\b",
+                         low):  # "for adults": no children's films
+        if not _inside(m.start(), used) and "children" in vocab.genres:
+            _add(out.genres if _negated(low[: m.start()]) else out.not_genres, vocab.genres["children"])
+            take(m.span())
     for m in re.finditer(r"\blive[\s-]action\b", low):  # "live action" is no action film: it is not animated
         if not _inside(m.start(), used) and "animation" in vocab.genres:
             _add(out.genres if _negated(low[: m.start()]) else out.not_genres, vocab.genres["animation"])
@@ -403,6 +413,11 @@ def parse(message: str, vocab: Vocabulary) -> Constraints:
                 continue
             degree = re.search(r"(?:\bnot\s+(?:(?:too|that)\s+much|too|so|very|overly|that|super|(?:quite\s+)?as)|"
                                r"\b(?:(?:a\s+(?:bit|little)|much)\s+)?less)\s+$", low[: m.start()])
+            dropping = _DROPPING.search(low[: m.start()])
+            if dropping:  # "forget horror": no longer asked for, nor left out
+                _add(out.allow_genres, vocab.genres[phrase])
+                take((dropping.start(), m.end()))
+                continue
             if degree:  # "not too scary", "not as scary", "a bit less scary", "not too much horror": a degree, not
                 take((degree.start(), m.end()))  # a genre left out
                 continue

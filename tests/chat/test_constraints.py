@@ -508,6 +508,22 @@ def test_start_over_and_merging_turns(vocab):
     assert parse("Start over", vocab).reset
 
 
+@pytest.mark.parametrize("turns,expected", [
+    # everyday corrections replace the genres asked so far
+    (["horror", "forget horror, comedy"], ["genres: Comedy"]), (["horror", "no wait, a comedy"], ["genres: Comedy"]),
+    (["horror", "never mind, comedy"], ["genres: Comedy"]), (["horror", "I'd rather have a comedy"], ["genres: Comedy"]),
+    (["horror", "change to comedy"], ["genres: Comedy"]), (["horror", "wait, comedies"], ["genres: Comedy"]),
+    # a genre dropped is neither asked for nor left out
+    (["horror", "forget horror"], []), (["horror comedies", "never mind horror"], ["genres: Comedy"]),
+    (["kids movies", "actually for adults"], ["not: Children"]),
+    # a correction with nothing to correct with, or "start again", "clear": a new start
+    (["horror", "scratch that", "comedies"], ["genres: Comedy"]), (["horror", "never mind"], []),
+    (["horror", "start again"], []), (["horror", "clear"], []), (["horror", "let's start fresh"], []),
+])
+def test_corrections_and_new_starts_in_their_everyday_forms(vocab, turns, expected):
+    assert merged_chips(turns, vocab) == expected
+
+
 def merged_chips(turns: list[str], vocab: Vocabulary) -> list[str]:
     merged = Constraints()
     for message in turns:
