@@ -255,16 +255,28 @@ _REFINING = re.compile(r"^\W*(?:but|and|with|though|yet|plus|preferably|ideally|
 _DESCRIBING = {"one", "ones", "a", "an", "too", "also", "as", "well", "though", "please", "more", "bit", "little",
                "very", "really", "quite", "slightly", "somewhat", "but", "and", "with", "kind", "sort", "of", "make",
                "it", "them"}
+_YEAR_WORD = r"(?:years?|decades?|eras?|(?:release\s+)?dates?)"
+
+
+def _no_matter(what: str) -> str:
+    """The ways of saying `what` does not matter: "year doesn't matter", "doesn't matter what year", "I don't care
+    about the year"."""
+    return (r"\b" + what + r"\s+(?:doesn'?t|does\s+not|don'?t|do\s+not)\s+matter\b|"
+            r"\b(?:doesn'?t|does\s+not|don'?t|do\s+not)\s+(?:matter|care)\s+(?:about\s+)?(?:the\s+|what\s+|which\s+)?"
+            + what + r"\b")
+
+
 _ANY_YEAR = re.compile(r"\b(?:any|all|whatever)\s+(?:years?|decades?|eras?|release\s+dates?)\b|"
                        r"\b(?:forget|drop|ignore|remove|lift)\s+the\s+(?:years?|decades?|dates?|era)\b|"
-                       r"\bno\s+(?:year|date)\s+(?:limits?|restrictions?|range)\b")
+                       r"\bno\s+(?:year|date)\s+(?:limits?|restrictions?|range)\b|" + _no_matter(_YEAR_WORD))
 # years said to be fine ("the 90s are fine", "I'm ok with the 90s"): the few words before them or after "ok with"
 _FINE = r"(?:fine|ok|okay|alright|all\s+right|allowed|welcome)"
 _YEARS_FINE = re.compile(r"(?P<what>[^,.;:!?]{1,40}?)\s+(?:is|are|'s|would\s+be)(?P<not>n't|\s+not)?\s+"
                          r"(?:also\s+|still\s+|totally\s+|perfectly\s+)?" + _FINE +
-                         r"\b(?:\s+(?:too|as\s+well|after\s+all))?|"
+                         r"\b(?:\s+(?:too|as\s+well|after\s+all|though))?|"
                          r"\b(?:ok|okay|fine|alright)\s+with\s+(?P<with>[^,.;:!?]{1,40})")
-_ANY_GENRE = re.compile(r"\b(?:any|all|whatever)\s+genres?\b|\b(?:forget|drop|ignore|remove|lift)\s+the\s+genres?\b")
+_ANY_GENRE = re.compile(r"\b(?:any|all|whatever)\s+genres?\b|\b(?:forget|drop|ignore|remove|lift)\s+the\s+genres?\b|"
+                        + _no_matter(r"genres?"))
 _RESET = re.compile(r"\b(?:start\s+(?:over|again|afresh|fresh|from\s+scratch)|reset|new\s+search|"
                     r"forget\s+(?:that|everything|it)|clear\s+(?:that|it|all|everything))\b|"
                     r"^\W*(?:clear|scratch\s+(?:that|it)|never\s*mind)\W*$")  # alone: nothing is left to correct
@@ -388,8 +400,9 @@ def parse(message: str, vocab: Vocabulary) -> Constraints:
     _years(low, vocab, out, used)
 
     for phrase in vocab.genres:  # "horror is fine", "I'm ok with horror": lifts "no horror", asks for nothing
-        for m in re.finditer(r"(?<!\w)(?:" + re.escape(phrase) + r"\s+(?:is|are|'s|would\s+be)(?P<not>\s*n't|\s+not)?"
-                             r"\s+(?:fine|ok|okay|alright|all\s+right|allowed|welcome)|(?:ok|okay|fine)\s+with\s+"
+        for m in re.finditer(r"(?<!\w)(?:" + re.escape(phrase) + r"(?:\s+(?:is|are|would\s+be)|'s)"
+                             r"(?P<not>\s*n't|\s+not)?\s+(?:fine|ok|okay|alright|all\s+right|allowed|welcome)"
+                             r"(?:\s+(?:after\s+all|though))?|(?:ok|okay|fine)\s+with\s+"
                              + re.escape(phrase) + r"|(?:allow|include)\s+" + re.escape(phrase) + r")(?![\w-])", low):
             if not _inside(m.start(), used):  # "horror isn't ok", "I'm not ok with horror": left out
                 refused = m.group("not") or _negated(low[: m.start()])

@@ -620,6 +620,19 @@ def test_a_later_turn_can_lift_the_years_or_the_genres(vocab):
 
 
 @pytest.mark.parametrize("turns,expected", [
+    # lifts in their everyday forms, with no word of them left to search for (it would stick to later turns)
+    (["no horror", "horror is ok after all"], []), (["no horror", "horror's fine"], []),
+    (["no romance", "romance is fine though"], []), (["no horror", "horror isn't ok though"], ["not: Horror"]),
+    (["comedies from the 90s", "doesn't matter what year"], ["genres: Comedy"]),
+    (["comedies from the 90s", "year doesn't matter"], ["genres: Comedy"]),
+    (["comedies from the 90s", "I don't care about the year"], ["genres: Comedy"]),
+    (["comedies from the 90s", "genre doesn't matter"], ["years: 1990-1999"]),
+])
+def test_lifts_in_their_everyday_forms_leave_no_words_behind(vocab, turns, expected):
+    assert merged_chips(turns, vocab) == expected
+
+
+@pytest.mark.parametrize("turns,expected", [
     # years said to be fine lift an earlier "not" on them, and ask for nothing
     (["comedies, not the 90s", "the 90s are fine"], ["genres: Comedy"]),
     (["not the 90s", "90s is ok"], []), (["not the 90s", "I'm ok with the 90s"], []),
