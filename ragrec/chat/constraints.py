@@ -208,7 +208,9 @@ there these this to tonight want watch what which will with would you your stuff
 also again instead now okay ok well yes yeah like similar unlike made released came out produced ones
 than rather actually everything fine else should liked loved enjoyed really make only have let's lets
 top top-rated greatest highest highest-rated rated ever
-""".split())  # the last line: ranking words ("top 5 comedies", "the greatest westerns ever"), which every answer is
+others next bit slightly somewhat
+""".split())  # the last lines: ranking words ("top 5 comedies", "the greatest westerns ever"), which every answer
+# is, and asking for more of the same ("others?", "next", "a bit later")
 # ranking words of more than one: "the best movies of all time"
 _RANKING = re.compile(r"\b(?:of\s+)?all[\s-]time\b")
 # words of every sentence: a title made only of them is read only when written as one ("like The Thing"), so that
@@ -304,7 +306,9 @@ _PART_OF_DECADE = re.compile(r"\b(early|mid|late)[\s-]*(?:the\s+)?$")
 # an approximate year, five years either side: "around 1960" is 1955-1965, as are "circa 1960" and "1960 or so"
 _APPROX = r"(?:around|about|circa|ca\.|c\.|roughly|approximately|approx\.)"
 APPROX_YEARS = 5
-_AROUND_YEAR = re.compile(r"\b" + _APPROX + r"\s*" + _YEAR_OR_SHORT + r"\b(?!\s*'?s)|"
+# "around 1970 or so" is said twice over; "around 85" is 1985 (two digits alone, so not "about 10 robots")
+_AROUND_YEAR = re.compile(r"\b" + _APPROX + r"\s*(?:" + _YEAR_OR_SHORT + r"\b(?!\s*'?s)|"
+                          r"(\d\d)(?=\s*(?:$|[,.;!?]|or\s+so\b|-?ish\b)))(?:\s*-?\s*ish|\s+or\s+so)?\b|"
                           r"\b" + _YEAR + r"(?:\s*-?\s*ish|\s+or\s+so)\b")
 # "around the 80s" is the decade itself; not "about the 80s", which may be a topic
 _AROUND_DECADE = re.compile(r"\b(?:around|circa|roughly|approximately)\s+(?:the\s+)?$")
@@ -321,7 +325,8 @@ _RECENT = re.compile(r"\b(?:recent|latest|newest|new\s+(?:releases?|movies?|film
 _UNSEEN = re.compile(r"\b(?:something|anything)\s+(?:new|different|fresh)\b")
 # a turn's years that add to those asked so far ("or the 80s", "the 60s too"), or move from them ("something newer")
 _ADDS_YEARS = re.compile(r"^\W*(?:or|(?:and\s+)?also)\b|\b(?:too|as\s+well)\W*$")
-_SHIFT_YEARS = re.compile(r"\b(newer|more\s+recent|older)(?=\s*(?:ones?|movies?|films?|stuff|please)?\s*"
+_SHIFT_YEARS = re.compile(r"\b(newer|more\s+recent|later|older|earlier)"
+                          r"(?=(?:\s*(?:ones?|movies?|films?|stuff|please)\b)*\s*"
                           r"(?:[.,;!?]|$|(?:with|about|but|and|that)\b))")  # not "for older kids"
 _OPEN_YEARS = re.compile(r"^\W*(?:(?:or|and)\s+(?:(later|after|newer|up|beyond|on)|(earlier|before|older))|"
                          r"(onwards?|forwards?))\W*$")  # a whole message: "or later"
@@ -705,7 +710,7 @@ def _years(low: str, vocab: Vocabulary, out: Constraints, used: list[tuple[int, 
         first, last = int(m.group(1)), int(m.group(2) or m.group(1)[:2] + m.group(3))
         years(m, *sorted((first, last + 100 if last < first and m.group(3) else last)))  # "1995-05": up to 2005
     for m in matches(_AROUND_YEAR):
-        year = full(m.group(1) or m.group(2))
+        year = full(m.group(1) or m.group(3) or "'" + m.group(2))
         years(m, year - APPROX_YEARS, year + APPROX_YEARS)
     decades = sorted([(m, int(m.group(1)) * 10) for m in matches(_DECADE4)] +
                      [(m, decade(int(m.group(1)))) for m in matches(_DECADE2)] +
@@ -801,7 +806,8 @@ def _years(low: str, vocab: Vocabulary, out: Constraints, used: list[tuple[int, 
     if shift and shift.re is _OPEN_YEARS:  # the years so far and any later, or earlier (merge)
         out.shift_years = "or earlier" if shift.group(2) else "or later"
     elif shift and out.year_min is None and out.year_max is None and not negated(shift):
-        out.shift_years = "older" if shift.group(1) == "older" else "newer"  # than the years so far, if any (merge)
+        # than the years so far, if any (merge)
+        out.shift_years = "older" if shift.group(1) in ("older", "earlier") else "newer"
     for m in matches(_ADDS_YEARS):  # "or the 60s too"; "comedies too" adds genres, as any genre does
         out.adds_years = out.year_min is not None or out.year_max is not None
     for m in matches(_RECENT)[:1]:

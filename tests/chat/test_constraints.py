@@ -300,6 +300,9 @@ def test_not_as_scary_is_a_degree(vocab, message, expected):
     # a decade, or a span, said approximately is that decade or span; parts of a decade as before
     ("movies from around the 80s", ["years: 1980-1989"]), ("from around 1960 to 1970", ["years: 1960-1970"]),
     ("mid 90s", ["years: 1993-1996"]), ("early 80s", ["years: 1980-1983"]), ("late 70s", ["years: 1976-1979"]),
+    ("around 1970 or so", ["years: 1965-1975"]), ("around 85", ["years: 1980-1990"]),  # nothing left to search for
+    ("horror from around 85, please", ["genres: Horror", "years: 1980-1990"]),
+    ("about 10 robots", ["about: robots"]),  # two digits are a year only alone
 ])
 def test_an_approximate_year_is_a_range_around_it(vocab, message, expected):
     assert chips(message, vocab) == expected
@@ -567,6 +570,10 @@ def merged_chips(turns: list[str], vocab: Vocabulary) -> list[str]:
     (["the 80s", "onwards"], ["years: 1980-…"]),
     (["something newer"], []),  # newer than nothing asked: nothing, and not searched for
     (["older movies"], ["years: …-1979"]), (["something more recent"], ["years: 2013-…"]),  # on their own
+    (["around 1960", "a bit later"], ["years: 1966-…"]), (["around 1960", "earlier"], ["years: …-1954"]),
+    (["the 80s", "later ones please"], ["years: 1990-…"]),
+    # asking for more of the same is nothing new to search for
+    (["horror", "others?"], ["genres: Horror"]), (["horror", "next"], ["genres: Horror"]),
 ])
 def test_turns_merge_their_years(vocab, turns, expected):
     assert merged_chips(turns, vocab) == expected
