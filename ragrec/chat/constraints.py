@@ -39,10 +39,13 @@ class Constraints(BaseModel):
     not_years: tuple[int, int] | None = Field(None, description="a year range to leave out (\"not from the 90s\")")
     like: list[Title] = Field(default_factory=list, description="catalog items to recommend more like")
     not_like: list[Title] = Field(default_factory=list, description="catalog items to move away from")
+    forget_like: list[Title] = Field(default_factory=list, description="titles named so far to forget, neither liked "
+                                                                       "nor disliked (\"forget Toy Story\")")
     query: str | None = Field(None, description="the rest of the message, as a free-text query")
     reset: bool = Field(False, description="the message asked to start over")
-    replaces_genres: bool = Field(False, description="the message corrects the genres asked so far (\"actually "
-                                                     "dramas\", \"make it a comedy instead\")")
+    replaces_genres: bool = Field(False, description="the message corrects what was asked so far: its genres "
+                                  "replace the genres (\"actually dramas\", \"make it a comedy instead\"), its titles "
+                                  "the titles liked (\"actually like Shrek\")")
     refines_genres: bool = Field(False, description="the message's genres narrow those asked so far (\"but funny\", "
                                                     "\"scary ones\"); false: they add alternatives (\"or comedies\")")
     any_year: bool = Field(False, description="the message lifts the years asked so far (\"any year is fine\")")
@@ -77,9 +80,11 @@ class Constraints(BaseModel):
                 every_genre = True
         not_genres = [g for g in before.not_genres if g not in turn.genres and g not in turn.allow_genres] + \
                      [g for g in turn.not_genres if g not in before.not_genres]
-        not_ids = {t.item_id for t in turn.not_like}
-        like = [t for t in self.like if t.item_id not in not_ids] + [t for t in turn.like if t not in self.like]
-        like_ids = {t.item_id for t in turn.like}
+        not_ids = {t.item_id for t in turn.not_like + turn.forget_like}
+        # a correction's titles replace those liked so far ("like Toy Story", then "actually like Shrek")
+        before_like = [] if turn.replaces_genres and turn.like else self.like
+        like = [t for t in before_like if t.item_id not in not_ids] + [t for t in turn.like if t not in before_like]
+        like_ids = {t.item_id for t in turn.like + turn.forget_like}
         not_like = [t for t in self.not_like if t.item_id not in like_ids] + \
                    [t for t in turn.not_like if t not in self.not_like and t.item_id not in like_ids]
         year_min, year_max, not_years = (None, None, None) if turn.any_year else \
@@ -368,6 +373,12 @@ def parse(message: str, vocab: Vocabulary) -> Constraints:
             ref, end = _dated(ref, m.group(1), low, m.end(), vocab)
             _add(out.not_like if negated else out.like, Title(item_id=ref.item_id, title=ref.title))
             take((m.start(), end))
+    # "forget Toy Story": no longer liked, nor disliked (a title with a comma in it is rare enough here)
+    forget = r"\b(?:forget(?:\s+about)?|never\s*mind(?:\s+about)?|drop)\s+(?P<t>[^,]+?)(?:(?=\s*,)|" + _CLAUSE_END + ")"
+    for m in re.finditer(forget, low):
+        for ref, (a, b) in _titles_in(text[m.start("t"):m.end("t")], vocab, cutoff=None):
+            _add(out.forget_like, Title(item_id=ref.item_id, title=ref.title))
+            take((m.start(), m.start("t") + b))
     for pattern, target in ((_UNLIKE, out.not_like), (_LIKE, out.like)):
         for m in re.finditer(r"\b" + pattern + r"\s+(?P<t>.+?)" + _CLAUSE_END, low):
             if _inside(m.start(), used) or _inside(m.start("t"), used):  # `didn't like "Titanic"`: read as quoted

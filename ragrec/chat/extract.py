@@ -53,8 +53,8 @@ def read_constraints(message: str, vocab: Vocabulary, llm=None) -> Constraints:
 def _checked(e: Extracted, vocab: Vocabulary, rules: Constraints) -> Constraints:
     """The LLM's reading, checked against the catalog; starting over, lifting years or genres ("any year", "horror
     is fine", "the 90s are fine"), genres that correct ("actually dramas") or narrow ("but funny") earlier ones and
-    years relative to earlier turns ("or the 80s", "something newer") come from the rules (the schema has no words
-    for them)."""
+    years relative to earlier turns ("or the 80s", "something newer") and titles to forget come from the rules (the
+    schema has no words for them)."""
     known = {g.lower(): g for g in vocab.genres.values()}
 
     def genres(names: list[str]) -> list[str]:
@@ -72,7 +72,8 @@ def _checked(e: Extracted, vocab: Vocabulary, rules: Constraints) -> Constraints
     return Constraints(genres=[g for g in genres(e.genres) if g not in not_genres and g not in allowed],
                        not_genres=not_genres, allow_genres=allowed, allow_years=rules.allow_years,
                        year_min=years[0], year_max=years[1], like=titles(e.like_titles),
-                       not_like=titles(e.not_like_titles), query=(e.query or "").strip() or None, reset=rules.reset,
+                       not_like=titles(e.not_like_titles), forget_like=rules.forget_like,
+                       query=(e.query or "").strip() or None, reset=rules.reset,
                        any_year=rules.any_year, any_genre=rules.any_genre, adds_years=rules.adds_years,
                        replaces_genres=rules.replaces_genres, refines_genres=rules.refines_genres,
                        shift_years=rules.shift_years)

@@ -527,6 +527,20 @@ def test_corrections_and_new_starts_in_their_everyday_forms(vocab, turns, expect
     assert merged_chips(turns, vocab) == expected
 
 
+@pytest.mark.parametrize("turns,expected", [
+    # a correction's titles replace those liked so far; "forget X" drops X (neither liked nor disliked)
+    (["like toy story", "actually like the matrix"], ["like: Matrix, The (1999)"]),
+    (["like toy story", "no, like the matrix instead"], ["like: Matrix, The (1999)"]),
+    (["like toy story", "scratch that, like the matrix"], ["like: Matrix, The (1999)"]),
+    (["like toy story", "forget toy story, like the matrix"], ["like: Matrix, The (1999)"]),
+    (["like toy story and jumanji", "forget toy story"], ["like: Jumanji (1995)"]),
+    (["not like toy story", "never mind toy story"], []),
+    (["like toy story", "also like the matrix"], ["like: Toy Story (1995)", "like: Matrix, The (1999)"]),  # adds
+])
+def test_a_correction_replaces_the_titles_liked(vocab, turns, expected):
+    assert merged_chips(turns, vocab) == expected
+
+
 def merged_chips(turns: list[str], vocab: Vocabulary) -> list[str]:
     merged = Constraints()
     for message in turns:
