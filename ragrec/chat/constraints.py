@@ -619,6 +619,8 @@ def _titles_in(phrase: str, vocab: Vocabulary, cutoff: float | None = 86.0) -> l
             if _title_then_year(" ".join(words), vocab, cutoff=None)[1] < len(" ".join(words)):
                 words = words[:-1]  # "the lion king 1994": the title, then its year (_dated), not "Lion King 1½"
             for n in range(len(words), 0, -1):
+                if vocab.names_missing_sequel(" ".join(words[:n])):
+                    break  # "like toy story 4": no such item, and not Toy Story either
                 ref = _title(" ".join(words[:n]), vocab, cutoff)
                 if ref:
                     found.append((ref, (start, start + len(" ".join(words[:n])))))

@@ -51,6 +51,14 @@ _LEADING_ARTICLE = re.compile(r"^(?:the|a|an) ")
 _ARTICLE = re.compile(r"^(.*), (the|a|an|les|la|le|el|il|der|die|das)$", re.IGNORECASE)
 
 
+_ORDINALS = {**{r: i for i, r in enumerate("i ii iii iv v vi vii viii ix x".split(), 1)},
+             **{w: i for i, w in enumerate("one two three four five six seven eight nine ten".split(), 1)},
+             **{w: i for i, w in enumerate("first second third fourth fifth sixth".split(), 1)},
+             **{str(i): i for i in range(1, 21)}}
+# "godfather 2", "rocky iv", "the godfather part two": a series' number after its name
+_SEQUEL = re.compile(r"(.+?) (?:part )?(" + "|".join(_ORDINALS) + ")")
+
+
 def _names(key: str) -> list[str]:
     """The names a normalized phrase may stand for, its article left out: "matrix" is also "the matrix"."""
     return [key, "the " + key, "a " + key, "an " + key]
@@ -169,11 +177,9 @@ class Vocabulary:
             starts = [i for i, t in enumerate(self.titles) if t.startswith(key) and not t[len(key)].isalnum()]
             if starts:
                 return self.refs[max(starts, key=lambda i: (self.ranks[i][0], -self.ranks[i][1]))]
-        first = re.fullmatch(r"(.+?) (?:1|one|i|part (?:1|one|i))", key)
-        if first:  # "toy story 1": the first of a series is named without its number
-            ref = self._find_title(first.group(1), None)
-            if ref:
-                return ref
+        sequel = _SEQUEL.fullmatch(key)
+        if sequel and self._find_title(sequel.group(1), None):  # "toy story 1", "godfather 2", "rocky iv"
+            return self._nth(sequel.group(1), _ORDINALS[sequel.group(2)])  # none: never the first by a guess
         if cutoff is None:
             return None
         found = process.extractOne(key, self.titles, scorer=fuzz.ratio, score_cutoff=cutoff)
@@ -189,6 +195,40 @@ class Vocabulary:
         best = max((score for _, score, _ in starts), default=None)
         closest = [i for _, score, i in starts if score == best]
         return self.refs[max(closest, key=lambda i: (self.ranks[i][0], -self.ranks[i][1]))] if closest else None
+
+    def _nth(self, name: str, n: int) -> TitleRef | None:
+        """The `n`th item of the series a name starts: the one numbered so ("the godfather: part ii", "rocky iv"),
+        else the `n`th by year of the name itself and its subtitled items ("die hard", "die hard 2", "die hard: with a
+        vengeance"; "harry potter and the ..."), from the item of the name on ("rocky horror" is no Rocky film); the
+        first of a series is named without its number ("toy story 1" is Toy Story)."""
+        series: dict[str, tuple[int, TitleRef, bool]] = {}  # item id -> (year, item, numbered)
+        for key in _names(name):
+            for i in self._series(key):
+                rest = self.titles[i][len(key):]
+                number = re.match(r":? (?:part |the )?(\w+)(?![^:])", rest)  # "shrek the third" is 3
+                if number and _ORDINALS.get(number.group(1)) == n:
+                    return self.refs[i]
+                numbered = bool(number and number.group(1) in _ORDINALS)
+                if not rest or re.match(r": | and the ", rest) or numbered:  # not "rocky horror", "toy story of terror"
+                    series.setdefault(self.refs[i].item_id, (self.ranks[i][1], self.refs[i], numbered))
+        if n == 1 and any(t in self._index for t in _names(name)):
+            return self._best_known(next(t for t in _names(name) if t in self._index))
+        own = [self.ranks[self._index[key]][1] for key in _names(name) if key in self._index]
+        items = [(ref, numbered) for year, ref, numbered in sorted(series.values(), key=lambda s: s[0])
+                 if not own or year >= min(own)]
+        # the nth by year, unless it is numbered otherwise ("rocky 2" without Rocky II is not Rocky IV)
+        return items[n - 1][0] if len(items) >= n and not items[n - 1][1] else None
+
+    def _series(self, key: str) -> list[int]:
+        """The titles that are `key` or start with it and a word or a colon after it."""
+        return [i for i, t in enumerate(self.titles)
+                if t.startswith(key) and (len(t) == len(key) or t[len(key)] in " :")]
+
+    def names_missing_sequel(self, phrase: str) -> bool:
+        """Whether the phrase numbers a series the catalog has no such item of ("toy story 4"): no title, rather
+        than the series' first."""
+        sequel = _SEQUEL.fullmatch(normalize_title(phrase))
+        return bool(sequel and self._find_title(sequel.group(1), None) and self._find_title(phrase, None) is None)
 
     def _best_known(self, name: str) -> TitleRef:
         """The item of this exact name, or the most popular of the series it starts when one of those is more

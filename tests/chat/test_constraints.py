@@ -50,7 +50,13 @@ TITLES = [("1", "Toy Story (1995)", 215, 1995), ("3114", "Toy Story 2 (1999)", 9
           ("1982", "Halloween (1978)", 31, 1978), ("5476", "Halloween: Resurrection (Halloween 8) (2002)", 3, 2002),
           ("2078", "Jungle Book, The (1967)", 29, 1967), ("6158", "Jungle Book 2, The (2003)", 2, 2003),
           ("595", "Beauty and the Beast (1991)", 146, 1991), ("168366", "Beauty and the Beast (2017)", 7, 2017),
-          ("4475", "Beast of War, The (Beast, The) (1988)", 1, 1988), ("1101", "Top Gun (1986)", 83, 1986)]
+          ("4475", "Beast of War, The (Beast, The) (1988)", 1, 1988), ("1101", "Top Gun (1986)", 83, 1986),
+          ("858", "Godfather, The (1972)", 192, 1972), ("1221", "Godfather: Part II, The (1974)", 129, 1974),
+          ("2023", "Godfather: Part III, The (1990)", 38, 1990), ("1954", "Rocky (1976)", 64, 1976),
+          ("2411", "Rocky IV (1985)", 23, 1985), ("2657", "Rocky Horror Picture Show, The (1975)", 36, 1975),
+          ("1036", "Die Hard (1988)", 145, 1988), ("1370", "Die Hard 2 (1990)", 68, 1990),
+          ("165", "Die Hard: With a Vengeance (1995)", 144, 1995),
+          ("5816", "Harry Potter and the Chamber of Secrets (2002)", 60, 2002)]
 
 
 @pytest.fixture(scope="module")
@@ -450,6 +456,15 @@ def test_a_misspelt_title_is_found_by_its_start(vocab, message, expected):
     ("like toy story part one", ["like: Toy Story (1995)"]), ("like toy story 2", ["like: Toy Story 2 (1999)"]),
     ("like harry potter 1", ["like: Harry Potter and the Sorcerer's Stone (2001)"]),
     ("toy story 1 from the 90s", ["years: 1990-1999", "like: Toy Story (1995)"]),
+    # a later one: the item numbered so, else the series' nth by year; one the catalog lacks is no title
+    ("like godfather 2", ["like: Godfather: Part II, The (1974)"]),
+    ("godfather 2", ["like: Godfather: Part II, The (1974)"]),
+    ("like godfather II", ["like: Godfather: Part II, The (1974)"]),
+    ("like the godfather part two", ["like: Godfather: Part II, The (1974)"]),
+    ("like rocky 4", ["like: Rocky IV (1985)"]), ("like die hard 3", ["like: Die Hard: With a Vengeance (1995)"]),
+    ("like harry potter 3", ["like: Harry Potter and the Prisoner of Azkaban (2004)"]),
+    ("like rocky 2", ["about: rocky"]),  # not Rocky Horror (1975), nor Rocky
+    ("like toy story 4", ["about: toy story"]), ("like toy story 3", ["like: Toy Story 3 (2010)"]),
 ])
 def test_the_first_of_a_series_may_be_numbered(vocab, message, expected):
     assert chips(message, vocab) == expected
