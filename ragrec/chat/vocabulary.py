@@ -8,6 +8,7 @@ found as "a bug's life".
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -174,7 +175,7 @@ class Vocabulary:
             if name in self._index:
                 return self._best_known(name)
         if len(key.split()) >= 2:  # the most popular title it begins; the first of a series on a tie
-            starts = [i for i, t in enumerate(self.titles) if t.startswith(key) and not t[len(key)].isalnum()]
+            starts = [i for i in self._starting(key) if not self.titles[i][len(key)].isalnum()]
             if starts:
                 return self.refs[max(starts, key=lambda i: (self.ranks[i][0], -self.ranks[i][1]))]
         sequel = _SEQUEL.fullmatch(key)
@@ -221,8 +222,7 @@ class Vocabulary:
 
     def _series(self, key: str) -> list[int]:
         """The titles that are `key` or start with it and a word or a colon after it."""
-        return [i for i, t in enumerate(self.titles)
-                if t.startswith(key) and (len(t) == len(key) or t[len(key)] in " :")]
+        return [i for i in self._starting(key) if len(self.titles[i]) == len(key) or self.titles[i][len(key)] in " :"]
 
     def names_missing_sequel(self, phrase: str) -> bool:
         """Whether the phrase numbers a series the catalog has no such item of ("toy story 4"): no title, rather
@@ -234,7 +234,7 @@ class Vocabulary:
         """The item of this exact name, or the most popular of the series it starts when one of those is more
         popular: "lord of the rings" is The Fellowship of the Ring (2001), not the 1978 animated film of the name."""
         i = self._index[name]
-        series = [j for j, t in enumerate(self.titles) if t.startswith(name + ":")]
+        series = self._starting(name + ":")
         best = max(series, key=lambda j: (self.ranks[j][0], -self.ranks[j][1]), default=i)
         return self.refs[best if self.ranks[best][0] > self.ranks[i][0] else i]
 
@@ -285,6 +285,18 @@ class Vocabulary:
         if n not in cache:
             cache[n] = [" ".join(_LEADING_ARTICLE.sub("", t).split()[:n]) for t in self.titles]
         return cache[n]
+
+    def _starting(self, prefix: str) -> list[int]:
+        """The titles that start with `prefix`, found by bisection in the sorted titles (built once): a long message
+        asks for many."""
+        if self.__dict__.get("_sorted_of") != len(self.titles):
+            order = sorted(range(len(self.titles)), key=self.titles.__getitem__)
+            self.__dict__["_sorted"] = ([self.titles[i] for i in order], order)
+            self.__dict__["_sorted_of"] = len(self.titles)
+        keys, order = self.__dict__["_sorted"]
+        lo = bisect_left(keys, prefix)
+        hi = bisect_left(keys, prefix + "\U0010ffff", lo)
+        return sorted(order[lo:hi])  # in catalog order, as a scan finds them (ties go to the first)
 
     @property
     def _index(self) -> dict[str, int]:
