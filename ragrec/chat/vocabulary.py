@@ -8,6 +8,7 @@ found as "a bug's life".
 from __future__ import annotations
 
 import re
+import unicodedata
 from bisect import bisect_left
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -67,12 +68,15 @@ def _names(key: str) -> list[str]:
 
 def normalize_title(title: str) -> str:
     """'Bug's Life, A (1998)' -> "a bug's life": no year, the article in front, lower case, single spaces, "&" as
-    "and" ("Fast & Furious" is asked for as "fast and furious")."""
+    "and" ("Fast & Furious" is asked for as "fast and furious"), without accents ("Léon" is "leon", as "amélie" is
+    "amelie") and a hyphen inside a word as a space ("WALL-E" is "wall e", as "WALL·E" is)."""
     text = _YEAR.sub("", title).strip()
     m = _ARTICLE.match(text)
     if m:
         text = f"{m.group(2)} {m.group(1)}"
-    return " ".join(re.sub(r"[^\w' :-]", " ", text.lower().replace("&", " and ")).split())
+    text = "".join(ch for ch in unicodedata.normalize("NFKD", text) if not unicodedata.combining(ch))
+    text = re.sub(r"(?<=\w)-(?=\w)", " ", text.lower().replace("&", " and "))
+    return " ".join(re.sub(r"[^\w' :-]", " ", text).split())
 
 
 def title_keys(title: str) -> list[str]:
@@ -169,7 +173,7 @@ class Vocabulary:
 
     def _find_title(self, phrase: str, cutoff: float | None) -> TitleRef | None:
         key = normalize_title(phrase)
-        if not key or not self.titles or all(w in self.genres for w in key.split()):
+        if not key or not self.titles or key in self.genres or all(w in self.genres for w in key.split()):
             return None
         for name in _names(key):  # "like matrix": The Matrix
             if name in self._index:

@@ -56,7 +56,10 @@ TITLES = [("1", "Toy Story (1995)", 215, 1995), ("3114", "Toy Story 2 (1999)", 9
           ("2411", "Rocky IV (1985)", 23, 1985), ("2657", "Rocky Horror Picture Show, The (1975)", 36, 1975),
           ("1036", "Die Hard (1988)", 145, 1988), ("1370", "Die Hard 2 (1990)", 68, 1990),
           ("165", "Die Hard: With a Vengeance (1995)", 144, 1995),
-          ("5816", "Harry Potter and the Chamber of Secrets (2002)", 60, 2002)]
+          ("5816", "Harry Potter and the Chamber of Secrets (2002)", 60, 2002),
+          ("4973", "Amelie (Fabuleux destin d'Amélie Poulain, Le) (2001)", 120, 2001),
+          ("293", "Léon: The Professional (a.k.a. The Professional) (Léon) (1994)", 133, 1994),
+          ("60069", "WALL·E (2008)", 104, 2008), ("5349", "Spider-Man (2002)", 122, 2002)]
 
 
 @pytest.fixture(scope="module")
@@ -423,6 +426,20 @@ def test_a_year_after_a_title_picks_that_years_item(vocab, message, expected):
 ])
 def test_live_action_is_not_animated(vocab, turns, expected):
     assert merged_chips(turns, vocab) == expected
+
+
+@pytest.mark.parametrize("message,expected", [
+    # accents and a hyphen inside a word are read as the catalog writes them, or not, either way
+    ("like Amélie", ["like: Amelie (Fabuleux destin d'Amélie Poulain, Le) (2001)"]),
+    ("like amelie", ["like: Amelie (Fabuleux destin d'Amélie Poulain, Le) (2001)"]),
+    ("like leon", ["like: Léon: The Professional (a.k.a. The Professional) (Léon) (1994)"]),
+    ("like Léon", ["like: Léon: The Professional (a.k.a. The Professional) (Léon) (1994)"]),
+    ("like WALL-E", ["like: WALL·E (2008)"]), ("like wall e", ["like: WALL·E (2008)"]),
+    ("like spider-man", ["like: Spider-Man (2002)"]), ("like spider man", ["like: Spider-Man (2002)"]),
+    ("like sci-fi", ["genres: Sci-Fi"]), ("like film-noir", ["genres: Film-Noir"]),  # genres still
+])
+def test_accents_and_hyphens_in_titles(vocab, message, expected):
+    assert chips(message, vocab) == expected
 
 
 @pytest.mark.parametrize("message,expected", [
