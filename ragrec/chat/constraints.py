@@ -221,6 +221,13 @@ _RANKING = re.compile(r"\b(?:of\s+)?all[\s-]time\b")
 # words of every sentence: a title made only of them is read only when written as one ("like The Thing"), so that
 # "and not", "and nothing" name neither "Evangelion: 3.0 You Can (Not) Redo" nor "Nothing (2003)"
 _EVERYDAY = _FILLER | _NEGATORS
+# words of what a film is about or for, which name a title without "like" only when written as one ("Date Night"):
+# "a date night movie", "kung fu movies", "a true story" ask for such films, not for Date Night, Kung Fu Hustle or True
+# Story (bare titles of other words, "star wars", "love actually", are read as typed)
+_TOPIC_WORDS = set("""
+date night true story stories real life events kung fu road trip high school haunted house ghost holiday holidays
+christmas summer camp family families city town space time travel
+""".split())
 # a clause made only of these is a greeting or thanks, not a search: "hello", "hi there", "thanks!", "thank you"
 _PLEASANTRIES = set("""
 hello hi hey hiya howdy greetings good morning afternoon evening there thanks thank thx ty cheers you so very much a
@@ -501,7 +508,9 @@ def parse(message: str, vocab: Vocabulary) -> Constraints:
     # what is left names a title on its own ("star wars", "the godfather from the 70s"): more like it; a negated
     # one ("not star wars", "like Inception but not Interstellar"): less like it
     if not out.like and not out.not_like:
-        ref = _bare_title(said, vocab) if words else None
+        written = all(w[0].isupper() for w in words) and not all(w.isupper() for w in words)  # "Date Night"
+        topic = all(w.lower() in _TOPIC_WORDS for w in words) and not written
+        ref = _bare_title(said, vocab) if words and not topic else None
         year = out.year_min if out.year_min is not None and out.year_min == out.year_max else None
         before = ref and year and re.search(r"([\w']+)\s*(?:\(\s*|(?:from|of|in)\s+)" + str(year) + r"\b", low)
         dated = before and before.group(1) in said and before.group(1) not in _FILLER and \

@@ -59,7 +59,9 @@ TITLES = [("1", "Toy Story (1995)", 215, 1995), ("3114", "Toy Story 2 (1999)", 9
           ("5816", "Harry Potter and the Chamber of Secrets (2002)", 60, 2002),
           ("4973", "Amelie (Fabuleux destin d'Amélie Poulain, Le) (2001)", 120, 2001),
           ("293", "Léon: The Professional (a.k.a. The Professional) (Léon) (1994)", 133, 1994),
-          ("60069", "WALL·E (2008)", 104, 2008), ("5349", "Spider-Man (2002)", 122, 2002)]
+          ("60069", "WALL·E (2008)", 104, 2008), ("5349", "Spider-Man (2002)", 122, 2002),
+          ("76293", "Date Night (2010)", 20, 2010), ("127136", "True Story (2015)", 2, 2015),
+          ("59784", "Kung Fu Panda (2008)", 54, 2008), ("31878", "Kung Fu Hustle (Gong fu) (2004)", 37, 2004)]
 
 
 @pytest.fixture(scope="module")
@@ -443,6 +445,20 @@ def test_accents_and_hyphens_in_titles(vocab, message, expected):
 
 
 @pytest.mark.parametrize("message,expected", [
+    # what a film is about or for names a title without "like" only when written as one
+    ("date night movie", ["about: date night"]), ("something for date night", ["about: date night"]),
+    ("kung fu movies", ["about: kung fu"]), ("a true story", ["about: true story"]),
+    ("DATE NIGHT", ["about: DATE NIGHT"]),
+    ("Date Night", ["like: Date Night (2010)"]), ("like date night", ["like: Date Night (2010)"]),
+    ('"true story"', ["like: True Story (2015)"]), ("kung fu panda", ["like: Kung Fu Panda (2008)"]),
+    ("star wars", ["like: Star Wars: Episode IV - A New Hope (1977)"]),
+    ("love actually", ["like: Love Actually (2003)"]),
+])
+def test_everyday_topics_are_no_bare_titles(vocab, message, expected):
+    assert chips(message, vocab) == expected
+
+
+@pytest.mark.parametrize("message,expected", [
     # ranking words ask for what every answer is, the best first: nothing to search for
     ("top 5 comedies", ["genres: Comedy"]), ("top 10 thrillers", ["genres: Thriller"]), ("top 5", []),
     ("best movies of all time", []), ("the greatest westerns ever", ["genres: Western"]),
@@ -546,7 +562,8 @@ def test_start_over_and_merging_turns(vocab):
 @pytest.mark.parametrize("turns,expected", [
     # everyday corrections replace the genres asked so far
     (["horror", "forget horror, comedy"], ["genres: Comedy"]), (["horror", "no wait, a comedy"], ["genres: Comedy"]),
-    (["horror", "never mind, comedy"], ["genres: Comedy"]), (["horror", "I'd rather have a comedy"], ["genres: Comedy"]),
+    (["horror", "never mind, comedy"], ["genres: Comedy"]),
+    (["horror", "I'd rather have a comedy"], ["genres: Comedy"]),
     (["horror", "change to comedy"], ["genres: Comedy"]), (["horror", "wait, comedies"], ["genres: Comedy"]),
     # a genre dropped is neither asked for nor left out
     (["horror", "forget horror"], []), (["horror comedies", "never mind horror"], ["genres: Comedy"]),
