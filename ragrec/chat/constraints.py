@@ -300,6 +300,9 @@ _DECADE_WORD = re.compile(r"\b(" + "|".join(_DECADE_WORDS) + r")\b")
 _BETWEEN = re.compile(r"\bbetween\s+" + _YEAR + r"\s+and\s+" + _YEAR + r"\b")
 _SPAN = re.compile(r"\b(?:from\s+|between\s+)?" + _YEAR + r"\s*(?:-|–|to|until|till|through|thru)\s*(?:" + _YEAR +
                    r"|(?<=[-–])(\d\d))\b")  # "1995-99"
+# "from 90 to 95", "between '85 and '89": two-digit years, read as such only after "from" or "between"
+_SHORT_SPAN = re.compile(r"\b(?:from|between)\s+'?(\d\d)\s*(?:-|–|to|and|until|till|through|thru)\s*'?(\d\d)\b"
+                         r"(?!\s*(?:'?s\b|%|percent|min|minutes?|mins|years?|hours?))")
 _MORE_YEARS = r"(?:(?:\s*,\s*|\s+)(?:(?:or|and)\s+)?" + _YEAR + r")"  # "1995, 1996 or 1997"
 _YEAR_LIST = re.compile(r"(?<![\w'-])" + _YEAR + _MORE_YEARS + r"+(?![\w'-])")
 _BOUND_YEAR = re.compile(r"\b" + _BOUND + r"\s*-?\s*(?:the\s+year\s+)?" + _YEAR_OR_SHORT + r"\b(?!\s*'?s)")
@@ -731,6 +734,10 @@ def _years(low: str, vocab: Vocabulary, out: Constraints, used: list[tuple[int, 
             used.append(around.span())
         first, last = int(m.group(1)), int(m.group(2) or m.group(1)[:2] + m.group(3))
         years(m, *sorted((first, last + 100 if last < first and m.group(3) else last)))  # "1995-05": up to 2005
+    for m in matches(_SHORT_SPAN):
+        first, last = full("'" + m.group(1)), full("'" + m.group(2))
+        if first <= last:  # not "from 95 to 90"
+            years(m, first, last)
     for m in matches(_AROUND_YEAR):
         year = full(m.group(1) or m.group(3) or "'" + m.group(2))
         years(m, year - APPROX_YEARS, year + APPROX_YEARS)
@@ -751,10 +758,14 @@ def _years(low: str, vocab: Vocabulary, out: Constraints, used: list[tuple[int, 
         spans, parts = [], []  # "early 90s": 1990-1993, "late 80s to early 90s": 1986-1993
         for m, start in group:
             part = _PART_OF_DECADE.search(low[:m.start()])
-            a, b = start, start + 9
+            # "the 1800s" is the century, as is "the 1900s"; "the 2000s" is said of the decade
+            width = 100 if m.re is _DECADE4 and start % 100 == 0 and start < 2000 else 10
+            a, b = start, start + width - 1
             if part:
                 used.append(part.span())
-                a, b = {"early": (a, a + 3), "mid": (a + 3, a + 6), "late": (a + 6, b)}[part.group(1)]
+                third = width * 3 // 10
+                a, b = {"early": (a, a + third), "mid": (a + third, a + 2 * third), "late": (a + 2 * third, b)}[
+                    part.group(1)]
             spans.append((a, b))
             parts.append(part)
         first, last = min(a for a, _ in spans), max(b for _, b in spans)

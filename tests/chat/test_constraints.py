@@ -283,6 +283,18 @@ def test_a_year_of_two_digits(vocab, message, expected):
 
 
 @pytest.mark.parametrize("message,expected", [
+    # two-digit years in a span after "from" or "between"; "the 1800s" and "the 1900s" are centuries
+    ("comedies from 90 to 95", ["genres: Comedy", "years: 1990-1995"]), ("between 90 and 95", ["years: 1990-1995"]),
+    ("from 95 to 05", ["years: 1995-2005"]), ("not from 90 to 95", ["not years: 1990-1995"]),
+    ("from 90 to 95 minutes", ["about: minutes"]),
+    ("the 1800s", ["years: 1800-1899"]), ("westerns from the 1900s", ["genres: Western", "years: 1900-1999"]),
+    ("the 2000s", ["years: 2000-2009"]), ("the 1990s", ["years: 1990-1999"]),  # decades
+])
+def test_two_digit_spans_and_centuries(vocab, message, expected):
+    assert chips(message, vocab) == expected
+
+
+@pytest.mark.parametrize("message,expected", [
     # a degree leaves nothing out and asks for nothing
     ("like the Shining but not as scary", ["like: Shining, The (1980)"]),
     ("like the Shining but not quite as scary", ["like: Shining, The (1980)"]),
