@@ -38,7 +38,7 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
     "adventure": ("adventures",),
     "fantasy": ("fantasies", "fairy tale", "fairy tales"),
     "war": ("wartime",),
-    "crime": ("crimes",),
+    "crime": ("crimes", "true crime"),
 }
 
 # genre words that describe rather than name ("but funny", "scary ones"): said alone in a later turn, they narrow the

@@ -760,6 +760,7 @@ def test_years_said_to_be_fine_are_not_a_range_to_ask_for(vocab):
     (["westerns or war films", "but funny", "or dramas"], ["genres: Western, War, Drama", "and genres: Comedy"]),
     (["westerns or war films", "but funny", "any genre"], []),
     (["horror movies", "not so much horror"], ["not: Horror"]),  # a refusal ends what was asked
+    (["a documentary", "true crime"], ["genres: Documentary, Crime"]),  # "true crime" is crime, "true" no topic
 ])
 def test_a_later_turns_genres_narrow_or_add_alternatives(vocab, turns, expected):
     assert merged_chips(turns, vocab) == expected
