@@ -58,7 +58,7 @@ _ORDINALS = {**{r: i for i, r in enumerate("i ii iii iv v vi vii viii ix x".spli
              **{w: i for i, w in enumerate("first second third fourth fifth sixth".split(), 1)},
              **{str(i): i for i in range(1, 21)}}
 # "godfather 2", "rocky iv", "the godfather part two": a series' number after its name
-_SEQUEL = re.compile(r"(.+?) (?:part )?(" + "|".join(_ORDINALS) + ")")
+_SEQUEL = re.compile(r"(.+?) (?:part |episode )?(" + "|".join(_ORDINALS) + ")")
 
 
 def _names(key: str) -> list[str]:
@@ -210,17 +210,24 @@ class Vocabulary:
         for key in _names(name):
             for i in self._series(key):
                 rest = self.titles[i][len(key):]
-                number = re.match(r":? (?:part |the )?(\w+)(?![^:])", rest)  # "shrek the third" is 3
-                if number and _ORDINALS.get(number.group(1)) == n:
+                # "shrek the third" is 3, "star wars: episode v - the empire strikes back" 5
+                number = re.match(r":? (?:(?:part |the )?(\w+)(?=$|:| - )|episode (\w+)\b)", rest)
+                number = number and (number.group(1) or number.group(2))
+                if _ORDINALS.get(number) == n:
                     return self.refs[i]
-                numbered = bool(number and number.group(1) in _ORDINALS)
+                numbered = number in _ORDINALS
                 if not rest or re.match(r": | and the ", rest) or numbered:  # not "rocky horror", "toy story of terror"
                     series.setdefault(self.refs[i].item_id, (self.ranks[i][1], self.refs[i], numbered))
-        if n == 1 and any(t in self._index for t in _names(name)):
-            return self._best_known(next(t for t in _names(name) if t in self._index))
-        own = [self.ranks[self._index[key]][1] for key in _names(name) if key in self._index]
+        own = next((key for key in _names(name) if key in self._index), None)
+        if own is not None:  # counted from the item the name means: "lord of the rings 2" is The Two Towers
+            first = self._best_known(own)
+            if n == 1:
+                return first
+            if first != self.refs[self._index[own]]:  # not the 1978 film, less known than the series
+                series.pop(self.refs[self._index[own]].item_id, None)
+            start = series.get(first.item_id, (0,))[0]
         items = [(ref, numbered) for year, ref, numbered in sorted(series.values(), key=lambda s: s[0])
-                 if not own or year >= min(own)]
+                 if own is None or year >= start]
         # the nth by year, unless it is numbered otherwise ("rocky 2" without Rocky II is not Rocky IV)
         return items[n - 1][0] if len(items) >= n and not items[n - 1][1] else None
 

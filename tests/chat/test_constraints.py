@@ -510,6 +510,10 @@ def test_a_misspelt_title_is_found_by_its_start(vocab, message, expected):
     ("like harry potter 3", ["like: Harry Potter and the Prisoner of Azkaban (2004)"]),
     ("like rocky 2", ["about: rocky"]),  # not Rocky Horror (1975), nor Rocky
     ("like toy story 4", ["about: toy story"]), ("like toy story 3", ["like: Toy Story 3 (2010)"]),
+    ("like star wars episode 5", ["like: Star Wars: Episode V - The Empire Strikes Back (1980)"]),
+    ("like star wars v", ["like: Star Wars: Episode V - The Empire Strikes Back (1980)"]),
+    # counted from the item the name means, the better known series rather than the 1978 film
+    ("like lord of the rings 2", ["like: Lord of the Rings: The Two Towers, The (2002)"]),
 ])
 def test_the_first_of_a_series_may_be_numbered(vocab, message, expected):
     assert chips(message, vocab) == expected
