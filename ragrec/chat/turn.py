@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import re
 import threading
-from typing import Annotated, Any, AsyncIterator, Literal
+from typing import Annotated, Any, AsyncIterator, Literal, NamedTuple
 
 from pydantic import AfterValidator, BaseModel, Field, StringConstraints
 
@@ -63,6 +63,17 @@ class ChatEvent(BaseModel):
     data: dict[str, Any]
 
 
+class Plan(NamedTuple):
+    """A turn before retrieval: its conversation and the constraints that conversation had (`base`), the message's
+    own constraints, the two merged, and the recommend request they make."""
+
+    conv: Conversation
+    base: Constraints
+    parsed: Constraints
+    merged: Constraints
+    recommend: RecommendRequest
+
+
 class Chat:
     """Chat turns over one Recommender; holds the conversations and the catalog's vocabulary."""
 
@@ -71,6 +82,7 @@ class Chat:
         self.conversations = Conversations(recommender.settings)
         self._vocabulary: Vocabulary | None = None
         self._lock = threading.Lock()
+        self._turns = threading.Lock()  # conversations' state changes one turn at a time
 
     @property
     def vocabulary(self) -> Vocabulary:
@@ -102,9 +114,10 @@ class Chat:
 
     # --- the stages of a turn ----------------------------------------------------------------------------------
 
-    def plan(self, request: ChatRequest) -> tuple[Conversation, Constraints, Constraints, RecommendRequest]:
+    def plan(self, request: ChatRequest) -> Plan:
         """The conversation, this message's constraints, the merged ones, and the recommend request they make."""
         conv = self.conversations.get_or_start(request.conversation_id, request.user_id)
+        base = conv.constraints
         if request.user_id and conv.user_id != request.user_id:
             conv.user_id = request.user_id
         parsed = read_constraints(request.message, self.vocabulary, self._schema_llm())
@@ -120,14 +133,21 @@ class Chat:
             exclude=shown + ([] if has_target else negatives),
             filters=merged.filters(s.chat_genre_field, s.chat_year_field), explain=request.explain,
         )
-        return conv, parsed, merged, recommend
+        return Plan(conv, base, parsed, merged, recommend)
 
-    def finish(self, conv: Conversation, parsed: Constraints, merged: Constraints, request: ChatRequest,
-               result: Recommendations) -> ChatAnswer:
-        if parsed.reset:
-            conv.shown = []
-        conv.constraints = merged
-        conv.add(Turn(message=request.message, items=[c.item_id for c in result.items]), self.rec.settings)
+    def finish(self, plan: Plan, request: ChatRequest, result: Recommendations) -> ChatAnswer:
+        """Keep the turn in the conversation; the answer shows the constraints its items were found with."""
+        conv, parsed, merged = plan.conv, plan.parsed, plan.merged
+        with self._turns:
+            # two turns of one conversation at once (a double submit, a retry): the one ending last builds on the
+            # constraints the other left, rather than overwrite them
+            if conv.constraints is not plan.base:
+                conv.constraints = conv.constraints.merge(parsed)
+            else:
+                conv.constraints = merged
+            if parsed.reset:
+                conv.shown = []
+            conv.add(Turn(message=request.message, items=[c.item_id for c in result.items]), self.rec.settings)
         return ChatAnswer(conversation_id=conv.conversation_id, recommendation_id=result.recommendation_id,
                           parsed=parsed, constraints=merged, chips=merged.chips(), items=result.items,
                           answer=answer_text(merged, result.items), reranked=result.reranked,
@@ -136,16 +156,17 @@ class Chat:
     # --- whole turns -------------------------------------------------------------------------------------------
 
     def turn(self, request: ChatRequest) -> ChatAnswer:
-        conv, parsed, merged, recommend = self.plan(request)
-        result = self.rec.recommend(recommend)
-        return self.finish(conv, parsed, merged, request, result)
+        plan = self.plan(request)
+        return self.finish(plan, request, self.rec.recommend(plan.recommend))
 
     async def stream(self, request: ChatRequest, run_blocking) -> AsyncIterator[ChatEvent]:
         """The turn as events. `run_blocking(fn)` runs CPU-bound work off the event loop (the API's bounded pool)."""
-        conv, parsed, merged, recommend = await run_blocking(lambda: self.plan(request))
+        plan = await run_blocking(lambda: self.plan(request))
+        conv, parsed, merged = plan.conv, plan.parsed, plan.merged
         yield ChatEvent(event="constraints", data={"conversation_id": conv.conversation_id, "chips": merged.chips(),
                                                    "parsed": parsed.model_dump(), "constraints": merged.model_dump()})
-        history, result = await run_blocking(lambda: self.rec.retrieve(recommend.model_copy(update={"explain": False})))
+        history, result = await run_blocking(
+            lambda: self.rec.retrieve(plan.recommend.model_copy(update={"explain": False})))
         for rank, item in enumerate(result.items, 1):
             yield ChatEvent(event="item", data={"rank": rank, "recommendation_id": result.recommendation_id,
                                                 "item": item.model_dump(mode="json")})
@@ -156,7 +177,7 @@ class Chat:
                 yield ChatEvent(event="description", data={"item_id": item.item_id, "description": item.description,
                                                            "description_source": item.description_source})
             result.items = [described.get(c.item_id, c) for c in result.items]
-        answer = await run_blocking(lambda: self.finish(conv, parsed, merged, request, result))
+        answer = await run_blocking(lambda: self.finish(plan, request, result))
         yield ChatEvent(event="done", data=answer.model_dump(mode="json"))
 
 

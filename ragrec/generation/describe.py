@@ -143,8 +143,10 @@ def check(text: str, candidate: Candidate, evidence_titles: list[str], vocabular
     if not own_spans:
         failed.append("names_item")
     allowed = own_spans + [s for t in evidence_titles for s in _spans(words, tuple(_words(P.display_title(t))))]
-    # a title the item's own tags or text name is the item's fact ("King Arthur" of The Sword in the Stone)
-    own_facts = " " + " ".join(_words(" ".join(facts.get("tags", [])) + " " + (facts.get("text") or ""))) + " "
+    # a title the item's own tags or text name is the item's fact ("King Arthur" of The Sword in the Stone); all
+    # its tags, also those the facts leave out as saying nothing new ("Star Wars" of Solo: A Star Wars Story)
+    tags = P.payload_tags(candidate)
+    own_facts = " " + " ".join(_words(" ".join(tags) + " " + (facts.get("text") or ""))) + " "
     for n in range(1, vocabulary.max_title_words + 1):
         for i in range(len(words) - n + 1):
             key = tuple(words[i:i + n])
@@ -175,7 +177,7 @@ def check(text: str, candidate: Candidate, evidence_titles: list[str], vocabular
     if any(h.startswith(("year", "decade")) for h in hallucinated):
         failed.append("year")
     own_genres = {g.lower() for g in facts.get("genres", [])}
-    own_text = " ".join(facts.get("tags", [])).lower() + " " + (facts.get("text") or "").lower()
+    own_text = " ".join(tags).lower() + " " + (facts.get("text") or "").lower()
     lowered = rest.lower()
     for genre, forms in vocabulary.genre_words().items():
         if genre in own_genres:

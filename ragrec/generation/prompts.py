@@ -124,18 +124,43 @@ def _clean(value: Any) -> str:
     return as_data(value if isinstance(value, str) else str(value))[0]
 
 
+# Tags MovieLens users put on movies for their own bookkeeping (a queue, the format of their copy, whether they have
+# seen it, a list it is on): nothing about the movie, so no description says it is "about" them ("a drama movie
+# about In Netflix queue"). Compared case-insensitively.
+BOOKKEEPING_TAGS = frozenset({
+    "in netflix queue", "no dvd at netflix", "not available from netflix",
+    "bd-r", "bd-video", "dvd-video", "dvd-ram", "vhs", "betamax", "clv", "laserdisc",
+    "seen", "not seen", "seen more than once", "seen at the cinema", "to see", "might like",
+    "imdb top 250", "free to download",
+})
+
+
+def payload_tags(c: Candidate) -> list[str]:
+    """The item's tags as its payload has them (the first 10), through as_data: what the item's data supports,
+    stated or not."""
+    values = c.payload.get("tags")
+    return [t for t in map(_clean, values[:10]) if t] if isinstance(values, list) else []
+
+
+def is_about_the_item(tag: str, title: str) -> bool:
+    """Whether a tag says something about its item: not bookkeeping, and not only words of the item's own title
+    ("star wars" on Star Wars: Episode IV), which say nothing the title does not."""
+    words = re.findall(r"\w+", tag.casefold())
+    return bool(words) and tag.strip().casefold() not in BOOKKEEPING_TAGS and \
+        not set(words) <= set(re.findall(r"\w+", title.casefold()))
+
+
 def item_facts(c: Candidate) -> dict[str, Any]:
     """The facts a prompt may state about a candidate: title, year, genres, tags from its payload (the text when
-    the payload has none of them), each through as_data."""
+    the payload has none of them), each through as_data; tags only when they are about the item."""
     p = c.payload
     facts: dict[str, Any] = {"title": display_title(_clean(c.title))}
     if isinstance(p.get("year"), int):
         facts["year"] = p["year"]
-    for key in ("genres", "tags"):
-        values = p.get(key)
-        if isinstance(values, list):
-            cleaned = [_clean(v) for v in values[:10]]
-            facts[key] = [v for v in cleaned if v]
+    if isinstance(p.get("genres"), list):
+        facts["genres"] = [v for v in map(_clean, p["genres"][:10]) if v]
+    if isinstance(p.get("tags"), list):
+        facts["tags"] = [t for t in payload_tags(c) if is_about_the_item(t, facts["title"])]
     if len(facts) == 1 and c.text:
         # the embedded "field: value" lines, but those that only restate the title (it is stated already): a row of
         # an id and a title has nothing more to say

@@ -86,6 +86,7 @@ class History(BaseModel):
     seen: frozenset[str] = frozenset()
     items: list[HistoryItem] = Field(default_factory=list)
     _vectors: dict[str, Any] = PrivateAttr(default_factory=dict)  # item id -> content vector, for evidence
+    _collab: dict[str, Any] = PrivateAttr(default_factory=dict)  # item id -> collab vector (items that have one)
 
 
 class SourceScores(BaseModel):
@@ -134,6 +135,7 @@ class Candidate(BaseModel):
         None, description="llm: written for this user; catalog: the fallback with the item's precomputed blurb; "
         "template: the fallback built from the item's facts")
     _vector: Any = PrivateAttr(None)  # the item's content vector, for evidence (not part of the output)
+    _collab: Any = PrivateAttr(None)  # its collab vector on the hybrid path, for evidence
 
     @property
     def title(self) -> str:

@@ -110,13 +110,14 @@ def _hybrid(sources: Sources, request: RecommendRequest, *, store: VectorStore, 
                Prefetch(query=Nearest(using=sources.collab_slot, vector=sources.collab.tolist()), limit=2 * pool,
                         prefetch=union)]
     blend = Blend(weights=[1.0, settings.blend_collab], log_payload={POPULARITY: settings.blend_popularity})
-    # the pool is filtered inside its prefetches: filtering the final step again would only cost time; no collab
-    # vectors fetched: each hit's collab score follows from the formula
+    # the pool is filtered inside its prefetches: filtering the final step again would only cost time. Each hit's
+    # collab score follows from the formula; its collab vector is fetched for the evidence stage
     # "nothing like Twilight": the user's own list without what resembles the negative examples (a penalty by
     # similarity would reorder everything else by how unlike Twilight it is); Qdrant cannot filter by similarity,
     # so a margin is fetched and thinned here
     fetch = limit + (max(limit, 20) if sources.negative else 0)
-    hits = store.query(settings.items_collection, blend, limit=fetch, prefetch=rescore, vectors=[CONTENT])
+    hits = store.query(settings.items_collection, blend, limit=fetch, prefetch=rescore,
+                       vectors=[CONTENT, sources.collab_slot])
     if sources.negative:
         avoided = np.stack(sources.negative)
         hits = [h for h in hits if h.vectors is None or CONTENT not in h.vectors or
@@ -124,6 +125,9 @@ def _hybrid(sources: Sources, request: RecommendRequest, *, store: VectorStore, 
     candidates = []
     for hit in hits:
         candidate = _candidate(hit, sources)
+        collab_vector = (hit.vectors or {}).get(sources.collab_slot)
+        if collab_vector is not None:
+            candidate._collab = np.asarray(collab_vector, dtype=np.float32)
         if candidate._vector is not None:
             if ask is not None:  # what the request asked for: its query and/or examples
                 candidate.scores.query = float(candidate._vector @ ask)

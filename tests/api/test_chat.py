@@ -210,3 +210,22 @@ def test_chat_with_an_llm_backend(demo, embedder, tmp_path, model_dir, backend, 
     finally:
         client.close()
         rec.log.close()
+
+
+def test_two_turns_of_one_conversation_at_once_both_count(api):
+    """A double submit or a retry: two turns planned on the same state; the one ending last builds on the other's
+    constraints instead of overwriting them (each answer shows what its own items were found with)."""
+    from ragrec.chat import Chat, ChatRequest
+
+    chat = Chat(api.rec)
+    first = chat.turn(ChatRequest(message="westerns", k=3))
+    cid = first.conversation_id
+    a, b = (chat.plan(ChatRequest(message=m, k=3, conversation_id=cid)) for m in ("not before 1960", "nothing funny"))
+    answer_a = chat.finish(a, ChatRequest(message="not before 1960", conversation_id=cid), api.rec.recommend(a.recommend))
+    answer_b = chat.finish(b, ChatRequest(message="nothing funny", conversation_id=cid), api.rec.recommend(b.recommend))
+    assert answer_a.chips == ["genres: Western", "years: 1960-…"]
+    assert answer_b.chips == ["genres: Western", "not: Comedy"]
+    after = chat.conversations.get_or_start(cid, None)
+    assert after.constraints.chips() == ["genres: Western", "not: Comedy", "years: 1960-…"]
+    assert len(after.turns) == 3
+    assert set(after.shown) == {i.item_id for answer in (first, answer_a, answer_b) for i in answer.items}

@@ -61,6 +61,9 @@ def test_chat_page_streams_cards_takes_feedback_and_refines(page_server, tmp_pat
             expect(first.locator(".description.pending")).to_have_count(0, timeout=60_000)
             expect(first.locator(".answer")).to_contain_text("picks like Toy Story", timeout=60_000)
             titles = first.locator(".card .title").all_inner_texts()
+            # the `none` backend's template descriptions, without the title and the reason the card already shows
+            for title, text in zip(titles, first.locator(".card .description").all_inner_texts(), strict=True):
+                assert text[:2] in ("A ", "An") and title.split(" (")[0] not in text[:60], (title, text)
 
             liked = first.locator(".card").nth(0)
             liked_id = liked.get_attribute("data-item-id")
@@ -100,8 +103,15 @@ def test_a_cut_off_answer_a_refused_like_and_a_long_title_are_shown_as_such(page
     long_title = "A" * 400
     item = {"item_id": "x1", "payload": {"title": long_title, "year": 1999, "genres": ["Drama"]}, "text": "",
             "evidence": [], "score": 1.0, "path": "content"}
+    heat = {"item_id": "x2", "payload": {"title": "Heat (1995)", "year": 1995, "genres": ["Crime"]}, "text": "",
+            "evidence": [{"kind": "liked", "item_id": "x3", "title": "Ronin (1998)", "similarity": 0.5}],
+            "score": 0.9, "path": "hybrid"}
+    template = "Because you liked Ronin: Heat (1995), a crime movie about heist."
+    # two items and one description, and then nothing: no "done"
     cut = _sse(("constraints", {"conversation_id": "c1", "chips": ["about: x"]}),
-               ("item", {"rank": 1, "recommendation_id": "r1", "item": item}))  # and then nothing: no "done"
+               ("item", {"rank": 1, "recommendation_id": "r1", "item": item}),
+               ("item", {"rank": 2, "recommendation_id": "r1", "item": heat}),
+               ("description", {"item_id": "x2", "description": template, "description_source": "template"}))
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
         try:
@@ -120,10 +130,13 @@ def test_a_cut_off_answer_a_refused_like_and_a_long_title_are_shown_as_such(page
             expect(turn.locator(".answer")).to_have_text(
                 "Error: the answer was cut off before it finished; ask again", timeout=30_000)
             expect(turn.locator(".description.pending")).to_have_count(0)  # not "writing a description…" forever
+            heat_card = turn.locator('.card[data-item-id="x2"]')  # the title and the reason are shown once each
+            expect(heat_card.locator(".description")).to_have_text("A crime movie about heist.")
+            expect(heat_card.locator(".evidence")).to_have_text("because you liked Ronin (1998)")
             assert page.evaluate("document.getElementById('log').scrollWidth <= "
                                  "document.getElementById('log').clientWidth + 1"), "the long title runs off"
-            turn.locator(".like").click()
-            expect(turn.locator(".like")).not_to_have_class("like sent")
+            turn.locator(".like").first.click()
+            expect(turn.locator(".like").first).not_to_have_class("like sent")
             page.wait_for_timeout(200)
             assert alerts == ["feedback refused: unknown item x1"]
             assert page.evaluate("document.querySelector('link[rel=icon]').href") == "data:,"  # no favicon 404

@@ -172,6 +172,26 @@ def test_template_example(catalog):
         "movie about pixar, fun.")
 
 
+def test_tags_that_are_not_about_the_item_are_not_stated(catalog, demo_movies, vocab):
+    """MovieLens users' bookkeeping tags (a Netflix queue, a disc format, "seen") and tags made of the item's own
+    title words are left out of the facts: of the template, and of every prompt."""
+    assert template(make_candidate(catalog["28"], 0.5), []) == (  # tags: In Netflix queue, Jane Austen
+        "Persuasion (1995), a drama and romance movie about Jane Austen.")
+    assert template(make_candidate(catalog["162"], 0.5), []) == "Crumb (1994), a documentary movie."
+    star_wars = make_candidate(catalog["260"], 0.5)
+    assert "Star Wars" in star_wars.payload["tags"] and "Star Wars" not in P.item_facts(star_wars)["tags"]
+    made_up = dict(catalog["1"], tags=["BD-R", "dvd-video", "Betamax", "seen more than once", "to see", "toy story",
+                                       "pixar"])
+    assert P.item_facts(make_candidate(made_up, 0.5))["tags"] == ["pixar"]
+    everything = [t.casefold() for m in demo_movies for t in P.item_facts(make_candidate(m, 0.5)).get("tags", [])]
+    assert everything and not {"in netflix queue", "imdb top 250", "seen more than once"} & set(everything)
+    # what the facts leave out is still the item's data to the checks: its "star wars" tag names no other title
+    solo = make_candidate(catalog["187595"], 0.5)
+    assert P.item_facts(solo)["tags"] == ["Emilia Clarke"]
+    assert check("Solo: A Star Wars Story is a sci-fi adventure set in the Star Wars universe.", solo, [], vocab,
+                 Settings()).ok
+
+
 def test_the_item_kind_comes_from_the_settings(catalog, tmp_path):
     """A catalog of books is described as books: RAGREC_ITEM_KIND reaches the template and the prompts."""
     from ragrec.generation import Describer

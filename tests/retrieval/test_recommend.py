@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import csv
 import uuid
+from collections import defaultdict
 from datetime import datetime, timedelta, timezone
 
 import numpy as np
@@ -300,6 +302,34 @@ def test_movielens_ratings_load_end_to_end(rec, tmp_path):
     examples = rec.recommend(RecommendRequest(k=3, positive=["1"], long_term_share=0.5))  # anonymous: no collab
     assert examples.warnings == ["long_term_share applies to a warm user's collab vector, which this request does "
                                  "not use (path 'examples')"]
+
+    # "because you liked": the mean of the content and collab cosines picks the user's items that the same
+    # MovieLens users liked (a co-like lift >= 2: liked together twice as often as chance) more often than the
+    # content cosine alone did, whose best matches were often a shared year or word
+    likers = defaultdict(set)
+    with open(ratings, encoding="utf-8") as f:
+        for row in csv.DictReader(f):
+            if float(row["rating"]) >= 4:
+                likers[row["movieId"]].add(row["userId"])
+
+    def co_liked(a: str, b: str) -> bool:
+        return len(likers[a] & likers[b]) * 610 >= 2 * len(likers[a]) * len(likers[b]) > 0
+
+    picked = {"evidence": [], "content alone": []}
+    for user in map(str, range(1, 21)):
+        history, got = rec.retrieve(RecommendRequest(user_id=user, k=10))
+        past, past_collab = history._vectors, history._collab
+        for r in got.items:
+            for e in r.evidence:
+                collab = float(r._collab @ past_collab[e.item_id]) / float(
+                    np.linalg.norm(r._collab) * np.linalg.norm(past_collab[e.item_id]))
+                assert e.similarity == pytest.approx((float(r._vector @ past[e.item_id]) + collab) / 2, abs=1e-3)
+                assert e.similarity >= s.evidence_min_similarity
+                picked["evidence"].append(co_liked(r.item_id, e.item_id))
+            closest = sorted(past, key=lambda i: -float(r._vector @ past[i]))[: s.evidence_items]
+            picked["content alone"] += [co_liked(r.item_id, i) for i in closest if float(r._vector @ past[i]) >= 0.3]
+    rate = {k: sum(v) / len(v) for k, v in picked.items()}
+    assert len(picked["evidence"]) >= 100 and rate["evidence"] >= rate["content alone"] + 0.08, rate
 
 
 @pytest.mark.mutates_items

@@ -59,9 +59,19 @@ async function* sse(response) {
 // "Bug's Life, A (1998)" as a person writes it: "A Bug's Life (1998)"
 const shownTitle = (t) => t.replace(/^(.*), (The|A|An) (\(\d{4}\))$/, "$2 $1 $3");
 
+// how the server's template sentences name an item (prompts.display_title, then the payload's year):
+// "Misérables, Les (1995)" -> "Les Misérables (1995)"
+function sentenceTitle(item) {
+  const bare = String(item.payload.title || "").trim().replace(/\s*\((\d{4})(?:[–-]\d{0,4})?\)\s*$/, "");
+  const m = bare.match(/^(.*), (The|A|An|Les|La|Le|Il|El|Das|Der|Die)$/);
+  const name = m ? `${m[2]} ${m[1]}` : bare;
+  return Number.isInteger(item.payload.year) ? `${name} (${item.payload.year})` : name;
+}
+
 function card(item, turn) {
   const node = $("card").content.firstElementChild.cloneNode(true);
   node.dataset.itemId = item.item_id;
+  node.dataset.named = sentenceTitle(item);
   const title = item.payload.title || item.text?.split("\n")[0] || item.item_id;
   node.querySelector(".title").textContent = shownTitle(title);
   const meta = [item.payload.year, (item.payload.genres || []).join(", ")].filter(Boolean).join(" · ");
@@ -76,9 +86,21 @@ function card(item, turn) {
   return node;
 }
 
+// A template description is "[Because you liked X: ]Title (year), a ... movie about ...": the card shows the title,
+// and the reason on its evidence line, so it keeps what follows the title ("A crime movie about ...").
+function shownDescription(node, description, source) {
+  if (source !== "template" || !description || !node.dataset.named) return description || "";
+  const named = node.dataset.named + ", ";
+  let at = description.startsWith(named) ? 0 : description.indexOf(": " + named);
+  if (at < 0) return description; // not the template's shape: shown as it is
+  if (at > 0) at += 2; // after the reason's ": "
+  const rest = description.slice(at + named.length);
+  return rest.charAt(0).toUpperCase() + rest.slice(1);
+}
+
 function describe(node, description, source) {
   const d = node.querySelector(".description");
-  d.textContent = description || "";
+  d.textContent = shownDescription(node, description, source);
   d.classList.remove("pending");
   d.classList.toggle("template", source !== "llm");
   d.title = {
