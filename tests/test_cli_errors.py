@@ -248,3 +248,24 @@ def test_the_terminal_chat_refines_and_says_what_is_wrong_in_one_line(data):
     assert "not: Animation" in out.stdout and "not Animation" in out.stdout
     assert "only the first 2,000 of 4,499 characters are read" in out.stdout  # a pasted page: said, not silent
     assert_clean_error(ragrec("chat", "--user", "  ", data_dir=data), 2, "--user is blank")
+
+
+def test_a_rejects_file_that_is_the_input_file_is_refused_and_the_file_is_kept(tmp_path, data):
+    """Opened for writing at the first reject, the rejects file cut the catalog short while it was read: a job
+    that read 411 of 10,001 rows ended with exit 0 and a catalog of one line."""
+    catalog = write_csv(tmp_path / "c.csv", [])
+    catalog.write_text(catalog.read_text() + ",no id,,Drama,\n901,Extra,2001,Drama,\n")
+    (tmp_path / "link.csv").symlink_to(catalog)
+    events = tmp_path / "ev.csv"
+    events.write_text("user_id,item_id,type,timestamp\nu1,nope,like,1700000000\nu1,1,like,1700000000\n")
+    before = catalog.read_bytes(), events.read_bytes()
+    for args in (["ingest", str(catalog), "--id-field", "movieId", "--text-fields", "title", "--rejects",
+                  str(catalog)],
+                 ["ingest", str(catalog), "--id-field", "movieId", "--text-fields", "title", "--rejects",
+                  str(tmp_path / "link.csv")],
+                 ["ingest", str(catalog), "--id-field", "movieId", "--text-fields", "title", "--rejects",
+                  str(tmp_path / "x" / ".." / "c.csv")],
+                 ["events", "load", str(events), "--rejects", str(events)]):
+        assert_clean_error(ragrec(*args, data_dir=data), 2, "--rejects", "is the input file")
+    assert (catalog.read_bytes(), events.read_bytes()) == before
+    assert counts(data) == (MOVIES, 0)

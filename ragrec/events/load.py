@@ -126,7 +126,7 @@ def load_events(
         raise EventLoadError(f"batch_size must be 1 to {MAX_BATCH_SIZE:,}, not {batch_size}")
     if rejects_path is None:
         rejects_path = settings.data_dir / "rejects" / f"{path.stem}.events.rejects.jsonl"
-    rejects = RejectsWriter(Path(rejects_path))  # checks the path before anything is read
+    rejects = RejectsWriter(Path(rejects_path), path)  # checks the path before anything is read
     try:
         fmt = detect_format(path, mapping.format)
         rows, estimate = open_rows(path, fmt, mapping.columns() if fmt != "jsonl" else mapping.row_fields())

@@ -20,10 +20,14 @@ class RejectsWriter:
     """Appends rejects to `path` as JSON Lines; the file (and its folder) appear with the first reject, so a clean
     run leaves no file behind. Each line is flushed, so a killed job's rejects are on disk.
 
-    The path is checked up front: a job must not fail at its first bad row because of where rejects go."""
+    The path is checked up front: a job must not fail at its first bad row because of where rejects go, nor
+    overwrite the `source` file it reads (opened for writing at the first reject, it would be cut short mid-read)."""
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, source: Path | None = None):
         self.path, self.count, self._file = Path(path), 0, None
+        if source is not None and _same_file(self.path, Path(source)):
+            raise RejectsPathError(f"--rejects {self.path}: is the input file itself; writing rejects there would "
+                                   "destroy it while it is read: name another file")
         if self.path.is_dir():
             raise RejectsPathError(f"{self.path}: is a folder; the rejects file needs a file name (--rejects FILE)")
         folder = self.path.parent
@@ -52,3 +56,13 @@ class RejectsWriter:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    """The same file, by any path to it (a symlink, a hard link, ../): by inode when both exist."""
+    try:
+        if a.exists() and b.exists():
+            return os.path.samefile(a, b)
+    except OSError:
+        pass
+    return a.resolve() == b.resolve()
