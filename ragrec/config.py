@@ -16,6 +16,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from ragrec.devices import DEVICE_PATTERN
 from ragrec.io.batching import MAX_BATCH_SIZE
+from ragrec.schema import collection_problem
 
 BUNDLED_MINILM = "bundled:all-MiniLM-L6-v2"
 
@@ -48,6 +49,15 @@ class Settings(BaseSettings):
         None, ge=1, description="Server: replicas that must acknowledge a write before it succeeds (at most the "
         "replication factor). None: the server's default (1).")
     items_collection: str = "items"
+    users_collection: str = "users"
+
+    @field_validator("items_collection", "users_collection")
+    @classmethod
+    def _collection_name(cls, name: str) -> str:
+        """A collection's name is a folder's in the embedded store: never a path out of the data dir."""
+        if problem := collection_problem(name):
+            raise ValueError(problem)
+        return name
     hnsw: bool = Field(
         True,
         description="Index item vectors with HNSW (built after bulk loads and reindex). Off: exact search on plain "
@@ -132,7 +142,6 @@ class Settings(BaseSettings):
         300.0, gt=0, description="PostgreSQL: seconds a process opening a log that needs migrating waits for the "
         "migration lock and the tables it alters (another process migrating, a long transaction) before it gives "
         "up with an error. A log at head is opened without the lock.")
-    users_collection: str = "users"
     event_weights: dict[str, float] = Field(
         default_factory=lambda: {
             "purchase": 1.0, "like": 1.0, "add_to_cart": 0.6, "click": 0.3, "view": 0.1, "skip": -0.2, "dislike": -1.0,

@@ -61,6 +61,22 @@ def id_problem(value: str) -> str | None:
     return None
 
 
+# --- collection names -----------------------------------------------------------------------------------------
+# The embedded store makes a folder of each collection's name: a name is never a path ("/tmp/x", "../esc", "a/b").
+# Qdrant servers take these names too. Names ragrec derives (`items-g2`) add a short suffix, hence the store's
+# own limit a little above the one for names given.
+MAX_COLLECTION_CHARS = 64
+_COLLECTION_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9_.-]*")
+
+
+def collection_problem(name: str, max_chars: int = MAX_COLLECTION_CHARS) -> str | None:
+    """Why `name` cannot name a collection, or None."""
+    if not 1 <= len(name) <= max_chars or not _COLLECTION_NAME.fullmatch(name):
+        return (f"{name!r} is not a collection name: use 1 to {max_chars} letters, digits, '_', '-' and '.' "
+                "(not first)")
+    return None
+
+
 def public_payload(payload: dict[str, Any]) -> dict[str, Any]:
     """The catalog's fields of an item (plus its id and popularity), without ragrec's bookkeeping."""
     return {k: v for k, v in payload.items() if k not in HIDDEN}

@@ -100,6 +100,8 @@ def test_a_broken_environment_is_one_line_and_exit_1(data, env, args, message):
     ({"RAGREC_EDGE_SEARCH_THREADS": "100000"}, "RAGREC_EDGE_SEARCH_THREADS"),
     ({"RAGREC_QUANTIZATION_OVERSAMPLING": "nan"}, "RAGREC_QUANTIZATION_OVERSAMPLING"),
     ({"RAGREC_LLM_BASE_URL": "ftp://127.0.0.1/v1"}, "RAGREC_LLM_BASE_URL): 'ftp://127.0.0.1/v1' is not an http"),
+    ({"RAGREC_ITEMS_COLLECTION": "../esc"}, "RAGREC_ITEMS_COLLECTION): '../esc' is not a collection name"),
+    ({"RAGREC_USERS_COLLECTION": ""}, "RAGREC_USERS_COLLECTION): '' is not a collection name"),
     ({"RAGREC_RATING_MIN": "5", "RAGREC_RATING_MAX": "1"},
      "invalid settings: rating_min (RAGREC_RATING_MIN, 5) must be below rating_max (RAGREC_RATING_MAX, 1)"),
 ])
@@ -269,3 +271,20 @@ def test_a_rejects_file_that_is_the_input_file_is_refused_and_the_file_is_kept(t
         assert_clean_error(ragrec(*args, data_dir=data), 2, "--rejects", "is the input file")
     assert (catalog.read_bytes(), events.read_bytes()) == before
     assert counts(data) == (MOVIES, 0)
+
+
+def test_a_collection_name_is_never_a_path(tmp_path, data):
+    """--collection was a folder name in the embedded store: '/tmp/x' removed an existing /tmp/x-g1, '../../esc'
+    wrote outside the data dir, 'a/b' broke the data dir for every later command, '' fell back to 'items'."""
+    ok = write_csv(tmp_path / "ok.csv", [{"movieId": "901", "title": "New", "year": 2001, "genres": [], "tags": []}])
+    (tmp_path / "victim-g1").mkdir()
+    ingest_ok = ["ingest", str(ok), "--id-field", "movieId", "--text-fields", "title"]
+    for args in [[*ingest_ok, "--collection", name] for name in (str(tmp_path / "victim"), "../../esc", "a/b", "",
+                                                                 ".hidden", "x" * 65)] + [
+            ["delete", "--ids", "1", "--collection", ""],
+            ["describe-catalog", "--from-file", str(ok), "--collection", "a/b"]]:
+        assert_clean_error(ragrec(*args, data_dir=data), 2, "--collection", "is not a collection name")
+    assert (tmp_path / "victim-g1").is_dir() and sorted(p.name for p in tmp_path.iterdir()) == \
+        ["data", "ok.csv", "victim-g1"]
+    assert counts(data) == (MOVIES, 0)
+    assert ragrec("collections", data_dir=data).returncode == 0

@@ -52,5 +52,15 @@ def recommender_of(ctx: typer.Context, *, llm: str | None = None, create: bool =
     return Recommender(settings.model_copy(update={"llm": llm}) if llm else settings)
 
 
+def collection_option(name: str | None) -> str | None:
+    """The --collection option: a name, never a path (the embedded store makes a folder of it)."""
+    from ragrec.cli.console import fail
+    from ragrec.schema import collection_problem
+
+    if name is not None and (problem := collection_problem(name)):
+        fail(f"--collection: {problem}", 2)
+    return name
+
+
 def split(value: str | None) -> list[str]:
     return [v.strip() for v in (value or "").split(",") if v.strip()]

@@ -11,7 +11,7 @@ from pydantic import ValidationError
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from ragrec.cli.app import app, existing_settings, recommender_of, settings_of, split
+from ragrec.cli.app import app, collection_option, existing_settings, recommender_of, settings_of, split
 from ragrec.cli.console import RateColumn, console, err, fail, rate
 from ragrec.cli.errors import validation_message
 from ragrec.cli.output import print_items
@@ -87,7 +87,7 @@ def ingest_cmd(
             format=format, id_field=id_field, text_fields=split(text_fields),
             payload_fields=[FieldSpec.parse(f) for f in split(payload_fields)], list_separator=list_separator,
             batch_size=batch_size, sync=sync, allow_mass_delete=allow_mass_delete, rebuild=rebuild, rejects=rejects,
-            collection=collection,
+            collection=collection_option(collection),
             long_text=long_text,
         )
     except ValidationError as exc:
@@ -119,7 +119,7 @@ def delete_cmd(
     if not item_ids:
         fail("give --ids or --ids-file", 2)
     try:
-        report = delete_items(item_ids, collection=collection, settings=settings_of(ctx))
+        report = delete_items(item_ids, collection=collection_option(collection), settings=settings_of(ctx))
     except StoreError as exc:
         fail(str(exc))
     if as_json:
@@ -250,7 +250,7 @@ def describe_catalog_cmd(
             def on_progress(done: int, total: int | None) -> None:
                 progress.update(task, completed=done, total=max(total or 0, done) or None)
 
-            common = {"collection": collection, "on_progress": on_progress}
+            common = {"collection": collection_option(collection), "on_progress": on_progress}
             if export:
                 report = C.export_prompts(store, settings, export, model=model or settings.llm_model, limit=limit,
                                           force=force, retry_failed=retry_failed, **common)

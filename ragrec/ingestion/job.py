@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterator, Literal, NamedTuple
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from ragrec.config import Settings
@@ -22,7 +22,7 @@ from ragrec.ingestion.rows import FieldSpec, ItemDoc, Reject, RowRules, content_
 from ragrec.ingestion.shard import Shard
 from ragrec.io import MAX_BATCH_SIZE, CatalogFileError, Format, RawRow, RejectsWriter, batched, detect_format, open_rows
 from ragrec.schema import (COLLAB_SLOTS, CONTENT, CONTENT_HASH, ITEM_ID, POPULARITY, RESERVED, SYSTEM_FIELDS,
-                           TEXT_HASH, id_problem)
+                           TEXT_HASH, collection_problem, id_problem)
 from ragrec.store import PointIn, StoreError, VectorStore, open_store, point_id
 from ragrec.store.base import CollectionNotFound
 
@@ -60,6 +60,13 @@ class IngestOptions(BaseModel):
                                             "searched exactly until the next bulk job builds it)")
     shard: Shard | None = Field(None, description="only this shard's rows (by item id): N workers, one shard each, "
                                                   "ingest one file in parallel into one collection")
+
+    @field_validator("collection")
+    @classmethod
+    def _a_collection_name(cls, name: str | None) -> str | None:
+        if name is not None and (problem := collection_problem(name)):  # "" is no name, not the default one
+            raise ValueError(problem)
+        return name
 
     @model_validator(mode="after")
     def _whole_file_options_are_not_sharded(self) -> IngestOptions:
@@ -220,7 +227,7 @@ def ingest(
     """Load a catalog file into the items collection. `on_progress(rows_read, rows_estimate)` after each batch."""
     settings = settings or Settings()
     path = Path(path)
-    alias = options.collection or settings.items_collection
+    alias = settings.items_collection if options.collection is None else options.collection
     check_options(options)
 
     started = time.perf_counter()
@@ -419,7 +426,9 @@ def delete_items(
     store: VectorStore | None = None,
 ) -> DeleteReport:
     settings = settings or Settings()
-    alias = collection or settings.items_collection
+    alias = settings.items_collection if collection is None else collection
+    if problem := collection_problem(alias):
+        raise IngestError(problem)
     own_store = store is None
     _refuse_non_items(alias, settings)
     store = store or open_store(settings)

@@ -14,6 +14,8 @@ from typing import Annotated, Any, Iterator, Literal, Union
 import numpy as np
 from pydantic import BaseModel, Field, PlainSerializer, PlainValidator
 
+from ragrec.schema import MAX_COLLECTION_CHARS, collection_problem
+
 # Point ids are UUIDv5 of the item id: the same item always lands on the same point, so re-runs are idempotent.
 _NAMESPACE = uuid.UUID("6f1c3a52-3f0e-4b8e-9d6c-7a7a2b0e5c11")
 
@@ -38,6 +40,13 @@ class StoreLockedError(StoreError):
 
 class CollectionNotFound(StoreError):
     pass
+
+
+def check_new_collection(name: str) -> None:
+    """The last guard before a collection is made: the embedded store makes a folder of its name. Names ragrec
+    derives (`<alias>-g<N>`) may run a little past the limit for names given."""
+    if problem := collection_problem(name, MAX_COLLECTION_CHARS + 16):
+        raise StoreError(problem)
 
 
 # --- points ------------------------------------------------------------------------------------------------

@@ -57,6 +57,7 @@ from ragrec.store.base import (
     StoreError,
     StoreLockedError,
     VectorStore,
+    check_new_collection,
     plain_vectors,
 )
 
@@ -361,6 +362,7 @@ class EdgeStore(VectorStore):
 
     def create_collection(self, name: str, vectors: dict[str, int], metadata: dict[str, Any] | None = None, *,
                           searched: bool = True) -> None:
+        check_new_collection(name)
         d = self._d
         with d.lock:
             if name in d.catalog["collections"] or name in d.catalog["aliases"]:
@@ -454,6 +456,7 @@ class EdgeStore(VectorStore):
     def clone_collection(self, source: str, target: str) -> None:
         """A new physical collection `target` holding a copy of `source` (index included), made by copying the
         flushed shard's files: fast, for tests and benchmarks that need a private copy to change."""
+        check_new_collection(target)
         d = self._d
         physical = self._physical(source)
         coll = self._collection(physical)

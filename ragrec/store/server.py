@@ -14,6 +14,7 @@ from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedR
 
 from ragrec.retry import retrying
 from ragrec.store.base import (
+    Blend,
     CollectionInfo,
     CollectionNotFound,
     Filter,
@@ -27,7 +28,6 @@ from ragrec.store.base import (
     Mmr,
     Nearest,
     OrderBy,
-    Blend,
     PointIn,
     Prefetch,
     Query,
@@ -36,6 +36,7 @@ from ragrec.store.base import (
     Record,
     StoreError,
     VectorStore,
+    check_new_collection,
     plain_vectors,
 )
 
@@ -185,6 +186,7 @@ class ServerStore(VectorStore):
 
     def create_collection(self, name: str, vectors: dict[str, int], metadata: dict[str, Any] | None = None, *,
                           searched: bool = True) -> None:
+        check_new_collection(name)
         if self._exists(name) or self.resolve(name):
             raise StoreError(f"collection {name!r} already exists")
         config = {n: models.VectorParams(size=d, distance=models.Distance.DOT) for n, d in vectors.items()}

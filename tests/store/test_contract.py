@@ -89,6 +89,16 @@ def test_create_twice_is_an_error(filled):
         filled.create_collection("items-v1", {"content": DIM})
 
 
+@pytest.mark.parametrize("name", ["", "{tmp}/victim-g1", "../../esc", "a/b", ".hidden", "a b", "x" * 81])
+def test_a_collection_name_is_never_a_path(store, tmp_path, name):
+    """The embedded store makes a folder of the name: '/tmp/x-g1' once removed an existing folder there."""
+    (tmp_path / "victim-g1").mkdir()
+    with pytest.raises(StoreError, match="is not a collection name"):
+        store.create_collection(name.format(tmp=tmp_path), {"v": 4})
+    assert (tmp_path / "victim-g1").is_dir()
+    store.create_collection("items-0123abcd-g2", {"v": 4})  # names ragrec makes are fine
+
+
 def test_nearest_and_filters(filled):
     assert ids(filled.query("items", Nearest(using="content", vector=basis(3)), limit=1)) == ["3"]
     comedy = filled.query("items", Nearest(using="content", vector=basis(2)), limit=5,
