@@ -568,6 +568,25 @@ def test_a_rejects_path_that_is_a_folder_fails_before_anything_is_written(tmp_pa
     assert store.resolve("items") is None
 
 
+def test_the_rejects_file_holds_this_runs_rejects_only(tmp_path, store, settings, embedder, demo_movies):
+    """A clean run left the previous run's rejects file behind: stale errors beside a catalog that has none."""
+    from ragrec.ingestion import Shard
+
+    path = write_csv(tmp_path / "m.csv", demo_movies[:4])
+    fixed = path.read_text()
+    path.write_text(fixed + ",No id,2000,Drama,\n")
+    report = run(path, store, settings, embedder)
+    shards = [run(path, store, settings, embedder, shard=Shard(index=i, count=2)) for i in (0, 1)]
+    assert report.rejected == 1 and report.rejects_file.exists() and shards[0].rejects_file.exists()
+    path.write_text(fixed)
+    assert run(path, store, settings, embedder).rejects_file is None and not report.rejects_file.exists()
+    assert shards[0].rejects_file.exists()  # each shard's file is its own run's
+    assert run(path, store, settings, embedder, shard=Shard(index=0, count=2)).rejects_file is None
+    assert not shards[0].rejects_file.exists()
+    path.write_text(fixed + "1,Dup,2000,Drama,\n")  # a run with rejects again: this run's only
+    assert [r["line"] for r in rejects_of(run(path, store, settings, embedder))] == [6]
+
+
 def test_batch_sizes_are_bounded():
     with pytest.raises(ValueError, match="batch_size"):
         IngestOptions(text_fields=["title"], batch_size=10**29)

@@ -138,6 +138,7 @@ def load_events(
             hint = (" (a file without a time column loads with --no-timestamp; a time column of another name: "
                     "--timestamp-field)")
         raise EventLoadError(str(exc) + hint) from exc
+    rejects.start()
 
     report = EventLoadReport(log=log.url)
     parse = _RowParser(mapping, settings)

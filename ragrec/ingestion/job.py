@@ -260,6 +260,7 @@ def ingest(
         # the catalog's field options, kept with the collection: a later upsert of single items (the API) reuses them
         fields = options.model_dump(mode="json", include={"id_field", "text_fields", "payload_fields", "list_separator"})
         collection, switch_alias = _target_collection(store, alias, embedder, options.rebuild, settings, fields)
+        rejects.start()  # the job runs: the rejects file is this run's
         seen: dict[str, int] = {}  # item id -> line, for duplicates and --sync
         indexed = False
         own = _own_rows(rows, options.shard, options.id_field, report)

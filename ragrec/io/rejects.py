@@ -37,6 +37,11 @@ class RejectsWriter:
             raise RejectsPathError(f"{self.path}: cannot write the rejects file there ({folder} is not a writable "
                                    "folder)")
 
+    def start(self) -> None:
+        """The run begins (its file was found readable): an earlier run's rejects at this path are removed, so the
+        file holds this run's rejects only, and a run without any leaves none."""
+        self.path.unlink(missing_ok=True)
+
     def add(self, reject: BaseModel) -> None:
         if self._file is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)

@@ -111,6 +111,15 @@ def test_bad_rows_land_in_the_rejects_file_with_reasons(event_log, tmp_path):
     assert [e.type for e in event_log.user_events("u2")] == [EventType.add_to_cart]
 
 
+def test_a_clean_load_leaves_no_earlier_rejects_file(event_log, tmp_path):
+    path = write(tmp_path / "e.csv", "user_id,item_id,type,timestamp\nu1,i1,like,1700000000\nu1,nope,like,1\n")
+    rejects = tmp_path / "r.jsonl"
+    assert load_events(path, EventMapping(), event_log, catalog("i1"), rejects_path=rejects).rejected == 1
+    write(path, "user_id,item_id,type,timestamp\nu1,i1,like,1700000000\n")
+    assert load_events(path, EventMapping(), event_log, catalog("i1"), rejects_path=rejects).rejects_file is None
+    assert not rejects.exists()
+
+
 def test_a_missing_mapped_column_refuses_the_whole_file(event_log, tmp_path):
     path = write(tmp_path / "ratings.csv", "userId,movieId,timestamp\n1,1,964982703\n")
     with pytest.raises(EventLoadError, match="no column 'rating'"):
