@@ -113,7 +113,9 @@ class Settings(BaseSettings):
     max_text_chars: int = Field(2000, ge=1,
                                 description="Longest text embedded; longer texts are truncated or rejected.")
     long_text: Literal["truncate", "reject"] = "truncate"
-    list_separator: str = Field("|", description="Separator of multi-value CSV fields such as `Comedy|Drama`.")
+    # an empty one failed the job at its first list value: refused at start, as other bad settings are
+    list_separator: str = Field("|", min_length=1,
+                                description="Separator of multi-value CSV fields such as `Comedy|Drama`.")
     store_text: bool = Field(
         True, description="Keep each item's embedded text in its payload (shown with results, read by the LLM "
         "stage); off saves payload space for very large catalogs.")

@@ -81,6 +81,8 @@ def ingest_cmd(
     as_json: bool = typer.Option(False, "--json", help="Print the summary as one JSON object."),
 ) -> None:
     """Embed a catalog file and upsert it into Qdrant: idempotent, resumable, bad rows reported."""
+    if list_separator == "":
+        fail("--list-separator is empty: give the separator of multi-value fields, e.g. '|'", 2)
     try:
         options = IngestOptions(
             shard=Shard.parse(shard) if shard is not None else None,

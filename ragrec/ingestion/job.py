@@ -48,7 +48,7 @@ class IngestOptions(BaseModel):
     id_field: str = "id"
     text_fields: list[str]
     payload_fields: list[FieldSpec] = Field(default_factory=list)
-    list_separator: str | None = None  # None: Settings.list_separator
+    list_separator: str | None = Field(None, min_length=1)  # None: Settings.list_separator
     batch_size: int | None = Field(None, ge=1, le=MAX_BATCH_SIZE)  # None: Settings.ingest_batch_size
     sync: bool = False
     allow_mass_delete: bool = False  # let --sync / --rebuild remove more than Settings.sync_max_delete_share
