@@ -6,6 +6,7 @@ reserved names (ingestion refuses it).
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Any
 
@@ -48,6 +49,32 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 # A lone surrogate (JSON's "\ud800", or a byte that is not UTF-8 read with surrogateescape) is no Unicode text: no
 # database, hash or UTF-8 file takes it, and it failed a whole event load
 SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+class NotAnId(ValueError):
+    """A value read from a file that cannot be an id; the message says why (completes "the id ...")."""
+
+
+def id_text(value: Any) -> str | None:
+    """An id read from a file (CSV text, a JSON or Parquet value) as text; None when missing or blank.
+
+    A number is its digits (a float column's 12.0 is "12"); a NaN or an infinity is no id (it became item "nan"),
+    nor are a boolean, a list or an object; bytes (a Parquet binary column) are UTF-8 text, not "b'abc'"."""
+    if value is None:
+        return None
+    if isinstance(value, bytes):
+        try:
+            value = value.decode("utf-8")
+        except UnicodeDecodeError:
+            raise NotAnId("is bytes that are not UTF-8 text") from None
+    if isinstance(value, (bool, list, dict)):
+        raise NotAnId(f"must be text or a number, not {type(value).__name__}")
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise NotAnId(f"must be text or a finite number, not {value}")
+        if value.is_integer():
+            value = int(value)
+    return str(value).strip() or None
 
 
 def id_problem(value: str) -> str | None:

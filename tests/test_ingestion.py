@@ -262,6 +262,27 @@ def test_bad_jsonl_lines(tmp_path, store, settings, embedder):
     assert heat.payload["year"] == 1995  # a declared int field turns "1995" into 1995
 
 
+def test_ids_that_are_no_ids_are_rejected_and_binary_ids_are_text(tmp_path, store, settings, embedder):
+    """JSON's NaN became item "nan", Infinity "inf", a Parquet float NaN "nan", a Parquet binary id "b'abc'"."""
+    jsonl = tmp_path / "ids.jsonl"
+    jsonl.write_text('{"id": NaN, "title": "a"}\n{"id": Infinity, "title": "b"}\n{"id": 3.0, "title": "c"}\n')
+    report = ingest(jsonl, IngestOptions(text_fields=["title"]), settings=settings, store=store, embedder=embedder)
+    assert [r["reason"] for r in rejects_of(report)] == [
+        "the id (field 'id') must be text or a finite number, not nan",
+        "the id (field 'id') must be text or a finite number, not inf"]
+    assert report.rejected_without_id == 2 and item_ids(store) == ["3"]
+    floats, binary = tmp_path / "f.parquet", tmp_path / "b.parquet"
+    pq.write_table(pa.table({"id": [float("nan"), 4.0], "title": ["d", "e"]}), floats)
+    pq.write_table(pa.table({"id": pa.array([b"abc", b"\xff\xfe", "caf\u00e9".encode()], pa.binary()),
+                             "title": ["f", "g", "h"]}), binary)
+    report = ingest(floats, IngestOptions(text_fields=["title"]), settings=settings, store=store, embedder=embedder)
+    assert [r["reason"] for r in rejects_of(report)] == ["the id (field 'id') must be text or a finite number, not nan"]
+    report = ingest(binary, IngestOptions(text_fields=["title"]), settings=settings, store=store, embedder=embedder)
+    assert [(r["line"], r["reason"]) for r in rejects_of(report)] == [
+        (2, "the id (field 'id') is bytes that are not UTF-8 text")]
+    assert sorted(item_ids(store)) == ["3", "4", "abc", "caf\u00e9"]
+
+
 def test_payload_values_qdrant_cannot_store_faithfully_are_rejected_and_the_store_stays_readable(tmp_path, settings,
                                                                                                   embedder):
     """A list nested 126 levels deep was accepted by Qdrant Edge and left a write-ahead log it could not read back:

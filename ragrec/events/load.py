@@ -27,6 +27,7 @@ from ragrec.config import Settings
 from ragrec.events.log import EPOCH, EventLog, to_us
 from ragrec.events.models import Event, EventReject, EventType, event_problem
 from ragrec.io import MAX_BATCH_SIZE, CatalogFileError, Format, RawRow, RejectsWriter, batched, detect_format, open_rows
+from ragrec.schema import NotAnId, id_text
 
 if TYPE_CHECKING:
     from ragrec.store import VectorStore
@@ -299,13 +300,10 @@ def _hash_id(user: str, item: str, kind: EventType, when: str, value: float | No
 
 
 def _text(value: Any) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, (bool, list, dict)):
-        raise _Bad(f"{value!r} is not an id or a name (a {type(value).__name__})")
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)  # a float column's 12.0 is user "12"
-    return str(value).strip() or None
+    try:
+        return id_text(value)  # a float column's 12.0 is user "12"; NaN is none
+    except NotAnId as exc:
+        raise _Bad(f"{value!r} is not an id or a name: it {exc}") from None
 
 
 def _number(value: Any) -> float | None:

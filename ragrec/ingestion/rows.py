@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from ragrec.schema import CONTENT_HASH, INT64_MAX, INT64_MIN, ITEM_ID, TEXT, TEXT_HASH, id_problem
+from ragrec.schema import CONTENT_HASH, INT64_MAX, INT64_MIN, ITEM_ID, TEXT, TEXT_HASH, NotAnId, id_problem, id_text
 
 FieldType = Literal["auto", "str", "int", "float", "bool", "list"]
 
@@ -190,13 +190,10 @@ def _capped(value: Any, limit: int, field: str, depth: int = 0) -> tuple[Any, bo
 
 
 def item_id_of(data: dict[str, Any] | None, id_field: str) -> str | None:
-    value = (data or {}).get(id_field)
-    if value is None or isinstance(value, (bool, list, dict)):  # not an id: to_doc says why
+    try:
+        return id_text((data or {}).get(id_field))
+    except NotAnId:  # to_doc says why
         return None
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)  # a Parquet/JSON id of 12.0 is item "12"
-    text = str(value).strip()
-    return text or None
 
 
 def content_hash(data: dict[str, Any], rules: RowRules) -> str:
@@ -208,12 +205,11 @@ def content_hash(data: dict[str, Any], rules: RowRules) -> str:
 
 
 def to_doc(line: int, data: dict[str, Any], rules: RowRules) -> ItemDoc | Reject:
-    item_id = item_id_of(data, rules.id_field)
+    try:
+        item_id = id_text(data.get(rules.id_field))
+    except NotAnId as exc:
+        return Reject(line=line, reason=f"the id (field {rules.id_field!r}) {exc}")
     if item_id is None:
-        raw = data.get(rules.id_field)
-        if isinstance(raw, (bool, list, dict)):
-            return Reject(line=line, reason=f"the id (field {rules.id_field!r}) must be text or a number, not "
-                                            f"{type(raw).__name__}")
         return Reject(line=line, reason=f"missing id (field {rules.id_field!r})")
     problem = id_problem(item_id)
     if problem:  # feedback could never name it

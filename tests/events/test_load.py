@@ -263,10 +263,30 @@ def test_ids_and_values_a_log_cannot_keep_faithfully_are_rejected_and_the_load_g
     report = load_events(path, mapping, event_log, catalog("1"), rejects_path=tmp_path / "r.jsonl", batch_size=2)
     got = {line: r["reason"] for line, r in rejects_of(report).items()}
     assert (report.stored, report.rejected) == (2, 5), got
-    assert "is not a finite number" in got[2] and "is not an id or a name (a dict)" in got[3]
+    assert "is not a finite number" in got[2]
+    assert "is not an id or a name: it must be text or a number, not dict" in got[3]
     assert got[4] == "the user id holds a control character" and "longer than 200 characters" in got[5]
     assert got[7] == "timestamp 1e+40 is out of range (not a date in the years 1-9999)"
     assert event_log.count("bob") == 0 and event_log.count("12") == 1
+
+
+def test_nan_ids_are_rejected_and_binary_ids_are_text(event_log, tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = write(tmp_path / "e.jsonl", '{"user_id": NaN, "item_id": "1", "type": "like", "timestamp": 1704067200}\n'
+                 '{"user_id": "u", "item_id": Infinity, "type": "like", "timestamp": 1704067200}\n')
+    report = load_events(path, EventMapping(), event_log, catalog("1", "nan", "inf"), rejects_path=tmp_path / "r.jsonl")
+    got = {line: r["reason"] for line, r in rejects_of(report).items()}
+    assert got == {1: "nan is not an id or a name: it must be text or a finite number, not nan",
+                   2: "inf is not an id or a name: it must be text or a finite number, not inf"}
+    binary = tmp_path / "e.parquet"
+    pq.write_table(pa.table({"user_id": pa.array([b"bob", b"\xff"], pa.binary()), "item_id": [b"1", b"1"],
+                             "type": ["like", "like"], "timestamp": [1704067200, 1704067201]}), binary)
+    report = load_events(binary, EventMapping(), event_log, catalog("1"), rejects_path=tmp_path / "r.jsonl")
+    assert (report.stored, report.rejected) == (1, 1)
+    assert "is not an id or a name: it is bytes that are not UTF-8 text" in rejects_of(report)[2]["reason"]
+    assert event_log.count("bob") == 1 and event_log.count() == 1
 
 
 def test_ids_that_are_not_valid_unicode_reject_their_row_and_the_load_goes_on(event_log, tmp_path):
