@@ -608,6 +608,18 @@ def test_the_rejects_file_holds_this_runs_rejects_only(tmp_path, store, settings
     assert [r["line"] for r in rejects_of(run(path, store, settings, embedder))] == [6]
 
 
+def test_default_rejects_files_of_one_stem_do_not_collide(tmp_path, store, settings, embedder):
+    csv_path, jsonl_path = tmp_path / "basic.csv", tmp_path / "basic.jsonl"
+    csv_path.write_text("id,title\n,no id\n1,a\n")
+    jsonl_path.write_text('{"id": "2", "title": "b"}\n{"title": "no id"}\n')
+    options = IngestOptions(text_fields=["title"])
+    first = ingest(csv_path, options, settings=settings, store=store, embedder=embedder)
+    second = ingest(jsonl_path, options, settings=settings, store=store, embedder=embedder)
+    assert first.rejects_file == settings.data_dir / "rejects" / "basic.csv.rejects.jsonl"
+    assert second.rejects_file == settings.data_dir / "rejects" / "basic.jsonl.rejects.jsonl"
+    assert [r["line"] for r in rejects_of(first)] == [2] and [r["line"] for r in rejects_of(second)] == [2]
+
+
 def test_batch_sizes_are_bounded():
     with pytest.raises(ValueError, match="batch_size"):
         IngestOptions(text_fields=["title"], batch_size=10**29)

@@ -118,7 +118,7 @@ def load_events(
     """Load an events file into `log`; rows whose item is not in `known_items(ids)` are rejected.
 
     `on_progress(rows_read, rows_estimate)` and `on_stored(newly stored events)` are called after each batch.
-    Rejects go to `rejects_path` (default: `<data_dir>/rejects/<file stem>.events.rejects.jsonl`).
+    Rejects go to `rejects_path` (default: `<data_dir>/rejects/<file name>.events.rejects.jsonl`).
     """
     started = time.perf_counter()
     path = Path(path)
@@ -126,7 +126,7 @@ def load_events(
     if not 1 <= batch_size <= MAX_BATCH_SIZE:
         raise EventLoadError(f"batch_size must be 1 to {MAX_BATCH_SIZE:,}, not {batch_size}")
     if rejects_path is None:
-        rejects_path = settings.data_dir / "rejects" / f"{path.stem}.events.rejects.jsonl"
+        rejects_path = settings.data_dir / "rejects" / f"{path.name}.events.rejects.jsonl"
     rejects = RejectsWriter(Path(rejects_path), path)  # checks the path before anything is read
     try:
         fmt = detect_format(path, mapping.format)

@@ -232,7 +232,8 @@ def ingest(
 
     started = time.perf_counter()
     part = f".shard-{options.shard.index}-of-{options.shard.count}" if options.shard else ""  # workers may share a dir
-    rejects_path = options.rejects or settings.data_dir / "rejects" / f"{path.stem}{part}.rejects.jsonl"
+    # the file's whole name: catalog.csv and catalog.jsonl keep their rejects apart
+    rejects_path = options.rejects or settings.data_dir / "rejects" / f"{path.name}{part}.rejects.jsonl"
     rejects = RejectsWriter(rejects_path, path)  # checks the path: a bad one fails here, not at the first bad row
     # every named column: one missing from a CSV or Parquet file is a mistake (a JSON Lines row may lack any)
     required = list(dict.fromkeys([options.id_field, *options.text_fields, *(f.name for f in options.payload_fields)]))

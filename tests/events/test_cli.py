@@ -59,7 +59,7 @@ def test_load_with_the_movielens_preset_reports_and_is_idempotent(data_dir, tmp_
     result = invoke("--data-dir", data_dir, "events", "load", ratings, "--preset", "movielens")
     assert result.exit_code == 0, result.output
     assert "stored" in result.output and "rejected" in result.output
-    rejects = data_dir / "rejects" / "ratings.events.rejects.jsonl"
+    rejects = data_dir / "rejects" / "ratings.csv.events.rejects.jsonl"
     assert [json.loads(line)["reason"] for line in open(rejects, encoding="utf-8")] == [
         "a rating needs a value (field 'rating' is empty)", "unknown item 99"]
     with EventLog(events_url(Settings(data_dir=data_dir))) as log:
