@@ -133,7 +133,8 @@ def test_an_empty_or_broken_data_dir_is_one_line(tmp_path, catalog):
     assert_clean_error(ragrec("users", "show", "u", data_dir=tmp_path / "empty"), 1, "no 'items' collection yet")
     for args in (["similar", "--query", "x"], ["recommend", "--query", "x"]):  # said before loading any model
         assert_clean_error(ragrec(*args, data_dir=tmp_path / "empty"), 1, "no 'items' collection yet")
-    for args in (["collections"], ["users", "show", "u"], ["recommend", "--query", "x"]):  # a mistyped --data-dir
+    for args in (["collections"], ["users", "show", "u"], ["recommend", "--query", "x"], ["delete", "--ids", "1"],
+                 ["describe-catalog", "--llm", "none", "--from-file", str(tmp_path)]):  # a mistyped --data-dir
         assert_clean_error(ragrec(*args, data_dir=tmp_path / "typo"), 1, f"no data dir at {tmp_path / 'typo'}")
     assert not (tmp_path / "typo").exists()  # and it is not made
     broken = tmp_path / "broken"

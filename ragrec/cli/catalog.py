@@ -120,8 +120,8 @@ def delete_cmd(
         item_ids += [line.strip() for line in text.splitlines() if line.strip()]
     if not item_ids:
         fail("give --ids or --ids-file", 2)
-    try:
-        report = delete_items(item_ids, collection=collection_option(collection), settings=settings_of(ctx))
+    try:  # a mistyped --data-dir is an error, not a new empty data dir
+        report = delete_items(item_ids, collection=collection_option(collection), settings=existing_settings(ctx))
     except StoreError as exc:
         fail(str(exc))
     if as_json:
@@ -235,7 +235,7 @@ def describe_catalog_cmd(
     from ragrec.generation import catalog as C
     from ragrec.generation import get_llm
 
-    settings = settings_of(ctx)
+    settings = existing_settings(ctx)  # it describes items that are there: it makes no data dir
     if export and from_file:
         fail("give --export or --from-file, not both", 2)
     if from_file and not from_file.is_file():
