@@ -620,6 +620,15 @@ def test_default_rejects_files_of_one_stem_do_not_collide(tmp_path, store, setti
     assert [r["line"] for r in rejects_of(first)] == [2] and [r["line"] for r in rejects_of(second)] == [2]
 
 
+def test_a_line_of_spaces_in_a_csv_is_skipped_like_a_blank_one(tmp_path, store, settings, embedder, demo_movies):
+    path = write_csv(tmp_path / "m.csv", demo_movies[:3])
+    run(path, store, settings, embedder)
+    lines = path.read_text().splitlines()
+    path.write_text("\n".join([*lines[:2], "   ", " \t ", *lines[2:3]]) + "\n")  # the third item is gone
+    report = run(path, store, settings, embedder, sync=True, allow_mass_delete=False)
+    assert (report.rejected, report.rejected_without_id, report.deleted) == (0, 0, 1)
+
+
 def test_batch_sizes_are_bounded():
     with pytest.raises(ValueError, match="batch_size"):
         IngestOptions(text_fields=["title"], batch_size=10**29)

@@ -124,8 +124,8 @@ def _csv_rows(path: Path, required: list[str]) -> Iterator[RawRow]:
                 except csv.Error as exc:
                     yield RawRow(reader.line_num, None, f"malformed CSV: {exc}")
                     continue
-                if not values:
-                    continue  # blank line
+                if not values or (len(values) == 1 and not values[0].strip()):
+                    continue  # a blank line, or one of spaces: no row (not a broken one that would block --sync)
                 if len(values) != len(header):  # no id either: which field is which is a guess
                     reason = f"has {len(values)} fields, the header has {len(header)}"
                     if reader.line_num > start and any("\n" in v for v in values):
