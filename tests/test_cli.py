@@ -132,6 +132,17 @@ def test_killed_job_resumes_to_exactly_the_right_items(tmp_path, demo_movies):
         store.close()
 
 
+def test_the_summary_shows_rows_rejected_without_id(capsys):
+    from ragrec.cli.catalog import print_report
+    from ragrec.ingestion import IngestReport
+
+    print_report(IngestReport(collection="items", read=3, upserted=1, rejected=2, rejected_without_id=1))
+    out = capsys.readouterr().out
+    assert out.index("rejected ") < out.index("without id") < out.index("truncated")
+    print_report(IngestReport(collection="items", read=3, upserted=3))
+    assert "without id" not in capsys.readouterr().out
+
+
 def test_feedback_recommend_users_reindex(tmp_path, demo_movies):
     data = tmp_path / "data"
     path = write_csv(tmp_path / "m.csv", demo_movies[:300])

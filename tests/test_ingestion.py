@@ -283,6 +283,15 @@ def test_ids_that_are_no_ids_are_rejected_and_binary_ids_are_text(tmp_path, stor
     assert sorted(item_ids(store)) == ["3", "4", "abc", "caf\u00e9"]
 
 
+def test_a_json_error_names_its_character_once(tmp_path):
+    from ragrec.io import open_rows
+
+    path = tmp_path / "t.jsonl"
+    path.write_text('{"id": "2", "title": "x"}\n{"id": "1", "title": "cut short')  # the last line of a copy
+    rows, _ = open_rows(path, "jsonl", ["id"])
+    assert [r.error for r in rows] == [None, "malformed JSON: Unterminated string starting at character 22"]
+
+
 def test_payload_values_qdrant_cannot_store_faithfully_are_rejected_and_the_store_stays_readable(tmp_path, settings,
                                                                                                   embedder):
     """A list nested 126 levels deep was accepted by Qdrant Edge and left a write-ahead log it could not read back:

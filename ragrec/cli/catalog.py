@@ -28,6 +28,8 @@ def print_report(report: IngestReport, as_json: bool = False) -> None:
     table = Table(title=f"ingested into {report.collection!r}", show_header=False)
     for name in ("read", "upserted", "updated_payload", "unchanged", "deleted", "rejected", "truncated"):
         table.add_row(name.replace("_", " "), f"{getattr(report, name):,}")
+        if name == "rejected" and report.rejected_without_id:  # they make --sync delete nothing: shown beside
+            table.add_row("  without id", f"{report.rejected_without_id:,}")
     if report.other_shards:
         table.add_row("other shards' rows", f"{report.other_shards:,}")
     table.add_row("seconds", f"{report.seconds:.1f} ({rate(report.items_per_second)} rows/s)")
@@ -83,11 +85,17 @@ def ingest_cmd(
     """Embed a catalog file and upsert it into Qdrant: idempotent, resumable, bad rows reported."""
     if list_separator == "":
         fail("--list-separator is empty: give the separator of multi-value fields, e.g. '|'", 2)
+    if not id_field.strip():
+        fail("--id-field is empty: name the column holding the item id (default: id)", 2)
+    try:
+        fields = [FieldSpec.parse(f) for f in split(payload_fields)]
+    except ValueError as exc:
+        fail(f"--payload-fields: {exc}", 2)
     try:
         options = IngestOptions(
             shard=Shard.parse(shard) if shard is not None else None,
             format=format, id_field=id_field, text_fields=split(text_fields),
-            payload_fields=[FieldSpec.parse(f) for f in split(payload_fields)], list_separator=list_separator,
+            payload_fields=fields, list_separator=list_separator,
             batch_size=batch_size, sync=sync, allow_mass_delete=allow_mass_delete, rebuild=rebuild, rejects=rejects,
             collection=collection_option(collection),
             long_text=long_text,

@@ -45,7 +45,7 @@ class MassDeleteRefused(IngestError):
 
 class IngestOptions(BaseModel):
     format: Format | None = None
-    id_field: str = "id"
+    id_field: str = Field("id", min_length=1)
     text_fields: list[str]
     payload_fields: list[FieldSpec] = Field(default_factory=list)
     list_separator: str | None = Field(None, min_length=1)  # None: Settings.list_separator

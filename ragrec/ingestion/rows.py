@@ -30,6 +30,8 @@ class FieldSpec(BaseModel):
     def parse(cls, spec: str) -> FieldSpec:
         """`year:int`, `genres:list`, or a bare `title` (typed by its value)."""
         name, _, kind = spec.strip().partition(":")
+        if not name.strip():
+            raise ValueError(f"{spec!r} names no field: give name or name:type")
         if kind and kind not in FieldType.__args__:  # type: ignore[attr-defined]
             raise ValueError(f"unknown field type {kind!r} in {spec!r}: use one of {', '.join(FieldType.__args__)}")  # type: ignore[attr-defined]
         return cls(name=name.strip(), type=kind or "auto")

@@ -185,7 +185,8 @@ def _jsonl_rows(path: Path, required: list[str]) -> Iterator[RawRow]:
                 try:
                     data = json.loads(text)
                 except json.JSONDecodeError as exc:  # its own "line 1 column 5" would contradict the file's line
-                    yield RawRow(line, None, f"malformed JSON: {exc.msg} at character {exc.pos + 1}")
+                    at = "" if exc.msg.endswith(" at") else " at"  # "Unterminated string starting at"
+                    yield RawRow(line, None, f"malformed JSON: {exc.msg}{at} character {exc.pos + 1}")
                     continue
                 except ValueError as exc:
                     yield RawRow(line, None, f"malformed JSON: {exc}")
