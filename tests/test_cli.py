@@ -132,6 +132,31 @@ def test_killed_job_resumes_to_exactly_the_right_items(tmp_path, demo_movies):
         store.close()
 
 
+def test_ctrl_c_says_what_was_written_and_how_to_resume(tmp_path, demo_movies):
+    data = tmp_path / "data"
+    path = write_csv(tmp_path / "m.csv", demo_movies[:400])
+    env = {**os.environ, "RAGREC_DATA_DIR": str(data), "HF_HUB_OFFLINE": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "ragrec.cli", "-v", "ingest", str(path), *MOVIE_ARGS,
+                             "--batch-size", "16"], stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True,
+                            env=env)
+    deadline = time.time() + 300
+    for line in proc.stderr:  # interrupt it after a batch is in
+        if "batch committed" in line or time.time() > deadline:
+            break
+    proc.send_signal(signal.SIGINT)
+    rest = proc.stderr.read()
+    assert proc.wait(timeout=120) == 130, rest
+    [message] = [line for line in rest.splitlines() if line.startswith("interrupted:")]
+    assert message.endswith("rows written; run the same command again to resume"), message
+    assert "Traceback" not in rest and "error" not in rest.lower()
+    written = int(message.split()[1].replace(",", ""))
+    store = EdgeStore(data)
+    try:
+        assert 0 < written <= store.count("items")  # what it says was written is there
+    finally:
+        store.close()
+
+
 def test_the_summary_shows_rows_rejected_without_id(capsys):
     from ragrec.cli.catalog import print_report
     from ragrec.ingestion import IngestReport

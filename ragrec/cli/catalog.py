@@ -16,7 +16,7 @@ from ragrec.cli.console import RateColumn, console, err, fail, rate
 from ragrec.cli.errors import validation_message
 from ragrec.cli.output import print_items
 from ragrec.config import Settings
-from ragrec.ingestion import FieldSpec, IngestOptions, IngestReport, Shard, delete_items, ingest
+from ragrec.ingestion import FieldSpec, IngestInterrupted, IngestOptions, IngestReport, Shard, delete_items, ingest
 from ragrec.io import MAX_BATCH_SIZE
 from ragrec.store import StoreError, open_store, point_id
 
@@ -52,7 +52,13 @@ def run_ingest(settings: Settings, path: Path, options: IngestOptions) -> Ingest
             progress.update(task, completed=done, total=max(total or 0, done) or None)
 
         # errors (a refused --sync, an unusable file, the store) leave through the CLI's one handler (errors.py)
-        return ingest(path, options, settings=settings, on_progress=on_progress)
+        try:
+            return ingest(path, options, settings=settings, on_progress=on_progress)
+        except KeyboardInterrupt as exc:  # Ctrl-C: what was committed stays, and a re-run resumes after it
+            progress.stop()
+            written = exc.written if isinstance(exc, IngestInterrupted) else 0
+            err.print(f"interrupted: {written:,} rows written; run the same command again to resume")
+            raise typer.Exit(130) from None
 
 
 @app.command("ingest")

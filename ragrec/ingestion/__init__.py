@@ -4,6 +4,7 @@ from ragrec.ingestion.job import (
     DeleteReport,
     IngestError,
     IngestFileError,
+    IngestInterrupted,
     IngestOptions,
     IngestReport,
     MassDeleteRefused,
@@ -14,5 +15,5 @@ from ragrec.ingestion.job import (
 from ragrec.ingestion.rows import FieldSpec
 from ragrec.ingestion.shard import Shard
 
-__all__ = ["DeleteReport", "FieldSpec", "IngestError", "IngestFileError", "IngestOptions", "IngestReport",
-           "MassDeleteRefused", "Shard", "check_options", "delete_items", "ingest"]
+__all__ = ["DeleteReport", "FieldSpec", "IngestError", "IngestFileError", "IngestInterrupted", "IngestOptions",
+           "IngestReport", "MassDeleteRefused", "Shard", "check_options", "delete_items", "ingest"]

@@ -43,6 +43,14 @@ class MassDeleteRefused(IngestError):
     switched. Rows of the file that were valid may have been written (as by any run)."""
 
 
+class IngestInterrupted(KeyboardInterrupt):
+    """Ctrl-C stopped the job; `written` rows of this run were committed, and a re-run resumes after them."""
+
+    def __init__(self, written: int):
+        super().__init__(written)
+        self.written = written
+
+
 class IngestOptions(BaseModel):
     format: Format | None = None
     id_field: str = Field("id", min_length=1)
@@ -309,6 +317,8 @@ def ingest(
             store.set_alias(alias, collection)
             if previous and previous != collection:
                 store.drop_collection(previous)
+    except KeyboardInterrupt:
+        raise IngestInterrupted(report.upserted + report.updated_payload) from None
     finally:
         rejects.close()
         if own_store:
