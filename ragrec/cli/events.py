@@ -18,7 +18,8 @@ from ragrec.cli.app import existing_settings, settings_of
 from ragrec.cli.console import RateColumn, console, err, fail, rate
 from ragrec.cli.errors import validation_message
 from ragrec.config import Settings
-from ragrec.events.load import EventLoadError, EventLoadReport, EventMapping, catalog_items, load_events
+from ragrec.events.load import (EventLoadError, EventLoadInterrupted, EventLoadReport, EventMapping, catalog_items,
+                                load_events)
 from ragrec.events import migrate as migrations
 from ragrec.events.log import EventLog, EventLogError, NoEventLog, events_url, open_event_log
 from ragrec.events.models import EventType
@@ -116,6 +117,11 @@ def load_cmd(
             except (EventLoadError, StoreError, EventLogError) as exc:
                 progress.stop()
                 fail(str(exc))
+            except EventLoadInterrupted as exc:
+                progress.stop()
+                err.print(f"interrupted: {exc.stored:,} events stored; run the same command again to load the rest "
+                          "(the stored ones are skipped as duplicates)")
+                raise typer.Exit(130) from None
     finally:
         store.close()
         event_log.close()

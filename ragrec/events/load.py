@@ -89,6 +89,14 @@ class EventMapping(BaseModel):
         return list(dict.fromkeys(self.row_fields() + optional))
 
 
+class EventLoadInterrupted(KeyboardInterrupt):
+    """Ctrl-C during a load: the batches stored so far stay (`stored` events); a re-run skips them as duplicates."""
+
+    def __init__(self, stored: int):
+        super().__init__(stored)
+        self.stored = stored
+
+
 class EventLoadReport(BaseModel):
     log: str
     read: int = 0
@@ -165,14 +173,16 @@ def load_events(
             # every item was checked above, with its line number; the log rejects an event_id reused for another event
             with log.writing():  # a reindex in another process reads where the log ends only between batches
                 result = log.append(fresh, known_items=set, lines=lines)
-            for reject in sorted(bad + result.rejected, key=lambda r: r.line or 0):  # in the file's line order
-                rejects.add(reject)
             report.stored += len(result.accepted)
             report.duplicates += result.duplicates
+            for reject in sorted(bad + result.rejected, key=lambda r: r.line or 0):  # in the file's line order
+                rejects.add(reject)
             if on_stored and result.accepted:
                 on_stored(result.accepted)
             if on_progress:
                 on_progress(report.read, estimate)
+    except KeyboardInterrupt:  # Ctrl-C: each batch is one transaction, in the log whole or not at all
+        raise EventLoadInterrupted(report.stored) from None
     finally:
         rejects.close()
     report.rejected = rejects.count

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import socket
 from pathlib import Path
 from typing import Optional
@@ -152,3 +153,42 @@ def test_count_against_a_server_that_never_answers_fails_within_the_connect_time
         monkeypatch.setenv("RAGREC_EVENTS_CONNECT_TIMEOUT", "2")
         result = invoke("--data-dir", tmp_path, "events", "count")
     assert result.exit_code == 1 and "connection timeout expired (no answer within 2 s" in result.output
+
+
+def test_ctrl_c_keeps_the_batches_stored_and_a_rerun_loads_the_rest(data_dir, tmp_path):
+    import os
+    import signal
+    import sqlite3
+    import subprocess
+    import sys
+    import time
+
+    ratings = tmp_path / "ratings.csv"
+    ratings.write_text("userId,movieId,rating,timestamp\n" + "".join(
+        f"{n // 3},{n % 3 + 1},4.0,{964982703 + n}\n" for n in range(60_000)), encoding="utf-8")
+    command = [sys.executable, "-m", "ragrec.cli", "--data-dir", str(data_dir), "events", "load", str(ratings),
+               "--preset", "movielens", "--batch-size", "1000"]
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    proc = subprocess.Popen(command, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env=env)
+    db, deadline = data_dir / "events.db", time.time() + 120
+
+    def stored() -> int:
+        try:
+            with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
+                return conn.execute("SELECT count(*) FROM events").fetchone()[0]
+        except sqlite3.OperationalError:  # the log is being made
+            return 0
+
+    while not (db.exists() and stored() > 0) and time.time() < deadline:  # interrupt it once a batch is in
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    rest = proc.stderr.read()
+    assert proc.wait(timeout=120) == 130, rest
+    [message] = [line for line in rest.splitlines() if line.startswith("interrupted:")]
+    said = int(message.split()[1].replace(",", ""))
+    assert 0 < said == stored() < 60_000, message  # what it says is stored is what the log holds
+    assert "run the same command again" in message and "Traceback" not in rest
+    again = subprocess.run(command, capture_output=True, text=True, env=env, timeout=600)
+    assert again.returncode == 0, again.stderr
+    counts = dict(re.findall(r"(stored|duplicates)\s*│\s*([\d,]+)", again.stdout))
+    assert counts == {"stored": f"{60_000 - said:,}", "duplicates": f"{said:,}"} and stored() == 60_000
