@@ -138,6 +138,10 @@ class Chat:
     def finish(self, plan: Plan, request: ChatRequest, result: Recommendations) -> ChatAnswer:
         """Keep the turn in the conversation; the answer shows the constraints its items were found with."""
         conv, parsed, merged = plan.conv, plan.parsed, plan.merged
+        # nothing left: because everything that fits was shown already, or because nothing fits (one more query,
+        # with nothing left out, tells which; only on an empty answer)
+        all_shown = not result.items and bool(plan.recommend.exclude) and bool(self.rec.retrieve(
+            plan.recommend.model_copy(update={"exclude": [], "k": 1, "explain": False, "rerank": False}))[1].items)
         with self._turns:
             # two turns of one conversation at once (a double submit, a retry): the one ending last builds on the
             # constraints the other left, rather than overwrite them
@@ -150,7 +154,7 @@ class Chat:
             conv.add(Turn(message=request.message, items=[c.item_id for c in result.items]), self.rec.settings)
         return ChatAnswer(conversation_id=conv.conversation_id, recommendation_id=result.recommendation_id,
                           parsed=parsed, constraints=merged, chips=merged.chips(), items=result.items,
-                          answer=answer_text(merged, result.items), reranked=result.reranked,
+                          answer=answer_text(merged, result.items, all_shown=all_shown), reranked=result.reranked,
                           rerank_error=result.rerank_error)
 
     # --- whole turns -------------------------------------------------------------------------------------------
@@ -181,9 +185,13 @@ class Chat:
         yield ChatEvent(event="done", data=answer.model_dump(mode="json"))
 
 
-def answer_text(constraints: Constraints, items: list[Candidate]) -> str:
-    """The answer around the items: templates and the items' own (checked) descriptions, nothing else."""
+def answer_text(constraints: Constraints, items: list[Candidate], all_shown: bool = False) -> str:
+    """The answer around the items: templates and the items' own (checked) descriptions, nothing else.
+    `all_shown`: there are no items because every one that fits was shown earlier in the conversation."""
     wanted = _summary(constraints)
+    if not items and all_shown:
+        return f"That is everything I found in the catalog{wanted}: it was all shown above. Try asking for " \
+               "something else, or say \"start over\" to see it again."
     if not items:
         return f"I found nothing in the catalog{wanted}. Try asking for less, or say \"start over\"."
     picks = "is one pick" if len(items) == 1 else f"are {len(items)} picks"

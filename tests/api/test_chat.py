@@ -229,3 +229,13 @@ def test_two_turns_of_one_conversation_at_once_both_count(api):
     assert after.constraints.chips() == ["genres: Western", "not: Comedy", "years: 1960-…"]
     assert len(after.turns) == 3
     assert set(after.shown) == {i.item_id for answer in (first, answer_a, answer_b) for i in answer.items}
+
+
+def test_when_everything_that_fits_was_shown_the_answer_says_so(api):
+    first = turn(api, "westerns from 1950 to 1951", k=20)
+    assert len(first["items"]) == 4  # all the demo catalog has
+    more = turn(api, "more please", k=10, conversation_id=first["conversation_id"])
+    assert more["items"] == [] and more["answer"].startswith("That is everything I found in the catalog in Western")
+    assert "start over" in more["answer"]
+    none = turn(api, "westerns from 1900 to 1901", k=10)  # nothing fits at all: not "shown above"
+    assert none["items"] == [] and none["answer"].startswith("I found nothing in the catalog")
