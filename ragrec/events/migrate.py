@@ -141,5 +141,6 @@ def require_head(engine: Engine) -> None:
                           "RAGREC_EVENTS_MIGRATE=true to migrate on open)")
 
 
-__all__ = ["BASELINE", "RECOMMENDATION_ID", "SQLITE_AUTOINCREMENT", "SchemaError", "current", "head", "require_head", "upgrade"]
+__all__ = ["BASELINE", "RECOMMENDATION_ID", "SQLITE_AUTOINCREMENT", "SchemaError", "current", "head",
+           "require_head", "upgrade"]
 

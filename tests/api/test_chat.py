@@ -221,8 +221,9 @@ def test_two_turns_of_one_conversation_at_once_both_count(api):
     first = chat.turn(ChatRequest(message="westerns", k=3))
     cid = first.conversation_id
     a, b = (chat.plan(ChatRequest(message=m, k=3, conversation_id=cid)) for m in ("not before 1960", "nothing funny"))
-    answer_a = chat.finish(a, ChatRequest(message="not before 1960", conversation_id=cid), api.rec.recommend(a.recommend))
-    answer_b = chat.finish(b, ChatRequest(message="nothing funny", conversation_id=cid), api.rec.recommend(b.recommend))
+    answer_a, answer_b = (chat.finish(plan, ChatRequest(message=m, conversation_id=cid),
+                                      api.rec.recommend(plan.recommend))
+                          for plan, m in ((a, "not before 1960"), (b, "nothing funny")))
     assert answer_a.chips == ["genres: Western", "years: 1960-…"]
     assert answer_b.chips == ["genres: Western", "not: Comedy"]
     after = chat.conversations.get_or_start(cid, None)
