@@ -16,6 +16,7 @@ from pydantic import BaseModel, Field
 from ragrec.chat.vocabulary import GENRE_ADJECTIVES, Vocabulary
 
 MAX_WORDS_IN_TITLE = 12
+MAX_CHIP_CHARS = 80  # the query as a chip shows it (the whole query is still searched)
 
 
 class Title(BaseModel):
@@ -158,8 +159,9 @@ class Constraints(BaseModel):
             chips.append(f"not years: {self.not_years[0]}-{self.not_years[1]}")
         chips += [f"like: {t.title}" for t in self.like]
         chips += [f"not like: {t.title}" for t in self.not_like]
-        if self.query:
-            chips.append(f"about: {self.query}")
+        if self.query:  # a chip is a label: a long query (up to a whole 2,000-character message) is cut short
+            query = self.query if len(self.query) <= MAX_CHIP_CHARS else self.query[:MAX_CHIP_CHARS - 1].rstrip() + "…"
+            chips.append(f"about: {query}")
         return chips
 
 

@@ -814,3 +814,11 @@ def test_any_message_parses_to_valid_filters(vocab, message):
 def test_a_title_liked_and_not_liked_in_one_message_is_liked(vocab):
     merged = Constraints().merge(parse('"Titanic" but not "Titanic"', vocab))
     assert merged.chips() == ["like: Titanic (1997)"]
+
+
+def test_a_long_query_is_cut_short_in_its_chip_but_searched_whole(vocab):
+    message = " ".join(["robots"] + [f"spaceship{n}" for n in range(300)])
+    c = parse(message, vocab)
+    [chip] = c.chips()
+    assert len(chip) == len("about: ") + 80 and chip.endswith("…") and chip.startswith("about: robots spaceship0")
+    assert len(c.query) > 1000
