@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Optional
 
 import typer
@@ -63,6 +64,18 @@ def chat_cmd(
     with recommender_of(ctx, llm=llm) as rec:
         chat = Chat(rec)
         conversation = None
+
+        # the models load while the first message is typed (it took 15-20 s to answer when it loaded them); not
+        # the store, which the end of the chat may close meanwhile
+        def warm() -> None:
+            try:
+                rec.embed("warm-up")
+                if explain and rec.settings.llm != "none":
+                    rec.llm.warm()
+            except Exception:  # noqa: BLE001 - what fails to load says so at the turn that needs it
+                pass
+
+        threading.Thread(target=warm, name="ragrec-chat-warm", daemon=True).start()
         console.print("[dim]Ask for something; an empty line ends.[/]")
         while True:
             try:
