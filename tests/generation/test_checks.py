@@ -176,7 +176,7 @@ def test_tags_that_are_not_about_the_item_are_not_stated(catalog, demo_movies, v
     """MovieLens users' bookkeeping tags (a Netflix queue, a disc format, "seen") and tags made of the item's own
     title words are left out of the facts: of the template, and of every prompt."""
     assert template(make_candidate(catalog["28"], 0.5), []) == (  # tags: In Netflix queue, Jane Austen
-        "Persuasion (1995), a drama and romance movie about Jane Austen.")
+        "Persuasion (1995), a drama and romance movie. People associated with it: Jane Austen.")
     assert template(make_candidate(catalog["162"], 0.5), []) == "Crumb (1994), a documentary movie."
     star_wars = make_candidate(catalog["260"], 0.5)
     assert "Star Wars" in star_wars.payload["tags"] and "Star Wars" not in P.item_facts(star_wars)["tags"]
@@ -187,7 +187,7 @@ def test_tags_that_are_not_about_the_item_are_not_stated(catalog, demo_movies, v
     assert everything and not {"in netflix queue", "imdb top 250", "seen more than once"} & set(everything)
     # what the facts leave out is still the item's data to the checks: its "star wars" tag names no other title
     solo = make_candidate(catalog["187595"], 0.5)
-    assert P.item_facts(solo)["tags"] == ["Emilia Clarke"]
+    assert (P.item_facts(solo)["tags"], P.item_facts(solo)["people"]) == ([], ["Emilia Clarke"])
     assert check("Solo: A Star Wars Story is a sci-fi adventure set in the Star Wars universe.", solo, [], vocab,
                  Settings()).ok
 
