@@ -144,17 +144,18 @@ NEGATIVE_WORDS = frozenset({
     "worst", "predictable", "predictible", "annoying", "disappointing", "cheesy", "ridiculous", "unoriginal", "weak",
     "poor", "poorly", "crappy", "nonsense", "confusing", "overcomplicated", "embarassing", "embarrassing",
     "unintelligent", "superficial", "unnecessary", "meaningless", "cliche", "mindless", "pretentious", "slow", "lack",
-    "too", "fail", "moldy",
+    "too", "fail", "moldy", "underestimated", "useless",
 })
 NEGATIVE_PHRASES = ("not funny", "plot holes", "far fetched", "much better")  # "first was much better"
 PRAISE_WORDS = frozenset({
-    "great", "good", "excellent", "amazing", "awesome", "brilliant", "masterpiece", "beautiful", "beautifully",
+    "great", "good", "best", "excellent", "amazing", "awesome", "brilliant", "masterpiece", "beautiful", "beautifully",
     "stunning", "superb", "exquisite", "genius", "enjoyable", "perfect", "wonderful", "fantastic",
 })
 PRAISE_PHRASES = ("well done",)
-# quotes and topics that only look like verdicts
+# quotes and topics that only look like verdicts, and awards ("Oscar (Best Actress)"): facts, not opinions
 NOT_OPINION_TAGS = frozenset({"good and evil", "start of a beautiful friendship", "stupid is as stupid does",
                               "rich guy - poor girl"})
+_AWARD_WORDS = frozenset({"oscar", "academy", "award", "nominated"})
 
 # A person's name as MovieLens users tag it: 2-4 capitalized words ("Tom Hanks", "Samuel L. Jackson", "Robert De
 # Niro", "Astaire and Rogers"). A tag does not say whether the person stars in, directed or wrote the item, or is its
@@ -179,9 +180,9 @@ def tag_words(tag: str) -> list[str]:
 
 def opinion(tag: str) -> str | None:
     """'negative' or 'praise' for a tag that is a viewer's verdict ("boring", "great acting"), else None."""
-    if tag.strip().casefold() in NOT_OPINION_TAGS:
-        return None
     words = tag_words(tag)
+    if tag.strip().casefold() in NOT_OPINION_TAGS or _AWARD_WORDS.intersection(words):
+        return None
     text = " ".join(words)
     if NEGATIVE_WORDS.intersection(words) or any(p in text for p in NEGATIVE_PHRASES):
         return "negative"
