@@ -183,10 +183,10 @@ def opinion(tag: str) -> str | None:
     words = tag_words(tag)
     if tag.strip().casefold() in NOT_OPINION_TAGS or _AWARD_WORDS.intersection(words):
         return None
-    text = " ".join(words)
-    if NEGATIVE_WORDS.intersection(words) or any(p in text for p in NEGATIVE_PHRASES):
+    text = f" {' '.join(words)} "
+    if NEGATIVE_WORDS.intersection(words) or any(f" {p} " in text for p in NEGATIVE_PHRASES):
         return "negative"
-    if PRAISE_WORDS.intersection(words) or any(p in text for p in PRAISE_PHRASES):
+    if PRAISE_WORDS.intersection(words) or any(f" {p} " in text for p in PRAISE_PHRASES):
         return "praise"
     return None
 
