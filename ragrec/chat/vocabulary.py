@@ -226,10 +226,29 @@ class Vocabulary:
             if first != self.refs[self._index[own]]:  # not the 1978 film, less known than the series
                 series.pop(self.refs[self._index[own]].item_id, None)
             start = series.get(first.item_id, (0,))[0]
+            if not any(numbered for _, _, numbered in series.values()):  # a series the catalog numbers keeps its shapes
+                series = self._named_in(name, start) or series
         items = [(ref, numbered) for year, ref, numbered in sorted(series.values(), key=lambda s: s[0])
                  if own is None or year >= start]
         # the nth by year, unless it is numbered otherwise ("rocky 2" without Rocky II is not Rocky IV)
         return items[n - 1][0] if len(items) >= n and not items[n - 1][1] else None
+
+    def _named_in(self, name: str, start: int) -> dict[str, tuple[int, TitleRef, bool]] | None:
+        """The items whose titles hold the name as a word group, from the year `start` of the item it means on, in
+        release order (on a tie the more popular first: "the matrix reloaded" before "... revolutions"), for a series
+        the catalog names by subtitles only: "x men 2" is X2: X-Men United, "matrix 2" The Matrix Reloaded. None when
+        other titles held the name before its item did ("up", "heat": an everyday word, not a series' name)."""
+        pattern = re.compile(r"(?<![\w'])" + re.escape(name) + r"(?![\w'])")
+        own = set(_names(name))
+        found = [i for i, title in enumerate(self.titles) if pattern.search(title)]
+        if any(self.ranks[i][1] < start and self.titles[i] not in own for i in found):
+            return None
+        found.sort(key=lambda i: (self.ranks[i][1], -self.ranks[i][0]))
+        series: dict[str, tuple[int, TitleRef, bool]] = {}
+        for i in found:
+            if self.ranks[i][1] >= start:
+                series.setdefault(self.refs[i].item_id, (self.ranks[i][1], self.refs[i], False))
+        return series
 
     def _series(self, key: str) -> list[int]:
         """The titles that are `key` or start with it and a word or a colon after it."""

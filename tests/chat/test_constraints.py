@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import csv
+import re
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -517,6 +520,51 @@ def test_a_misspelt_title_is_found_by_its_start(vocab, message, expected):
 ])
 def test_the_first_of_a_series_may_be_numbered(vocab, message, expected):
     assert chips(message, vocab) == expected
+
+
+# MovieLens rows (popularity: its ratings) of series whose sequels do not start with the series' name
+SEQUELS = [("3793", "X-Men (2000)", 133, 2000), ("6333", "X2: X-Men United (2003)", 76, 2003),
+           ("45499", "X-Men: The Last Stand (2006)", 52, 2006), ("87232", "X-Men: First Class (2011)", 43, 2011),
+           ("2571", "Matrix, The (1999)", 278, 1999), ("6934", "Matrix Revolutions, The (2003)", 79, 2003),
+           ("6365", "Matrix Reloaded, The (2003)", 96, 2003), ("27660", "Animatrix, The (2003)", 6, 2003),
+           ("26152", "Batman (1966)", 5, 1966), ("592", "Batman (1989)", 189, 1989),
+           ("1377", "Batman Returns (1992)", 60, 1992), ("1", "Toy Story (1995)", 215, 1995),
+           ("3114", "Toy Story 2 (1999)", 97, 1999), ("78499", "Toy Story 3 (2010)", 55, 2010),
+           ("106022", "Toy Story of Terror (2013)", 5, 2013), ("1214", "Alien (1979)", 146, 1979),
+           ("3703", "Alien Contamination (1980)", 1, 1980), ("1320", "Alien³ (a.k.a. Alien 3) (1992)", 47, 1992),
+           ("1029", "Up Close and Personal (1996)", 5, 1996), ("68954", "Up (2009)", 105, 2009),
+           ("72011", "Up in the Air (2009)", 35, 2009), ("1954", "Rocky (1976)", 64, 1976),
+           ("2409", "Rocky II (1979)", 26, 1979), ("3799", "Adventures of Rocky and Bullwinkle, The (2000)", 9, 2000)]
+
+
+@pytest.mark.parametrize("message,expected", [
+    ("x-men 2", "X2: X-Men United (2003)"), ("like x men 3", "X-Men: The Last Stand (2006)"),
+    ("matrix 2", "Matrix Reloaded, The (2003)"),  # of one year's two, the more popular first
+    ("like the matrix 3", "Matrix Revolutions, The (2003)"), ("batman 2", "Batman Returns (1992)"),
+    ("matrix 4", None), ("like toy story 4", None),  # not Toy Story of Terror: the catalog numbers that series
+    ("alien 2", None), ("alien 3", "Alien³ (a.k.a. Alien 3) (1992)"), ("rocky 3", None),  # nor Rocky and Bullwinkle
+    ("up 2", None),  # "up" was in titles before Up: a word, not a series' name
+])
+def test_a_sequel_is_counted_among_the_titles_holding_the_series_name(message, expected):
+    v = Vocabulary()
+    v.set_titles(SEQUELS)
+    c = parse(message, v)
+    assert [t.title for t in c.like] == ([expected] if expected else [])
+
+
+def test_sequels_of_the_real_catalog():
+    from tests.conftest import MOVIELENS, need
+
+    v = Vocabulary()
+    with open(need(MOVIELENS) / "movies.csv", encoding="utf-8") as f:
+        v.set_titles((r["movieId"], r["title"], 0, int(m.group(1)) if (m := re.search(r"\((\d{4})\)\s*$", r["title"]))
+                      else None) for r in csv.DictReader(f))
+    for name, title in [("x-men 2", "X2: X-Men United (2003)"), ("matrix 2", "Matrix Reloaded, The (2003)"),
+                        ("x-men 3", "X-Men: The Last Stand (2006)"), ("godfather 2", "Godfather: Part II, The (1974)"),
+                        ("rocky iv", "Rocky IV (1985)"), ("batman 2", "Batman Returns (1992)"),
+                        ("alien 2", None), ("die hard 4", None), ("up 2", None), ("titanic 2", None)]:
+        found = v.find_title(name, cutoff=None)
+        assert (found and found.title) == title, name
 
 
 @pytest.mark.parametrize("message,expected", [
