@@ -267,6 +267,10 @@ _WANTING = re.compile(r"\b(?:(?:i'?m|i\s+am)\s+)?in\s+the\s+mood\s+for\b|"
 # how a later turn says its genres narrow those asked so far ("but funny", "with some romance", "that's scary")
 _REFINING = re.compile(r"^\W*(?:but|and|with|though|yet|plus|preferably|ideally|(?:that|which|they|it)(?:'s|'re|"
                        r"\s+(?:is|are|should\s+be|must\s+be))|(?:should|must|needs?\s+to|has\s+to|have\s+to)\s+be)\b")
+# a correction inside a message ("horror, no wait, comedy", "horror... actually comedy"): what it says replaces what
+# came before it; "actually" and "rather" only after a pause, so that "a comedy that is actually scary" is both
+_CORRECTED = re.compile(r"\b(?:no,?\s+wait|wait|sorry|i\s+mean|or\s+rather|scratch\s+that|make\s+that|"
+                        r"change\s+(?:it|that)\s+to)\b|(?<=[,.;:!?…-])\s*(?:actually|rather)\b(?!\s+than)")
 # the words a turn may say around genre adjectives alone for them to narrow ("funny ones", "a scary one too")
 _DESCRIBING = {"one", "ones", "a", "an", "too", "also", "as", "well", "though", "please", "more", "bit", "little",
                "very", "really", "quite", "slightly", "somewhat", "but", "and", "with", "kind", "sort", "of", "make",
@@ -467,6 +471,14 @@ def parse(message: str, vocab: Vocabulary) -> Constraints:
             negated = prefixed or _negated(low[: m.start()], genre_words)
             named.append((m.start(), m.end(), vocab.genres[phrase], prefixed, negated))
             take((m.start() - 4 if low[max(0, m.start() - 4): m.start()] == "non-" else m.start(), m.end()))
+    corrected = 0  # where the message's last correction of its own genres ends
+    for m in _CORRECTED.finditer(low):
+        wanted = [n for n in named if not n[4]]
+        if not _inside(m.start(), used) and any(n[0] >= m.end() for n in wanted) and \
+                any(n[0] < m.start() for n in wanted):  # "Love Actually" is a title, read already
+            named = [n for n in named if n[0] >= m.end() or n[4]]
+            take(m.span())
+            corrected = m.end()
     # "anything but romantic comedies": genres named together are left out together, which the filters cannot say
     # (they leave out items of any genre named); the first alone is left out, and the rest is not asked for
     together = set()  # where genres named right after a negated one start ("non-" negates its own word only)
@@ -482,7 +494,7 @@ def parse(message: str, vocab: Vocabulary) -> Constraints:
         out.not_genres = [g for g in out.not_genres if g not in both]
     out.genres = [g for g in out.genres if g not in out.not_genres]
     # "a horror comedy", "romantic comedies": both at once; "westerns or war films": either
-    alternatives = re.search(r"\b(?:or|either|and/or)\b|/", low)
+    alternatives = re.search(r"\b(?:or|either|and/or)\b|/", low[corrected:])
     out.every_genre = len(out.genres) > 1 and not alternatives
     # a later turn's genres narrow the films asked so far when said so ("but funny", "with some romance") or only
     # described ("funny ones", "scary too"); they are alternatives when joined with "or", or named ("comedies")

@@ -640,6 +640,31 @@ def test_corrections_and_new_starts_in_their_everyday_forms(vocab, turns, expect
     assert merged_chips(turns, vocab) == expected
 
 
+@pytest.mark.parametrize("message,expected", [
+    # a correction inside one message: its genres replace those said before it in the message
+    ("horror, no wait, comedy", ["genres: Comedy"]), ("horror... actually comedy", ["genres: Comedy"]),
+    ("horror… actually comedy", ["genres: Comedy"]), ("horror no wait comedy", ["genres: Comedy"]),
+    ("horror, I mean comedies", ["genres: Comedy"]), ("horror, sorry, a western", ["genres: Western"]),
+    ("horror, or rather romantic comedies", ["genres: Comedy and Romance"]),  # "or rather" is no alternative
+    ("westerns or war films, no wait, comedy", ["genres: Comedy"]),
+    ("horror, no wait, comedy, actually drama", ["genres: Drama"]),  # the last correction wins
+    ("horror from the 80s, no wait, comedy", ["genres: Comedy", "years: 1980-1989"]),  # only genres are corrected
+    ("horror, no wait, no comedy", ["genres: Horror", "not: Comedy"]),  # corrected by nothing asked for: kept
+    # no correction: "actually" and "rather" inside a clause, and a title that holds the word
+    ("a comedy that is actually scary", ["genres: Comedy and Horror"]),
+    ("comedy rather than horror", ["genres: Comedy", "not: Horror"]),
+    ("like love actually, a comedy", ["genres: Comedy", "like: Love Actually (2003)"]),
+])
+def test_a_correction_inside_a_message(vocab, message, expected):
+    assert chips(message, vocab) == expected
+
+
+def test_a_correction_inside_a_later_message_corrects_that_message_only(vocab):
+    # "westerns", then "horror, no wait, comedy": comedies as well as westerns, as "comedy" alone would add
+    assert merged_chips(["westerns", "horror, no wait, comedy"], vocab) == ["genres: Western, Comedy"]
+    assert merged_chips(["horror", "no wait, a comedy"], vocab) == ["genres: Comedy"]  # across turns, as before
+
+
 @pytest.mark.parametrize("turns,expected", [
     # a correction's titles replace those liked so far; "forget X" drops X (neither liked nor disliked)
     (["like toy story", "actually like the matrix"], ["like: Matrix, The (1999)"]),
