@@ -43,6 +43,8 @@ class Constraints(BaseModel):
     forget_like: list[Title] = Field(default_factory=list, description="titles named so far to forget, neither liked "
                                                                        "nor disliked (\"forget Toy Story\")")
     query: str | None = Field(None, description="the rest of the message, as a free-text query")
+    unfiltered: list[str] = Field(default_factory=list, description="what was asked for that the catalog has nothing "
+                                  "to filter by, as shown back (\"rated R\", \"not Hugh Grant\"): never searched")
     reset: bool = Field(False, description="the message asked to start over")
     replaces_genres: bool = Field(False, description="the message corrects what was asked so far: its genres "
                                   "replace the genres (\"actually dramas\", \"make it a comedy instead\"), its titles "
@@ -66,6 +68,7 @@ class Constraints(BaseModel):
         """This conversation's constraints after `turn` (a later turn wins where they disagree)."""
         if turn.reset:
             return turn.model_copy(update={"reset": False})
+        unfiltered = self.unfiltered + [u for u in turn.unfiltered if u not in self.unfiltered]
         before = Constraints() if turn.any_genre else self  # what "any genre" lifts: genres kept and left out
         dropped = turn.not_genres + turn.allow_genres  # "no horror", "forget horror": no longer asked for
         kept = [] if turn.replaces_genres and turn.genres else [g for g in before.genres if g not in dropped]
@@ -124,7 +127,7 @@ class Constraints(BaseModel):
                            not_genres=not_genres,
                            year_min=year_min, year_max=year_max,
                            not_years=turn.not_years or not_years, like=like, not_like=not_like,
-                           query=turn.query or self.query)
+                           query=turn.query or self.query, unfiltered=unfiltered)
 
     def filters(self, genre_field: str = "genres", year_field: str = "year") -> list[str]:
         """The constraints in ragrec's filter syntax (values quoted, so a comma in a genre stays in it)."""
@@ -162,6 +165,7 @@ class Constraints(BaseModel):
         if self.query:  # a chip is a label: a long query (up to a whole 2,000-character message) is cut short
             query = self.query if len(self.query) <= MAX_CHIP_CHARS else self.query[:MAX_CHIP_CHARS - 1].rstrip() + "…"
             chips.append(f"about: {query}")
+        chips += [f"can't filter: {u}" for u in self.unfiltered]
         return chips
 
 
@@ -276,6 +280,10 @@ _DESCRIBING = {"one", "ones", "a", "an", "too", "also", "as", "well", "though", 
                "very", "really", "quite", "slightly", "somewhat", "but", "and", "with", "kind", "sort", "of", "make",
                "it", "them"}
 _YEAR_WORD = r"(?:years?|decades?|eras?|(?:release\s+)?dates?)"
+# content ratings, which the catalog does not hold: "rated R", "R-rated", "PG-13"; "R" and "G" alone are letters
+_RATING = r"pg[\s-]?13|pg|nc[\s-]?17|r|g|x"
+_RATED = re.compile(r"\b(?:rated\s+(" + _RATING + r")|(" + _RATING + r")[\s-]rated|(pg[\s-]?13|pg|nc[\s-]?17))"
+                    r"(?![\w-])")
 
 
 def _no_matter(what: str) -> str:
@@ -420,6 +428,12 @@ def parse(message: str, vocab: Vocabulary) -> Constraints:
                     _add(out.not_like, Title(item_id=ref.item_id, title=ref.title))
                     take((m.start("t") + a, m.start("t") + b))
 
+    for m in _RATED.finditer(low):  # shown as not filtered, and not searched for ("rated R horror" is horror)
+        if not _inside(m.start(), used):
+            rating = re.sub(r"[\s-]", "", next(g for g in m.groups() if g)).upper()
+            rating = re.sub(r"(\d+)$", r"-\1", rating)  # "pg13" is PG-13
+            _add(out.unfiltered, ("not " if _negated(low[:m.start()]) else "") + "rated " + rating)
+            take(m.span())
     for m in [*_WANTING.finditer(low), *_RANKING.finditer(low)]:  # after the titles, which may hold these words
         take(m.span())  # ("I Love You, Man")
     # a greeting or thanks is nothing to search for (nor to replace the conversation's query with); a message that is

@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 
 from pydantic import BaseModel, Field, ValidationError
 
-from ragrec.chat.constraints import Constraints, Title, parse
+from ragrec.chat.constraints import _RATED, Constraints, Title, parse
 from ragrec.chat.vocabulary import Vocabulary
 
 log = logging.getLogger("ragrec.chat")
@@ -53,8 +54,8 @@ def read_constraints(message: str, vocab: Vocabulary, llm=None) -> Constraints:
 def _checked(e: Extracted, vocab: Vocabulary, rules: Constraints) -> Constraints:
     """The LLM's reading, checked against the catalog; starting over, lifting years or genres ("any year", "horror
     is fine", "the 90s are fine"), genres that correct ("actually dramas") or narrow ("but funny") earlier ones and
-    years relative to earlier turns ("or the 80s", "something newer") and titles to forget come from the rules (the
-    schema has no words for them)."""
+    years relative to earlier turns ("or the 80s", "something newer"), titles to forget and what the catalog cannot
+    filter by ("rated R") come from the rules (the schema has no words for them)."""
     known = {g.lower(): g for g in vocab.genres.values()}
 
     def genres(names: list[str]) -> list[str]:
@@ -73,7 +74,12 @@ def _checked(e: Extracted, vocab: Vocabulary, rules: Constraints) -> Constraints
                        not_genres=not_genres, allow_genres=allowed, allow_years=rules.allow_years,
                        year_min=years[0], year_max=years[1], like=titles(e.like_titles),
                        not_like=titles(e.not_like_titles), forget_like=rules.forget_like,
-                       query=(e.query or "").strip() or None, reset=rules.reset,
+                       query=_without_ratings(e.query or "") or None, reset=rules.reset, unfiltered=rules.unfiltered,
                        any_year=rules.any_year, any_genre=rules.any_genre, adds_years=rules.adds_years,
                        replaces_genres=rules.replaces_genres, refines_genres=rules.refines_genres,
                        shift_years=rules.shift_years)
+
+
+def _without_ratings(query: str) -> str:
+    """The LLM's query without content ratings ("rated R"), which the catalog does not hold: not searched for."""
+    return " ".join(re.sub(_RATED.pattern, " ", query, flags=re.IGNORECASE).split())

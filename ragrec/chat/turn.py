@@ -154,7 +154,8 @@ class Chat:
             conv.add(Turn(message=request.message, items=[c.item_id for c in result.items]), self.rec.settings)
         return ChatAnswer(conversation_id=conv.conversation_id, recommendation_id=result.recommendation_id,
                           parsed=parsed, constraints=merged, chips=merged.chips(), items=result.items,
-                          answer=answer_text(merged, result.items, all_shown=all_shown), reranked=result.reranked,
+                          answer=answer_text(merged, result.items, all_shown=all_shown,
+                                             unfiltered=bool(parsed.unfiltered)), reranked=result.reranked,
                           rerank_error=result.rerank_error)
 
     # --- whole turns -------------------------------------------------------------------------------------------
@@ -185,9 +186,21 @@ class Chat:
         yield ChatEvent(event="done", data=answer.model_dump(mode="json"))
 
 
-def answer_text(constraints: Constraints, items: list[Candidate], all_shown: bool = False) -> str:
+UNFILTERED_NOTE = "Note: the catalog has nothing to filter some of that by (a content rating, a person), so it " \
+                  "was not used: see \"can't filter\"."
+
+
+def answer_text(constraints: Constraints, items: list[Candidate], all_shown: bool = False,
+                unfiltered: bool = False) -> str:
     """The answer around the items: templates and the items' own (checked) descriptions, nothing else.
-    `all_shown`: there are no items because every one that fits was shown earlier in the conversation."""
+    `all_shown`: there are no items because every one that fits was shown earlier in the conversation.
+    `unfiltered`: the message asked for something the catalog cannot filter by, which a note says (in its own words:
+    the user's are only in the chips)."""
+    text = _answer_text(constraints, items, all_shown)
+    return text + "\n" + UNFILTERED_NOTE if unfiltered else text
+
+
+def _answer_text(constraints: Constraints, items: list[Candidate], all_shown: bool) -> str:
     wanted = _summary(constraints)
     if not items and all_shown:
         return f"That is everything I found in the catalog{wanted}: it was all shown above. Try asking for " \

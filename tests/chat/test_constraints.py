@@ -884,6 +884,29 @@ def test_any_message_parses_to_valid_filters(vocab, message):
     assert not {t.item_id for t in merged.like} & {t.item_id for t in merged.not_like}
 
 
+@pytest.mark.parametrize("message,expected", [
+    # content ratings are not in the catalog: shown as not filtered, never searched for
+    ("rated R horror", ["genres: Horror", "can't filter: rated R"]),
+    ("an R-rated thriller", ["genres: Thriller", "can't filter: rated R"]),
+    ("PG-13 comedies", ["genres: Comedy", "can't filter: rated PG-13"]),
+    ("pg 13 sci-fi from the 90s", ["genres: Sci-Fi", "years: 1990-1999", "can't filter: rated PG-13"]),
+    ("a comedy rated PG", ["genres: Comedy", "can't filter: rated PG"]),
+    ("rated nc-17", ["can't filter: rated NC-17"]), ("nothing rated R", ["can't filter: not rated R"]),
+    ("rated G or PG", ["can't filter: rated G", "can't filter: rated PG"]),
+    ("like the matrix, rated R", ["like: Matrix, The (1999)", "can't filter: rated R"]),
+    ("top rated comedies", ["genres: Comedy"]),  # "rated" alone is no rating
+])
+def test_content_ratings_are_shown_as_not_filtered(vocab, message, expected):
+    c = parse(message, vocab)
+    assert c.chips() == expected and not re.search(r"\b(?:r|pg|rated)\b", (c.query or "").lower())
+
+
+def test_what_cannot_be_filtered_stays_with_the_conversation_until_it_starts_over(vocab):
+    assert merged_chips(["rated R horror", "from the 90s"], vocab) == [
+        "genres: Horror", "years: 1990-1999", "can't filter: rated R"]
+    assert merged_chips(["rated R horror", "start over, comedies"], vocab) == ["genres: Comedy"]
+
+
 def test_a_title_liked_and_not_liked_in_one_message_is_liked(vocab):
     merged = Constraints().merge(parse('"Titanic" but not "Titanic"', vocab))
     assert merged.chips() == ["like: Titanic (1997)"]

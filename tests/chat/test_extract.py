@@ -79,3 +79,8 @@ def test_a_correction_or_a_narrowing_of_the_genres_comes_from_the_rules(vocab): 
     assert c.genres == ["Drama"] and c.replaces_genres
     c = read_constraints("but funny", vocab, Scripted(json.dumps({"genres": ["Comedy"]})))
     assert c.genres == ["Comedy"] and c.refines_genres and not c.replaces_genres
+
+
+def test_what_the_catalog_cannot_filter_by_comes_from_the_rules(vocab):  # noqa: F811
+    c = read_constraints("rated R horror", vocab, Scripted(json.dumps({"genres": ["Horror"], "query": "rated R"})))
+    assert c.genres == ["Horror"] and c.unfiltered == ["rated R"] and c.query is None  # the rating is not searched
