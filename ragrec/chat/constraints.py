@@ -397,10 +397,11 @@ def parse(message: str, vocab: Vocabulary) -> Constraints:
             ref, end = _dated(ref, m.group(1), low, m.end(), vocab)
             _add(out.not_like if negated else out.like, Title(item_id=ref.item_id, title=ref.title))
             take((m.start(), end))
-    # "forget Toy Story": no longer liked, nor disliked (a title with a comma in it is rare enough here)
-    forget = r"\b(?:forget(?:\s+about)?|never\s*mind(?:\s+about)?|drop)\s+(?P<t>[^,]+?)(?:(?=\s*,)|" + _CLAUSE_END + ")"
+    # "forget Toy Story": no longer liked, nor disliked; also across commas ("forget Good, the Bad and the Ugly, The",
+    # "forget toy story, jumanji"), up to words that name no title ("forget Toy Story, comedy" asks for comedies)
+    forget = r"\b(?:forget(?:\s+about)?|never\s*mind(?:\s+about)?|drop)\s+(?P<t>.+?)" + _CLAUSE_END
     for m in re.finditer(forget, low):
-        for ref, (a, b) in _titles_in(text[m.start("t"):m.end("t")], vocab, cutoff=None):
+        for ref, (a, b) in _forgotten(text[m.start("t"):m.end("t")], vocab):
             _add(out.forget_like, Title(item_id=ref.item_id, title=ref.title))
             take((m.start(), m.start("t") + b))
     for pattern, target in ((_UNLIKE, out.not_like), (_LIKE, out.like)):
@@ -669,6 +670,19 @@ def _titles_in(phrase: str, vocab: Vocabulary, cutoff: float | None = 86.0) -> l
     # a misspelt title with "and" in it ("Harry Poter and ...")
     whole = None if found else _title(phrase, vocab, cutoff)
     return [(whole, (0, len(phrase)))] if whole else found
+
+
+def _forgotten(clause: str, vocab: Vocabulary) -> list[tuple[object, tuple[int, int]]]:
+    """The titles after "forget", with their spans: those the clause starts with, joined by commas, "and" or "or"
+    ("toy story, jumanji"); a title may have commas in it ("Good, the Bad and the Ugly, The"). The first words that
+    name no title end them: "forget Toy Story, comedy" asks for comedies."""
+    found, at = [], 0
+    for ref, (a, b) in _titles_in(clause, vocab, cutoff=None):
+        if not re.fullmatch(r"[\s,]*(?:(?:and|or)\s+)?", clause[at:a], re.IGNORECASE):
+            break
+        found.append((ref, (a, b)))
+        at = b
+    return found
 
 
 def _title_then_year(phrase: str, vocab: Vocabulary, cutoff: float | None = 86.0):

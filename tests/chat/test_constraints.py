@@ -679,6 +679,29 @@ def test_a_correction_replaces_the_titles_liked(vocab, turns, expected):
     assert merged_chips(turns, vocab) == expected
 
 
+@pytest.mark.parametrize("turns,expected", [
+    # what "forget" drops runs across commas while they join titles, or are in one ("Good, the Bad and the Ugly, The")
+    (["like the good the bad and the ugly", "forget Good, the Bad and the Ugly, The"], []),
+    (["like the good the bad and the ugly and jumanji", "forget the good, the bad and the ugly, a western"],
+     ["genres: Western", "like: Jumanji (1995)"]),
+    (["like crouching tiger, hidden dragon", "forget crouching tiger, hidden dragon, comedies"], ["genres: Comedy"]),
+    (["like toy story and jumanji", "forget toy story, jumanji"], []),  # a list
+    (["like toy story and jumanji", "forget toy story and jumanji, comedies"], ["genres: Comedy"]),
+    # and ends at words that name no title: those are asked for
+    (["like toy story", "forget Toy Story, comedy"], ["genres: Comedy"]),
+    (["like toy story", "forget toy story, comedy, from the 90s"], ["genres: Comedy", "years: 1990-1999"]),
+    (["like toy story", "forget toy story, a comedy like jumanji"], ["genres: Comedy", "like: Jumanji (1995)"]),
+    (["like toy story", "forget toy story, like the matrix"], ["like: Matrix, The (1999)"]),
+])
+def test_forget_a_title_with_commas_or_before_one(turns, expected):
+    v = Vocabulary()
+    for g in GENRES:
+        v.add_genre(g)
+    v.set_titles(TITLES + [("1201", "Good, the Bad and the Ugly, The (Buono, il brutto, il cattivo, Il) (1966)", 92,
+                            1966)])
+    assert merged_chips(turns, v) == expected
+
+
 def merged_chips(turns: list[str], vocab: Vocabulary) -> list[str]:
     merged = Constraints()
     for message in turns:
