@@ -24,6 +24,11 @@ class Title(BaseModel):
     title: str
 
 
+class Series(BaseModel):
+    name: str = Field(description="as the catalog writes it: \"Batman\"")
+    items: list[Title] = Field(description="every catalog item whose title holds the name")
+
+
 class Constraints(BaseModel):
     genres: list[str] = Field(default_factory=list, description="keep items of these genres")
     every_genre: bool = Field(False, description="of every one of `genres` (\"a horror comedy\"); false: of any of "
@@ -40,6 +45,8 @@ class Constraints(BaseModel):
     not_years: tuple[int, int] | None = Field(None, description="a year range to leave out (\"not from the 90s\")")
     like: list[Title] = Field(default_factory=list, description="catalog items to recommend more like")
     not_like: list[Title] = Field(default_factory=list, description="catalog items to move away from")
+    not_series: list[Series] = Field(default_factory=list, description="series whose every item is left out "
+                                     "(\"not batman\", \"nothing with batman\")")
     forget_like: list[Title] = Field(default_factory=list, description="titles named so far to forget, neither liked "
                                                                        "nor disliked (\"forget Toy Story\")")
     query: str | None = Field(None, description="the rest of the message, as a free-text query")
@@ -62,13 +69,20 @@ class Constraints(BaseModel):
     def is_empty(self) -> bool:
         return not (self.genres or self.also_genres or self.not_genres or self.allow_genres or self.allow_years
                     or self.year_min or self.year_max
-                    or self.not_years or self.like or self.not_like or self.query)
+                    or self.not_years or self.like or self.not_like or self.not_series or self.query)
 
     def merge(self, turn: Constraints) -> Constraints:
         """This conversation's constraints after `turn` (a later turn wins where they disagree)."""
         if turn.reset:
             return turn.model_copy(update={"reset": False})
         unfiltered = self.unfiltered + [u for u in turn.unfiltered if u not in self.unfiltered]
+        # a series left out stays out, but for the items a later turn likes or forgets ("not batman", then "like
+        # batman returns")
+        names = {s.name.lower() for s in turn.not_series}
+        kept_ids = {t.item_id for t in turn.like + turn.forget_like}
+        not_series = [s.model_copy(update={"items": [t for t in s.items if t.item_id not in kept_ids]})
+                      for s in self.not_series if s.name.lower() not in names] + turn.not_series
+        not_series = [s for s in not_series if s.items]
         before = Constraints() if turn.any_genre else self  # what "any genre" lifts: genres kept and left out
         dropped = turn.not_genres + turn.allow_genres  # "no horror", "forget horror": no longer asked for
         kept = [] if turn.replaces_genres and turn.genres else [g for g in before.genres if g not in dropped]
@@ -127,7 +141,7 @@ class Constraints(BaseModel):
                            not_genres=not_genres,
                            year_min=year_min, year_max=year_max,
                            not_years=turn.not_years or not_years, like=like, not_like=not_like,
-                           query=turn.query or self.query, unfiltered=unfiltered)
+                           not_series=not_series, query=turn.query or self.query, unfiltered=unfiltered)
 
     def filters(self, genre_field: str = "genres", year_field: str = "year") -> list[str]:
         """The constraints in ragrec's filter syntax (values quoted, so a comma in a genre stays in it)."""
@@ -162,11 +176,15 @@ class Constraints(BaseModel):
             chips.append(f"not years: {self.not_years[0]}-{self.not_years[1]}")
         chips += [f"like: {t.title}" for t in self.like]
         chips += [f"not like: {t.title}" for t in self.not_like]
+        chips += [f"not: {s.name} ({len(s.items)} title{'s' if len(s.items) > 1 else ''})" for s in self.not_series]
         if self.query:  # a chip is a label: a long query (up to a whole 2,000-character message) is cut short
-            query = self.query if len(self.query) <= MAX_CHIP_CHARS else self.query[:MAX_CHIP_CHARS - 1].rstrip() + "…"
-            chips.append(f"about: {query}")
-        chips += [f"can't filter: {u}" for u in self.unfiltered]
+            chips.append(f"about: {_cut(self.query)}")
+        chips += [f"can't filter: {_cut(u)}" for u in self.unfiltered]
         return chips
+
+
+def _cut(text: str) -> str:
+    return text if len(text) <= MAX_CHIP_CHARS else text[:MAX_CHIP_CHARS - 1].rstrip() + "…"
 
 
 def _covers(span: tuple[int, int] | None, year_min: int | None, year_max: int | None) -> bool:
@@ -275,6 +293,11 @@ _REFINING = re.compile(r"^\W*(?:but|and|with|though|yet|plus|preferably|ideally|
 # came before it; "actually" and "rather" only after a pause, so that "a comedy that is actually scary" is both
 _CORRECTED = re.compile(r"\b(?:no,?\s+wait|wait|sorry|i\s+mean|or\s+rather|scratch\s+that|make\s+that|"
                         r"change\s+(?:it|that)\s+to)\b|(?<=[,.;:!?…-])\s*(?:actually|rather)\b(?!\s+than)")
+# words after a negation that refuse nothing to filter by: "I don't know", "I'm not picky", "not up for horror"
+_NOT_ASKED = set("""
+know sure mind care matter matters picky fussy fussed bothered seen watched think thanks thank wait up interested keen
+problem worry worries rush hurry idea clue
+""".split())
 # the words a turn may say around genre adjectives alone for them to narrow ("funny ones", "a scary one too")
 _DESCRIBING = {"one", "ones", "a", "an", "too", "also", "as", "well", "though", "please", "more", "bit", "little",
                "very", "really", "quite", "slightly", "somewhat", "but", "and", "with", "kind", "sort", "of", "make",
@@ -531,7 +554,7 @@ def parse(message: str, vocab: Vocabulary) -> Constraints:
         elif not token[0].isalnum() and token[0] not in "'-" or low_token == "but":
             negating = False
         elif negating:
-            unsaid[-1].append(low_token)
+            unsaid[-1].append(token)
         else:
             said.append(low_token)
             if low_token not in _FILLER and not token.isdigit():
@@ -552,9 +575,22 @@ def parse(message: str, vocab: Vocabulary) -> Constraints:
         if ref:
             out.like, out.query = [Title(item_id=ref.item_id, title=ref.title)], None
     for run in unsaid:
-        ref = _bare_title(run, vocab)
-        if ref and all(t.item_id != ref.item_id for t in out.like):
-            _add(out.not_like, Title(item_id=ref.item_id, title=ref.title))
+        ref = _bare_title([w.lower() for w in run], vocab)
+        if ref:
+            if all(t.item_id != ref.item_id for t in out.like):
+                _add(out.not_like, Title(item_id=ref.item_id, title=ref.title))
+            continue
+        # what else a negation governs is never searched for: a series' name leaves out its every title ("not
+        # batman", "nothing with batman"); anything else, a person ("no Hugh Grant"), a topic ("without violence"), is
+        # shown as not filtered rather than dropped silently
+        named = [w for w in run if w.lower() not in _EVERYDAY | _SOFTENERS | _NOT_ASKED]
+        series = named and vocab.series_holding(" ".join(named))
+        liked = {t.item_id for t in out.like}
+        if series and all(s.name != series[0] for s in out.not_series):
+            out.not_series.append(Series(name=series[0], items=[Title(item_id=r.item_id, title=r.title)
+                                                                for r in series[1] if r.item_id not in liked]))
+        elif named and not series:
+            _add(out.unfiltered, "not " + " ".join(named))
     return out
 
 

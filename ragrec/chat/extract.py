@@ -54,8 +54,9 @@ def read_constraints(message: str, vocab: Vocabulary, llm=None) -> Constraints:
 def _checked(e: Extracted, vocab: Vocabulary, rules: Constraints) -> Constraints:
     """The LLM's reading, checked against the catalog; starting over, lifting years or genres ("any year", "horror
     is fine", "the 90s are fine"), genres that correct ("actually dramas") or narrow ("but funny") earlier ones and
-    years relative to earlier turns ("or the 80s", "something newer"), titles to forget and what the catalog cannot
-    filter by ("rated R") come from the rules (the schema has no words for them)."""
+    years relative to earlier turns ("or the 80s", "something newer"), titles to forget, series left out ("not batman")
+    and what the catalog cannot filter by ("rated R", "no Hugh Grant") come from the rules (the schema has no words
+    for them)."""
     known = {g.lower(): g for g in vocab.genres.values()}
 
     def genres(names: list[str]) -> list[str]:
@@ -74,12 +75,16 @@ def _checked(e: Extracted, vocab: Vocabulary, rules: Constraints) -> Constraints
                        not_genres=not_genres, allow_genres=allowed, allow_years=rules.allow_years,
                        year_min=years[0], year_max=years[1], like=titles(e.like_titles),
                        not_like=titles(e.not_like_titles), forget_like=rules.forget_like,
-                       query=_without_ratings(e.query or "") or None, reset=rules.reset, unfiltered=rules.unfiltered,
+                       query=_unfiltered_out(e.query or "", rules) or None, reset=rules.reset,
+                       unfiltered=rules.unfiltered, not_series=rules.not_series,
                        any_year=rules.any_year, any_genre=rules.any_genre, adds_years=rules.adds_years,
                        replaces_genres=rules.replaces_genres, refines_genres=rules.refines_genres,
                        shift_years=rules.shift_years)
 
 
-def _without_ratings(query: str) -> str:
-    """The LLM's query without content ratings ("rated R"), which the catalog does not hold: not searched for."""
-    return " ".join(re.sub(_RATED.pattern, " ", query, flags=re.IGNORECASE).split())
+def _unfiltered_out(query: str, rules: Constraints) -> str:
+    """The LLM's query without what the rules found the catalog cannot filter by, which is never searched for:
+    content ratings ("rated R") and the words of a refusal ("no Hugh Grant" is no search for Hugh Grant)."""
+    refused = {w.lower() for u in rules.unfiltered if u.startswith("not ") for w in u.split()[1:]}
+    query = re.sub(_RATED.pattern, " ", query, flags=re.IGNORECASE)
+    return " ".join(w for w in query.split() if w.lower().strip(",.;:!?") not in refused)

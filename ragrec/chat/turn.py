@@ -129,8 +129,8 @@ class Chat:
         recommend = RecommendRequest(
             user_id=conv.user_id, k=request.k, query=merged.query, positive=[t.item_id for t in merged.like],
             negative=negatives if has_target else [],
-            # with nothing to move away from, "not like X" leaves X out
-            exclude=shown + ([] if has_target else negatives),
+            # with nothing to move away from, "not like X" leaves X out; so is a series refused ("not batman")
+            exclude=shown + ([] if has_target else negatives) + _series_ids(merged),
             filters=merged.filters(s.chat_genre_field, s.chat_year_field), explain=request.explain,
         )
         return Plan(conv, base, parsed, merged, recommend)
@@ -139,9 +139,10 @@ class Chat:
         """Keep the turn in the conversation; the answer shows the constraints its items were found with."""
         conv, parsed, merged = plan.conv, plan.parsed, plan.merged
         # nothing left: because everything that fits was shown already, or because nothing fits (one more query,
-        # with nothing left out, tells which; only on an empty answer)
-        all_shown = not result.items and bool(plan.recommend.exclude) and bool(self.rec.retrieve(
-            plan.recommend.model_copy(update={"exclude": [], "k": 1, "explain": False, "rerank": False}))[1].items)
+        # with nothing left out but a series refused, tells which; only on an empty answer)
+        refused = _series_ids(merged)  # left out whether shown or not
+        all_shown = not result.items and len(plan.recommend.exclude) > len(refused) and bool(self.rec.retrieve(
+            plan.recommend.model_copy(update={"exclude": refused, "k": 1, "explain": False, "rerank": False}))[1].items)
         with self._turns:
             # two turns of one conversation at once (a double submit, a retry): the one ending last builds on the
             # constraints the other left, rather than overwrite them
@@ -188,6 +189,11 @@ class Chat:
 
 UNFILTERED_NOTE = "Note: the catalog has nothing to filter some of that by (a content rating, a person), so it " \
                   "was not used: see \"can't filter\"."
+
+
+def _series_ids(constraints: Constraints) -> list[str]:
+    """The items of the series the conversation refused ("not batman")."""
+    return list(dict.fromkeys(t.item_id for s in constraints.not_series for t in s.items))
 
 
 def answer_text(constraints: Constraints, items: list[Candidate], all_shown: bool = False,
@@ -260,6 +266,8 @@ def _summary(c: Constraints) -> str:
         parts.append("not " + _and(c.not_genres, "or"))
     if c.not_like:
         parts.append("unlike " + _and([display_title(t.title) for t in c.not_like]))
+    if c.not_series:  # the series' name as the catalog writes it
+        parts.append("without the " + _and([s.name for s in c.not_series]) + " titles")
     if c.year_min is not None and c.year_max is not None:
         parts.append(f"from {c.year_min}" if c.year_min == c.year_max else f"from {c.year_min} to {c.year_max}")
     elif c.year_min is not None:

@@ -238,10 +238,8 @@ class Vocabulary:
         release order (on a tie the more popular first: "the matrix reloaded" before "... revolutions"), for a series
         the catalog names by subtitles only: "x men 2" is X2: X-Men United, "matrix 2" The Matrix Reloaded. None when
         other titles held the name before its item did ("up", "heat": an everyday word, not a series' name)."""
-        pattern = re.compile(r"(?<![\w'])" + re.escape(name) + r"(?![\w'])")
-        own = set(_names(name))
-        found = [i for i, title in enumerate(self.titles) if pattern.search(title)]
-        if any(self.ranks[i][1] < start and self.titles[i] not in own for i in found):
+        found = self._holding(name, start)
+        if found is None:
             return None
         found.sort(key=lambda i: (self.ranks[i][1], -self.ranks[i][0]))
         series: dict[str, tuple[int, TitleRef, bool]] = {}
@@ -249,6 +247,36 @@ class Vocabulary:
             if self.ranks[i][1] >= start:
                 series.setdefault(self.refs[i].item_id, (self.ranks[i][1], self.refs[i], False))
         return series
+
+    def _holding(self, name: str, start: int) -> list[int] | None:
+        """The titles that hold the name as a word group; None if one of them, other than the name's own items, is
+        from before the year `start` of the item the name means (a title of unknown year is no evidence)."""
+        pattern = re.compile(r"(?<![\w'])" + re.escape(name) + r"(?![\w'])")
+        own = set(_names(name))
+        found = [i for i, title in enumerate(self.titles) if pattern.search(title)]
+        if any(0 < self.ranks[i][1] < start and self.titles[i] not in own for i in found):
+            return None
+        return found
+
+    def series_holding(self, phrase: str) -> tuple[str, list[TitleRef]] | None:
+        """A series' name as the catalog writes it and every item whose title holds it ("batman": "Batman", and
+        Batman of 1966 and 1989, Batman Returns, The Lego Batman Movie, ...), for a phrase that is the name of an item
+        (its article may be left out) that no earlier title held (see `_holding`): "love" or "up" name no series."""
+        key = _LEADING_ARTICLE.sub("", normalize_title(phrase))
+        own = next((k for k in _names(key) if k in self._index), None) if key else None
+        if own is None or key in self.genres:
+            return None
+        first = self._best_known(own)
+        start = min(self.ranks[i][1] for i, ref in enumerate(self.refs) if ref == first)  # the item of the name
+        found = self._holding(key, start)
+        if not found:
+            return None
+        items: dict[str, TitleRef] = {}
+        for i in sorted(found, key=lambda i: (self.ranks[i][1], -self.ranks[i][0])):
+            for ref in [self.refs[i], *self.versions.get(self.titles[i], {}).values()]:
+                items.setdefault(ref.item_id, ref)
+        written = re.search(r"\W+".join(map(re.escape, key.split())), first.title, re.IGNORECASE)
+        return (written.group() if written else phrase), list(items.values())
 
     def _series(self, key: str) -> list[int]:
         """The titles that are `key` or start with it and a word or a colon after it."""

@@ -118,6 +118,25 @@ def test_messages_read_against_the_whole_catalog(api):
             assert not any("Romance" in g for g in genres(answer))
 
 
+def test_sequels_refusals_and_what_cannot_be_filtered_on_the_whole_catalog(api):
+    """Findings from QA on MovieLens titles: sequels not named after their series, a correction inside a message,
+    content ratings, a series refused and a person who cannot be."""
+    for message, chips in [
+        ("like x-men 2", ["like: X2: X-Men United (2003)"]), ("matrix 2", ["like: Matrix Reloaded, The (2003)"]),
+        ("horror, no wait, comedy", ["genres: Comedy"]),
+        ("rated R horror", ["genres: Horror", "can't filter: rated R"]),
+        ("comedies, no Hugh Grant", ["genres: Comedy", "can't filter: not Hugh Grant"]),
+    ]:
+        answer = turn(api, message, k=3, explain=False)
+        assert answer["chips"] == chips, message
+        if "can't filter" in chips[-1]:
+            assert answer["answer"].splitlines()[-1].startswith("Note: the catalog has nothing to filter some of")
+    refused = turn(api, "action movies, nothing with batman", k=10, explain=False)
+    [chip] = [c for c in refused["chips"] if c.startswith("not: Batman (")]
+    assert len(refused["items"]) == 10 and not any("batman" in i["payload"]["title"].lower() for i in refused["items"])
+    assert "without the Batman titles" in refused["answer"].splitlines()[0]
+
+
 def test_a_greeting_or_thanks_is_nothing_to_go_on(api):
     hello = turn(api, "hello", k=3, explain=False)
     assert hello["chips"] == [] and hello["answer"].startswith("Nothing in that named a genre, a year or a title")

@@ -77,3 +77,12 @@ def test_what_cannot_be_filtered_is_noted_in_the_answers_own_words():
     assert text.splitlines()[-1] == UNFILTERED_NOTE and "Ignore" not in text  # the user's words are only in chips
     assert UNFILTERED_NOTE in answer_text(c, [], unfiltered=True)  # an empty answer says so too
     assert UNFILTERED_NOTE not in answer_text(c, [candidate("1", "Heat (1995)")])  # said on the turn that asked
+
+
+def test_a_refused_series_is_said_in_the_catalogs_words():
+    from ragrec.chat.constraints import Series, Title
+
+    c = Constraints(genres=["Action"], not_series=[Series(name="Batman", items=[Title(item_id="592",
+                                                                                        title="Batman (1989)")])])
+    assert answer_text(c, [candidate("1", "Heat (1995)")]).startswith("Here is one pick in Action, without the Batman "
+                                                                       "titles:")

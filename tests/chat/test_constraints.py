@@ -146,7 +146,7 @@ def chips(message: str, vocab: Vocabulary) -> list[str]:
     ("dramas from the 90s but not from 1995", ["genres: Drama", "years: 1990-1999", "not years: 1995-1995"]),
     ("nothing before 2000", ["years: 2000-…"]),
     ("no movies older than 1990", ["years: 1990-…"]),
-    ("without violence", []),  # a negated word that is no genre is left out, not searched for
+    ("without violence", ["can't filter: not violence"]),  # a negated word that is no genre: shown, not searched
     ("not like Toy Story and not like Jumanji", ["not like: Toy Story (1995)", "not like: Jumanji (1995)"]),
     ('I didn\'t like "Titanic"', ["not like: Titanic (1997)"]),
     # year forms
@@ -194,7 +194,8 @@ def chips(message: str, vocab: Vocabulary) -> list[str]:
     ("movies like Inception but not Interstellar", ["like: Inception (2010)", "not like: Interstellar (2014)"]),
     ("like toy story but not toy story 2 or toy story 3",
      ["like: Toy Story (1995)", "not like: Toy Story 2 (1999)", "not like: Toy Story 3 (2010)"]),
-    ("like toy story but not the sequels", ["like: Toy Story (1995)"]),  # not "Anne of Green Gables: The Sequel"
+    # not "Anne of Green Gables: The Sequel"; shown as not filtered rather than dropped
+    ("like toy story but not the sequels", ["like: Toy Story (1995)", "can't filter: not sequels"]),
     ("like Inception but not horror", ["not: Horror", "like: Inception (2010)"]),
     ("like Inception but not from 2010", ["not years: 2010-2010", "like: Inception (2010)"]),
     ("star wars but darker", ["about: star wars darker"]),  # more than a title: searched as words
@@ -928,6 +929,36 @@ def test_what_cannot_be_filtered_stays_with_the_conversation_until_it_starts_ove
     assert merged_chips(["rated R horror", "from the 90s"], vocab) == [
         "genres: Horror", "years: 1990-1999", "can't filter: rated R"]
     assert merged_chips(["rated R horror", "start over, comedies"], vocab) == ["genres: Comedy"]
+
+
+@pytest.mark.parametrize("message,expected", [
+    # a refused series' name leaves out its every title; a person or a topic can't be filtered, and says so
+    ("not batman", ["not: Batman (4 titles)"]), ("nothing with batman", ["not: Batman (4 titles)"]),
+    ("no batman movies", ["not: Batman (4 titles)"]),  # 1966, 1989, Batman Returns, Mask of the Phantasm
+    ("like batman but nothing else with batman", ["like: Batman (1989)", "not: Batman (3 titles)"]),
+    ("comedies, no Hugh Grant", ["genres: Comedy", "can't filter: not Hugh Grant"]),
+    ("something with Tom Hanks but no Meg Ryan", ["about: Tom Hanks", "can't filter: not Meg Ryan"]),
+    ("nothing with love", ["can't filter: not love"]),  # a word of titles, no series' name
+    ("not star wars", ["not like: Star Wars: Episode IV - A New Hope (1977)"]),  # a title, as before
+    # words after a negation that refuse nothing
+    ("I don't know, something funny", ["genres: Comedy"]), ("I'm not picky, a comedy", ["genres: Comedy"]),
+])
+def test_a_refusal_leaves_out_a_series_or_says_it_cannot(message, expected):
+    v = Vocabulary()
+    for g in GENRES:
+        v.add_genre(g)
+    v.set_titles(TITLES + [("26152", "Batman (1966)", 5, 1966), ("1377", "Batman Returns (1992)", 60, 1992)])
+    c = parse(message, v)
+    assert c.chips() == expected
+    assert not re.search(r"\b(?:hugh|grant|meg|ryan|batman|love)\b", (c.query or "").lower())  # never searched
+
+
+def test_a_refused_series_stays_out_but_for_what_a_later_turn_likes(vocab):
+    assert merged_chips(["not batman", "from the 90s"], vocab) == ["years: 1990-1999", "not: Batman (2 titles)"]
+    assert merged_chips(["not batman", "like batman: mask of the phantasm"], vocab) == [
+        "like: Batman: Mask of the Phantasm (1993)", "not: Batman (1 title)"]
+    assert merged_chips(["not batman", "start over"], vocab) == []
+    assert merged_chips(["no Hugh Grant", "comedies"], vocab) == ["genres: Comedy", "can't filter: not Hugh Grant"]
 
 
 def test_a_title_liked_and_not_liked_in_one_message_is_liked(vocab):
