@@ -35,6 +35,8 @@ class Constraints(BaseModel):
                                                  "them (\"westerns or war films\")")
     also_genres: list[str] = Field(default_factory=list, description="and of every one of these too, where `genres` "
                                    "are alternatives (\"westerns or war films\", then \"but funny\")")
+    or_genres: list[str] = Field(default_factory=list, description="or items of any of these, where `genres` are "
+                                  "all required (\"romantic comedies\", then \"or maybe a thriller\")")
     not_genres: list[str] = Field(default_factory=list, description="leave out items of any of these genres")
     allow_genres: list[str] = Field(default_factory=list, description="genres no longer left out (\"horror is fine "
                                                                       "after all\"), not required either")
@@ -67,7 +69,8 @@ class Constraints(BaseModel):
                           "any later or earlier (\"or later\")")
 
     def is_empty(self) -> bool:
-        return not (self.genres or self.also_genres or self.not_genres or self.allow_genres or self.allow_years
+        return not (self.genres or self.also_genres or self.or_genres or self.not_genres
+                    or self.allow_genres or self.allow_years
                     or self.year_min or self.year_max
                     or self.not_years or self.like or self.not_like or self.not_series or self.query)
 
@@ -90,12 +93,24 @@ class Constraints(BaseModel):
         also = [] if turn.replaces_genres and turn.genres else \
             [g for g in before.also_genres if g not in dropped and g not in genres]
         every_genre = turn.every_genre if turn.genres else before.every_genre
+        alternatives = [] if turn.replaces_genres and turn.genres else \
+            [g for g in before.or_genres if g not in dropped and g not in genres]
+        if (before.or_genres or before.every_genre and len(kept) > 1) and turn.genres and not turn.refines_genres \
+                and not (turn.replaces_genres or turn.every_genre and len(turn.genres) > 1):
+            # "romantic comedies" (or "comedies", then "with some romance"), then "or maybe a thriller": thrillers as
+            # well as romantic comedies, not any of the three
+            alternatives += [g for g in turn.genres if g not in kept and g not in alternatives]
+            genres, every_genre = kept, True
         if turn.refines_genres and kept and len(genres) > len(kept):  # "horror movies", then "but funny": both
-            if len(kept) > 1 and not before.every_genre:  # "westerns or war films", then "but funny": either, funny
+            # "westerns or war films", then "but funny": either, funny; with alternatives ("romantic comedies or
+            # thrillers"), the narrowing is of them all
+            if len(kept) > 1 and not before.every_genre or alternatives:
                 also += [g for g in turn.genres if g not in kept and g not in also]
-                genres, every_genre = kept, False
+                genres, every_genre = kept, before.every_genre and bool(alternatives)
             else:
                 every_genre = True
+        if alternatives and not (every_genre and len(genres) > 1):  # nothing left to be all of: any of them will do
+            genres, alternatives, every_genre = genres + [g for g in alternatives if g not in genres], [], False
         not_genres = [g for g in before.not_genres if g not in turn.genres and g not in turn.allow_genres] + \
                      [g for g in turn.not_genres if g not in before.not_genres]
         not_ids = {t.item_id for t in turn.not_like + turn.forget_like}
@@ -138,6 +153,7 @@ class Constraints(BaseModel):
         elif (turn.year_min is not None or turn.year_max is not None) and _covers(not_years, year_min, year_max):
             not_years = None  # "not the 90s", then "from 1995": the later turn wins
         return Constraints(genres=genres, every_genre=every_genre and len(genres) > 1, also_genres=also,
+                           or_genres=alternatives,
                            not_genres=not_genres,
                            year_min=year_min, year_max=year_max,
                            not_years=turn.not_years or not_years, like=like, not_like=not_like,
@@ -146,7 +162,9 @@ class Constraints(BaseModel):
     def filters(self, genre_field: str = "genres", year_field: str = "year") -> list[str]:
         """The constraints in ragrec's filter syntax (values quoted, so a comma in a genre stays in it)."""
         out = []
-        if self.genres and self.every_genre:
+        if self.genres and self.every_genre and self.or_genres:  # (A and B) or C is (A or C) and (B or C)
+            out += [f"{genre_field}=" + ",".join(f'"{g}"' for g in [genre, *self.or_genres]) for genre in self.genres]
+        elif self.genres and self.every_genre:
             out += [f'{genre_field}="{genre}"' for genre in self.genres]
         elif self.genres:
             out.append(f"{genre_field}=" + ",".join(self.genres))
@@ -166,6 +184,8 @@ class Constraints(BaseModel):
         chips = []
         if self.genres:
             chips.append("genres: " + (" and " if self.every_genre else ", ").join(self.genres))
+        if self.or_genres:
+            chips.append("or genres: " + ", ".join(self.or_genres))
         if self.also_genres:
             chips.append("and genres: " + " and ".join(self.also_genres))
         if self.not_genres:

@@ -260,6 +260,8 @@ def _summary(c: Constraints) -> str:
         parts.append("matching your description")
     if c.genres:
         parts.append("in " + _and(c.genres, "and" if c.every_genre else "or"))
+    if c.or_genres:  # "in Comedy and Romance, or in Thriller"
+        parts.append("or in " + _and(c.or_genres, "or"))
     if c.also_genres:  # "in Western or War, and in Comedy"
         parts.append("and in " + _and(c.also_genres))
     if c.not_genres:

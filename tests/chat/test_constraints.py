@@ -867,6 +867,64 @@ def test_a_later_turns_genres_narrow_or_add_alternatives(vocab, turns, expected)
     assert merged_chips(turns, vocab) == expected
 
 
+@pytest.mark.parametrize("turns,expected", [
+    # a narrowed kind of film ("romantic comedies"), then "or ...": that kind, or the new one (not any of them all)
+    (["comedies", "with some romance", "or maybe a thriller"], ["genres: Comedy and Romance", "or genres: Thriller"]),
+    (["romantic comedies", "or maybe a thriller"], ["genres: Comedy and Romance", "or genres: Thriller"]),
+    (["romantic comedies", "thrillers"], ["genres: Comedy and Romance", "or genres: Thriller"]),  # a genre named
+    (["horror movies", "but funny", "or dramas"], ["genres: Horror and Comedy", "or genres: Drama"]),
+    (["romantic comedies", "or maybe a thriller", "or a western"],
+     ["genres: Comedy and Romance", "or genres: Thriller, Western"]),
+    # a narrowing after it narrows them all; a correction, a refusal or "any genre" as before
+    (["romantic comedies", "or maybe a thriller", "but with action"],
+     ["genres: Comedy and Romance", "or genres: Thriller", "and genres: Action"]),
+    (["romantic comedies", "or maybe a thriller", "no thrillers"], ["genres: Comedy and Romance", "not: Thriller"]),
+    (["romantic comedies", "or maybe a thriller", "no comedies"], ["genres: Romance, Thriller", "not: Comedy"]),
+    (["romantic comedies", "or maybe a thriller", "actually dramas"], ["genres: Drama"]),
+    (["romantic comedies", "or maybe a thriller", "any genre"], []),
+    (["romantic comedies", "or maybe a thriller", "not animated"],
+     ["genres: Comedy and Romance", "or genres: Thriller", "not: Animation"]),
+])
+def test_or_after_a_narrowing_is_an_alternative_to_it(vocab, turns, expected):
+    assert merged_chips(turns, vocab) == expected
+
+
+def test_an_alternative_to_a_narrowing_is_a_filter_of_either():
+    from ragrec.chat.turn import _summary
+
+    c = Constraints(genres=["Comedy", "Romance"], every_genre=True, or_genres=["Thriller"])
+    assert [m.any for m in parse_filter(c.filters()).must] == [["Comedy", "Thriller"], ["Romance", "Thriller"]]
+    assert _summary(c) == " in Comedy and Romance, or in Thriller"
+
+
+def _genre_filter_keeps(filters: list[str], genres: set[str]) -> bool:
+    """Whether an item of these genres passes the genre conditions of `filters` (the store's meaning, by hand)."""
+    flt = parse_filter(filters)
+
+    def matches(c) -> bool:
+        return bool(genres & set(c.any if c.kind == "any" else [c.value]))
+
+    return flt is None or all(matches(c) for c in flt.must) and not any(matches(c) for c in flt.must_not)
+
+
+_TURNS = ["comedies", "romantic comedies", "with some romance", "but funny", "or maybe a thriller", "westerns or war "
+          "films", "or dramas", "no comedies", "actually horror", "any genre", "thrillers", "but with action",
+          "forget romance", "a horror comedy", "start over"]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.sampled_from(_TURNS), max_size=5), st.sets(st.sampled_from(GENRES), max_size=4))
+def test_the_genre_filters_say_what_the_constraints_mean(vocab, turns, item):
+    """((all of `genres` | any of them) or any of `or_genres`) and every one of `also_genres`, none of `not_genres`."""
+    c = Constraints()
+    for message in turns:
+        c = c.merge(parse(message, vocab))
+    main = (set(c.genres) <= item if c.every_genre else bool(set(c.genres) & item)) if c.genres else True
+    meant = (main or bool(set(c.or_genres) & item)) and set(c.also_genres) <= item and not set(c.not_genres) & item
+    assert _genre_filter_keeps(c.filters(), item) == meant
+    assert not c.or_genres or (c.every_genre and len(c.genres) > 1)  # alternatives only to a narrowing
+
+
 def test_alternatives_narrowed_become_a_filter_of_both(vocab):
     c = Constraints().merge(parse("westerns or war films", vocab)).merge(parse("but funny", vocab))
     flt = parse_filter(c.filters())
