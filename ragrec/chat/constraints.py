@@ -602,15 +602,21 @@ def parse(message: str, vocab: Vocabulary) -> Constraints:
             continue
         # what else a negation governs is never searched for: a series' name leaves out its every title ("not
         # batman", "nothing with batman"); anything else, a person ("no Hugh Grant"), a topic ("without violence"), is
-        # shown as not filtered rather than dropped silently
-        named = [w for w in run if w.lower() not in _EVERYDAY | _SOFTENERS | _NOT_ASKED]
-        series = named and vocab.series_holding(" ".join(named))
-        liked = {t.item_id for t in out.like}
-        if series and all(s.name != series[0] for s in out.not_series):
-            out.not_series.append(Series(name=series[0], items=[Title(item_id=r.item_id, title=r.title)
-                                                                for r in series[1] if r.item_id not in liked]))
-        elif named and not series:
-            _add(out.unfiltered, "not " + " ".join(named))
+        # shown as not filtered rather than dropped silently, as said ("not Hugh Grant or Julia Roberts", "not black
+        # and white"), but for the series' names among it ("no batman or superman": both series)
+        unresolved = []
+        for part in re.split(r"\s+(?=(?:and|or|nor)\s)", " ".join(run), flags=re.IGNORECASE):
+            joiner, _, words = part.partition(" ") if re.match(r"(?:and|or|nor)\s", part, re.I) else ("", "", part)
+            named = [w for w in words.split() if w.lower() not in _EVERYDAY | _SOFTENERS | _NOT_ASKED]
+            series = named and vocab.series_holding(" ".join(named))
+            liked = {t.item_id for t in out.like}
+            if series and all(s.name != series[0] for s in out.not_series):
+                out.not_series.append(Series(name=series[0], items=[Title(item_id=r.item_id, title=r.title)
+                                                                    for r in series[1] if r.item_id not in liked]))
+            elif named and not series:
+                unresolved += ([joiner.lower()] if unresolved and joiner else []) + named
+        if unresolved:
+            _add(out.unfiltered, "not " + " ".join(unresolved))
     return out
 
 

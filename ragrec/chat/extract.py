@@ -11,7 +11,7 @@ import re
 
 from pydantic import BaseModel, Field, ValidationError
 
-from ragrec.chat.constraints import _RATED, Constraints, Title, parse
+from ragrec.chat.constraints import _FILLER, _RATED, Constraints, Title, parse
 from ragrec.chat.vocabulary import Vocabulary
 
 log = logging.getLogger("ragrec.chat")
@@ -84,7 +84,9 @@ def _checked(e: Extracted, vocab: Vocabulary, rules: Constraints) -> Constraints
 
 def _unfiltered_out(query: str, rules: Constraints) -> str:
     """The LLM's query without what the rules found the catalog cannot filter by, which is never searched for:
-    content ratings ("rated R") and the words of a refusal ("no Hugh Grant" is no search for Hugh Grant)."""
+    content ratings ("rated R") and the words of a refusal ("no Hugh Grant" is no search for Hugh Grant); nothing if
+    only everyday words are left."""
     refused = {w.lower() for u in rules.unfiltered if u.startswith("not ") for w in u.split()[1:]}
-    query = re.sub(_RATED.pattern, " ", query, flags=re.IGNORECASE)
-    return " ".join(w for w in query.split() if w.lower().strip(",.;:!?") not in refused)
+    words = [w for w in re.sub(_RATED.pattern, " ", query, flags=re.IGNORECASE).split()
+             if w.lower().strip(",.;:!?") not in refused]
+    return " ".join(words) if any(w.lower().strip(",.;:!?") not in _FILLER for w in words) else ""

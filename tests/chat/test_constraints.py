@@ -997,6 +997,9 @@ def test_what_cannot_be_filtered_stays_with_the_conversation_until_it_starts_ove
     ("comedies, no Hugh Grant", ["genres: Comedy", "can't filter: not Hugh Grant"]),
     ("something with Tom Hanks but no Meg Ryan", ["about: Tom Hanks", "can't filter: not Meg Ryan"]),
     ("nothing with love", ["can't filter: not love"]),  # a word of titles, no series' name
+    ("no Hugh Grant or Julia Roberts", ["can't filter: not Hugh Grant or Julia Roberts"]),  # as said
+    ("no black and white films", ["can't filter: not black and white"]),
+    ("no batman or Hugh Grant", ["not: Batman (4 titles)", "can't filter: not Hugh Grant"]),
     ("not star wars", ["not like: Star Wars: Episode IV - A New Hope (1977)"]),  # a title, as before
     # words after a negation that refuse nothing
     ("I don't know, something funny", ["genres: Comedy"]), ("I'm not picky, a comedy", ["genres: Comedy"]),

@@ -84,3 +84,9 @@ def test_a_correction_or_a_narrowing_of_the_genres_comes_from_the_rules(vocab): 
 def test_what_the_catalog_cannot_filter_by_comes_from_the_rules(vocab):  # noqa: F811
     c = read_constraints("rated R horror", vocab, Scripted(json.dumps({"genres": ["Horror"], "query": "rated R"})))
     assert c.genres == ["Horror"] and c.unfiltered == ["rated R"] and c.query is None  # the rating is not searched
+
+
+def test_a_refusal_the_catalog_cannot_filter_is_not_searched_by_the_llm_either(vocab):  # noqa: F811
+    llm = Scripted(json.dumps({"genres": ["Comedy"], "query": "Hugh Grant and Julia Roberts"}))
+    c = read_constraints("comedies, no Hugh Grant or Julia Roberts", vocab, llm)
+    assert c.unfiltered == ["not Hugh Grant or Julia Roberts"] and c.query is None
