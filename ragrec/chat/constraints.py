@@ -472,9 +472,14 @@ def parse(message: str, vocab: Vocabulary) -> Constraints:
                     _add(out.not_like, Title(item_id=ref.item_id, title=ref.title))
                     take((m.start("t") + a, m.start("t") + b))
 
-    for m in _RATED.finditer(low):  # shown as not filtered, and not searched for ("rated R horror" is horror)
+    # a capital R or G right before a kind of film is a rating too: "R horror", "an R movie"
+    kinds = sorted([*vocab.genres, "movie", "movies", "film", "films", "flick", "flicks"], key=len, reverse=True)
+    letters = [m for m in re.finditer(r"(?<![\w'-])[RG](?![\w'-])", text)
+               if any(re.match(re.escape(k) + r"(?![\w-])", low[m.end():].lstrip()) for k in kinds)]
+    for m in sorted([*_RATED.finditer(low), *letters], key=lambda m: m.start()):
+        # shown as not filtered, and not searched for ("rated R horror" is horror)
         if not _inside(m.start(), used):
-            rating = re.sub(r"[\s-]", "", next(g for g in m.groups() if g)).upper()
+            rating = re.sub(r"[\s-]", "", next((g for g in m.groups() if g), m.group())).upper()
             rating = re.sub(r"(\d+)$", r"-\1", rating)  # "pg13" is PG-13
             _add(out.unfiltered, ("not " if _negated(low[:m.start()]) else "") + "rated " + rating)
             take(m.span())

@@ -61,6 +61,11 @@ _ORDINALS = {**{r: i for i, r in enumerate("i ii iii iv v vi vii viii ix x".spli
 _SEQUEL = re.compile(r"(.+?) (?:part |episode )?(" + "|".join(_ORDINALS) + ")")
 
 
+def _id_order(item_id: str) -> tuple[int, int | str]:
+    """Item ids in the order a catalog gave them: numbers by value ("999" before "1000"), then any others."""
+    return (0, int(item_id)) if item_id.isdigit() else (1, item_id)
+
+
 def _names(key: str) -> list[str]:
     """The names a normalized phrase may stand for, its article left out: "matrix" is also "the matrix"."""
     return [key, "the " + key, "a " + key, "an " + key]
@@ -235,13 +240,14 @@ class Vocabulary:
 
     def _named_in(self, name: str, start: int) -> dict[str, tuple[int, TitleRef, bool]] | None:
         """The items whose titles hold the name as a word group, from the year `start` of the item it means on, in
-        release order (on a tie the more popular first: "the matrix reloaded" before "... revolutions"), for a series
+        release order (in a year of two, the more popular first, then the one the catalog numbered first, as catalogs
+        number items as they add them: "the matrix reloaded" before "... revolutions"), for a series
         the catalog names by subtitles only: "x men 2" is X2: X-Men United, "matrix 2" The Matrix Reloaded. None when
         other titles held the name before its item did ("up", "heat": an everyday word, not a series' name)."""
         found = self._holding(name, start)
         if found is None:
             return None
-        found.sort(key=lambda i: (self.ranks[i][1], -self.ranks[i][0]))
+        found.sort(key=lambda i: (self.ranks[i][1], -self.ranks[i][0], _id_order(self.refs[i].item_id)))
         series: dict[str, tuple[int, TitleRef, bool]] = {}
         for i in found:
             if self.ranks[i][1] >= start:

@@ -553,6 +553,14 @@ def test_a_sequel_is_counted_among_the_titles_holding_the_series_name(message, e
     assert [t.title for t in c.like] == ([expected] if expected else [])
 
 
+def test_a_sequel_of_the_same_year_without_popularity_is_the_one_numbered_first():
+    for rows in (SEQUELS, SEQUELS[::-1]):  # a store scrolls in no catalog order
+        v = Vocabulary()
+        v.set_titles([(i, t, 0, y) for i, t, _, y in rows])
+        assert v.find_title("matrix 2").title == "Matrix Reloaded, The (2003)"  # item 6365, then 6934
+        assert v.find_title("matrix 3").title == "Matrix Revolutions, The (2003)"
+
+
 def test_sequels_of_the_real_catalog():
     from tests.conftest import MOVIELENS, need
 
@@ -976,11 +984,16 @@ def test_any_message_parses_to_valid_filters(vocab, message):
     ("rated nc-17", ["can't filter: rated NC-17"]), ("nothing rated R", ["can't filter: not rated R"]),
     ("rated G or PG", ["can't filter: rated G", "can't filter: rated PG"]),
     ("like the matrix, rated R", ["like: Matrix, The (1999)", "can't filter: rated R"]),
+    ("R horror", ["genres: Horror", "can't filter: rated R"]), ("an R movie", ["can't filter: rated R"]),
     ("top rated comedies", ["genres: Comedy"]),  # "rated" alone is no rating
 ])
 def test_content_ratings_are_shown_as_not_filtered(vocab, message, expected):
     c = parse(message, vocab)
     assert c.chips() == expected and not re.search(r"\b(?:r|pg|rated)\b", (c.query or "").lower())
+
+
+def test_a_letter_is_no_rating_but_before_a_kind_of_film(vocab):
+    assert chips("a movie with an R in the title", vocab) == ["about: R title"]
 
 
 def test_what_cannot_be_filtered_stays_with_the_conversation_until_it_starts_over(vocab):
