@@ -441,8 +441,9 @@ def parse(message: str, vocab: Vocabulary) -> Constraints:
             _add(out.not_like if negated else out.like, Title(item_id=ref.item_id, title=ref.title))
             take((m.start(), end))
     # "forget Toy Story": no longer liked, nor disliked; also across commas ("forget Good, the Bad and the Ugly, The",
-    # "forget toy story, jumanji"), up to words that name no title ("forget Toy Story, comedy" asks for comedies)
-    forget = r"\b(?:forget(?:\s+about)?|never\s*mind(?:\s+about)?|drop)\s+(?P<t>.+?)" + _CLAUSE_END
+    # "forget toy story, jumanji") and words that end other clauses ("forget Die Hard: With a Vengeance"), up to words
+    # that name no title ("forget Toy Story, comedy" asks for comedies, "forget toy story from the 90s" the 90s)
+    forget = r"\b(?:forget(?:\s+about)?|never\s*mind(?:\s+about)?|drop)\s+(?P<t>[^.;!?]+)"
     for m in re.finditer(forget, low):
         for ref, (a, b) in _forgotten(text[m.start("t"):m.end("t")], vocab):
             _add(out.forget_like, Title(item_id=ref.item_id, title=ref.title))

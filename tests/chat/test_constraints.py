@@ -711,6 +711,17 @@ def test_forget_a_title_with_commas_or_before_one(turns, expected):
     assert merged_chips(turns, v) == expected
 
 
+@settings(max_examples=100, deadline=None)
+@given(st.sampled_from(TITLES), st.sampled_from(["", ", comedy", ", from the 90s", " and jumanji"]))
+def test_what_like_finds_forget_drops_commas_and_all(vocab, row, after):
+    """Any catalog title as the catalog writes it ("Bug's Life, A", "Crouching Tiger, Hidden Dragon"): whatever "like"
+    found, "forget" drops, whatever follows it."""
+    written = re.sub(r"\s*\(.*$", "", row[1])
+    liked = parse(f"like {written}", vocab).like
+    merged = Constraints().merge(parse(f"like {written}", vocab)).merge(parse(f"forget {written}{after}", vocab))
+    assert not {t.item_id for t in liked} & {t.item_id for t in merged.like}
+
+
 def merged_chips(turns: list[str], vocab: Vocabulary) -> list[str]:
     merged = Constraints()
     for message in turns:
