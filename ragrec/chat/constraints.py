@@ -17,6 +17,7 @@ from ragrec.chat.vocabulary import GENRE_ADJECTIVES, Vocabulary
 
 MAX_WORDS_IN_TITLE = 12
 MAX_CHIP_CHARS = 80  # the query as a chip shows it (the whole query is still searched)
+MAX_UNFILTERED = 10  # chips of what cannot be filtered from one message (a long one may refuse hundreds of things)
 
 
 class Title(BaseModel):
@@ -600,6 +601,7 @@ def parse(message: str, vocab: Vocabulary) -> Constraints:
             ref, out.year_min, out.year_max = dated, None, None
         if ref:
             out.like, out.query = [Title(item_id=ref.item_id, title=ref.title)], None
+    series_of: dict[str, tuple[str, list] | None] = {}
     for run in unsaid:
         ref = _bare_title([w.lower() for w in run], vocab)
         if ref:
@@ -610,18 +612,20 @@ def parse(message: str, vocab: Vocabulary) -> Constraints:
         # batman", "nothing with batman"); anything else, a person ("no Hugh Grant"), a topic ("without violence"), is
         # shown as not filtered rather than dropped silently, as said ("not Hugh Grant or Julia Roberts", "not black
         # and white"), but for the series' names among it ("no batman or superman": both series)
-        unresolved = []
+        unresolved: list[str] = []
         for part in re.split(r"\s+(?=(?:and|or|nor)\s)", " ".join(run), flags=re.IGNORECASE):
             joiner, _, words = part.partition(" ") if re.match(r"(?:and|or|nor)\s", part, re.I) else ("", "", part)
             named = [w for w in words.split() if w.lower() not in _EVERYDAY | _SOFTENERS | _NOT_ASKED]
-            series = named and vocab.series_holding(" ".join(named))
+            name = " ".join(named).lower()  # a long message may refuse one name many times: looked up once
+            series = named and (series_of[name] if name in series_of else
+                                series_of.setdefault(name, vocab.series_holding(name)))
             liked = {t.item_id for t in out.like}
             if series and all(s.name != series[0] for s in out.not_series):
                 out.not_series.append(Series(name=series[0], items=[Title(item_id=r.item_id, title=r.title)
                                                                     for r in series[1] if r.item_id not in liked]))
             elif named and not series:
                 unresolved += ([joiner.lower()] if unresolved and joiner else []) + named
-        if unresolved:
+        if unresolved and len(out.unfiltered) < MAX_UNFILTERED:
             _add(out.unfiltered, "not " + " ".join(unresolved))
     return out
 

@@ -259,7 +259,11 @@ class Vocabulary:
         from before the year `start` of the item the name means (a title of unknown year is no evidence)."""
         pattern = re.compile(r"(?<![\w'])" + re.escape(name) + r"(?![\w'])")
         own = set(_names(name))
-        found = [i for i, title in enumerate(self.titles) if pattern.search(title)]
+        words = re.findall(r"[\w']+", name)
+        if not words:
+            return None
+        maybe = set.intersection(*(self._word_index.get(w, set()) for w in words))  # not a scan of every title
+        found = sorted(i for i in maybe if pattern.search(self.titles[i]))
         if any(0 < self.ranks[i][1] < start and self.titles[i] not in own for i in found):
             return None
         return found
@@ -272,8 +276,8 @@ class Vocabulary:
         own = next((k for k in _names(key) if k in self._index), None) if key else None
         if own is None or key in self.genres:
             return None
-        first = self._best_known(own)
-        start = min(self.ranks[i][1] for i, ref in enumerate(self.refs) if ref == first)  # the item of the name
+        at = self._best_known_at(own)
+        first, start = self.refs[at], self.ranks[at][1]  # the item of the name, and its year
         found = self._holding(key, start)
         if not found:
             return None
@@ -297,10 +301,14 @@ class Vocabulary:
     def _best_known(self, name: str) -> TitleRef:
         """The item of this exact name, or the most popular of the series it starts when one of those is more
         popular: "lord of the rings" is The Fellowship of the Ring (2001), not the 1978 animated film of the name."""
+        return self.refs[self._best_known_at(name)]
+
+    def _best_known_at(self, name: str) -> int:
+        """Where `_best_known`'s item is in `titles`."""
         i = self._index[name]
         series = self._starting(name + ":")
         best = max(series, key=lambda j: (self.ranks[j][0], -self.ranks[j][1]), default=i)
-        return self.refs[best if self.ranks[best][0] > self.ranks[i][0] else i]
+        return best if self.ranks[best][0] > self.ranks[i][0] else i
 
     def only_title_starting(self, word: str) -> TitleRef | None:
         """The one catalog item whose title (its article left out) starts with this word, if only one does: "like
@@ -327,6 +335,17 @@ class Vocabulary:
     def _of_year(self, ref: TitleRef | None, phrase: str) -> TitleRef | None:
         year = _YEAR.search(phrase)
         return (self.version(ref, int(year.group(1)), phrase) or ref) if ref and year else ref
+
+    @property
+    def _word_index(self) -> dict[str, set[int]]:
+        """Each word of the titles -> the titles holding it; built once."""
+        if self.__dict__.get("_word_index_of") != len(self.titles):
+            index: dict[str, set[int]] = {}
+            for i, title in enumerate(self.titles):
+                for word in re.findall(r"[\w']+", title):
+                    index.setdefault(word, set()).add(i)
+            self.__dict__["_cached_word_index"], self.__dict__["_word_index_of"] = index, len(self.titles)
+        return self.__dict__["_cached_word_index"]
 
     @property
     def _first_words(self) -> dict[str, dict[str, TitleRef]]:

@@ -1057,3 +1057,12 @@ def test_a_long_query_is_cut_short_in_its_chip_but_searched_whole(vocab):
     [chip] = c.chips()
     assert len(chip) == len("about: ") + 80 and chip.endswith("…") and chip.startswith("about: robots spaceship0")
     assert len(c.query) > 1000
+
+
+def test_a_long_message_of_refusals_shows_a_few_of_them(vocab):
+    from ragrec.chat.constraints import MAX_UNFILTERED
+
+    c = parse(" ".join(f"no person{n}" for n in range(300))[:2000], vocab)
+    assert c.chips() == [f"can't filter: not person{n}" for n in range(MAX_UNFILTERED)] and c.query is None
+    many = parse(" ".join(["not batman"] * 180), vocab)  # 1,979 characters
+    assert many.chips() == ["not: Batman (2 titles)"]
