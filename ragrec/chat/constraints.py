@@ -319,6 +319,7 @@ _NOT_ASKED = set("""
 know sure mind care matter matters picky fussy fussed bothered seen watched think thanks thank wait up interested keen
 problem worry worries rush hurry idea clue
 """.split())
+_NOT_A_NAME = _FILLER | _NEGATORS | _SOFTENERS | _NOT_ASKED
 # the words a turn may say around genre adjectives alone for them to narrow ("funny ones", "a scary one too")
 _DESCRIBING = {"one", "ones", "a", "an", "too", "also", "as", "well", "though", "please", "more", "bit", "little",
                "very", "really", "quite", "slightly", "somewhat", "but", "and", "with", "kind", "sort", "of", "make",
@@ -615,10 +616,11 @@ def parse(message: str, vocab: Vocabulary) -> Constraints:
         unresolved: list[str] = []
         for part in re.split(r"\s+(?=(?:and|or|nor)\s)", " ".join(run), flags=re.IGNORECASE):
             joiner, _, words = part.partition(" ") if re.match(r"(?:and|or|nor)\s", part, re.I) else ("", "", part)
-            named = [w for w in words.split() if w.lower() not in _EVERYDAY | _SOFTENERS | _NOT_ASKED]
-            name = " ".join(named).lower()  # a long message may refuse one name many times: looked up once
-            series = named and (series_of[name] if name in series_of else
-                                series_of.setdefault(name, vocab.series_holding(name)))
+            named = [w for w in words.split() if w.lower() not in _NOT_A_NAME]
+            name = " ".join(named).lower()
+            if name not in series_of:  # a long message may refuse one name many times: looked up once
+                series_of[name] = vocab.series_holding(name) if named else None
+            series = series_of[name]
             liked = {t.item_id for t in out.like}
             if series and all(s.name != series[0] for s in out.not_series):
                 out.not_series.append(Series(name=series[0], items=[Title(item_id=r.item_id, title=r.title)
