@@ -276,8 +276,11 @@ class Vocabulary:
         own = next((k for k in _names(key) if k in self._index), None) if key else None
         if own is None or key in self.genres:
             return None
-        at = self._best_known_at(own)
-        first, start = self.refs[at], self.ranks[at][1]  # the item of the name, and its year
+        # the series starts with the earliest item of the name itself, not its best-known title: "batman" is not
+        # "Batman: The Killing Joke" (2016) where that is the more popular, and older Batman titles are no evidence
+        # against the name
+        first = self.refs[self._index[own]]
+        start = min(self.versions.get(own, {}), default=self.ranks[self._index[own]][1])
         found = self._holding(key, start)
         if not found:
             return None

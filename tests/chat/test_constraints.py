@@ -1038,6 +1038,15 @@ def test_a_refusal_leaves_out_a_series_or_says_it_cannot(message, expected):
     assert not re.search(r"\b(?:hugh|grant|meg|ryan|batman|love)\b", (c.query or "").lower())  # never searched
 
 
+def test_a_series_starts_with_the_first_item_of_its_name_not_the_best_known_of_its_titles():
+    # where "Batman: The Killing Joke" (2016) is more popular than Batman (1989) (a catalog's own popularity), the
+    # Batman titles before 2016 are still the series', not a sign that "batman" is an everyday word
+    v = Vocabulary()
+    v.set_titles([("592", "Batman (1989)", 2, 1989), ("1377", "Batman Returns (1992)", 0, 1992),
+                  ("161354", "Batman: The Killing Joke (2016)", 3, 2016), ("1", "Toy Story (1995)", 9, 1995)])
+    assert parse("not batman", v).chips() == ["not: Batman (3 titles)"]
+
+
 def test_a_refused_series_stays_out_but_for_what_a_later_turn_likes(vocab):
     assert merged_chips(["not batman", "from the 90s"], vocab) == ["years: 1990-1999", "not: Batman (2 titles)"]
     assert merged_chips(["not batman", "like batman: mask of the phantasm"], vocab) == [
