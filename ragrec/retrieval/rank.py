@@ -3,7 +3,8 @@
 - `hybrid`: the union of the content top-N and the collab top-N (prefetches), re-scored by each vector so every
   candidate carries both of its true scores, then a formula query
   `blend_content·content_target + blend_collab·collab + blend_popularity·ln(1 + popularity)`;
-- `content` / `query`: the items nearest the content target;
+- `content` / `query`: the items nearest the content target; with a query and a user, among the query's top
+  `blend_candidates` (a personalized search, as `hybrid`'s);
 - `examples`: Qdrant's recommend query (`best_score`, `sum_scores`), or, for `average_vector`, the items nearest
   `avg(pos) + (avg(pos) − avg(neg))` as Qdrant defines it;
 - `popular`: ordered by the `popularity` payload (reindex writes it); items nobody touched fill the rest;
@@ -73,6 +74,13 @@ def rank(sources: Sources, request: RecommendRequest, *, store: VectorStore, set
     else:  # content, query
         target = sources.content_target
         query = Nearest(using=CONTENT, vector=target.tolist())
+        if sources.user is not None and sources.query is not None:
+            # a personalized search, as on the hybrid path: the query's top N, which the user's taste orders (over
+            # the whole catalog, a one-film history outweighed the query: "heist movie" for a Toy Story fan brought
+            # 8 animated films of 10)
+            pool = max(settings.blend_candidates, mmr_pool if request.diversity > 0 else limit)
+            prefetch = [Prefetch(query=Nearest(using=CONTENT, vector=sources.query.tolist()), limit=pool,
+                                 filter=sources.filter)]
     if request.diversity > 0 and target is not None:
         query = Mmr(using=CONTENT, vector=_unit(target).tolist(), diversity=request.diversity, candidates=mmr_pool)
     hits = store.query(items, query, limit=limit, filter=sources.filter, prefetch=prefetch, vectors=vectors)

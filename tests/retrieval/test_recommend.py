@@ -144,7 +144,19 @@ def test_a_query_is_blended_into_a_warm_users_content_target(rec):
         assert r.path == "content"
         assert r.score == pytest.approx((1 - w) * r.scores.content + w * r.scores.query, abs=1e-4)
     assert "6377" not in ids(blended)  # Finding Nemo is seen: still excluded
-    assert sum("Animation" in g for g in genres(blended)) >= 5
+    # what the query asks for, ordered by the user's taste: more animated films than the query alone brings, all
+    # of them among its top blend_candidates
+    alone = rec.recommend(RecommendRequest(user_id="nobody-qin", k=rec.settings.blend_candidates,
+                                           query="underwater adventure with fish")).items
+    assert sum("Animation" in g for g in genres(blended)) > sum("Animation" in g for g in genres(alone[:10]))
+    assert set(ids(blended)) <= set(ids(alone))
+
+
+def test_a_query_leads_a_short_history(rec):
+    rec.record_feedback(likes("heist-fan", ["1"]))  # one film: Toy Story
+    asked = rec.recommend(RecommendRequest(user_id="heist-fan", k=5, query="heist movie")).items
+    assert {r.path for r in asked} == {"content"}
+    assert sum("Heist" in r.payload["title"] for r in asked) >= 3  # was 0 of 5 over the whole catalog
 
 
 @pytest.mark.mutates_items
