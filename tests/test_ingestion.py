@@ -24,6 +24,7 @@ from ragrec.ingestion import (FieldSpec, IngestError, IngestFileError, IngestOpt
 from ragrec.ingestion.job import FIRST_BATCH_ROWS
 from ragrec.retrieval.models import RecommendRequest
 from ragrec.store import point_id
+from ragrec.store.base import CollectionNotFound
 from ragrec.store.server import ServerStore
 
 MOVIE_FIELDS = dict(
@@ -529,6 +530,13 @@ def test_a_rebuild_from_an_empty_file_keeps_the_catalog(tmp_path, store, setting
     with pytest.raises(MassDeleteRefused, match="--rebuild would drop 10 of the 10 items .*still points at 'items-g1'"):
         run(empty, store, settings, embedder, rebuild=True)
     assert store.resolve("items") == "items-g1" and store.count("items") == 10
+    # refused before it wrote a row: no empty, unlisted generation is left behind (the file's rows all rejected too)
+    empty.write_text("movieId,title,year,genres,tags\n,no id,,,\n77,,,,\n")
+    with pytest.raises(MassDeleteRefused, match="--rebuild would drop 10 of the 10"):
+        run(empty, store, settings, embedder, rebuild=True)
+    with pytest.raises(CollectionNotFound):
+        store.metadata("items-g2")
+    assert not (settings.data_dir / "shards" / "items-g2").exists()
 
 
 def test_a_rebuild_after_a_refused_one_holds_exactly_its_own_file(tmp_path, store, settings, embedder, demo_movies):
@@ -536,6 +544,7 @@ def test_a_rebuild_after_a_refused_one_holds_exactly_its_own_file(tmp_path, stor
     ghost = write_csv(tmp_path / "ghost.csv", [{**demo_movies[20], "movieId": 99999, "title": "Ghost item"}])
     with pytest.raises(MassDeleteRefused):
         run(ghost, store, settings, embedder, rebuild=True)  # leaves its half-built generation behind
+    assert store.count("items-g2") == 1 and store.resolve("items") == "items-g1"
     report = run(tmp_path / "m.csv", store, settings, embedder, rebuild=True)  # resumes that generation
     assert store.resolve("items") == "items-g2" and report.upserted == 10
     assert sorted(item_ids(store), key=int) == sorted((str(m["movieId"]) for m in demo_movies[:10]), key=int)

@@ -133,13 +133,10 @@ def _refuse_non_items(name: str, settings: Settings, store: VectorStore | None =
                           f"work on an items collection such as {settings.items_collection!r}")
 
 
-def _target_collection(store: VectorStore, alias: str, embedder: Embedder, rebuild: bool,
-                       settings: Settings, rules: dict[str, Any]) -> tuple[str, bool]:
-    """The physical collection to write into, and whether it is a new build to switch the alias to at the end.
-    A new collection records `rules` (the job's field options) in its metadata.
-
-    Generations are named `<alias>-g<N>`; a rebuild killed half way is found again by name and resumed.
-    """
+def _current_collection(store: VectorStore, alias: str, embedder: Embedder, rebuild: bool,
+                        settings: Settings) -> str | None:
+    """The physical collection behind `alias` (None: no catalog yet), after the checks every job makes first: an
+    items collection, of this embedding model unless rebuilt, and an alias to rebuild behind."""
     _refuse_non_items(alias, settings)
     current = store.resolve(alias)
     if current is None and _exists(store, alias):  # a physical collection named directly: write into it
@@ -157,6 +154,18 @@ def _target_collection(store: VectorStore, alias: str, embedder: Embedder, rebui
                 f"model is {embedder.name}; run the job with --rebuild to re-embed everything into a new collection "
                 "behind the alias"
             )
+    return current
+
+
+def _target_collection(store: VectorStore, alias: str, embedder: Embedder, rebuild: bool,
+                       settings: Settings, rules: dict[str, Any]) -> tuple[str, bool]:
+    """The physical collection to write into, and whether it is a new build to switch the alias to at the end.
+    A new collection records `rules` (the job's field options) in its metadata.
+
+    Generations are named `<alias>-g<N>`; a rebuild killed half way is found again by name and resumed.
+    """
+    current = _current_collection(store, alias, embedder, rebuild, settings)
+    if current and not rebuild:
         return current, False
     wanted = {"model": embedder.name, "dim": embedder.dim, "collab_dim": settings.collab_dim}
     generation = int(current.rsplit("-g", 1)[1]) + 1 if current and "-g" in current else 1
@@ -265,6 +274,7 @@ def ingest(
         model=embedder.name,
     )
     report = IngestReport(collection=alias)
+    collection, switch_alias = alias, False
     try:
         # the catalog's field options, kept with the collection: a later upsert of single items (the API) reuses them
         fields = options.model_dump(mode="json", include={"id_field", "text_fields", "payload_fields", "list_separator"})
@@ -319,6 +329,10 @@ def ingest(
                 store.drop_collection(previous)
     except KeyboardInterrupt:
         raise IngestInterrupted(report.upserted + report.updated_payload) from None
+    except Exception:
+        if switch_alias:
+            _drop_if_empty(store, collection)
+        raise
     finally:
         rejects.close()
         if own_store:
@@ -327,6 +341,16 @@ def ingest(
     report.rejects_file = rejects_path if rejects.count else None
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _drop_if_empty(store: VectorStore, generation: str) -> None:
+    """A rebuild refused (or failed) before its new generation held a row leaves no empty, unlisted collection
+    behind; one that holds rows stays, for the next run to resume."""
+    try:
+        if store.count(generation) == 0:
+            store.drop_collection(generation)
+    except StoreError:  # the store itself failed: the error being raised says so
+        log.warning("could not check the unfinished generation %r", generation, exc_info=True)
 
 
 class _MassDeleteGuard:
