@@ -295,3 +295,20 @@ def test_a_collection_name_is_never_a_path(tmp_path, data):
         ["data", "ok.csv", "victim-g1"]
     assert counts(data) == (MOVIES, 0)
     assert ragrec("collections", data_dir=data).returncode == 0
+
+
+def test_similar_searches_the_collection_it_is_named_and_refuses_others(tmp_path, data, embedder, demo_movies):
+    """`similar` takes --collection, as ingest, delete and describe-catalog do."""
+    other = write_csv(tmp_path / "other.csv", demo_movies[MOVIES:MOVIES + 10])
+    ingest(other, IngestOptions(id_field="movieId", text_fields=["title", "genres"], collection="other"),
+           settings=Settings(data_dir=data), embedder=embedder)
+    seed = str(demo_movies[MOVIES]["movieId"])
+    out = ragrec("similar", "--ids", seed, "-k", "5", "--collection", "other", "--json", data_dir=data)
+    assert out.returncode == 0, out.stderr
+    found = {i["item_id"] for i in json.loads(out.stdout)["items"]}
+    assert len(found) == 5 and found <= {str(m["movieId"]) for m in demo_movies[MOVIES + 1:MOVIES + 10]}
+    assert_clean_error(ragrec("similar", "--ids", seed, data_dir=data), 2, f"unknown item ids: {seed}")  # not in items
+    for name, code, message in [("users", 2, "'users' is the users collection"),
+                                ("a/b", 2, "--collection: 'a/b' is not a collection name"),
+                                ("nope", 1, "no 'nope' collection")]:
+        assert_clean_error(ragrec("similar", "--ids", seed, "--collection", name, data_dir=data), code, message)

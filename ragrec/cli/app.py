@@ -43,13 +43,16 @@ def existing_settings(ctx: typer.Context) -> Settings:
     return settings
 
 
-def recommender_of(ctx: typer.Context, *, llm: str | None = None, create: bool = False):
-    """The command's Recommender; `llm` overrides Settings.llm (the --llm option); `create`: the command may make
-    the data dir (else it must exist)."""
+def recommender_of(ctx: typer.Context, *, llm: str | None = None, create: bool = False, collection: str | None = None):
+    """The command's Recommender; `llm` overrides Settings.llm (the --llm option), `collection` the items collection
+    (the --collection option, checked here); `create`: the command may make the data dir (else it must exist)."""
     from ragrec.recommender import Recommender
 
     settings = settings_of(ctx) if create else existing_settings(ctx)
-    return Recommender(settings.model_copy(update={"llm": llm}) if llm else settings)
+    update = {"llm": llm} if llm else {}
+    if collection_option(collection) is not None:
+        update["items_collection"] = collection
+    return Recommender(settings.model_copy(update=update) if update else settings)
 
 
 def collection_option(name: str | None) -> str | None:

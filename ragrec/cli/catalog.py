@@ -16,7 +16,8 @@ from ragrec.cli.console import RateColumn, console, err, fail, rate
 from ragrec.cli.errors import validation_message
 from ragrec.cli.output import print_items
 from ragrec.config import Settings
-from ragrec.ingestion import FieldSpec, IngestInterrupted, IngestOptions, IngestReport, Shard, delete_items, ingest
+from ragrec.ingestion import (FieldSpec, IngestInterrupted, IngestOptions, IngestReport, Shard, check_items_collection,
+                              delete_items, ingest)
 from ragrec.io import MAX_BATCH_SIZE
 from ragrec.store import StoreError, open_store, point_id
 
@@ -153,6 +154,8 @@ def similar_cmd(
     query: Optional[str] = typer.Option(None, "--query", "-q", help="Free-text query."),
     k: int = typer.Option(10, "-k", min=1, max=1000),
     filter: list[str] = typer.Option([], "--filter", "-f", help="genres=Comedy, year>=1990, genres!=Horror (repeatable)"),
+    collection: Optional[str] = typer.Option(None, "--collection", help="Items collection (alias) to search "
+                                             "(default: RAGREC_ITEMS_COLLECTION, items)."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> None:
     """Nearest items to seed items and/or a free-text query."""
@@ -161,8 +164,9 @@ def similar_cmd(
 
     if not split(ids) and not query:
         fail("give --ids, --query, or both", 2)
-    with recommender_of(ctx) as rec:
+    with recommender_of(ctx, collection=collection) as rec:
         try:
+            check_items_collection(rec.settings.items_collection, settings_of(ctx), rec.store)
             result = rec.similar(item_ids=split(ids), query=query, k=k, filters=filter)
         except UnknownItems as exc:
             fail(str(exc.args[0]), 2)

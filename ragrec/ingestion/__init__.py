@@ -8,6 +8,7 @@ from ragrec.ingestion.job import (
     IngestOptions,
     IngestReport,
     MassDeleteRefused,
+    check_items_collection,
     check_options,
     delete_items,
     ingest,
@@ -16,4 +17,5 @@ from ragrec.ingestion.rows import FieldSpec
 from ragrec.ingestion.shard import Shard
 
 __all__ = ["DeleteReport", "FieldSpec", "IngestError", "IngestFileError", "IngestInterrupted", "IngestOptions",
-           "IngestReport", "MassDeleteRefused", "Shard", "check_options", "delete_items", "ingest"]
+           "IngestReport", "MassDeleteRefused", "Shard", "check_items_collection", "check_options", "delete_items",
+           "ingest"]

@@ -157,6 +157,14 @@ def _current_collection(store: VectorStore, alias: str, embedder: Embedder, rebu
     return current
 
 
+def check_items_collection(name: str, settings: Settings, store: VectorStore) -> None:
+    """Refuses a collection that is not an items collection (the users collection, one ingest did not make); a
+    collection that does not exist is left to the caller to name."""
+    _refuse_non_items(name, settings)
+    if _exists(store, name):
+        _refuse_non_items(name, settings, store)
+
+
 def _target_collection(store: VectorStore, alias: str, embedder: Embedder, rebuild: bool,
                        settings: Settings, rules: dict[str, Any]) -> tuple[str, bool]:
     """The physical collection to write into, and whether it is a new build to switch the alias to at the end.
@@ -466,11 +474,10 @@ def delete_items(
     if problem := collection_problem(alias):
         raise IngestError(problem)
     own_store = store is None
-    _refuse_non_items(alias, settings)
+    _refuse_non_items(alias, settings)  # before the store is opened
     store = store or open_store(settings)
     try:
-        if _exists(store, alias):
-            _refuse_non_items(alias, settings, store)
+        check_items_collection(alias, settings, store)
         wanted = {point_id(i): i for i in dict.fromkeys(i.strip() for i in item_ids if i.strip())}
         found = {r.id for r in store.retrieve(alias, list(wanted), payload=False)}
         store.delete(alias, list(found))
