@@ -312,3 +312,29 @@ def test_similar_searches_the_collection_it_is_named_and_refuses_others(tmp_path
                                 ("a/b", 2, "--collection: 'a/b' is not a collection name"),
                                 ("nope", 1, "no 'nope' collection")]:
         assert_clean_error(ragrec("similar", "--ids", seed, "--collection", name, data_dir=data), code, message)
+
+
+def test_a_job_refused_before_it_starts_prints_its_error_alone(tmp_path, data, demo_movies):
+    """The error of a refused `ingest` or `events load` came after an empty progress bar; the bar shows once the
+    job is past its checks."""
+    catalog = write_csv(tmp_path / "c.csv", demo_movies[:MOVIES])
+    events = tmp_path / "ev.csv"
+    events.write_text("user_id,item_id,type,timestamp\nu1,1,like,1700000000\n")
+    movies = ["--id-field", "movieId", "--text-fields", "title,genres", "--payload-fields", "title,year:int,genres:list"]
+    for args, code in [
+        (["ingest", str(catalog), *movies, "--rejects", str(catalog)], 2),
+        (["ingest", str(catalog), *movies, "--rejects", str(tmp_path)], 2),
+        (["ingest", str(catalog), *movies, "--collection", "users"], 2),
+        (["ingest", str(catalog), "--text-fields", "title", "--payload-fields", "item_id"], 2),
+        (["ingest", str(tmp_path / "nope.csv"), *movies], 1),
+        (["ingest", str(catalog), "--text-fields", "title"], 1),  # no id column
+        (["events", "load", str(events), "--rejects", str(events)], 2),
+        (["events", "load", str(tmp_path / "nope.csv")], 1),
+    ]:
+        out = ragrec(*args, data_dir=data)
+        assert_clean_error(out, code)
+        assert out.stdout == "" and len(out.stderr.strip().splitlines()) == 1, (args, out.stderr)
+    out = ragrec("ingest", str(catalog), *movies, "--json", data_dir=data)  # unchanged: nothing to embed
+    assert out.returncode == 0 and json.loads(out.stdout)["unchanged"] == MOVIES
+    assert "ingest" in out.stderr and f"{MOVIES}/{MOVIES}" in out.stderr  # the bar, once the job ran
+    assert counts(data) == (MOVIES, 0)

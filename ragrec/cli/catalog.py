@@ -12,7 +12,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from ragrec.cli.app import app, collection_option, existing_settings, recommender_of, settings_of, split
-from ragrec.cli.console import RateColumn, console, err, fail, rate
+from ragrec.cli.console import RateColumn, console, err, fail, progress_bar, rate
 from ragrec.cli.errors import validation_message
 from ragrec.cli.output import print_items
 from ragrec.config import Settings
@@ -45,21 +45,15 @@ def print_report(report: IngestReport, as_json: bool = False) -> None:
 
 
 def run_ingest(settings: Settings, path: Path, options: IngestOptions) -> IngestReport:
-    with Progress(TextColumn("[bold]ingest"), BarColumn(), MofNCompleteColumn(), RateColumn("items"), TimeElapsedColumn(),
-                  console=err) as progress:
-        task = progress.add_task("ingest", total=None)
-
-        def on_progress(done: int, total: int | None) -> None:
-            progress.update(task, completed=done, total=max(total or 0, done) or None)
-
-        # errors (a refused --sync, an unusable file, the store) leave through the CLI's one handler (errors.py)
-        try:
+    # errors (a refused --sync, an unusable file, the store) leave through the CLI's one handler (errors.py); one
+    # refused before the job starts is printed alone (progress_bar)
+    try:
+        with progress_bar("ingest", "items") as on_progress:
             return ingest(path, options, settings=settings, on_progress=on_progress)
-        except KeyboardInterrupt as exc:  # Ctrl-C: what was committed stays, and a re-run resumes after it
-            progress.stop()
-            written = exc.written if isinstance(exc, IngestInterrupted) else 0
-            err.print(f"interrupted: {written:,} rows written; run the same command again to resume")
-            raise typer.Exit(130) from None
+    except KeyboardInterrupt as exc:  # Ctrl-C: what was committed stays, and a re-run resumes after it
+        written = exc.written if isinstance(exc, IngestInterrupted) else 0
+        err.print(f"interrupted: {written:,} rows written; run the same command again to resume")
+        raise typer.Exit(130) from None
 
 
 @app.command("ingest")

@@ -11,11 +11,10 @@ from typing import Optional
 
 import typer
 from pydantic import ValidationError
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from ragrec.cli.app import existing_settings, settings_of
-from ragrec.cli.console import RateColumn, console, err, fail, rate
+from ragrec.cli.console import console, err, fail, progress_bar, rate
 from ragrec.cli.errors import validation_message
 from ragrec.config import Settings
 from ragrec.events.load import (EventLoadError, EventLoadInterrupted, EventLoadReport, EventMapping, catalog_items,
@@ -103,25 +102,17 @@ def load_cmd(
         except CollectionNotFound:
             fail(f"no items collection {collection!r}: events are checked against the catalog, so ingest it first "
                  "(ragrec ingest)")
-        with Progress(TextColumn("[bold]events"), BarColumn(), MofNCompleteColumn(), RateColumn("rows"),
-                      TimeElapsedColumn(), console=err) as progress:
-            task = progress.add_task("events", total=None)
-
-            def on_progress(done: int, total: int | None) -> None:
-                progress.update(task, completed=done, total=max(total or 0, done) or None)
-
-            try:
+        try:  # the bar shows once the load is past its checks: a refused one prints its error alone
+            with progress_bar("events", "rows") as on_progress:
                 report = load_events(path, mapping, event_log, catalog_items(store, collection),
                                      batch_size=batch_size, rejects_path=rejects, on_progress=on_progress,
                                      settings=settings)
-            except (EventLoadError, StoreError, EventLogError) as exc:
-                progress.stop()
-                fail(str(exc))
-            except EventLoadInterrupted as exc:
-                progress.stop()
-                err.print(f"interrupted: {exc.stored:,} events stored; run the same command again to load the rest "
-                          "(the stored ones are skipped as duplicates)")
-                raise typer.Exit(130) from None
+        except (EventLoadError, StoreError, EventLogError) as exc:
+            fail(str(exc))
+        except EventLoadInterrupted as exc:
+            err.print(f"interrupted: {exc.stored:,} events stored; run the same command again to load the rest "
+                      "(the stored ones are skipped as duplicates)")
+            raise typer.Exit(130) from None
     finally:
         store.close()
         event_log.close()

@@ -125,7 +125,8 @@ def load_events(
 ) -> EventLoadReport:
     """Load an events file into `log`; rows whose item is not in `known_items(ids)` are rejected.
 
-    `on_progress(rows_read, rows_estimate)` and `on_stored(newly stored events)` are called after each batch.
+    `on_progress(rows_read, rows_estimate)` and `on_stored(newly stored events)` are called after each batch, and
+    `on_progress(0, rows_estimate)` once the load is past its checks (a refused load has reported no progress).
     Rejects go to `rejects_path` (default: `<data_dir>/rejects/<file name>.events.rejects.jsonl`).
     """
     started = time.perf_counter()
@@ -148,6 +149,8 @@ def load_events(
                     "--timestamp-field)")
         raise EventLoadError(str(exc) + hint) from exc
     rejects.start()
+    if on_progress:
+        on_progress(0, estimate)
 
     report = EventLoadReport(log=log.url)
     parse = _RowParser(mapping, settings)

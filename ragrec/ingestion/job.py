@@ -249,7 +249,8 @@ def ingest(
     embedder: Embedder | None = None,
     on_progress: Callable[[int, int | None], None] | None = None,
 ) -> IngestReport:
-    """Load a catalog file into the items collection. `on_progress(rows_read, rows_estimate)` after each batch."""
+    """Load a catalog file into the items collection. `on_progress(rows_read, rows_estimate)` after each batch,
+    and `(0, rows_estimate)` once the job is past its checks."""
     settings = settings or Settings()
     path = Path(path)
     alias = settings.items_collection if options.collection is None else options.collection
@@ -288,6 +289,8 @@ def ingest(
         fields = options.model_dump(mode="json", include={"id_field", "text_fields", "payload_fields", "list_separator"})
         collection, switch_alias = _target_collection(store, alias, embedder, options.rebuild, settings, fields)
         rejects.start()  # the job runs: the rejects file is this run's
+        if on_progress:  # past its checks: a refused job has shown no progress
+            on_progress(0, estimate)
         seen: dict[str, int] = {}  # item id -> line, for duplicates and --sync
         indexed = False
         own = _own_rows(rows, options.shard, options.id_field, report)
