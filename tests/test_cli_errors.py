@@ -338,3 +338,28 @@ def test_a_job_refused_before_it_starts_prints_its_error_alone(tmp_path, data, d
     assert out.returncode == 0 and json.loads(out.stdout)["unchanged"] == MOVIES
     assert "ingest" in out.stderr and f"{MOVIES}/{MOVIES}" in out.stderr  # the bar, once the job ran
     assert counts(data) == (MOVIES, 0)
+
+
+def test_a_dry_run_shows_what_a_sync_would_do_and_changes_nothing(tmp_path, data, demo_movies):
+    movies = ["--id-field", "movieId", "--text-fields", "title,genres", "--payload-fields", "title,year:int,genres:list"]
+    path = write_csv(tmp_path / "c.csv", demo_movies[:MOVIES - 5] + demo_movies[MOVIES:MOVIES + 1])
+    gone = [str(m["movieId"]) for m in demo_movies[MOVIES - 5:MOVIES]]
+    table = ragrec("ingest", str(path), *movies, "--sync", "--dry-run", data_dir=data)
+    assert table.returncode == 0, table.stderr
+    assert "dry run on 'items'" in table.stdout and "dry run: nothing was embedded or written" in table.stdout
+    [line] = [line for line in table.stdout.splitlines() if line.startswith("would delete: ")]
+    assert "would add" in table.stdout and sorted(line.removeprefix("would delete: ").split(", ")) == sorted(gone)
+    out = ragrec("ingest", str(path), *movies, "--sync", "--dry-run", "--json", data_dir=data)
+    report = json.loads(out.stdout)
+    assert (report["dry_run"], report["added"], report["upserted"], report["unchanged"], report["deleted"]) == \
+        (True, 1, 1, MOVIES - 5, 5)
+    assert sorted(report["deleted_ids"]) == sorted(gone) and report["refused"] is None
+    few = write_csv(tmp_path / "few.csv", demo_movies[:10])  # 20 of 30 to delete: a real run is refused
+    out = ragrec("ingest", str(few), *movies, "--sync", "--dry-run", data_dir=data)
+    assert out.returncode == 0 and "the job would be refused: --sync would delete 20 of the 30 items" in out.stdout
+    assert counts(data) == (MOVIES, 0) and not (data / "rejects").exists()
+    assert [c["target"] for c in json.loads(ragrec("collections", "--json", data_dir=data).stdout)["collections"]] \
+        == ["items-g1"]
+    fresh = tmp_path / "fresh"  # no catalog yet: every row would be added, and no data dir is made
+    out = ragrec("ingest", str(path), *movies, "--sync", "--dry-run", "--json", data_dir=fresh)
+    assert out.returncode == 0 and json.loads(out.stdout)["added"] == MOVIES - 4 and not fresh.exists()

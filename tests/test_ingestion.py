@@ -162,6 +162,90 @@ def test_model_mismatch_is_a_clear_error(tmp_path, store, settings, embedder, de
         ingest(path, IngestOptions(**MOVIE_FIELDS), settings=settings, store=store, embedder=Other())
 
 
+# --- dry runs ----------------------------------------------------------------------------------------------------
+
+
+def snapshot(store, settings):
+    """Everything a job could change: the aliases and collections, each point's payload, the rejects folder."""
+    points = {c.target: sorted((r.id, json.dumps(r.payload, sort_keys=True)) for r in store.scroll(c.target))
+              for c in store.collections()}
+    return [(c.name, c.target, c.count) for c in store.collections()], points, (settings.data_dir / "rejects").exists()
+
+
+def test_a_dry_run_of_a_sync_says_what_the_sync_does_and_changes_nothing(tmp_path, store, settings, embedder,
+                                                                       demo_movies):
+    movies = [dict(m) for m in demo_movies[:20]]
+    path = write_csv(tmp_path / "m.csv", movies)
+    run(path, store, settings, embedder)
+    movies[0]["title"] = "Toy Story (Director's Cut) (1995)"  # re-embedded
+    movies[1]["year"] = 1996  # payload only
+    movies = movies[:16] + [dict(m) for m in demo_movies[20:22]]  # 4 gone, 2 new
+    path = write_csv(path, movies)
+    path.write_text(path.read_text() + f"{movies[2]['movieId']},,,,\n")  # a duplicate id: rejected, item kept
+    before = snapshot(store, settings)
+    # the same model under a configuration that fails when loaded: a dry run embeds nothing
+    unloadable = LazyEmbedder(Settings(data_dir=settings.data_dir, embedding_quantization="int8"))
+    dry = ingest(path, IngestOptions(**MOVIE_FIELDS, sync=True, dry_run=True), settings=settings, store=store,
+                 embedder=unloadable)
+    assert snapshot(store, settings) == before
+    gone = [str(m["movieId"]) for m in demo_movies[16:20]]
+    assert dry.dry_run and (dry.read, dry.added, dry.upserted, dry.updated_payload, dry.unchanged) == (19, 2, 3, 1, 14)
+    assert (dry.deleted, sorted(dry.deleted_ids), dry.rejected, dry.rejects_file, dry.refused) == (4, gone, 1, None,
+                                                                                                    None)
+    real = run(path, store, settings, embedder, sync=True)
+    assert (real.upserted, real.updated_payload, real.unchanged, real.deleted, real.rejected) == \
+        (dry.upserted, dry.updated_payload, dry.unchanged, dry.deleted, dry.rejected)
+    assert dry.added == len(set(item_ids(store)) - {str(m["movieId"]) for m in demo_movies[:20]})
+
+
+def test_a_dry_run_says_a_mass_deletion_would_be_refused(tmp_path, store, settings, embedder, demo_movies):
+    path = write_csv(tmp_path / "m.csv", demo_movies[:20])
+    run(path, store, settings, embedder)
+    write_csv(path, demo_movies[:9])
+    rejects = tmp_path / "rejects.jsonl"
+    path.write_text(path.read_text() + ",no id,,,\n")
+    before = snapshot(store, settings)
+    dry = run(path, store, settings, embedder, sync=True, dry_run=True, rejects=rejects)
+    assert snapshot(store, settings) == before
+    assert (dry.deleted, len(dry.deleted_ids), dry.unchanged, dry.rejected) == (11, 11, 9, 1)
+    assert dry.refused.startswith("--sync would delete 11 of the 20 items in 'items' (1 rejected rows have no "
+                                  "readable id") and f"see {rejects}" in dry.refused
+    assert dry.rejects_file == rejects and [json.loads(r)["line"] for r in rejects.read_text().splitlines()] == [11]
+    assert run(path, store, settings, embedder, sync=True, dry_run=True, allow_mass_delete=True).refused is None
+
+
+def test_a_dry_run_of_a_rebuild_counts_every_row_as_rewritten_and_builds_nothing(tmp_path, store, settings,
+                                                                                 embedder, demo_movies):
+    path = write_csv(tmp_path / "m.csv", demo_movies[:10])
+    run(path, store, settings, embedder)
+    fewer = write_csv(tmp_path / "fewer.csv", demo_movies[:8] + demo_movies[10:11])
+    before = snapshot(store, settings)
+    dry = run(fewer, store, settings, embedder, rebuild=True, dry_run=True)
+    assert (dry.upserted, dry.added, dry.unchanged, dry.deleted) == (9, 1, 0, 2)
+    assert sorted(dry.deleted_ids) == sorted(str(m["movieId"]) for m in demo_movies[8:10]) and dry.refused is None
+    empty = tmp_path / "empty.csv"
+    empty.write_text("movieId,title,year,genres,tags\n")
+    refused = run(empty, store, settings, embedder, rebuild=True, dry_run=True)
+    assert "--rebuild would drop 10 of the 10 items" in refused.refused and "would still point at 'items-g1'" in \
+        refused.refused
+    assert snapshot(store, settings) == before and store.resolve("items") == "items-g1"
+    with pytest.raises(CollectionNotFound):
+        store.metadata("items-g2")
+    real = run(fewer, store, settings, embedder, rebuild=True)
+    assert (real.upserted, real.deleted) == (dry.upserted, dry.deleted)
+
+
+def test_a_dry_run_refuses_what_the_job_refuses_and_makes_no_data_dir(tmp_path, embedder, demo_movies):
+    path = write_csv(tmp_path / "m.csv", demo_movies[:5])
+    settings = Settings(data_dir=tmp_path / "nothing-here")
+    dry = ingest(path, IngestOptions(**MOVIE_FIELDS, sync=True, dry_run=True), settings=settings, embedder=embedder)
+    assert (dry.added, dry.upserted, dry.deleted) == (5, 5, 0) and not settings.data_dir.exists()
+    with pytest.raises(IngestError, match="users collection"):
+        ingest(path, IngestOptions(**MOVIE_FIELDS, dry_run=True, collection="users"), settings=settings,
+               embedder=embedder)
+    assert not settings.data_dir.exists()
+
+
 # --- bad rows and bad files --------------------------------------------------------------------------------------
 
 

@@ -8,6 +8,7 @@ from typing import Optional
 
 import typer
 from pydantic import ValidationError
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -25,6 +26,9 @@ from ragrec.store import StoreError, open_store, point_id
 def print_report(report: IngestReport, as_json: bool = False) -> None:
     if as_json:
         print(report.model_dump_json(indent=1))
+        return
+    if report.dry_run:
+        print_dry_run(report)
         return
     table = Table(title=f"ingested into {report.collection!r}", show_header=False)
     for name in ("read", "upserted", "updated_payload", "unchanged", "deleted", "rejected", "truncated"):
@@ -44,11 +48,37 @@ def print_report(report: IngestReport, as_json: bool = False) -> None:
                       "max_payload_chars; they were cut")
 
 
+def print_dry_run(report: IngestReport) -> None:
+    """What the job would do, in the words of the job (a dry run: nothing was written)."""
+    table = Table(title=f"dry run on {report.collection!r}", show_header=False)
+    rows = [("read", report.read), ("would add", report.added), ("would re-embed", report.upserted - report.added),
+            ("would update payload", report.updated_payload), ("unchanged", report.unchanged),
+            ("would delete", report.deleted), ("rejected", report.rejected)]
+    for name, value in rows:
+        table.add_row(name, f"{value:,}")
+        if name == "rejected" and report.rejected_without_id:
+            table.add_row("  without id", f"{report.rejected_without_id:,}")
+    if report.other_shards:
+        table.add_row("other shards' rows", f"{report.other_shards:,}")
+    console.print(table)
+    console.print("dry run: nothing was embedded or written")
+    if report.deleted_ids:
+        more = f" and {report.deleted - len(report.deleted_ids):,} more" if report.deleted > len(report.deleted_ids) \
+            else ""
+        console.print(f"would delete: {', '.join(report.deleted_ids)}{more}", markup=False)
+    if report.rejects_file:
+        console.print(f"rejected rows (line, id, reason): {report.rejects_file}")
+    elif report.rejected:
+        console.print("the rejected rows are listed with --rejects FILE")
+    if report.refused:
+        console.print(f"[yellow]warning:[/] the job would be refused: {escape(report.refused)}")
+
+
 def run_ingest(settings: Settings, path: Path, options: IngestOptions) -> IngestReport:
     # errors (a refused --sync, an unusable file, the store) leave through the CLI's one handler (errors.py); one
     # refused before the job starts is printed alone (progress_bar)
     try:
-        with progress_bar("ingest", "items") as on_progress:
+        with progress_bar("dry run" if options.dry_run else "ingest", "items") as on_progress:
             return ingest(path, options, settings=settings, on_progress=on_progress)
     except KeyboardInterrupt as exc:  # Ctrl-C: what was committed stays, and a re-run resumes after it
         written = exc.written if isinstance(exc, IngestInterrupted) else 0
@@ -74,6 +104,9 @@ def ingest_cmd(
         False, "--allow-mass-delete", help="Let --sync/--rebuild remove more than sync_max_delete_share of the items "
         "(or run on a file that yielded no valid rows)."),
     rebuild: bool = typer.Option(False, "--rebuild", help="Re-embed everything into a new collection, then switch the alias."),
+    dry_run: bool = typer.Option(
+        False, "--dry-run", help="Read and check the file and say what the job would do (add, re-embed, update, "
+        "delete, reject), changing nothing: no embedding, no write (rejects only to an explicit --rejects FILE)."),
     rejects: Optional[Path] = typer.Option(None, "--rejects", help="Where rejected rows go (JSON Lines)."),
     collection: Optional[str] = typer.Option(None, "--collection"),
     long_text: Optional[str] = typer.Option(None, "--long-text", help="truncate or reject texts over max_text_chars"),
@@ -99,7 +132,7 @@ def ingest_cmd(
             payload_fields=fields, list_separator=list_separator,
             batch_size=batch_size, sync=sync, allow_mass_delete=allow_mass_delete, rebuild=rebuild, rejects=rejects,
             collection=collection_option(collection),
-            long_text=long_text,
+            long_text=long_text, dry_run=dry_run,
         )
     except ValidationError as exc:
         fail(validation_message(exc), 2)

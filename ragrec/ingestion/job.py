@@ -28,6 +28,7 @@ from ragrec.store.base import CollectionNotFound
 
 log = logging.getLogger("ragrec.ingestion")
 FIRST_BATCH_ROWS = 256  # ~2 s of embedding on 2 cores, where a full batch (2,048) takes ~20 s
+DRY_RUN_IDS = 20  # a dry run names this many of the items it would delete
 
 
 class IngestError(ValueError):
@@ -68,6 +69,9 @@ class IngestOptions(BaseModel):
                                             "searched exactly until the next bulk job builds it)")
     shard: Shard | None = Field(None, description="only this shard's rows (by item id): N workers, one shard each, "
                                                   "ingest one file in parallel into one collection")
+    dry_run: bool = Field(False, description="read and check the file, compare it with the catalog and report what "
+                                             "the job would do; nothing is embedded or written (rejects only to an "
+                                             "explicit `rejects` file)")
 
     @field_validator("collection")
     @classmethod
@@ -101,6 +105,10 @@ class IngestReport(BaseModel):
     payload_truncated: int = 0  # items with a payload string cut to max_payload_chars
     seconds: float = 0.0
     rejects_file: Path | None = None
+    dry_run: bool = False  # then the counts are what the job would do, and it did nothing
+    added: int = 0  # of `upserted`, the items new to the catalog (counted by a dry run)
+    deleted_ids: list[str] = Field(default_factory=list)  # a dry run: the first DRY_RUN_IDS of the `deleted` items
+    refused: str | None = None  # a dry run: why the job would be refused (a mass deletion), as it would say it
 
     @property
     def items_per_second(self) -> float:
@@ -133,6 +141,14 @@ def _refuse_non_items(name: str, settings: Settings, store: VectorStore | None =
                           f"work on an items collection such as {settings.items_collection!r}")
 
 
+def check_items_collection(name: str, settings: Settings, store: VectorStore) -> None:
+    """Refuses a collection that is not an items collection (the users collection, one ingest did not make); a
+    collection that does not exist is left to the caller to name."""
+    _refuse_non_items(name, settings)
+    if _exists(store, name):
+        _refuse_non_items(name, settings, store)
+
+
 def _current_collection(store: VectorStore, alias: str, embedder: Embedder, rebuild: bool,
                         settings: Settings) -> str | None:
     """The physical collection behind `alias` (None: no catalog yet), after the checks every job makes first: an
@@ -155,14 +171,6 @@ def _current_collection(store: VectorStore, alias: str, embedder: Embedder, rebu
                 "behind the alias"
             )
     return current
-
-
-def check_items_collection(name: str, settings: Settings, store: VectorStore) -> None:
-    """Refuses a collection that is not an items collection (the users collection, one ingest did not make); a
-    collection that does not exist is left to the caller to name."""
-    _refuse_non_items(name, settings)
-    if _exists(store, name):
-        _refuse_non_items(name, settings, store)
 
 
 def _target_collection(store: VectorStore, alias: str, embedder: Embedder, rebuild: bool,
@@ -255,11 +263,14 @@ def ingest(
     path = Path(path)
     alias = settings.items_collection if options.collection is None else options.collection
     check_options(options)
+    _refuse_non_items(alias, settings)  # before the store is opened (a dry run may open none)
 
     started = time.perf_counter()
     part = f".shard-{options.shard.index}-of-{options.shard.count}" if options.shard else ""  # workers may share a dir
     # the file's whole name: catalog.csv and catalog.jsonl keep their rejects apart
     rejects_path = options.rejects or settings.data_dir / "rejects" / f"{path.name}{part}.rejects.jsonl"
+    if options.dry_run and options.rejects is None:
+        rejects_path = None  # a dry run changes nothing in the data dir: its rejects are counted, not written
     rejects = RejectsWriter(rejects_path, path)  # checks the path: a bad one fails here, not at the first bad row
     # every named column: one missing from a CSV or Parquet file is a mistake (a JSON Lines row may lack any)
     required = list(dict.fromkeys([options.id_field, *options.text_fields, *(f.name for f in options.payload_fields)]))
@@ -270,7 +281,10 @@ def ingest(
 
     embedder = embedder or LazyEmbedder(settings)
     own_store = store is None
-    store = store or open_store(settings)
+    if own_store and options.dry_run and not settings.qdrant_url and not settings.data_dir.exists():
+        store = None  # no catalog yet, and a dry run makes no data dir: every valid row would be added
+    else:
+        store = store or open_store(settings)
     rules = RowRules(
         id_field=options.id_field,
         text_fields=options.text_fields,
@@ -282,7 +296,15 @@ def ingest(
         max_payload_chars=settings.max_payload_chars,
         model=embedder.name,
     )
-    report = IngestReport(collection=alias)
+    report = IngestReport(collection=alias, dry_run=options.dry_run)
+    if options.dry_run:
+        try:
+            _dry_run(store, alias, rows, estimate, options, settings, rules, embedder, rejects, report, on_progress)
+        finally:
+            rejects.close()
+            if own_store and store is not None:
+                store.close()
+        return _finished(report, rejects, started)
     collection, switch_alias = alias, False
     try:
         # the catalog's field options, kept with the collection: a later upsert of single items (the API) reuses them
@@ -348,10 +370,57 @@ def ingest(
         rejects.close()
         if own_store:
             store.close()
+    return _finished(report, rejects, started)
+
+
+def _finished(report: IngestReport, rejects: RejectsWriter, started: float) -> IngestReport:
     report.rejected = rejects.count
-    report.rejects_file = rejects_path if rejects.count else None
+    report.rejects_file = rejects.path if rejects.count else None
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _dry_run(store: VectorStore | None, alias: str, rows: Iterator[RawRow], estimate: int | None,
+             options: IngestOptions, settings: Settings, rules: RowRules, embedder: Embedder,
+             rejects: RejectsWriter, report: IngestReport, on_progress: Callable[[int, int | None], None] | None,
+             ) -> None:
+    """What the job would do, read only: the same checks, the rows read and compared with the catalog by their
+    hashes as a real run compares them (so nothing needs embedding), the deletions and a mass-deletion refusal
+    worked out. A rebuild re-embeds every valid row, and drops the catalog's items that are not among them."""
+    current = _current_collection(store, alias, embedder, options.rebuild, settings) if store else None
+    rejects.start()
+    if on_progress:
+        on_progress(0, estimate)
+    seen: dict[str, int] = {}
+    valid: set[str] = set()  # point ids of the valid rows: what a rebuilt generation would hold
+    own = _own_rows(rows, options.shard, options.id_field, report)
+    for batch in batched(own, options.batch_size or settings.ingest_batch_size, first=FIRST_BATCH_ROWS):
+        for doc, old in _read_batch(store, current, batch, rules, seen, rejects, report,
+                                    skip_unchanged=not options.rebuild):
+            valid.add(point_id(doc.item_id))
+            report.added += old is None
+            if old is None or options.rebuild or old.get(TEXT_HASH) != doc.payload[TEXT_HASH]:
+                report.upserted += 1
+            else:
+                report.updated_payload += 1
+        if on_progress:
+            on_progress(report.read, estimate)
+    if store is None or current is None or not (options.sync or options.rebuild):
+        return
+    keep = {point_id(i) for i in seen} if options.sync else valid  # --sync keeps a rejected row's item
+    doomed = [r.payload.get(ITEM_ID, r.id) for r in store.scroll(current, payload=[ITEM_ID]) if r.id not in keep]
+    report.deleted, report.deleted_ids = len(doomed), doomed[:DRY_RUN_IDS]
+    guard = _MassDeleteGuard(options, settings, alias, report.read - report.other_shards - rejects.count, rejects)
+    try:
+        if options.sync:
+            guard.check("--sync would delete", len(doomed), store.count(current),
+                        "a real run would write the file's rows and delete nothing",
+                        unidentified=report.rejected_without_id)
+        else:
+            guard.check("--rebuild would drop", len(doomed), store.count(current),
+                        f"{alias!r} would still point at {current!r}")
+    except MassDeleteRefused as exc:
+        report.refused = str(exc)
 
 
 def _drop_if_empty(store: VectorStore, generation: str) -> None:
@@ -384,7 +453,9 @@ class _MassDeleteGuard:
             why = f"more than sync_max_delete_share = {self.share:.0%} of them"
         else:
             return
-        rejected = f"; {self.rejects.count:,} rows rejected, see {self.rejects.path}" if self.rejects.count else ""
+        rejected = f"; {self.rejects.count:,} rows rejected" if self.rejects.count else ""
+        if rejected and self.rejects.path:
+            rejected += f", see {self.rejects.path}"
         raise MassDeleteRefused(f"{action} {doomed:,} of the {total:,} items in {self.alias!r} ({why}{rejected}): "
                                 f"refused, {outcome}. Check the file, or pass --allow-mass-delete (the API's "
                                 f"allow_mass_delete) if this is meant")
@@ -395,9 +466,12 @@ class _Doc(NamedTuple):
     stored: dict[str, Any] | None  # the stored payload's hashes and system fields; None for a new item
 
 
-def _read_batch(store: VectorStore, collection: str, batch: list[RawRow], rules: RowRules, seen: dict[str, int],
-                rejects: RejectsWriter, report: IngestReport) -> list[_Doc]:
-    """The batch's rows that need writing, as documents; unchanged rows are counted and skipped before parsing."""
+def _read_batch(store: VectorStore | None, collection: str | None, batch: list[RawRow], rules: RowRules,
+                seen: dict[str, int], rejects: RejectsWriter, report: IngestReport,
+                skip_unchanged: bool = True) -> list[_Doc]:
+    """The batch's rows that need writing, as documents; unchanged rows are counted and skipped before parsing
+    (unless `skip_unchanged` is off: a dry run of a rebuild, which rewrites them all). No `collection`: no catalog
+    yet, every row is new."""
     found: list[Reject] = []
     candidates: list[tuple[RawRow, str | None]] = []  # (row, point id)
     for raw in batch:
@@ -418,12 +492,13 @@ def _read_batch(store: VectorStore, collection: str, batch: list[RawRow], rules:
             candidates.append((raw, point_id(item) if item else None))
 
     ids = [pid for _, pid in candidates if pid]
-    stored = {r.id: r.payload for r in store.retrieve(collection, ids, payload=[CONTENT_HASH, TEXT_HASH, *SYSTEM_FIELDS])}
+    stored = {} if store is None or collection is None else {
+        r.id: r.payload for r in store.retrieve(collection, ids, payload=[CONTENT_HASH, TEXT_HASH, *SYSTEM_FIELDS])}
     docs: list[_Doc] = []
     for raw, pid in candidates:
         old = stored.get(pid) if pid else None
         try:
-            if old and old.get(CONTENT_HASH) == content_hash(raw.data, rules):
+            if skip_unchanged and old and old.get(CONTENT_HASH) == content_hash(raw.data, rules):
                 report.unchanged += 1
                 continue
             result = to_doc(raw.line, raw.data, rules)

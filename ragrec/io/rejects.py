@@ -21,10 +21,13 @@ class RejectsWriter:
     run leaves no file behind. Each line is flushed, so a killed job's rejects are on disk.
 
     The path is checked up front: a job must not fail at its first bad row because of where rejects go, nor
-    overwrite the `source` file it reads (opened for writing at the first reject, it would be cut short mid-read)."""
+    overwrite the `source` file it reads (opened for writing at the first reject, it would be cut short mid-read).
+    `path=None` counts the rejects and writes nothing (an ingest --dry-run without --rejects)."""
 
-    def __init__(self, path: Path, source: Path | None = None):
-        self.path, self.count, self._file = Path(path), 0, None
+    def __init__(self, path: Path | None, source: Path | None = None):
+        self.path, self.count, self._file = (None if path is None else Path(path)), 0, None
+        if self.path is None:
+            return
         if source is not None and _same_file(self.path, Path(source)):
             raise RejectsPathError(f"--rejects {self.path}: is the input file itself; writing rejects there would "
                                    "destroy it while it is read: name another file")
@@ -40,15 +43,17 @@ class RejectsWriter:
     def start(self) -> None:
         """The run begins (its file was found readable): an earlier run's rejects at this path are removed, so the
         file holds this run's rejects only, and a run without any leaves none."""
-        self.path.unlink(missing_ok=True)
+        if self.path is not None:
+            self.path.unlink(missing_ok=True)
 
     def add(self, reject: BaseModel) -> None:
-        if self._file is None:
+        if self.path is not None and self._file is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             # a lone surrogate in a rejected row (JSON's "\ud800") is written as that escape: still JSON, still UTF-8
             self._file = open(self.path, "w", encoding="utf-8", errors="backslashreplace")
-        self._file.write(json.dumps(reject.model_dump(), ensure_ascii=False) + "\n")
-        self._file.flush()
+        if self._file is not None:
+            self._file.write(json.dumps(reject.model_dump(), ensure_ascii=False) + "\n")
+            self._file.flush()
         self.count += 1
         log.info("rejected: %s", reject.model_dump())
 
