@@ -237,7 +237,14 @@ def _item_line(item: Candidate) -> str:
         # reason after it, as an item without a description has it
         reason = text[:at - 2]
         return f"{text[at:].rstrip('.')} ({reason[0].lower()}{reason[1:]})."
-    return text if at >= 0 else f"{title}: {text}"  # a description that names the item (with its year) stands alone
+    if at >= 0:
+        return text  # a description that names the item (with its year) stands alone
+    from ragrec.generation.prompts import display_title
+
+    name = display_title(item.title)
+    if name != title and text.startswith(name + " ") and not text[len(name) + 1:].startswith("("):
+        return title + text[len(name):]  # "Shrek is a classic ..." names it: "Shrek (2001) is a classic ..."
+    return f"{title}: {text}"
 
 
 def shown_title(item: Candidate) -> str:

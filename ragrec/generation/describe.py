@@ -205,6 +205,25 @@ def check(text: str, candidate: Candidate, evidence_titles: list[str], vocabular
     return CheckResult(ok=not failed, failed=failed, hallucinated=hallucinated)
 
 
+# a one-word cheer a small model opens with ("Awesome! Apollo 13 is ..."): said to no one, dropped
+_CHEER = re.compile(r"^\W*(?:awesome|great|wow|absolutely|perfect|excellent|fantastic)\s*!+\s+", re.I)
+
+
+def unlabelled(text: str, candidate: Candidate) -> str:
+    """The text without what a small model puts before the description itself: a cheer, or the item's title as a
+    label ("Shrek: Shrek is a classic ...", "**Shrek** - a classic ..."), which the answer's own "Title: ..."
+    would say twice. A title that opens a sentence ("Shrek is ...") stays."""
+    text = _CHEER.sub("", text, count=1)
+    names = {P.display_title(candidate.title), re.sub(r"\s*\(\d{4}\)\s*$", "", candidate.title.strip()),
+             candidate.title.strip()}
+    for name in sorted(filter(None, names), key=len, reverse=True):
+        label = re.match(r"\W*" + re.escape(name) + r"(?:\s*\(\d{4}\))?\W*?\s*[:\-\u2013\u2014]\s+(?=\w)", text, re.I)
+        if label:
+            rest = text[label.end():]
+            return rest[0].upper() + rest[1:]
+    return text
+
+
 def whole_sentences(text: str) -> str:
     """The text up to its last full stop: a description cut off by the token limit loses its unfinished sentence
     (one with no full sentence at all is left as it is, and fails on length or naming)."""
@@ -313,9 +332,9 @@ class Describer:
             return Described(index=i, item=item, error=str(raw))
         raw = whole_sentences(raw)
         cut = [s for v in [c.text, *map(str, c.payload.get("tags") or [])] for s in P.as_data(v)[1]]
-        result = check(raw, c, liked, self.vocabulary, self.settings, cut)
+        result = check(raw, c, liked, self.vocabulary, self.settings, cut)  # a title label names the item too
         if result.ok:
-            update = {"description": raw, "description_source": "llm"}
+            update = {"description": unlabelled(raw, c), "description_source": "llm"}
         else:
             llm_fell_back("describe", "failed_check")
             update = fallback(c, liked, self.kind)

@@ -37,6 +37,10 @@ def test_popular_only_when_someone_rated_something():
     ("If you liked Ronin, Heat (1995) is a tense crime epic.",  # names its item itself
      "If you liked Ronin, Heat (1995) is a tense crime epic."),
     ("A tense crime epic with a famous shoot-out.", "Heat (1995): A tense crime epic with a famous shoot-out."),
+    # a description that opens with the title without its year gets the year, not the title again before it
+    ("Heat is a tense crime epic.", "Heat (1995) is a tense crime epic."),
+    ("Heat (the 1995 one) is a tense crime epic.", "Heat (1995): Heat (the 1995 one) is a tense crime epic."),
+    ("Heatwave is a drama.", "Heat (1995): Heatwave is a drama."),
     (None, "Heat (1995)"),
 ])
 def test_the_answer_names_each_title_once(description, line):

@@ -253,3 +253,19 @@ def test_a_fallback_is_warned_once_a_minute_and_never_for_no_llm(caplog, monkeyp
             metrics.llm_fell_back("describe", "timeout", "the LLM server did not answer in time")
     assert [r.getMessage() for r in caplog.records] == [
         "LLM describe fell back (timeout): the LLM server did not answer in time"]
+
+
+@pytest.mark.parametrize("raw,shown", [
+    # a small model's label or cheer before the description is dropped; a title that opens a sentence stays
+    ("Shrek: Shrek is a classic adventure film.", "Shrek is a classic adventure film."),
+    ("**Shrek** - a fairy tale told backwards.", "A fairy tale told backwards."),
+    ("Shrek (2001): a fairy tale told backwards.", "A fairy tale told backwards."),
+    ("Awesome! Shrek is a fairy tale told backwards.", "Shrek is a fairy tale told backwards."),
+    ("Shrek is a fairy tale: told backwards.", "Shrek is a fairy tale: told backwards."),
+    ("Shrek-like fun for all.", "Shrek-like fun for all."),
+])
+def test_a_title_label_or_a_cheer_before_the_description_is_dropped(raw, shown):
+    from ragrec.generation.describe import unlabelled
+
+    shrek = make_candidate({"movieId": 4306, "title": "Shrek (2001)", "year": 2001, "genres": [], "tags": []}, 1.0)
+    assert unlabelled(raw, shrek) == shown
