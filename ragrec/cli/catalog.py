@@ -98,7 +98,9 @@ def ingest_cmd(
                                             "year:int,price:float,genres:list,title (bare = typed by value)."),
     list_separator: Optional[str] = typer.Option(None, "--list-separator",
                                                  help="Separator of multi-value CSV fields (default: |)"),
-    batch_size: Optional[int] = typer.Option(None, "--batch-size", min=1, max=MAX_BATCH_SIZE),
+    batch_size: Optional[int] = typer.Option(None, "--batch-size", min=1, max=MAX_BATCH_SIZE,
+                                             help="Rows embedded and upserted together "
+                                                  "(default: RAGREC_INGEST_BATCH_SIZE)"),
     sync: bool = typer.Option(False, "--sync", help="Delete items that are not in the file."),
     allow_mass_delete: bool = typer.Option(
         False, "--allow-mass-delete", help="Let --sync/--rebuild remove more than sync_max_delete_share of the items "
