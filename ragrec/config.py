@@ -99,7 +99,8 @@ class Settings(BaseSettings):
         description="int8 for the onnx/openvino backends: onnx = dynamic int8 (0.993 mean cosine to torch fp32), "
         "openvino = int8 weights (0.9997). none = fp32 (same vectors as torch).",
     )
-    embedding_batch_size: int = Field(64, ge=1, le=MAX_BATCH_SIZE)
+    embedding_batch_size: int = Field(64, ge=1, le=MAX_BATCH_SIZE,
+                                      description="Texts per forward pass of the embedding model (any backend).")
     embedding_device: str = Field(
         "auto", pattern=DEVICE_PATTERN,
         description="auto: a CUDA GPU when torch sees one, else cpu; or cpu, cuda, cuda:N (an error when absent). "
@@ -184,10 +185,10 @@ class Settings(BaseSettings):
 
     # --- collaborative vectors (ALS item factors, retrained by reindex) ---------------------------------------
     collab_dim: int = Field(128, ge=1, le=4096, description="Size of the `collab` vector on items and users.")
-    collab_regularization: float = Field(10.0, ge=0)
+    collab_regularization: float = Field(10.0, ge=0, description="ALS: L2 regularization of the factors.")
     collab_alpha: float = Field(3.0, ge=0, description="ALS confidence of an interaction (1 + alpha); 3 beat 10 for "
                                 "both the short- and the long-term user vector on validation.")
-    collab_iterations: int = Field(15, ge=1, le=1000)
+    collab_iterations: int = Field(15, ge=1, le=1000, description="ALS iterations (reindex).")
     collab_device: Literal["auto", "cpu", "cuda"] = Field(
         "auto", description="Where reindex trains ALS. auto: implicit's CUDA ALS when it can run here "
         "(implicit.gpu.HAS_CUDA: a GPU, implicit built with CUDA, RMM installed), else the CPU; cuda: the GPU or an "
