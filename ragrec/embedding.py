@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import re
 import shutil
@@ -266,6 +267,12 @@ def onnx_embedder(settings: Settings) -> _ExportedEmbedder:
     )
 
 
+def _no_preprocessing_hint(record: logging.LogRecord) -> bool:
+    """False for onnxruntime's "Please consider to run pre-processing before quantization" warning, which its
+    quantizer logs on the root logger."""
+    return "pre-processing before quantization" not in record.getMessage()
+
+
 def _export_onnx(settings: Settings, folder: Path) -> None:
     """fp32: `torch.onnx.export` of the pooled module; int8: onnxruntime's dynamic quantization of the fp32 one
     (exported first, beside it)."""
@@ -292,8 +299,13 @@ def _export_onnx(settings: Settings, folder: Path) -> None:
         def quantize(tmp: Path) -> None:
             from onnxruntime.quantization import QuantType, quantize_dynamic
 
-            quantize_dynamic(str(fp32 / "model.onnx"), str(tmp / "model.onnx"), weight_type=QuantType.QUInt8,
-                             per_channel=True)
+            root = logging.getLogger()  # the quantizer's advice to run its pre-processing: noise to a ragrec user
+            root.addFilter(_no_preprocessing_hint)
+            try:
+                quantize_dynamic(str(fp32 / "model.onnx"), str(tmp / "model.onnx"), weight_type=QuantType.QUInt8,
+                                 per_channel=True)
+            finally:
+                root.removeFilter(_no_preprocessing_hint)
 
         _save_tokenizer(st, _build_once(folder, quantize))
 

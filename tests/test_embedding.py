@@ -92,7 +92,7 @@ BACKENDS = [
 @pytest.mark.slow
 @pytest.mark.parametrize("backend, quantization, packages, floor", BACKENDS)
 def test_exported_backend_matches_torch(
-    tmp_path, torch_embedder, catalog_texts, backend, quantization, packages, floor
+    tmp_path, torch_embedder, catalog_texts, backend, quantization, packages, floor, caplog
 ):
     absent = [p for p in packages if importlib.util.find_spec(p) is None]
     if absent:
@@ -101,6 +101,7 @@ def test_exported_backend_matches_torch(
     settings = _settings(tmp_path, embedding_backend=backend, embedding_quantization=quantization)
     embedder = get_embedder(settings)
     assert (embedder.name, embedder.dim) == (torch_embedder.name, torch_embedder.dim)  # same vectors: no rebuild
+    assert not [r for r in caplog.records if "pre-processing" in r.getMessage()]  # onnxruntime's advice, silenced
     vectors = embedder.embed(catalog_texts)
     assert vectors.shape == (len(catalog_texts), 384) and vectors.dtype == np.float32
     np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
