@@ -171,7 +171,7 @@ def test_bad_files_and_options_are_one_line(tmp_path, data):
         (["feedback", "--user", "w", "--item", "1", "--type", "rating", "--value", "99"], 2, "outside the rating range"),
         (["feedback", "--user", "w", "--item", "1", "--type", "like", "--value", "5"], 2, "a like event has no value"),
         (["feedback", "--user", "w", "--item", "1", "--type", "rating"], 2, "error: a rating event needs a value"),
-        (["feedback", "--user", "   ", "--item", "1", "--type", "like"], 2, "user_id: is blank"),
+        (["feedback", "--user", "   ", "--item", "1", "--type", "like"], 2, "--user: is blank"),
         (["delete", "--ids", "u1", "--collection", "users"], 2, "'users' is the users collection"),
         (["delete", "--ids-file", str(tmp_path / "somedir")], 1, "somedir: is a folder, not a file"),
         (["delete", "--ids-file", str(utf16)], 1, "ids16.txt: not UTF-8 text"),
@@ -179,11 +179,17 @@ def test_bad_files_and_options_are_one_line(tmp_path, data):
         (["recommend", "--user", "1", "--diversity", "nan"], 2, "--diversity must be a number from 0 to 1, not nan"),
         (["recommend", "--user", "1", "--long-term-share", "inf"], 2, "--long-term-share must be a number from 0 to"),
         (["recommend", "--positive", ",,"], 2, "--positive names no item"),
-        (["feedback", "--user", "w", "--item", "1", "--type", "like", "--event-id", " "], 2, "event_id: is blank"),
+        (["feedback", "--user", "w", "--item", "1", "--type", "like", "--event-id", " "], 2, "--event-id: is blank"),
         (["recommend", "--filter", "genres=="], 2, "one operator"),
         (["recommend", "--positive", "1", "--negative", "1"], 2, "'1' is both positive and negative"),
         (["collections", "--data-dir", str(data)], 2, "(a global option, before the command: ragrec --data-dir ..."),
         (["users", "forget", "nosuchuser"], 2, "no user 'nosuchuser'"),
+        # a value a model refuses is named by its option, not the model's field
+        (["recommend", "--user", "1", "--strategy", "best"], 2, "--strategy: Input should be 'average_vector'"),
+        (["ingest", str(ok), "--text-fields", "title", "--long-text", "drop"], 2, "--long-text: Input should be"),
+        (["ingest", str(ok), "--text-fields", "title", "--format", "xml"], 2, "--format: Input should be 'csv'"),
+        (["events", "load", str(events), "--format", "xml"], 2, "--format: Input should be 'csv'"),
+        (["feedback", "--user", "w", "--item", "1", "--type", "love"], 2, "--type: Input should be 'view'"),
     ]
     for args, code, message in cases:
         assert_clean_error(ragrec(*args, data_dir=data), code, message)

@@ -18,9 +18,12 @@ from pydantic import ValidationError
 from pydantic_settings import SettingsError
 from typer.core import TyperGroup
 
-try:  # typer >= 0.20 vendors click: its usage errors are its own copy's
+try:  # typer >= 0.20 vendors click: its usage errors and contexts are its own copy's
+    from typer._click.globals import get_current_context
     from typer._click.exceptions import ClickException as _VendoredClickException
 except ImportError:  # pragma: no cover - older typer uses click itself
+    from click import get_current_context
+
     _VendoredClickException = click.exceptions.ClickException
 
 log = logging.getLogger("ragrec.cli")
@@ -70,9 +73,15 @@ def describe(exc: BaseException) -> tuple[str, int]:
     return f"internal error: {type(exc).__name__}: {exc} (run with -v for the traceback, and please report it)", 1
 
 
-def validation_message(exc: ValidationError) -> str:
-    """A pydantic error in one line; for Settings, each field's environment variable is named."""
+def validation_message(exc: ValidationError, options: dict[str, str] | None = None) -> str:
+    """A pydantic error in one line; for Settings, each field's environment variable is named. A field given by
+    an option of the running command is named as that option (`--strategy`, not `strategy`): a field of the
+    option's own name (`type_` gives `type`), or one `options` maps to it ({"user_id": "--user"})."""
+    named = {**_command_options(), **(options or {})} if exc.title != "Settings" else {}
+
     def where(loc: tuple) -> str:
+        if loc and loc[0] in named:
+            return ".".join([named[loc[0]], *map(str, loc[1:])])
         name = ".".join(map(str, loc))
         return f"{name} (RAGREC_{name.upper()})" if exc.title == "Settings" and loc else name
 
@@ -83,6 +92,15 @@ def validation_message(exc: ValidationError) -> str:
     prefix = ("invalid setting " if all(e["loc"] for e in exc.errors()) else "invalid settings: ") \
         if exc.title == "Settings" else ""
     return prefix + "; ".join(parts)
+
+
+def _command_options() -> dict[str, str]:
+    """The running command's options by parameter name (a trailing `_` dropped), each as its long form."""
+    ctx = get_current_context(silent=True)
+    if ctx is None:
+        return {}
+    return {param.name.rstrip("_"): max(param.opts, key=len) for param in ctx.command.params
+            if param.param_type_name == "option" and param.name}
 
 
 class RagrecGroup(TyperGroup):

@@ -58,7 +58,7 @@ def recommend_cmd(
                                    exclude_seen=False if include_seen else None, explain=explain, rerank=rerank,
                                    long_term_share=long_term_share)
     except ValidationError as exc:
-        fail(validation_message(exc), 2)
+        fail(validation_message(exc, {"user_id": "--user", "filters": "--filter"}), 2)
     if llm is not None and llm not in ("local", "openai", "none"):
         fail(f"unknown LLM backend {llm!r}: use local, openai or none", 2)
     with recommender_of(ctx, llm=llm) as rec:

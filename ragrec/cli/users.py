@@ -35,7 +35,7 @@ def feedback_cmd(
         event = Event(user_id=user, item_id=item, type=type, value=value,
                       **({"event_id": event_id} if event_id is not None else {}))
     except ValidationError as exc:
-        fail(validation_message(exc), 2)
+        fail(validation_message(exc, {"user_id": "--user", "item_id": "--item"}), 2)
     with recommender_of(ctx) as rec:
         try:
             result = rec.record_feedback([event])
