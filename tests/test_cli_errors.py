@@ -39,14 +39,10 @@ def data(catalog, tmp_path):
 
 
 def assert_clean_error(out, code: int, *fragments: str) -> None:
-    """Exit `code`, one `error:` line naming the cause (or Typer's usage panel for a malformed option), no
-    traceback."""
+    """Exit `code`, one `error:` line naming the cause (a malformed option's too), no traceback."""
     assert out.returncode == code, (out.returncode, out.stdout, out.stderr)
     assert "Traceback" not in out.stderr and "internal error" not in out.stderr, out.stderr
-    lines = [line for line in out.stderr.splitlines() if line.startswith("error:")]
-    if not lines and code == 2 and "Usage:" in out.stderr:
-        lines = [out.stderr]
-    [line] = lines
+    [line] = [line for line in out.stderr.splitlines() if line.startswith("error:")]
     for fragment in fragments:
         assert fragment in line, (fragment, line)
 
@@ -194,6 +190,17 @@ def test_bad_files_and_options_are_one_line(tmp_path, data):
     for args, code, message in cases:
         assert_clean_error(ragrec(*args, data_dir=data), code, message)
     assert counts(data) == (MOVIES, 0)  # nothing was stored, nothing lost
+
+
+def test_a_usage_error_is_one_line_with_clicks_suggestion(data):
+    """An unknown option or command, or a value out of an option's range, was click's five-line boxed block."""
+    for args, message in [(["recommend", "--usr", "1"], "No such option: --usr (Possible options: --query, --user)"),
+                          (["recomend"], "No such command 'recomend'. Did you mean 'recommend'?"),
+                          (["recommend", "-k", "0"], "Invalid value for '-k'"),
+                          (["--bogus", "collections"], "No such option: --bogus")]:
+        out = ragrec(*args, data_dir=data)
+        assert_clean_error(out, 2, message, "--help')")
+        assert len(out.stderr.splitlines()) == 1, out.stderr
 
 
 def test_arguments_that_are_not_utf8_are_named_and_file_names_need_not_be(tmp_path, data):

@@ -21,8 +21,10 @@ from typer.core import TyperGroup
 try:  # typer >= 0.20 vendors click: its usage errors and contexts are its own copy's
     from typer._click.globals import get_current_context
     from typer._click.exceptions import ClickException as _VendoredClickException
+    from typer._click.exceptions import NoArgsIsHelpError, UsageError
 except ImportError:  # pragma: no cover - older typer uses click itself
     from click import get_current_context
+    from click.exceptions import NoArgsIsHelpError, UsageError
 
     _VendoredClickException = click.exceptions.ClickException
 
@@ -106,6 +108,12 @@ def _command_options() -> dict[str, str]:
 class RagrecGroup(TyperGroup):
     """The root command: turns what escapes a command (or the global options) into a one-line error."""
 
+    def make_context(self, info_name, args, parent=None, **extra):
+        try:  # the global options' usage errors (`ragrec --bogus`)
+            return super().make_context(info_name, args, parent, **extra)
+        except UsageError as exc:
+            _usage_error(exc)
+
     def resolve_command(self, ctx, args):
         name, command, rest = super().resolve_command(ctx, args)
         if command is not None and not ctx.resilient_parsing:
@@ -123,10 +131,23 @@ class RagrecGroup(TyperGroup):
                     option in p.opts for p in self.get_params(ctx)) and ctx.invoked_subcommand:
                 exc.message += f" (a global option, before the command: ragrec {option} ... " \
                                f"{ctx.invoked_subcommand} ...)"
+            if isinstance(exc, UsageError):
+                _usage_error(exc)
             raise
         except Exception as exc:  # noqa: BLE001: the one place that turns any failure into a message
             message, code = describe(exc)
             fail(message, code)
+
+
+def _usage_error(exc: UsageError) -> None:
+    """Click's usage error (an unknown option or command, a value out of range) as one line, with click's own
+    suggestions, instead of its boxed Usage/Try/Error block. The help that `ragrec` alone prints is left as is."""
+    from ragrec.cli.console import fail
+
+    if isinstance(exc, NoArgsIsHelpError):
+        raise exc
+    hint = f" (see '{exc.ctx.command_path} --help')" if exc.ctx is not None else ""
+    fail(exc.format_message() + hint, exc.exit_code)
 
 
 def _refuse_undecodable(ctx, name: str, command, args: list[str]) -> None:
