@@ -5,7 +5,10 @@ Qdrant Edge). Exit codes: 2 for bad input or a bad invocation, 1 for a failure o
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import subprocess
+import sys
 
 import pytest
 
@@ -201,6 +204,18 @@ def test_a_usage_error_is_one_line_with_clicks_suggestion(data):
         out = ragrec(*args, data_dir=data)
         assert_clean_error(out, 2, message, "--help')")
         assert len(out.stderr.splitlines()) == 1, out.stderr
+
+
+def test_output_piped_into_a_reader_that_stops_early_ends_quietly(data):
+    """`ragrec similar --json | head -1` printed "error: Broken pipe": the reader has what it wants, so no message,
+    and the exit status of a tool that SIGPIPE ends (141), as `set -o pipefail` scripts expect of one."""
+    env = {**os.environ, "RAGREC_DATA_DIR": str(data), "HF_HUB_OFFLINE": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "ragrec.cli", "similar", "--ids", "1", "--json"], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc.stdout.close()  # before the command writes anything: its first write finds the pipe closed
+    stderr = proc.stderr.read()
+    assert proc.wait(timeout=600) == 141, stderr
+    assert "error" not in stderr.lower() and "Exception ignored" not in stderr, stderr
 
 
 def test_arguments_that_are_not_utf8_are_named_and_file_names_need_not_be(tmp_path, data):

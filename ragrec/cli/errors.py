@@ -11,6 +11,8 @@ from __future__ import annotations
 import logging
 import os
 import re
+import signal
+import sys
 
 import click
 import typer
@@ -124,7 +126,9 @@ class RagrecGroup(TyperGroup):
         from ragrec.cli.console import fail
 
         try:
-            return super().invoke(ctx)
+            result = super().invoke(ctx)
+            sys.stdout.flush()  # a closed pipe shows here for output still buffered, not at the interpreter's exit
+            return result
         except _CONTROL as exc:
             option = getattr(exc, "option_name", None)  # "ragrec collections --data-dir X": the root's option
             if option and exc.message.startswith("No such option") and any(
@@ -134,6 +138,9 @@ class RagrecGroup(TyperGroup):
             if isinstance(exc, UsageError):
                 _usage_error(exc)
             raise
+        except BrokenPipeError:  # `ragrec similar --json | head -1`: the reader has all it wants, which is no error
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # the final flush must not fail again
+            raise typer.Exit(128 + signal.SIGPIPE) from None  # 141, as for a tool that SIGPIPE ended
         except Exception as exc:  # noqa: BLE001: the one place that turns any failure into a message
             message, code = describe(exc)
             fail(message, code)
