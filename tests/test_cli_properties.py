@@ -267,6 +267,14 @@ def test_every_option_help_survives_rich_markup():
     assert "(default: |)" in shown and "(default: from the extension)" in shown
 
 
+def test_a_flag_shows_no_value_type_in_help():
+    """Typer's rich help gave every flag a `<bool>` value type (`--sync <bool>`), as if it took a value."""
+    shown = runner.invoke(app, ["ingest", "--help"], env={"COLUMNS": "200"}).output
+    [sync] = [line for line in shown.splitlines() if line.strip("│ ").startswith("--sync ")]
+    assert "<bool>" not in shown and "<int range>" in shown, shown  # options that take a value keep their type
+    assert sync.split("--sync")[1].split()[0] == "Delete", sync
+
+
 def test_the_rate_column_shows_the_average_when_rich_has_too_few_samples():
     """One update per batch: rich's windowed speed needs two within 30 s, and a one-batch ingest showed 0/s."""
     from rich.progress import Progress

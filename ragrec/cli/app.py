@@ -7,9 +7,21 @@ from pathlib import Path
 from typing import Optional
 
 import typer
+from typer.core import TyperOption
 
 from ragrec.cli.errors import RagrecGroup
 from ragrec.config import Settings
+
+_display_type_rich = TyperOption.display_type_rich
+
+
+def _flag_type(self: TyperOption, ctx) -> str | None:
+    """No value type for a flag: Typer's rich help showed one (`--sync <bool>`, `--help <bool>`), as if the flag
+    took a value; its plain help leaves it out, as this does."""
+    return None if self.is_flag or self.count else _display_type_rich(self, ctx)
+
+
+TyperOption.display_type_rich = _flag_type
 
 # RagrecGroup turns whatever escapes a command into a one-line error (ragrec/cli/errors.py)
 app = typer.Typer(help="ragrec: a retrieval-augmented recommender on Qdrant.", no_args_is_help=True, cls=RagrecGroup)
