@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -198,9 +199,17 @@ def test_feedback_recommend_users_reindex(tmp_path, demo_movies):
     header = next(line for line in explained.stdout.splitlines() if "score" in line)
     assert all(word in header for word in ("path", "content", "collab", "query", "popularity", "why"))
 
-    show = ragrec("users", "show", " u1 ", data_dir=data)  # spaces at an id's ends are not part of it
+    show = ragrec("users", "show", " u1 ", "--json", data_dir=data)  # spaces at an id's ends are not part of it
     assert show.returncode == 0 and (json.loads(show.stdout)["user_id"], json.loads(show.stdout)["events"]) == ("u1", 4)
     assert {"sums", "long_sums"}.isdisjoint(json.loads(show.stdout)["profile"])
+    summary = ragrec("users", "show", "u1", data_dir=data)  # for people: no profile internals, times as times
+    assert summary.returncode == 0, summary.stderr
+    lines = {line.split("  ")[0]: line for line in summary.stdout.splitlines()}
+    assert "4 (like 3, dislike 1)" in lines["events"] and lines["positive events"].split()[-1] == "3"
+    assert re.search(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", lines["last update"]) and "content yes" in lines["vectors"]
+    assert "13  Balto (1995)" in lines["recent items"]  # the newest like, with its title
+    assert "Toy Story (1995)" in summary.stdout and not {"ref_time", "positive_weight", "collab_slot"} & set(
+        summary.stdout.split())
     reindexed = ragrec("reindex", data_dir=data)
     assert reindexed.returncode == 0 and "reindexed 1 users from 4 events" in reindexed.stdout
     cold = ragrec("recommend", "-k", "3", "--json", data_dir=data)
