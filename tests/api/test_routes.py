@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 
 import pytest
 
@@ -238,6 +239,12 @@ def test_feedback_is_idempotent_keeps_the_recommendation_and_rejects_unknown_ite
     assert [(e.event_id, e.recommendation_id) for e in stored] == [("cy-3", None), ("cy-1", rec_id)]
     user = api.get("/v1/users/cy", headers=C).json()
     assert user["events"] == 2 and user["profile"]["counts"] == {"like": 1, "rating": 1}
+    # times as ISO 8601 (they were epoch floats), weights rounded (sums of decayed floats)
+    profile = user["profile"]
+    assert ("2", "2024-05-01T10:00:00Z") in [(r["item_id"], r["ts"]) for r in profile["recent"]]
+    assert all(t.endswith("Z") and datetime.fromisoformat(t) for t in (profile["last_event"], profile["ref_time"]))
+    assert all(w == round(w, 6) for w in (profile["positive_weight"], profile["long_positive_weight"]))
+    assert "sums" not in profile and "long_sums" not in profile
 
 
 def test_ids_and_types_are_read_as_event_files_read_them(api):
