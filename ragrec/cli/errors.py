@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import os
 import re
-import signal
 import sys
 
 import click
@@ -140,7 +139,7 @@ class RagrecGroup(TyperGroup):
             raise
         except BrokenPipeError:  # `ragrec similar --json | head -1`: the reader has all it wants, which is no error
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # the final flush must not fail again
-            raise typer.Exit(128 + signal.SIGPIPE) from None  # 141, as for a tool that SIGPIPE ended
+            raise typer.Exit(141) from None  # 128 + SIGPIPE: what a tool that SIGPIPE ended exits with
         except Exception as exc:  # noqa: BLE001: the one place that turns any failure into a message
             message, code = describe(exc)
             fail(message, code)
