@@ -348,7 +348,8 @@ def test_a_job_refused_before_it_starts_prints_its_error_alone(tmp_path, data, d
     catalog = write_csv(tmp_path / "c.csv", demo_movies[:MOVIES])
     events = tmp_path / "ev.csv"
     events.write_text("user_id,item_id,type,timestamp\nu1,1,like,1700000000\n")
-    movies = ["--id-field", "movieId", "--text-fields", "title,genres", "--payload-fields", "title,year:int,genres:list"]
+    movies = ["--id-field", "movieId", "--text-fields", "title,genres",
+              "--payload-fields", "title,year:int,genres:list"]
     for args, code in [
         (["ingest", str(catalog), *movies, "--rejects", str(catalog)], 2),
         (["ingest", str(catalog), *movies, "--rejects", str(tmp_path)], 2),
@@ -369,7 +370,8 @@ def test_a_job_refused_before_it_starts_prints_its_error_alone(tmp_path, data, d
 
 
 def test_a_dry_run_shows_what_a_sync_would_do_and_changes_nothing(tmp_path, data, demo_movies):
-    movies = ["--id-field", "movieId", "--text-fields", "title,genres", "--payload-fields", "title,year:int,genres:list"]
+    movies = ["--id-field", "movieId", "--text-fields", "title,genres",
+              "--payload-fields", "title,year:int,genres:list"]
     path = write_csv(tmp_path / "c.csv", demo_movies[:MOVIES - 5] + demo_movies[MOVIES:MOVIES + 1])
     gone = [str(m["movieId"]) for m in demo_movies[MOVIES - 5:MOVIES]]
     table = ragrec("ingest", str(path), *movies, "--sync", "--dry-run", data_dir=data)

@@ -87,7 +87,7 @@ def test_load_with_explicit_columns_overrides_a_preset(data_dir, tmp_path):
 @pytest.mark.parametrize("args, code, message", [
     (["--preset", "netflix"], 2, "unknown preset"),
     (["--type", "frown"], 2, "unknown event type 'frown'"),
-    (["--timestamp-format", "julian"], 2, "timestamp_format"),
+    (["--timestamp-format", "julian"], 2, "--timestamp-format: Input should be"),
     (["--preset", "movielens", "--user-field", "uid"], 1, "no column 'uid'"),
     # one type for every row and a type column (or a preset's ratings): which wins would be a guess
     (["--type", "like", "--type-field", "kind"], 2, "--type gives every row one type: it cannot go with --type-field"),
