@@ -230,7 +230,8 @@ _NEGATORS = {"not", "no", "without", "except", "excluding", "nothing", "avoid", 
              "none", "skip", "less", "minus", "neither", "nor", "hate", "hates", "dislike", "dislikes"}
 _SOFTENERS = {"too", "any", "more", "a", "an", "the", "so", "very", "really", "anything", "something", "of", "with",
               "want", "like", "me", "i", "for", "about", "in", "into", "fan", "big", "from", "made", "released",
-              "movie", "movies", "film", "films", "or", "much"}  # "not so much horror", "not much horror"
+              "movie", "movies", "film", "films", "or", "much",  # "not so much horror", "not much horror"
+              "up", "mood", "keen", "on", "feeling"}  # "not up for horror", "not in the mood for westerns"
 # everyday ways of saying "none of this", read as "not like" before anything else: "I'm tired of comedies" leaves
 # comedies out, "I hated Titanic" moves away from Titanic
 _NEGATING_IDIOM = re.compile(
@@ -254,7 +255,7 @@ _FILLER = set("""
 a about after an and another any anything are as at be best but can could do for from get give good great hey hi how
 i i'd i'm id im in is it its just looking me might more movie movies film films maybe my need of on one or other
 please recommend recommendation recommendations see show some something suggest suggestions that the them then
-there these this to tonight want watch what which will with would you your stuff kind sort type thing things
+there these this to today tonight want watch what which will with would you your stuff kind sort type thing things
 also again instead now okay ok well yes yeah like similar unlike made released came out produced ones
 than rather actually everything fine else should liked loved enjoyed really make only have let's lets
 top top-rated greatest highest highest-rated rated ever

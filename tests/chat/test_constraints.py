@@ -311,6 +311,10 @@ def test_two_digit_spans_and_centuries(vocab, message, expected):
     # "not (so) much" is a refusal, and "-free" negates its own word, as "non-" does
     ("not so much horror", ["not: Horror"]), ("not much horror", ["not: Horror"]),
     ("horror-free please", ["not: Horror"]), ("horror-free comedies", ["genres: Comedy", "not: Horror"]),
+    # everyday refusals: "not up for", "not in the mood for", "not keen on", "not feeling"
+    ("I'm not up for horror tonight, a comedy please", ["genres: Comedy", "not: Horror"]),
+    ("not in the mood for westerns", ["not: Western"]), ("I'm not keen on musicals", ["not: Musical"]),
+    ("not feeling dramas today", ["not: Drama"]),
 ])
 def test_not_as_scary_is_a_degree(vocab, message, expected):
     assert chips(message, vocab) == expected
