@@ -264,7 +264,7 @@ def test_every_option_help_survives_rich_markup():
         for param in command.params:
             assert "[" not in (getattr(param, "help", None) or ""), (path, param.name, param.help)
     shown = runner.invoke(app, ["ingest", "--help"], env={"COLUMNS": "200"}).output
-    assert "(default: |)" in shown and "(default: from the extension)" in shown
+    assert "(default: RAGREC_LIST_SEPARATOR, |)" in shown and "(default: from the extension)" in shown
 
 
 def test_a_flag_shows_no_value_type_in_help():

@@ -97,7 +97,7 @@ def ingest_cmd(
                                        help="Columns kept for filters and display, optionally typed: "
                                             "year:int,price:float,genres:list,title (bare = typed by value)."),
     list_separator: Optional[str] = typer.Option(None, "--list-separator",
-                                                 help="Separator of multi-value CSV fields (default: |)"),
+                                                 help="Separator of multi-value CSV fields (default: RAGREC_LIST_SEPARATOR, |)"),
     batch_size: Optional[int] = typer.Option(None, "--batch-size", min=1, max=MAX_BATCH_SIZE,
                                              help="Rows embedded and upserted together "
                                                   "(default: RAGREC_INGEST_BATCH_SIZE)"),
