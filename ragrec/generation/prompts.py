@@ -173,6 +173,9 @@ NOT_NAME_WORDS = frozenset({
 })
 
 
+_TAG_KIND = {"topic": "tags", "person": "people", "praise": "praise", "negative": "negative"}  # -> its facts key
+
+
 def tag_words(tag: str) -> list[str]:
     """A tag's words, lower case; hyphenated words stay whole ("feel-good" is no "good")."""
     return re.findall(r"[a-z0-9]+(?:[-'][a-z0-9]+)*", tag.casefold())
@@ -225,12 +228,12 @@ def item_facts(c: Candidate) -> dict[str, Any]:
     if isinstance(p.get("genres"), list):
         facts["genres"] = [v for v in map(_clean, p["genres"][:10]) if v]
     if isinstance(p.get("tags"), list):
-        about = [t for t in payload_tags(c) if is_about_the_item(t, facts["title"])]
-        facts["tags"] = [t for t in about if opinion(t) is None and not is_person(t)]
-        for key, kept in (("people", [t for t in about if is_person(t)]),
-                          ("praise", [t for t in about if opinion(t) == "praise"])):
-            if kept:
-                facts[key] = kept
+        kinds: dict[str, list[str]] = {"tags": [], "people": [], "praise": [], "negative": []}
+        for t in payload_tags(c):
+            if is_about_the_item(t, facts["title"]):
+                kinds[_TAG_KIND[opinion(t) or ("person" if is_person(t) else "topic")]].append(t)
+        facts["tags"] = kinds["tags"]
+        facts.update({key: kinds[key] for key in ("people", "praise") if kinds[key]})
     if len(facts) == 1 and c.text:
         # the embedded "field: value" lines, but those that only restate the title (it is stated already): a row of
         # an id and a title has nothing more to say
